@@ -1,0 +1,290 @@
+"""The database schema: connections, flows and their versions, runs, per-record logs, cursors, idempotency.
+
+Every table is created by Alembic (``migrations/``); this module is the single description of it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = (
+    "ApiToken",
+    "Base",
+    "Connection",
+    "CredentialState",
+    "Cursor",
+    "Flow",
+    "FlowVersion",
+    "IdempotencyEntry",
+    "LogEntry",
+    "Run",
+    "RunStatus",
+    "User",
+    "new_id",
+    "utcnow",
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    """A new random identifier (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, without microseconds noise in the tests' way."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(DateTime):
+    """A timezone-aware timestamp that comes back aware on SQLite too (SQLite drops the zone)."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        parent = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if parent is not None:
+                value = parent(value)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value
+
+        return process
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class RunStatus:
+    """Values of ``Run.status``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    FINISHED = frozenset({SUCCEEDED, PARTIAL, FAILED, CANCELLED})
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A personal API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Connection(Base):
+    """Credentials for one application account (a WooCommerce store, an Asperion administration).
+
+    ``settings`` holds what may be shown (url, tenant id, client id); ``secrets`` is the encrypted JSON of what
+    must never be shown (consumer secret, client secret, tokens) — see :mod:`engine.crypto`.
+    """
+
+    __tablename__ = "connections"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    app: Mapped[str] = mapped_column(String(50))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secrets: Mapped[str] = mapped_column(Text, default="")
+    last_test_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_test_ok: Mapped[bool | None] = mapped_column(default=None)
+    last_test_message: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Flow(Base):
+    """A flow; its graph lives in immutable :class:`FlowVersion` rows, the newest one being current."""
+
+    __tablename__ = "flows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    template: Mapped[str | None] = mapped_column(String(100), default=None)
+    current_version: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    trigger: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``{"type": "manual"|"interval"|"cron"|"webhook", "every_s": …, "cron": …, "catch_up_cron": …}``."""
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Run settings: ``max_parallel_runs``, ``retention_days``, ``run_retention_days``, ``privacy``, ``alerts``."""
+    webhook_secret: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    versions: Mapped[list[FlowVersion]] = relationship(
+        back_populates="flow", cascade="all, delete-orphan", passive_deletes=True, order_by="FlowVersion.number"
+    )
+
+
+class FlowVersion(Base):
+    __tablename__ = "flow_versions"
+    __table_args__ = (UniqueConstraint("flow_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column()
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    flow: Mapped[Flow] = relationship(back_populates="versions")
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_flow_created", "flow_id", "created_at"),
+        Index("ix_runs_created", "created_at"),
+        Index("ix_runs_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    flow_id: Mapped[str | None] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"), default=None)
+    version_id: Mapped[str | None] = mapped_column(ForeignKey("flow_versions.id", ondelete="SET NULL"), default=None)
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The flow document the run executes (a copy: runs of a connections-file flow have no stored flow)."""
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED)
+    trigger: Mapped[str] = mapped_column(String(20), default="manual")
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``dry_run``, ``limit``, ``record_ids``, ``retry_of``, ``modified_after``/``modified_before``, ``connections``."""
+    read_count: Mapped[int] = mapped_column(Integer, default=0)
+    ok_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    waiting_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    expected_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    worker: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "read": self.read_count,
+            "ok": self.ok_count,
+            "skipped": self.skipped_count,
+            "waiting": self.waiting_count,
+            "failed": self.failed_count,
+        }
+
+
+class LogEntry(Base):
+    """What happened to one record at one node. ``status``: ok, skipped, waiting, failed (or info)."""
+
+    __tablename__ = "log_entries"
+    __table_args__ = (
+        Index("ix_log_run_id", "run_id", "id"),
+        Index("ix_log_run_status", "run_id", "status", "id"),
+        Index("ix_log_run_node", "run_id", "node_id", "id"),
+        Index("ix_log_run_key", "run_id", "record_key"),
+        Index("ix_log_flow_status", "flow_id", "status", "id"),
+        Index("ix_log_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    flow_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    node_id: Mapped[str] = mapped_column(String(100))
+    record_key: Mapped[str] = mapped_column(String(200), default="")
+    source_id: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """Capped, redacted snapshots: ``input``, ``output``, ``request``, ``response``, ``missing`` (needs mapping)."""
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A waiting or failed entry that a later run delivered (keeps the inbox to what still needs attention)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Cursor(Base):
+    """Incremental sync position of one source node of one flow (e.g. the newest ``date_modified_gmt`` seen)."""
+
+    __tablename__ = "cursors"
+
+    flow_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IdempotencyEntry(Base):
+    """Source record → target record, per flow and target node: the reason a record is delivered once."""
+
+    __tablename__ = "idempotency"
+
+    flow_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CredentialState(Base):
+    """Rotating credentials (OAuth access and refresh tokens), encrypted, keyed by connection.
+
+    Key: ``conn:<connection id>`` for stored connections, ``file:<name>:<client id>`` for a connections file.
+    """
+
+    __tablename__ = "credential_state"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    secrets: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

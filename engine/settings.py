@@ -1,0 +1,80 @@
+"""Settings read from the environment, with the embedded defaults.
+
+With no environment at all Koppel runs on a SQLite file under ``./var/`` with the worker in the web process.
+``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and a shared arq queue.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ("Settings", "get_settings")
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_float(name: str, default: float) -> float:
+    value = _env(name)
+    return float(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Build one with :meth:`from_env`."""
+
+    var_dir: Path
+    """Where the embedded database and the generated secret key live (``./var`` unless ``KOPPEL_VAR_DIR``)."""
+    database_url: str
+    """SQLAlchemy async URL; default ``sqlite+aiosqlite:///<var_dir>/koppel.db``."""
+    redis_url: str | None
+    """arq's Redis; when unset the worker runs inside the web process on an in-memory queue."""
+    secret_key: str | None
+    """Key that encrypts connection credentials; generated once into ``var_dir`` when unset."""
+    demo: bool = False
+    """Mount the sandbox under ``/sandbox`` with demo connections (``KOPPEL_DEMO=1``; ``make run`` sets it)."""
+    heartbeat_s: float = 5.0
+    """How often a running run touches its heartbeat."""
+    stale_after_s: float = 30.0
+    """A running run whose heartbeat is older than this is taken to have lost its worker and is resumed."""
+    job_timeout_s: float = 6 * 3600
+    """arq's limit for one run."""
+    poll_delay_s: float = 0.05
+    """arq worker poll delay (low: runs start quickly)."""
+    admin_email: str | None = None
+    admin_password: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        var_dir = Path(_env("KOPPEL_VAR_DIR", "var")).resolve()
+        database_url = _env("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'koppel.db'}"
+        if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+            database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+        return cls(
+            var_dir=var_dir,
+            database_url=database_url,
+            redis_url=_env("REDIS_URL") or None,
+            secret_key=_env("KOPPEL_SECRET_KEY") or None,
+            demo=_env("KOPPEL_DEMO") in {"1", "true", "yes"},
+            heartbeat_s=_env_float("KOPPEL_HEARTBEAT_S", 5.0),
+            stale_after_s=_env_float("KOPPEL_STALE_AFTER_S", 30.0),
+            job_timeout_s=_env_float("KOPPEL_JOB_TIMEOUT_S", 6 * 3600),
+            poll_delay_s=_env_float("KOPPEL_POLL_DELAY_S", 0.05),
+            admin_email=_env("KOPPEL_ADMIN_EMAIL") or None,
+            admin_password=_env("KOPPEL_ADMIN_PASSWORD") or None,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests call ``get_settings.cache_clear()`` after changing the environment)."""
+    return Settings.from_env()

@@ -1,0 +1,276 @@
+"""The node interface: what every node of a flow declares and does.
+
+A node type is a class with a description (``type``, ``kind``, ``title``, ``description``), a pydantic ``config_model``
+model (validates the node's config; its JSON Schema drives the form in the canvas), typed ports and one async
+function over records:
+
+- a **source** implements :meth:`SourceNode.read`, an async iterator of pages of :class:`Record`;
+- a **filter / map / lookup** implements :meth:`ProcessNode.process`, one record in, one record out;
+- a **target** implements :meth:`TargetNode.find_existing`, :meth:`TargetNode.build` and :meth:`TargetNode.send`;
+  the engine calls them in that order, consults the idempotency map first, and in dry-run mode stops after
+  ``build`` so that nothing is written.
+
+A record that must go no further raises :class:`SkipRecord`, :class:`NeedsMapping` or :class:`RecordFailed`
+(any other exception also fails the record, with its message); the run goes on with the next record.
+Nodes never build HTTP clients or headers: they ask the context for the connection's client.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+__all__ = (
+    "ANY",
+    "Delivery",
+    "Kind",
+    "NeedsMapping",
+    "Node",
+    "NodeConfig",
+    "NodeContext",
+    "Port",
+    "ProcessNode",
+    "Record",
+    "RecordFailed",
+    "RecordProblem",
+    "SkipRecord",
+    "SourceNode",
+    "TargetNode",
+)
+
+ANY = "any"
+"""Port schema that connects to anything."""
+SAME = "same"
+"""Output port schema meaning "whatever came in" (filters)."""
+
+
+class Kind(StrEnum):
+    SOURCE = "source"
+    FILTER = "filter"
+    MAP = "map"
+    LOOKUP = "lookup"
+    TARGET = "target"
+
+
+@dataclass(frozen=True)
+class Port:
+    """An input or output of a node. ``schema`` names the record shape, e.g. ``woocommerce.order``."""
+
+    name: str = "main"
+    schema: str = ANY
+
+
+class NodeConfig(BaseModel):
+    """Base of every node's config model. Unknown keys are errors, so typos surface in validation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Record:
+    """One record on its way through a flow.
+
+    Attributes:
+        key: what a person searches for (order number, e-mail, SKU).
+        source_id: stable identity at the source, the idempotency key (e.g. ``order:1234``).
+        data: the payload as the previous node left it.
+        source: the payload as the source produced it (never changed).
+        context: values nodes add for later nodes (``debtor``, ``targets`` = ids delivered per target node).
+        warnings: remarks logged with the record's entry (e.g. a rounding difference within tolerance).
+    """
+
+    key: str
+    source_id: str
+    data: dict[str, Any]
+    source: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            self.source = self.data
+
+    def derive(self, data: dict[str, Any]) -> Record:
+        """A copy carrying new data (the source payload, context and warnings go along)."""
+        return Record(
+            key=self.key,
+            source_id=self.source_id,
+            data=data,
+            source=self.source,
+            context=copy.copy(self.context),
+            warnings=list(self.warnings),
+        )
+
+
+@dataclass
+class Delivery:
+    """What a target did: the id of the record in the target application and the exchange, for the log."""
+
+    target_id: str
+    message: str = ""
+    request: Any = None
+    response: Any = None
+
+
+class RecordProblem(Exception):
+    """Base of the outcomes that stop one record (not the run)."""
+
+    status: ClassVar[str] = "failed"
+
+    def __init__(self, message: str, *, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail or {}
+
+
+class SkipRecord(RecordProblem):
+    """The record is filtered out or already present in the target: logged as skipped with the reason."""
+
+    status = "skipped"
+
+    def __init__(self, message: str, *, target_id: str | None = None, detail: dict[str, Any] | None = None):
+        super().__init__(message, detail=detail)
+        self.target_id = target_id
+
+
+class NeedsMapping(RecordProblem):
+    """A mapping table lacks a value: the record waits (not failed) until the user fills the row.
+
+    Args:
+        table: the config field of the table (e.g. ``payment_conditions``).
+        key: the missing key (e.g. ``klarna`` or ``DE:19``).
+    """
+
+    status = "waiting"
+
+    def __init__(self, table: str, key: str, message: str | None = None) -> None:
+        super().__init__(message or f"needs mapping: {table} has no row for {key!r}")
+        self.table = table
+        self.key = key
+        self.detail = {"missing": {"table": table, "key": key}}
+
+
+class RecordFailed(RecordProblem):
+    """The record cannot be delivered; the message says why in the user's terms."""
+
+    status = "failed"
+
+
+class CursorStore(Protocol):
+    async def get(self) -> str | None: ...
+
+    async def set(self, value: str) -> None: ...
+
+
+class NodeContext(Protocol):
+    """What the engine offers a node while it runs."""
+
+    flow_key: str
+    run_id: str
+    dry_run: bool
+    params: dict[str, Any]
+    """Run parameters: ``limit``, ``record_ids``, ``modified_after``/``modified_before`` (backfill), ..."""
+    cache: dict[str, Any]
+    """Per-run scratch space shared by the run's nodes (e.g. looked-up tables)."""
+
+    def client(self, connection: str) -> Any:
+        """The connector client of the named connection (``WooCommerceClient`` / ``AsperionClient``)."""
+        ...
+
+    def cursor(self, node_id: str) -> CursorStore: ...
+
+    def now(self) -> datetime: ...
+
+
+class Node(ABC):
+    """Base of every node type; subclasses set the class attributes and implement their kind's method."""
+
+    type: ClassVar[str]
+    """Stable identifier used in flow documents, e.g. ``woocommerce.orders``."""
+    kind: ClassVar[Kind]
+    title: ClassVar[str]
+    description: ClassVar[str] = ""
+    app: ClassVar[str | None] = None
+    """The application whose connection the node needs (``woocommerce``/``asperion``), if any."""
+    config_model: ClassVar[type[NodeConfig]] = NodeConfig
+    inputs: ClassVar[tuple[Port, ...]] = (Port("in", ANY),)
+    outputs: ClassVar[tuple[Port, ...]] = (Port("out", ANY),)
+
+    def __init__(self, node_id: str, config: NodeConfig, ctx: NodeContext) -> None:
+        self.id = node_id
+        self.config = config
+        self.ctx = ctx
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """The node type's description for the palette and the form (JSON-serialisable)."""
+        return {
+            "type": cls.type,
+            "kind": str(cls.kind),
+            "title": cls.title,
+            "description": cls.description,
+            "app": cls.app,
+            "inputs": [{"name": p.name, "schema": p.schema} for p in cls.inputs],
+            "outputs": [{"name": p.name, "schema": p.schema} for p in cls.outputs],
+            "config_schema": cls.config_model.model_json_schema(),
+        }
+
+    @classmethod
+    def connection_names(cls, config: NodeConfig) -> list[str]:
+        """The connections this node uses, by name (default: the config's ``connection`` field)."""
+        name = getattr(config, "connection", None)
+        return [name] if isinstance(name, str) and name else []
+
+    async def open(self) -> None:
+        """Called once per run before the first record (load tables, warm caches)."""
+
+    async def close(self) -> None:
+        """Called once per run after the last record."""
+
+
+class SourceNode(Node):
+    inputs = ()
+
+    @abstractmethod
+    def read(self) -> AsyncIterator[list[Record]]:
+        """Pages of records, fetched lazily (never everything in memory)."""
+
+    async def expected(self) -> int | None:
+        """How many records the run will read, when the application says so cheaply (progress bar)."""
+        return None
+
+    async def commit_cursor(self, records: list[Record]) -> None:
+        """Advance the incremental cursor past ``records`` once they have all been handled."""
+
+
+class ProcessNode(Node):
+    """Filter, map and lookup nodes."""
+
+    @abstractmethod
+    async def process(self, record: Record) -> Record:
+        """Return the record for the next node, or raise a :class:`RecordProblem`."""
+
+
+class TargetNode(Node):
+    outputs = (Port("out", ANY),)
+
+    async def find_existing(self, record: Record) -> str | None:
+        """The id of this record in the target application if it is already there (asked when the map is silent)."""
+        return None
+
+    @abstractmethod
+    async def build(self, record: Record) -> dict[str, Any]:
+        """The request body that would be sent (dry runs stop here). May raise a :class:`RecordProblem`."""
+
+    @abstractmethod
+    async def send(self, record: Record, payload: dict[str, Any]) -> Delivery:
+        """Write ``payload`` to the target application."""

@@ -1,0 +1,47 @@
+"""Finds the node types: every :class:`~nodes.base.Node` subclass with a ``type`` in the ``nodes`` package."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import lru_cache
+
+import nodes
+from nodes.base import Node
+
+__all__ = ("all_node_types", "get_node_type")
+
+_SKIP = {"base", "registry"}
+
+
+def _subclasses(cls: type[Node]) -> list[type[Node]]:
+    found: list[type[Node]] = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_subclasses(sub))
+    return found
+
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, type[Node]]:
+    for info in pkgutil.walk_packages(nodes.__path__, prefix="nodes."):
+        if info.name.rsplit(".", 1)[-1] not in _SKIP:
+            importlib.import_module(info.name)
+    registry: dict[str, type[Node]] = {}
+    for cls in _subclasses(Node):
+        node_type = cls.__dict__.get("type")
+        if isinstance(node_type, str):
+            if node_type in registry and registry[node_type] is not cls:
+                raise RuntimeError(f"two node classes claim type {node_type!r}")
+            registry[node_type] = cls
+    return registry
+
+
+def get_node_type(node_type: str) -> type[Node] | None:
+    """The class registered for ``node_type``, or None."""
+    return _registry().get(node_type)
+
+
+def all_node_types() -> dict[str, type[Node]]:
+    """Every node type by name, sorted."""
+    return dict(sorted(_registry().items()))
