@@ -17,6 +17,7 @@ Nodes never build HTTP clients or headers: they ask the context for the connecti
 
 from __future__ import annotations
 
+import builtins
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
@@ -201,7 +202,7 @@ class Node(ABC):
     description: ClassVar[str] = ""
     app: ClassVar[str | None] = None
     """The application whose connection the node needs (``woocommerce``/``asperion``), if any."""
-    config_model: ClassVar[type[NodeConfig]] = NodeConfig
+    config_model: ClassVar[builtins.type[NodeConfig]] = NodeConfig
     inputs: ClassVar[tuple[Port, ...]] = (Port("in", ANY),)
     outputs: ClassVar[tuple[Port, ...]] = (Port("out", ANY),)
 
