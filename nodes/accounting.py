@@ -1,0 +1,269 @@
+"""Pure accounting helpers shared by the domain map nodes: money, regions, VAT numbers, line rates, VAT code rules.
+
+Everything here is a plain function over WooCommerce payloads and settings tables, so it is unit-tested without HTTP.
+Money is :class:`~decimal.Decimal` throughout and rounded half up to cents, as Asperion rounds.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Literal
+
+from nodes.base import NeedsMapping
+
+__all__ = (
+    "CENT",
+    "DEFAULT_REVENUE_ACCOUNTS",
+    "DEFAULT_VAT_CODES",
+    "DEFAULT_VAT_NUMBER_KEYS",
+    "EU_MEMBERS",
+    "Region",
+    "as_id",
+    "cents",
+    "line_rate",
+    "money",
+    "plain_text",
+    "rate_key",
+    "region_of",
+    "revenue_account",
+    "tax_country",
+    "tax_rates",
+    "vat_code",
+    "vat_number",
+)
+
+Region = Literal["domestic", "eu", "world"]
+
+CENT = Decimal("0.01")
+
+EU_MEMBERS: frozenset[str] = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+)
+"""The 27 EU member states by ISO 3166 code (Greece as ``GR``; ``EL`` is accepted as an alias)."""
+
+DEFAULT_VAT_NUMBER_KEYS: tuple[str, ...] = (
+    "_billing_vat_number",
+    "_vat_number",
+    "_billing_vat",
+    "billing_eu_vat_number",
+    "vat_number",
+)
+
+DEFAULT_VAT_CODES: dict[str, str] = {
+    "domestic:21": "H21",
+    "domestic:9": "L9",
+    "domestic:0": "N0",
+    "eu-vat-number:0": "ICP",
+    "world:0": "EXP",
+    "DE:19": "OSS-DE-19",
+    "DE:7": "OSS-DE-7",
+    "BE:21": "OSS-BE-21",
+    "BE:6": "OSS-BE-6",
+    "FR:20": "OSS-FR-20",
+    "FR:5.5": "OSS-FR-5.5",
+    "IT:22": "OSS-IT-22",
+    "IT:10": "OSS-IT-10",
+    "ES:21": "OSS-ES-21",
+    "AT:20": "OSS-AT-20",
+    "AT:10": "OSS-AT-10",
+}
+"""Rows ``<country or rule>:<rate>`` → Asperion VAT code; rules: ``domestic``, ``eu-vat-number``, ``world``."""
+
+DEFAULT_REVENUE_ACCOUNTS: dict[str, str] = {"domestic": "8000", "eu": "8100", "world": "8200"}
+"""Rows country code (or region) → revenue ledger account."""
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def money(value: Any) -> Decimal:
+    """A WooCommerce amount (string, number or empty) as a Decimal; empty and ``None`` are 0.
+
+    Raises:
+        ValueError: when the value is not a number.
+    """
+    if value is None or value == "":
+        return Decimal(0)
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount: {value!r}") from exc
+
+
+def cents(value: Decimal) -> Decimal:
+    """Round half up to cents, as Asperion and the tax authorities do."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def rate_key(rate: Decimal) -> str:
+    """A rate as it appears in table keys: ``19``, ``5.5``, ``0``."""
+    text = format(rate.normalize(), "f")
+    return text if text not in {"-0", ""} else "0"
+
+
+def plain_text(value: Any) -> str:
+    """HTML tags stripped, entities decoded (``&ndash;`` → ``–``) and whitespace collapsed."""
+    text = html.unescape(_TAG.sub(" ", str(value or "")))
+    return _SPACE.sub(" ", text).strip()
+
+
+def as_id(value: str) -> int | str:
+    """An Asperion id from a settings table: numeric ids (ledger accounts, payment conditions) as ints."""
+    text = str(value).strip()
+    return int(text) if text.isdigit() else text
+
+
+def region_of(country: str, shop_country: str = "NL") -> Region:
+    """``domestic`` for the shop's own country, ``eu`` for other member states, ``world`` for the rest."""
+    code = (country or "").strip().upper()
+    code = "GR" if code == "EL" else code
+    if not code or code == shop_country.strip().upper():
+        return "domestic"
+    return "eu" if code in EU_MEMBERS else "world"
+
+
+def tax_country(order: Mapping[str, Any], basis: Literal["shipping", "billing"] = "shipping") -> str:
+    """The country whose VAT applies: shipping country when present (else billing), or billing when so configured."""
+    billing = str((order.get("billing") or {}).get("country") or "").strip().upper()
+    shipping = str((order.get("shipping") or {}).get("country") or "").strip().upper()
+    if basis == "billing":
+        return billing or shipping
+    return shipping or billing
+
+
+def vat_number(meta_data: Iterable[Mapping[str, Any]] | None, keys: Iterable[str] = DEFAULT_VAT_NUMBER_KEYS) -> str:
+    """The first non-empty meta value under ``keys`` (in the order of ``keys``), trimmed; empty when none."""
+    values: dict[str, str] = {}
+    for meta in meta_data or ():
+        key = str(meta.get("key", ""))
+        value = str(meta.get("value") or "").strip()
+        if value and key not in values:
+            values[key] = value
+    for key in keys:
+        if values.get(key):
+            return values[key]
+    return ""
+
+
+def tax_rates(order: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Rate per tax rate id of an order: ``tax_lines[].rate_percent``, else Σ tax / Σ net of the lines using it."""
+    rates: dict[str, Decimal] = {}
+    for tax_line in order.get("tax_lines") or ():
+        percent = tax_line.get("rate_percent")
+        if percent not in (None, ""):
+            rates[str(tax_line.get("rate_id"))] = money(percent)
+    taxed: dict[str, list[Decimal]] = {}
+    for kind in ("line_items", "shipping_lines", "fee_lines"):
+        for line in order.get(kind) or ():
+            for tax in line.get("taxes") or ():
+                rate_id = str(tax.get("id"))
+                if rate_id in rates:
+                    continue
+                sums = taxed.setdefault(rate_id, [Decimal(0), Decimal(0)])
+                sums[0] += money(tax.get("total"))
+                sums[1] += money(line.get("total"))
+    for rate_id, (tax_sum, net_sum) in taxed.items():
+        rates[rate_id] = round(tax_sum / net_sum * 100, 2) if net_sum else Decimal(0)
+    return rates
+
+
+def line_rate(line: Mapping[str, Any], rates: Mapping[str, Decimal]) -> Decimal:
+    """The VAT rate of one order line: the sum of the rates of its taxes (compound taxes add up); 0 without taxes.
+
+    Args:
+        line: a ``line_items``/``shipping_lines``/``fee_lines`` entry.
+        rates: :func:`tax_rates` of the order.
+    """
+    taxes = [tax for tax in line.get("taxes") or () if str(tax.get("id", "")) != ""]
+    if not taxes or line.get("tax_status") == "none":
+        return Decimal(0)
+    total = Decimal(0)
+    for tax in taxes:
+        rate_id = str(tax.get("id"))
+        if rate_id in rates:
+            total += rates[rate_id]
+        else:
+            net = money(line.get("total")) or money(line.get("subtotal"))
+            total += round(money(tax.get("total")) / net * 100, 2) if net else Decimal(0)
+    return total
+
+
+def vat_code(
+    table: Mapping[str, str],
+    *,
+    country: str,
+    rate: Decimal,
+    has_vat_number: bool,
+    shop_country: str = "NL",
+) -> str:
+    """The Asperion VAT code of a line by the rules of mappings.md step 5.
+
+    A row for the exact ``<country>:<rate>`` always wins; otherwise: domestic → ``domestic:<rate>``; EU with a VAT
+    number at rate 0 → ``eu-vat-number:0`` (ICP); other EU → only the country row (OSS); world at rate 0 →
+    ``world:0`` (export); world with a rate → ``domestic:<rate>``.
+
+    Raises:
+        NeedsMapping: ``vat_codes`` has no row for ``<country>:<rate>``.
+    """
+    code = (country or shop_country).upper()
+    rate_text = rate_key(rate)
+    exact = f"{code}:{rate_text}"
+    if table.get(exact):
+        return table[exact]
+    area = region_of(code, shop_country)
+    fallback: str | None = None
+    if area == "domestic":
+        fallback = f"domestic:{rate_text}"
+    elif area == "eu" and has_vat_number and rate == 0:
+        fallback = "eu-vat-number:0"
+    elif area == "world":
+        fallback = "world:0" if rate == 0 else f"domestic:{rate_text}"
+    if fallback and table.get(fallback):
+        return table[fallback]
+    raise NeedsMapping("vat_codes", exact, f"no VAT code for country {code} at {rate_text}% (vat_codes row {exact!r})")
+
+
+def revenue_account(table: Mapping[str, str], country: str, shop_country: str = "NL") -> int | str:
+    """The revenue ledger account for a country: its own row, else its region's row.
+
+    Raises:
+        NeedsMapping: ``revenue_accounts`` has neither row.
+    """
+    code = (country or shop_country).upper()
+    value = table.get(code) or table.get(region_of(code, shop_country))
+    if not value:
+        raise NeedsMapping("revenue_accounts", code, f"no revenue account for country {code}")
+    return as_id(value)
