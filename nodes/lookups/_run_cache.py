@@ -1,0 +1,83 @@
+"""Per-run helpers kept in ``ctx.cache``: a bounded memo and locks per key that disappear when nobody holds them.
+
+A run over 100,000 orders must not keep 100,000 debtors in memory, yet two orders of the same customer processed at
+the same time must not create two debtors. :class:`KeyedLocks` serialises work per key (e-mail) and forgets a lock
+as soon as its last holder or waiter is gone; :class:`BoundedMemo` remembers the most recent answers only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar
+
+__all__ = ("BoundedMemo", "KeyedLocks", "run_scoped")
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+class KeyedLocks:
+    """One :class:`asyncio.Lock` per key, alive only while somebody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the key's lock for the ``async with`` body."""
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock_now, users_now = self._locks[key]
+            if users_now <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock_now, users_now - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class BoundedMemo(Generic[T]):
+    """A least-recently-used memo of at most ``size`` entries."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._items: OrderedDict[str, T] = OrderedDict()
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        """The remembered value (refreshing its place), or ``default``."""
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        return None if default is _MISSING else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def put(self, key: str, value: T) -> None:
+        """Remember ``value``, forgetting the oldest entry when full."""
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def run_scoped(cache: MutableMapping[str, Any], key: str, factory: Callable[[], T]) -> T:
+    """The object under ``key`` in the run's cache, made by ``factory()`` the first time."""
+    value = cache.get(key)
+    if value is None:
+        value = factory()
+        cache[key] = value
+    return value
