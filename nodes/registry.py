@@ -9,7 +9,7 @@ from functools import lru_cache
 import nodes
 from nodes.base import Node
 
-__all__ = ("all_node_types", "get_node_type")
+__all__ = ("all_node_types", "get_node_type", "register")
 
 _SKIP = {"base", "registry"}
 
@@ -35,6 +35,12 @@ def _registry() -> dict[str, type[Node]]:
                 raise RuntimeError(f"two node classes claim type {node_type!r}")
             registry[node_type] = cls
     return registry
+
+
+def register(cls: type[Node]) -> type[Node]:
+    """Register a node class defined outside the ``nodes`` package (plugins, tests); usable as a decorator."""
+    _registry()[cls.type] = cls
+    return cls
 
 
 def get_node_type(node_type: str) -> type[Node] | None:

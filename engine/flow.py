@@ -1,0 +1,241 @@
+"""Flow documents: parsing into a graph and validation with precise ``{node, field, message}`` problems."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from nodes.base import ANY, SAME, Kind, Node, NodeConfig, SourceNode, TargetNode
+from nodes.registry import get_node_type
+
+__all__ = ("FLOW_FORMAT", "FlowGraph", "FlowInvalid", "GraphNode", "Problem", "build_graph", "validate_flow")
+
+FLOW_FORMAT = "koppel.flow/1"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a flow document; ``node`` and ``field`` are None when it concerns the whole flow."""
+
+    node: str | None
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "field": self.field, "message": self.message}
+
+
+class FlowInvalid(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems[:5]))
+        self.problems = problems
+
+
+@dataclass
+class GraphNode:
+    id: str
+    cls: type[Node]
+    config: NodeConfig
+    parents: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> Kind:
+        return self.cls.kind
+
+
+@dataclass
+class FlowGraph:
+    """A validated flow: nodes in topological order."""
+
+    name: str
+    nodes: dict[str, GraphNode]
+    order: list[str]
+    settings: dict[str, Any]
+
+    @property
+    def sources(self) -> list[GraphNode]:
+        return [self.nodes[n] for n in self.order if issubclass(self.nodes[n].cls, SourceNode)]
+
+    def connection_names(self) -> set[str]:
+        names: set[str] = set()
+        for node in self.nodes.values():
+            names.update(node.cls.connection_names(node.config))
+        return names
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> tuple[FlowGraph | None, list[Problem]]:
+    """Parse and validate ``document``.
+
+    Args:
+        document: the flow document (a JSON object).
+        connections: connection name → app of the connections the run will have; None skips the check that each
+            named connection exists (``koppel flow validate`` without a connections file).
+
+    Returns:
+        The graph (None when there are problems) and the list of problems.
+    """
+    problems: list[Problem] = []
+    if not isinstance(document, dict):
+        return None, [Problem(None, None, "a flow document must be a JSON object")]
+    if document.get("format") != FLOW_FORMAT:
+        problems.append(Problem(None, "format", f"format must be {FLOW_FORMAT!r}"))
+    name = document.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem(None, "name", "the flow needs a name"))
+    raw_nodes = document.get("nodes")
+    raw_edges = document.get("edges", [])
+    if not isinstance(raw_nodes, list):
+        return None, [*problems, Problem(None, "nodes", "nodes must be a list")]
+    if not isinstance(raw_edges, list):
+        problems.append(Problem(None, "edges", "edges must be a list"))
+        raw_edges = []
+
+    nodes: dict[str, GraphNode] = {}
+    for index, raw in enumerate(raw_nodes):
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"].strip():
+            problems.append(Problem(None, f"nodes[{index}].id", "every node needs a non-empty string id"))
+            continue
+        node_id = raw["id"]
+        if node_id in nodes:
+            problems.append(Problem(node_id, "id", f"two nodes have the id {node_id!r}"))
+            continue
+        node_type = raw.get("type")
+        cls = get_node_type(node_type) if isinstance(node_type, str) else None
+        if cls is None:
+            problems.append(Problem(node_id, "type", f"unknown node type {node_type!r}"))
+            continue
+        config_raw = raw.get("config", {})
+        if not isinstance(config_raw, dict):
+            problems.append(Problem(node_id, "config", "config must be an object"))
+            continue
+        try:
+            config = cls.config_model.model_validate(config_raw)
+        except ValidationError as exc:
+            for error in exc.errors():
+                problems.append(Problem(node_id, _loc(tuple(error["loc"])) or None, error["msg"]))
+            continue
+        nodes[node_id] = GraphNode(node_id, cls, config)
+        problems.extend(_connection_problems(node_id, cls, config, connections))
+
+    known_ids = {raw.get("id") for raw in raw_nodes if isinstance(raw, dict)}
+    seen_edges: set[tuple[str, str]] = set()
+    for index, edge in enumerate(raw_edges):
+        if not isinstance(edge, dict) or not isinstance(edge.get("from"), str) or not isinstance(edge.get("to"), str):
+            problems.append(Problem(None, f"edges[{index}]", "an edge needs 'from' and 'to' node ids"))
+            continue
+        src, dst = edge["from"], edge["to"]
+        dangling = [end for end in (src, dst) if end not in known_ids]
+        if dangling:
+            problems.append(Problem(None, f"edges[{index}]", f"edge {src} → {dst} points to no node {dangling[0]!r}"))
+            continue
+        if src == dst:
+            problems.append(Problem(src, None, "a node cannot be connected to itself"))
+            continue
+        if (src, dst) in seen_edges or src not in nodes or dst not in nodes:
+            continue
+        seen_edges.add((src, dst))
+        nodes[src].children.append(dst)
+        nodes[dst].parents.append(src)
+
+    order = _topological_order(nodes, problems)
+    if order is not None:
+        _check_shape(nodes, order, problems)
+    if problems or order is None:
+        return None, problems
+    settings = document.get("settings") if isinstance(document.get("settings"), dict) else {}
+    return FlowGraph(name=str(name), nodes=nodes, order=order, settings=dict(settings or {})), []
+
+
+def _connection_problems(
+    node_id: str, cls: type[Node], config: NodeConfig, connections: Mapping[str, str] | None
+) -> list[Problem]:
+    if cls.app is None:
+        return []
+    names = cls.connection_names(config)
+    if not names:
+        return [Problem(node_id, "connection", f"choose the {cls.app} connection this node uses")]
+    if connections is None:
+        return []
+    problems = []
+    for name in names:
+        app = connections.get(name)
+        if app is None:
+            problems.append(Problem(node_id, "connection", f"the flow has no connection named {name!r}"))
+        elif app != cls.app:
+            problems.append(Problem(node_id, "connection", f"connection {name!r} is a {app} connection, not {cls.app}"))
+    return problems
+
+
+def _topological_order(nodes: dict[str, GraphNode], problems: list[Problem]) -> list[str] | None:
+    indegree = {nid: len(node.parents) for nid, node in nodes.items()}
+    queue = deque(nid for nid, deg in indegree.items() if deg == 0)
+    order: list[str] = []
+    while queue:
+        nid = queue.popleft()
+        order.append(nid)
+        for child in nodes[nid].children:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                queue.append(child)
+    if len(order) < len(nodes):
+        cyclic = sorted(nid for nid, deg in indegree.items() if deg > 0)
+        problems.append(Problem(cyclic[0], None, f"the flow has a cycle through {', '.join(cyclic)}"))
+        return None
+    return order
+
+
+def _check_shape(nodes: dict[str, GraphNode], order: list[str], problems: list[Problem]) -> None:
+    sources = [nid for nid in order if issubclass(nodes[nid].cls, SourceNode)]
+    if not sources and nodes:
+        problems.append(Problem(None, None, "the flow has no source node"))
+    if not nodes:
+        problems.append(Problem(None, "nodes", "the flow has no nodes"))
+        return
+    reachable: set[str] = set()
+    stack = list(sources)
+    while stack:
+        nid = stack.pop()
+        if nid not in reachable:
+            reachable.add(nid)
+            stack.extend(nodes[nid].children)
+    out_schema: dict[str, str] = {}
+    for nid in order:
+        node = nodes[nid]
+        is_source = issubclass(node.cls, SourceNode)
+        if is_source and node.parents:
+            problems.append(Problem(nid, None, "a source node cannot have incoming connections"))
+        if not is_source and not node.parents:
+            problems.append(Problem(nid, None, "this node has no input: connect it after a source"))
+        elif not is_source and nid not in reachable:
+            problems.append(Problem(nid, None, "no source reaches this node"))
+        if not node.children and not issubclass(node.cls, TargetNode):
+            problems.append(Problem(nid, None, "this node leads nowhere: connect it to a target"))
+        in_schema = node.cls.inputs[0].schema if node.cls.inputs else ANY
+        for parent in node.parents:
+            produced = out_schema.get(parent, ANY)
+            if ANY not in (produced, in_schema) and produced != in_schema:
+                problems.append(
+                    Problem(nid, None, f"{parent} produces {produced} records but this node expects {in_schema}")
+                )
+        declared = node.cls.outputs[0].schema if node.cls.outputs else ANY
+        if declared == SAME:
+            parents_out = {out_schema.get(p, ANY) for p in node.parents}
+            declared = parents_out.pop() if len(parents_out) == 1 else ANY
+        out_schema[nid] = declared
+
+
+def validate_flow(document: Any, connections: Mapping[str, str] | None = None) -> list[Problem]:
+    """Only the problems of ``document`` (empty when it is valid)."""
+    return build_graph(document, connections)[1]

@@ -1,0 +1,184 @@
+"""arq jobs: runs execute as jobs that any ``koppel worker`` on any machine takes from Redis.
+
+Without ``REDIS_URL`` the same worker runs inside the web process on an in-memory Redis (fakeredis), so the
+embedded default and a cluster share one code path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from arq import ArqRedis, cron, func
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from engine.broadcast import LocalBroadcaster, RedisBroadcaster, set_broadcaster
+from engine.db import Database
+from engine.service import execute_run, stale_runs
+from engine.settings import Settings, get_settings
+
+__all__ = (
+    "EmbeddedWorker",
+    "WorkerSettings",
+    "enqueue_run",
+    "get_queue",
+    "set_queue",
+    "worker_options",
+)
+
+log = logging.getLogger("koppel.jobs")
+JOB_RUN_FLOW = "run_flow"
+
+_queue: ArqRedis | None = None
+
+
+def set_queue(queue: ArqRedis | None) -> None:
+    global _queue
+    _queue = queue
+
+
+def get_queue() -> ArqRedis:
+    if _queue is None:
+        raise RuntimeError("no job queue: start the app or the worker first")
+    return _queue
+
+
+async def enqueue_run(run_id: str, attempt: int = 0, queue: ArqRedis | None = None) -> None:
+    """Put a run on the queue (``attempt`` distinguishes a resume from the first job of the run)."""
+    redis = queue or get_queue()
+    await redis.enqueue_job(JOB_RUN_FLOW, run_id, _job_id=f"run:{run_id}:{attempt}")
+
+
+async def run_flow(ctx: dict[str, Any], run_id: str) -> str | None:
+    run = await execute_run(ctx["db"], run_id, ctx["settings"])
+    return run.status if run else None
+
+
+async def resume_stale_runs(ctx: dict[str, Any]) -> int:
+    """Re-enqueue runs whose worker died (no heartbeat): the next worker resumes them."""
+    ids = await stale_runs(ctx["db"], ctx["settings"])
+    for run_id in ids:
+        log.warning("run %s lost its worker; resuming it", run_id)
+        await enqueue_run(run_id, attempt=int(asyncio.get_running_loop().time() * 1000), queue=ctx["redis"])
+    return len(ids)
+
+
+def _extra_cron_jobs() -> list[Any]:
+    """Cron jobs contributed by other modules (schedules, retention, alerts) when they exist."""
+    jobs: list[Any] = []
+    with contextlib.suppress(ImportError):
+        from engine.schedules import CRON_JOBS
+
+        jobs.extend(CRON_JOBS)
+    return jobs
+
+
+def _extra_functions() -> list[Any]:
+    functions: list[Any] = []
+    with contextlib.suppress(ImportError):
+        from engine.schedules import JOB_FUNCTIONS
+
+        functions.extend(JOB_FUNCTIONS)
+    return functions
+
+
+def worker_options(settings: Settings, *, embedded: bool = False) -> dict[str, Any]:
+    """The arq ``Worker`` keyword arguments for these settings."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["settings"] = settings
+        if "db" not in ctx:
+            ctx["db"] = Database(settings.database_url)
+            ctx["own_db"] = True
+        if not embedded:
+            set_broadcaster(RedisBroadcaster(ctx["redis"]))
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if ctx.get("own_db"):
+            await ctx["db"].dispose()
+
+    every = max(1, int(min(10.0, settings.stale_after_s / 2)))
+    return {
+        "functions": [func(run_flow, name=JOB_RUN_FLOW, timeout=settings.job_timeout_s), *_extra_functions()],
+        "cron_jobs": [
+            cron(resume_stale_runs, second=set(range(0, 60, every)), run_at_startup=True, unique=True),
+            *_extra_cron_jobs(),
+        ],
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "max_jobs": 10,
+        "poll_delay": settings.poll_delay_s,
+        "keep_result": 3600,
+        "job_timeout": settings.job_timeout_s,
+        "max_tries": 3,
+    }
+
+
+_options = worker_options(get_settings())
+
+
+class WorkerSettings:
+    """For ``arq engine.jobs.WorkerSettings``; ``koppel worker`` builds the same worker."""
+
+    redis_settings = RedisSettings.from_dsn(get_settings().redis_url or "redis://127.0.0.1:6379/0")
+    functions = _options["functions"]
+    cron_jobs = _options["cron_jobs"]
+    on_startup = staticmethod(_options["on_startup"])
+    on_shutdown = staticmethod(_options["on_shutdown"])
+    poll_delay = _options["poll_delay"]
+    job_timeout = _options["job_timeout"]
+
+
+def build_worker(settings: Settings, **overrides: Any) -> Worker:
+    """A worker on the real Redis of ``settings.redis_url``."""
+    assert settings.redis_url, "REDIS_URL is required for a worker"
+    options = worker_options(settings)
+    options.update(overrides)
+    return Worker(redis_settings=RedisSettings.from_dsn(settings.redis_url), **options)
+
+
+class EmbeddedWorker:
+    """An arq worker on an in-memory Redis inside this process (the embedded default)."""
+
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        import fakeredis
+
+        self.settings = settings
+        self.server = fakeredis.FakeServer()
+        self._db = db
+        self._task: asyncio.Task[None] | None = None
+        self.worker: Worker | None = None
+        self.queue = self._redis()
+
+    def _redis(self) -> ArqRedis:
+        import fakeredis
+
+        return ArqRedis(connection_pool=fakeredis.FakeAsyncRedis(server=self.server).connection_pool)
+
+    async def start(self) -> None:
+        import arq.worker
+
+        async def _no_info(*_: Any) -> None:  # fakeredis has no INFO, which arq logs at start
+            return None
+
+        arq.worker.log_redis_info = _no_info  # type: ignore[assignment]
+        options = worker_options(self.settings, embedded=True)
+        ctx: dict[str, Any] = {}
+        if self._db is not None:
+            ctx["db"] = self._db
+        self.worker = Worker(redis_pool=self._redis(), handle_signals=False, ctx=ctx, **options)
+        set_broadcaster(LocalBroadcaster())
+        set_queue(self.queue)
+        self._task = asyncio.create_task(self.worker.async_run())
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            await self.worker.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+        set_queue(None)

@@ -1,0 +1,181 @@
+"""Group-committed writes of a run: log entries, idempotency entries and the run's counts, in one transaction.
+
+A record's entries are added together when the record is finished, and the run's counts move in the same
+transaction as its entries, so after a crash the database never shows a count without its log lines. Each commit
+wakes the live streams of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from engine.broadcast import get_broadcaster
+from engine.crypto import redact
+from engine.models import IdempotencyEntry, LogEntry, Run, utcnow
+
+if TYPE_CHECKING:
+    from engine.db import Database
+
+__all__ = ("SNAPSHOT_LIMIT", "LogSink", "RecordResult", "snapshot")
+
+SNAPSHOT_LIMIT = 16_000
+"""Characters of one snapshot kept in a log entry; longer ones are cut and marked."""
+
+OUTCOME_ORDER = ("failed", "waiting", "ok", "skipped")
+
+
+def snapshot(value: Any, limit: int = SNAPSHOT_LIMIT) -> Any:
+    """A capped, redacted copy of ``value`` fit for a log entry."""
+    if value is None:
+        return None
+    value = redact(value)
+    text = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+    if len(text) <= limit:
+        return value
+    return {"_truncated": True, "size": len(text), "preview": text[:limit]}
+
+
+@dataclass
+class RecordResult:
+    """Everything one record left behind, committed atomically."""
+
+    source_id: str
+    outcome: str
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+
+class LogSink:
+    def __init__(
+        self,
+        db: Database,
+        run_id: str,
+        flow_key: str,
+        flow_id: str | None,
+        *,
+        batch_size: int = 500,
+        interval_s: float = 0.2,
+        max_pending: int = 5000,
+    ) -> None:
+        self.db = db
+        self.run_id = run_id
+        self.flow_key = flow_key
+        self.flow_id = flow_id
+        self.batch_size = batch_size
+        self.interval_s = interval_s
+        self.max_pending = max_pending
+        self.counts: Counter[str] = Counter()
+        """Counts committed so far plus pending (the live view)."""
+        self._pending: list[RecordResult] = []
+        self._lock = asyncio.Lock()
+        self._room = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def start(self, initial: dict[str, int]) -> None:
+        self.counts.update({k: v for k, v in initial.items() if v})
+        self._task = asyncio.create_task(self._loop())
+
+    async def add(self, result: RecordResult) -> None:
+        """Queue a finished record (waits when the writer is behind, so memory stays bounded)."""
+        async with self._room:
+            await self._room.wait_for(lambda: len(self._pending) < self.max_pending or self._closed)
+        self._pending.append(result)
+        self.counts["read"] += 1
+        self.counts[result.outcome] += 1
+        if len(self._pending) >= self.batch_size:
+            await self.flush()
+
+    async def _loop(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.interval_s)
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, []
+            await self._write(batch)
+        async with self._room:
+            self._room.notify_all()
+        await get_broadcaster().notify(self.run_id)
+
+    async def _write(self, batch: list[RecordResult]) -> None:
+        delta: Counter[str] = Counter()
+        rows: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
+        settled: list[str] = []
+        now = utcnow()
+        for result in batch:
+            delta["read"] += 1
+            delta[result.outcome] += 1
+            for entry in result.entries:
+                rows.append(
+                    {"run_id": self.run_id, "flow_id": self.flow_id, "created_at": now, "resolved": False, **entry}
+                )
+            for delivery in result.deliveries:
+                deliveries.append({"flow_key": self.flow_key, "run_id": self.run_id, "created_at": now, **delivery})
+            if result.outcome in ("ok", "skipped"):
+                settled.append(result.source_id)
+        async with self.db.session() as session, session.begin():
+            if rows:
+                await session.execute(insert(LogEntry), rows)
+            if deliveries:
+                dialect = sqlite if self.db.is_sqlite else postgresql
+                stmt = dialect.insert(IdempotencyEntry).on_conflict_do_nothing()
+                await session.execute(stmt, deliveries)
+            if settled and self.flow_id:
+                await session.execute(
+                    update(LogEntry)
+                    .where(
+                        LogEntry.flow_id == self.flow_id,
+                        LogEntry.source_id.in_(settled),
+                        LogEntry.status.in_(("waiting", "failed")),
+                        LogEntry.resolved.is_(False),
+                        LogEntry.run_id != self.run_id,
+                    )
+                    .values(resolved=True)
+                )
+            await session.execute(
+                update(Run)
+                .where(Run.id == self.run_id)
+                .values(
+                    read_count=Run.read_count + delta["read"],
+                    ok_count=Run.ok_count + delta["ok"],
+                    skipped_count=Run.skipped_count + delta["skipped"],
+                    waiting_count=Run.waiting_count + delta["waiting"],
+                    failed_count=Run.failed_count + delta["failed"],
+                    heartbeat_at=now,
+                )
+            )
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+        async with self._room:
+            self._room.notify_all()
+
+    async def already_logged(self, source_ids: list[str]) -> set[str]:
+        """Which of ``source_ids`` this run finished before (when a run resumes after losing its worker)."""
+        if not source_ids:
+            return set()
+        async with self.db.session() as session:
+            result = await session.execute(
+                select(LogEntry.source_id)
+                .where(LogEntry.run_id == self.run_id, LogEntry.source_id.in_(source_ids))
+                .distinct()
+            )
+            return set(result.scalars())

@@ -1,0 +1,367 @@
+"""Executes a validated flow: sources read page by page, every record walks the graph node by node.
+
+Records are handled by a fixed pool of workers fed from a bounded queue, so a run over 100,000 records holds a few
+pages in memory. Each record is isolated: a problem at one node ends that record's journey (logged with its reason)
+and the run goes on. Targets consult the idempotency map, then the application itself, before writing; a dry run
+stops at ``build``. A source's cursor advances only past pages whose records are all finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from engine.flow import FlowGraph, GraphNode
+from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult, snapshot
+from engine.models import Cursor, IdempotencyEntry
+from nodes.base import Node, NodeContext, ProcessNode, Record, RecordProblem, SkipRecord, SourceNode, TargetNode
+
+if TYPE_CHECKING:
+    from engine.db import Database
+
+__all__ = ("ClientPool", "RunCancelled", "RunContext", "execute_graph")
+
+log = logging.getLogger("koppel.runner")
+
+
+class RunCancelled(Exception):
+    pass
+
+
+class ClientPool:
+    """Connector clients of one run, created on first use from connection specs and closed at the end."""
+
+    def __init__(self, specs: dict[str, dict[str, Any]], token_store_for: Callable[[str, dict[str, Any]], Any]) -> None:
+        self._specs = specs
+        self._token_store_for = token_store_for
+        self._clients: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        client = self._clients.get(name)
+        if client is None:
+            from nodes.connectors import make_client
+
+            spec = self._specs.get(name)
+            if spec is None:
+                raise KeyError(f"no connection named {name!r}")
+            client = make_client(spec["app"], spec, token_store=self._token_store_for(name, spec))
+            self._clients[name] = client
+        return client
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        self._clients.clear()
+
+
+class DbCursor:
+    def __init__(self, db: Database, flow_key: str, node_id: str, *, read_only: bool) -> None:
+        self.db, self.flow_key, self.node_id, self.read_only = db, flow_key, node_id, read_only
+
+    async def get(self) -> str | None:
+        async with self.db.session() as session:
+            row = await session.get(Cursor, (self.flow_key, self.node_id))
+            return row.value if row else None
+
+    async def set(self, value: str) -> None:
+        if self.read_only:
+            return
+        async with self.db.session() as session, session.begin():
+            row = await session.get(Cursor, (self.flow_key, self.node_id))
+            if row is None:
+                session.add(Cursor(flow_key=self.flow_key, node_id=self.node_id, value=value))
+            else:
+                row.value = value
+
+
+@dataclass
+class RunContext(NodeContext):
+    """The :class:`~nodes.base.NodeContext` the engine hands to nodes."""
+
+    flow_key: str
+    run_id: str
+    db: Database
+    clients: ClientPool
+    dry_run: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, connection: str) -> Any:
+        return self.clients.get(connection)
+
+    def cursor(self, node_id: str) -> DbCursor:
+        # A dry run, a backfill or an explicit list of records must not move the incremental cursor.
+        read_only = self.dry_run or bool(self.params.get("record_ids")) or bool(self.params.get("modified_after"))
+        return DbCursor(self.db, self.flow_key, node_id, read_only=read_only)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text if text else type(exc).__name__
+
+
+@dataclass
+class _Page:
+    source: GraphNode
+    records: list[Record]
+    remaining: int
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _Execution:
+    def __init__(
+        self,
+        graph: FlowGraph,
+        ctx: RunContext,
+        sink: LogSink,
+        *,
+        concurrency: int,
+        resumed: bool,
+        cancelled: Callable[[], bool],
+        on_expected: Callable[[int], Awaitable[None]] | None,
+    ) -> None:
+        self.graph = graph
+        self.ctx = ctx
+        self.sink = sink
+        self.concurrency = max(1, concurrency)
+        self.resumed = resumed
+        self.cancelled = cancelled
+        self.on_expected = on_expected
+        self.instances: dict[str, Node] = {}
+        self.limit: int | None = ctx.params.get("limit")
+        self.read = 0
+
+    async def run(self) -> None:
+        for node_id in self.graph.order:
+            gnode = self.graph.nodes[node_id]
+            self.instances[node_id] = gnode.cls(node_id, gnode.config, self.ctx)
+        opened: list[Node] = []
+        try:
+            for node in self.instances.values():
+                await node.open()
+                opened.append(node)
+            if self.on_expected is not None:
+                await self._report_expected()
+            for source in self.graph.sources:
+                await self._run_source(source)
+                if self._limit_reached() or self.cancelled():
+                    break
+        finally:
+            for node in reversed(opened):
+                with contextlib.suppress(Exception):
+                    await node.close()
+        if self.cancelled():
+            raise RunCancelled
+
+    async def _report_expected(self) -> None:
+        total = 0
+        for source in self.graph.sources:
+            node = self.instances[source.id]
+            assert isinstance(node, SourceNode)
+            try:
+                expected = await node.expected()
+            except Exception:  # a failing count must not fail the run; reading will say what is wrong
+                expected = None
+            if expected is None:
+                return
+            total += expected
+        if self.limit is not None:
+            total = min(total, self.limit)
+        assert self.on_expected is not None
+        await self.on_expected(total)
+
+    def _limit_reached(self) -> bool:
+        return self.limit is not None and self.read >= self.limit
+
+    async def _run_source(self, source: GraphNode) -> None:
+        node = self.instances[source.id]
+        assert isinstance(node, SourceNode)
+        queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=self.concurrency * 4)
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
+        pages: asyncio.Queue[_Page | None] = asyncio.Queue()
+        committer = asyncio.create_task(self._commit_cursors(node, pages))
+        try:
+            async for records in node.read():
+                if self.cancelled():
+                    break
+                if self.limit is not None:
+                    records = records[: max(0, self.limit - self.read)]
+                self.read += len(records)
+                if self.resumed and records:
+                    done = await self.sink.already_logged([r.source_id for r in records])
+                    records = [r for r in records if r.source_id not in done]
+                page = _Page(source, records, remaining=len(records))
+                await pages.put(page)
+                if not records:
+                    page.done.set()
+                for record in records:
+                    await queue.put((page, record))
+                if self._limit_reached():
+                    break
+        finally:
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+            await pages.put(None)
+            await committer
+
+    async def _commit_cursors(self, node: SourceNode, pages: asyncio.Queue[_Page | None]) -> None:
+        while (page := await pages.get()) is not None:
+            await page.done.wait()
+            if self.cancelled():
+                continue
+            await self.sink.flush()
+            await node.commit_cursor(page.records)
+
+    async def _worker(self, queue: asyncio.Queue[tuple[_Page, Record] | None]) -> None:
+        while (item := await queue.get()) is not None:
+            page, record = item
+            try:
+                if not self.cancelled():
+                    await self.sink.add(await self._walk(page.source, record))
+            finally:
+                page.remaining -= 1
+                if page.remaining == 0:
+                    page.done.set()
+
+    async def _walk(self, source: GraphNode, record: Record) -> RecordResult:
+        """Carry one record from its source through every node it reaches, in topological order."""
+        result = RecordResult(source_id=record.source_id, outcome="skipped")
+        outcomes: list[str] = []
+        inbox: dict[str, list[tuple[Record, list[dict[str, Any]]]]] = {}
+        steps0 = [{"node": source.id, "output": record.data}]
+        for child in source.children:
+            inbox.setdefault(child, []).append((record, steps0))
+        for node_id in self.graph.order:
+            arrivals = inbox.pop(node_id, None)
+            if not arrivals:
+                continue
+            gnode = self.graph.nodes[node_id]
+            node = self.instances[node_id]
+            for incoming, steps in arrivals:
+                outgoing, status = await self._visit(node, gnode, incoming, steps, result)
+                if status is not None:
+                    outcomes.append(status)
+                if outgoing is not None:
+                    next_steps = [*steps, {"node": node_id, "output": outgoing.data}]
+                    for child in gnode.children:
+                        inbox.setdefault(child, []).append((outgoing, next_steps))
+        for status in OUTCOME_ORDER:
+            if status in outcomes:
+                result.outcome = status
+                break
+        return result
+
+    async def _visit(
+        self,
+        node: Node,
+        gnode: GraphNode,
+        record: Record,
+        steps: list[dict[str, Any]],
+        result: RecordResult,
+    ) -> tuple[Record | None, str | None]:
+        """Run one node on one record; returns what goes on (if anything) and the terminal status (if any)."""
+        entry: dict[str, Any] = {"node_id": gnode.id, "record_key": record.key[:200], "source_id": record.source_id}
+        detail: dict[str, Any] = {}
+        try:
+            if isinstance(node, TargetNode):
+                outgoing, status = await self._deliver(node, gnode, record, entry, detail, result)
+            else:
+                assert isinstance(node, ProcessNode)
+                outgoing = await node.process(record)
+                return outgoing, None
+        except RecordProblem as problem:
+            status = problem.status
+            entry["message"] = problem.message
+            detail.update(problem.detail)
+            outgoing = None
+        except (asyncio.CancelledError, RunCancelled):
+            raise
+        except Exception as exc:
+            log.debug("record %s failed at %s", record.key, gnode.id, exc_info=True)
+            status = "failed"
+            entry["message"] = _error_text(exc)
+            detail["error"] = {"type": type(exc).__name__, "message": _error_text(exc)}
+        warnings = (outgoing or record).warnings
+        if warnings:
+            detail["warnings"] = list(warnings)
+            if status == "ok":
+                entry["message"] = "; ".join([entry.get("message", ""), *warnings]).strip("; ")
+        detail["input"] = snapshot(record.source)
+        detail["steps"] = [{"node": s["node"], "output": snapshot(s["output"])} for s in steps]
+        entry["status"] = status
+        entry["detail"] = detail
+        result.entries.append(entry)
+        return outgoing, status
+
+    async def _deliver(
+        self,
+        node: TargetNode,
+        gnode: GraphNode,
+        record: Record,
+        entry: dict[str, Any],
+        detail: dict[str, Any],
+        result: RecordResult,
+    ) -> tuple[Record | None, str]:
+        known = await self._idempotent_target(gnode.id, record.source_id)
+        if known is not None:
+            raise SkipRecord(f"already delivered as {known}", target_id=known)
+        existing = await node.find_existing(record)
+        if existing is not None:
+            if not self.ctx.dry_run:
+                result.deliveries.append({"node_id": gnode.id, "source_id": record.source_id, "target_id": existing})
+            raise SkipRecord(f"already exists as {existing}", target_id=existing)
+        payload = await node.build(record)
+        detail["request"] = snapshot(payload)
+        if self.ctx.dry_run:
+            entry["message"] = "dry run: would send"
+            detail["dry_run"] = True
+            return record, "ok"
+        delivery = await node.send(record, payload)
+        if delivery.request is not None:
+            detail["request"] = snapshot(delivery.request)
+        detail["response"] = snapshot(delivery.response)
+        entry["message"] = delivery.message or f"delivered as {delivery.target_id}"
+        result.deliveries.append({"node_id": gnode.id, "source_id": record.source_id, "target_id": delivery.target_id})
+        out = record.derive(record.data)
+        out.context.setdefault("targets", {})[gnode.id] = delivery.target_id
+        return out, "ok"
+
+    async def _idempotent_target(self, node_id: str, source_id: str) -> str | None:
+        async with self.ctx.db.session() as session:
+            result = await session.execute(
+                select(IdempotencyEntry.target_id).where(
+                    IdempotencyEntry.flow_key == self.ctx.flow_key,
+                    IdempotencyEntry.node_id == node_id,
+                    IdempotencyEntry.source_id == source_id,
+                )
+            )
+            return result.scalar_one_or_none()
+
+
+async def execute_graph(
+    graph: FlowGraph,
+    ctx: RunContext,
+    sink: LogSink,
+    *,
+    concurrency: int = 8,
+    resumed: bool = False,
+    cancelled: Callable[[], bool] = lambda: False,
+    on_expected: Callable[[int], Awaitable[None]] | None = None,
+) -> None:
+    """Run ``graph`` to the end (raises :class:`RunCancelled` when ``cancelled()`` turned true)."""
+    execution = _Execution(
+        graph, ctx, sink, concurrency=concurrency, resumed=resumed, cancelled=cancelled, on_expected=on_expected
+    )
+    await execution.run()

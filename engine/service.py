@@ -1,0 +1,268 @@
+"""Run lifecycle: create, claim (a lease, so one worker runs a run), execute, finish, cancel, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select, update
+
+from engine.crypto import get_box
+from engine.flow import FlowInvalid, build_graph
+from engine.logsink import LogSink
+from engine.models import Connection, CredentialState, Flow, FlowVersion, Run, RunStatus, utcnow
+from engine.runner import ClientPool, RunCancelled, RunContext, execute_graph
+from engine.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from engine.db import Database
+
+__all__ = (
+    "DbTokenStore",
+    "cancel_run",
+    "connection_specs",
+    "create_run",
+    "execute_run",
+    "final_status",
+    "flow_key_for_document",
+    "stale_runs",
+)
+
+log = logging.getLogger("koppel.service")
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def flow_key_for_document(document: dict[str, Any]) -> str:
+    """The idempotency/cursor key of a flow run from a file: stable across runs of the same named flow."""
+    return f"file:{document.get('name', '')}"[:200]
+
+
+class DbTokenStore:
+    """Rotating OAuth tokens of one connection, encrypted in ``credential_state``."""
+
+    def __init__(self, db: Database, key: str) -> None:
+        self.db, self.key = db, key
+
+    async def load(self) -> dict[str, Any] | None:
+        async with self.db.session() as session:
+            row = await session.get(CredentialState, self.key)
+            return get_box().open(row.secrets) if row and row.secrets else None
+
+    async def save(self, tokens: dict[str, Any]) -> None:
+        sealed = get_box().seal(tokens)
+        async with self.db.session() as session, session.begin():
+            row = await session.get(CredentialState, self.key)
+            if row is None:
+                session.add(CredentialState(key=self.key, secrets=sealed))
+            else:
+                row.secrets = sealed
+
+
+async def connection_specs(db: Database) -> dict[str, dict[str, Any]]:
+    """Every stored connection as a connections-file object (secrets decrypted, for the engine only)."""
+    box = get_box()
+    async with db.session() as session:
+        rows = (await session.execute(select(Connection))).scalars().all()
+    return {row.name: {"app": row.app, **row.settings, **box.open(row.secrets), "_id": row.id} for row in rows}
+
+
+async def create_run(
+    db: Database,
+    *,
+    flow: Flow | None = None,
+    document: dict[str, Any] | None = None,
+    trigger: str = "manual",
+    params: dict[str, Any] | None = None,
+    connections: dict[str, dict[str, Any]] | None = None,
+    created_by: str | None = None,
+) -> Run:
+    """Store a queued run of ``flow`` (its current version) or of a bare ``document`` with file ``connections``."""
+    params = dict(params or {})
+    version_id = None
+    if flow is not None:
+        async with db.session() as session:
+            version = (
+                await session.execute(
+                    select(FlowVersion).where(
+                        FlowVersion.flow_id == flow.id, FlowVersion.number == flow.current_version
+                    )
+                )
+            ).scalar_one()
+        document, version_id = version.document, version.id
+    if document is None:
+        raise ValueError("a run needs a flow or a document")
+    if connections is not None:
+        params["connections_sealed"] = get_box().seal(connections)
+    run = Run(
+        flow_id=flow.id if flow else None,
+        version_id=version_id,
+        document=document,
+        trigger=trigger,
+        params=params,
+        created_by=created_by,
+    )
+    async with db.session() as session, session.begin():
+        session.add(run)
+    return run
+
+
+async def _claim(db: Database, run_id: str, settings: Settings) -> Run | None:
+    stale = utcnow() - timedelta(seconds=settings.stale_after_s)
+    async with db.session() as session, session.begin():
+        result = await session.execute(
+            update(Run)
+            .where(
+                Run.id == run_id,
+                or_(
+                    Run.status == RunStatus.QUEUED,
+                    (Run.status == RunStatus.RUNNING) & (Run.heartbeat_at < stale),
+                ),
+            )
+            .values(
+                status=RunStatus.RUNNING,
+                attempt=Run.attempt + 1,
+                worker=WORKER_NAME,
+                heartbeat_at=utcnow(),
+                started_at=utcnow(),
+            )
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return await session.get(Run, run_id)
+
+
+def final_status(run: Run, *, cancelled: bool = False, error: str | None = None) -> str:
+    if cancelled:
+        return RunStatus.CANCELLED
+    if error is not None:
+        return RunStatus.FAILED
+    if run.failed_count:
+        return RunStatus.PARTIAL if (run.ok_count or run.skipped_count or run.waiting_count) else RunStatus.FAILED
+    return RunStatus.SUCCEEDED
+
+
+async def _specs_for(db: Database, run: Run) -> tuple[dict[str, dict[str, Any]], bool]:
+    sealed = run.params.get("connections_sealed")
+    if sealed:
+        return get_box().open(sealed), True
+    return await connection_specs(db), False
+
+
+async def execute_run(db: Database, run_id: str, settings: Settings | None = None) -> Run | None:
+    """Claim and execute one run to its end. Returns None when another worker holds it."""
+    settings = settings or get_settings()
+    run = await _claim(db, run_id, settings)
+    if run is None:
+        log.info("run %s is not claimable (finished or held by a live worker)", run_id)
+        return None
+    flow_key = run.flow_id or flow_key_for_document(run.document)
+    error: str | None = None
+    cancelled = False
+    specs, from_file = await _specs_for(db, run)
+
+    def token_store(name: str, spec: dict[str, Any]) -> DbTokenStore:
+        if from_file:
+            return DbTokenStore(db, f"file:{name}:{spec.get('client_id', '')}")
+        return DbTokenStore(db, f"conn:{spec.get('_id', name)}")
+
+    clients = ClientPool(specs, token_store)
+    params = {k: v for k, v in run.params.items() if k != "connections_sealed"}
+    ctx = RunContext(
+        flow_key=flow_key, run_id=run.id, db=db, clients=clients, dry_run=bool(params.get("dry_run")), params=params
+    )
+    sink = LogSink(db, run.id, flow_key, run.flow_id)
+    await sink.start(run.counts())
+    cancel_event = asyncio.Event()
+    heartbeat = asyncio.create_task(_heartbeat(db, run.id, settings, cancel_event))
+
+    async def on_expected(total: int) -> None:
+        async with db.session() as session, session.begin():
+            await session.execute(update(Run).where(Run.id == run_id).values(expected_count=total))
+
+    try:
+        graph, problems = build_graph(run.document, {name: spec["app"] for name, spec in specs.items()})
+        if graph is None:
+            raise FlowInvalid(problems)
+        concurrency = int(graph.settings.get("concurrency", 8))
+        await execute_graph(
+            graph,
+            ctx,
+            sink,
+            concurrency=concurrency,
+            resumed=run.attempt > 1,
+            cancelled=cancel_event.is_set,
+            on_expected=on_expected,
+        )
+    except RunCancelled:
+        cancelled = True
+    except FlowInvalid as exc:
+        error = "invalid flow: " + "; ".join(
+            f"{p.node + ': ' if p.node else ''}{p.field + ': ' if p.field else ''}{p.message}" for p in exc.problems
+        )
+    except Exception as exc:
+        log.exception("run %s failed", run_id)
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        await sink.close()
+        await clients.close()
+    return await _finish(db, run_id, cancelled=cancelled, error=error)
+
+
+async def _finish(db: Database, run_id: str, *, cancelled: bool, error: str | None) -> Run:
+    async with db.session() as session, session.begin():
+        run = await session.get(Run, run_id, with_for_update=not db.is_sqlite)
+        assert run is not None
+        run.status = final_status(run, cancelled=cancelled or run.cancel_requested, error=error)
+        run.error = error
+        run.finished_at = utcnow()
+    from engine.broadcast import get_broadcaster
+
+    await get_broadcaster().notify(run_id)
+    return run
+
+
+async def _heartbeat(db: Database, run_id: str, settings: Settings, cancel_event: asyncio.Event) -> None:
+    interval = max(0.05, min(settings.heartbeat_s, settings.stale_after_s / 3))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with db.session() as session, session.begin():
+                await session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
+                requested = (await session.execute(select(Run.cancel_requested).where(Run.id == run_id))).scalar()
+            if requested:
+                cancel_event.set()
+        except Exception:  # a missed heartbeat is retried at the next beat
+            log.warning("heartbeat of run %s failed", run_id, exc_info=True)
+
+
+async def cancel_run(db: Database, run_id: str) -> Run | None:
+    """Ask a run to stop; a queued run is cancelled at once, a running one at its next record."""
+    async with db.session() as session, session.begin():
+        run = await session.get(Run, run_id)
+        if run is None:
+            return None
+        if run.status == RunStatus.QUEUED:
+            run.status = RunStatus.CANCELLED
+            run.finished_at = utcnow()
+        elif run.status == RunStatus.RUNNING:
+            run.cancel_requested = True
+        return run
+
+
+async def stale_runs(db: Database, settings: Settings | None = None) -> list[str]:
+    """Runs whose worker stopped beating: they are to be resumed by another worker."""
+    settings = settings or get_settings()
+    limit: datetime = utcnow() - timedelta(seconds=settings.stale_after_s)
+    async with db.session() as session:
+        result = await session.execute(
+            select(Run.id).where(Run.status == RunStatus.RUNNING, Run.heartbeat_at < limit).limit(100)
+        )
+        return list(result.scalars())
