@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, DecimalException, localcont
 from functools import lru_cache
 from typing import Any
 
+from nodes.accounting import EU_MEMBERS, region_of
 from nodes.conditions import ordered_pair, to_datetime, to_decimal, values_equal
 from nodes.paths import PathError, get_value, get_values, is_many, parse_path
 
@@ -53,13 +54,8 @@ MAX_MAGNITUDE = 40
 _DOLLAR = "ǝ"  # stands in for "$" (not a Python identifier) while parsing; refused in user text
 _CONTEXT = Context(prec=34, Emax=999_999, Emin=-999_999)
 
-# fmt: off
-EU_COUNTRIES = frozenset((
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "GR", "HR", "HU",
-    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "XI",
-))
-# fmt: on
-"""EU member states (ISO codes, plus ``EL`` for Greece and ``XI`` for Northern Ireland's goods)."""
+EU_COUNTRIES = EU_MEMBERS
+"""EU member states (ISO codes; ``EL`` counts as Greece), shared with :mod:`nodes.accounting`."""
 
 
 class ExpressionError(ValueError):
@@ -91,12 +87,8 @@ class _Fail(Exception):
 
 def region(country: Any, home: Any = "NL") -> str | None:
     """``domestic`` (the shop's country), ``eu`` (another EU member state) or ``world``; None without a country."""
-    code = _text(country).strip().upper()
-    if not code:
-        return None
-    if code == _text(home).strip().upper():
-        return "domestic"
-    return "eu" if code in EU_COUNTRIES else "world"
+    code = _text(country).strip()
+    return region_of(code, _text(home) or "NL") if code else None
 
 
 # ------------------------------------------------------------------------------------------------------- value rules
