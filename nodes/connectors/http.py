@@ -158,6 +158,7 @@ _SECRET_KEYS = (
     r"api_key|apikey|oauth_signature"
 )
 _KV_PATTERN = re.compile(rf"(?i)([\"']?\b(?:{_SECRET_KEYS})\b[\"']?\s*[=:]\s*[\"']?)([^\"'&\s,;}}]+)")
+_SECRET_KEY = re.compile(rf"(?i)(?:{_SECRET_KEYS}|authorization)")
 _AUTH_PATTERN = re.compile(r"(?i)\b(authorization\s*[:=]\s*[\"']?)(\w+\s+)?[^\s\"',}]+")
 _SCHEME_PATTERN = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _USERINFO_PATTERN = re.compile(r"(?i)(https?://)[^/@\s]+@")
@@ -512,7 +513,7 @@ class ApiClient:
         if isinstance(body, str):
             return self.redact(body)
         if isinstance(body, dict):
-            return {k: self._redact_body(v) for k, v in body.items()}
+            return {k: REDACTED if _SECRET_KEY.fullmatch(str(k)) else self._redact_body(v) for k, v in body.items()}
         if isinstance(body, list):
             return [self._redact_body(v) for v in body]
         return body

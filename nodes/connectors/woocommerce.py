@@ -179,7 +179,10 @@ class WooCommerceClient(ApiClient):
             if total_pages is not None:
                 if page >= total_pages:
                     break
-            elif "next" not in response.links and len(items) < query["per_page"]:
+            elif "Link" in response.headers:
+                if "next" not in response.links:
+                    break
+            elif len(items) < query["per_page"]:
                 break
             page += 1
 

@@ -1,0 +1,584 @@
+"""The Asperion API client: OAuth with rotating refresh tokens, tenancy, paging, lookups, and every Asperion shape.
+
+All Asperion paths, field names and envelopes live in this module (see ``shared/specs/asperion-api.md``): lists are
+``{"_data": [...], "_meta": {"nextPage", "totalCount", ...}}``, nested lines are posted wrapped the same way, filters
+are PascalCase query keys compared with ``Contains`` (so lookups re-check for an exact match), and errors are
+ASP.NET problem details. Articles, sales orders and debtor kinds are reconstructed, not documented publicly.
+
+Tokens: the access token is cached until shortly before it expires. Refresh tokens rotate (a used one stops
+working), so every new pair is saved through a :class:`TokenStore`, and a stored pair is preferred over the one the
+client was built with. When the token endpoint says ``invalid_grant`` the store is read again once (another worker
+may have rotated the token meanwhile). A call answered 401 gets one fresh token and one more try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from nodes.connectors.http import (
+    ApiClient,
+    ApiError,
+    AuthError,
+    ConnectionTest,
+    NotFound,
+    Option,
+    RetryPolicy,
+    Unreachable,
+)
+
+__all__ = (
+    "ARTICLES",
+    "DEBTORS",
+    "JOURNAL_ENTRIES",
+    "SALES_INVOICES",
+    "SALES_ORDERS",
+    "AsperionClient",
+    "MemoryTokenStore",
+    "TokenStore",
+    "lines_of",
+    "wrap_lines",
+)
+
+DEBTORS = "/v1/debtors"
+SALES_INVOICES = "/v1/salesinvoiceswithlines"
+SALES_INVOICE_HEADERS = "/v1/salesinvoices"
+JOURNAL_ENTRIES = "/v1/journalentrieswithlines"
+ARTICLES = "/v1/articles"
+SALES_ORDERS = "/v1/SalesOrderWithLines"
+_LISTS = {
+    "vat_codes": "/v1/vatcodes",
+    "ledger_accounts": "/v1/ledgeraccounts",
+    "payment_conditions": "/v1/paymentconditions",
+    "debtor_kinds": "/v1/debtorkinds",
+    "journals": "/v1/journals",
+    "administrations": "/v1/administrations",
+    "sales_types": "/v1/salestypes",
+}
+_READ_ONLY = frozenset({"_meta", "currentStock", "reservedStock", "dateAdded", "dateLastChange"})
+_EXPIRY_MARGIN_S = 60.0
+_QUICK = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=2.0, max_total_wait=4.0)
+
+
+class TokenStore(Protocol):
+    """Where the newest token pair of a connection is kept (shared by every worker using the connection).
+
+    The dict holds ``access_token``, ``refresh_token`` and ``expires_at`` (epoch seconds). ``save`` must replace the
+    stored pair atomically.
+    """
+
+    async def load(self) -> dict[str, Any] | None: ...
+
+    async def save(self, tokens: dict[str, Any]) -> None: ...
+
+
+class MemoryTokenStore:
+    """A :class:`TokenStore` in memory (tests, one-off runs)."""
+
+    def __init__(self, tokens: dict[str, Any] | None = None) -> None:
+        self.tokens = dict(tokens) if tokens else None
+        self.saves = 0
+
+    async def load(self) -> dict[str, Any] | None:
+        return dict(self.tokens) if self.tokens else None
+
+    async def save(self, tokens: dict[str, Any]) -> None:
+        self.tokens = dict(tokens)
+        self.saves += 1
+
+
+def wrap_lines(body: Mapping[str, Any], key: str = "lines") -> dict[str, Any]:
+    """``body`` with its ``lines`` list wrapped as Asperion wants it: ``{"_data": [...], "_meta": {"totalCount"}}``."""
+    out = dict(body)
+    lines = out.get(key)
+    if isinstance(lines, list):
+        out[key] = {"_data": lines, "_meta": {"totalCount": len(lines)}}
+    return out
+
+
+def lines_of(obj: Mapping[str, Any], key: str = "lines") -> list[dict[str, Any]]:
+    """The lines of an Asperion object, wrapped or not."""
+    lines = obj.get(key)
+    if isinstance(lines, dict):
+        lines = lines.get("_data")
+    return list(lines) if isinstance(lines, list) else []
+
+
+def _filter_key(field: str) -> str:
+    return field[:1].upper() + field[1:]
+
+
+class _TokenRefused(Exception):
+    def __init__(self, error: str, exc: ApiError) -> None:
+        super().__init__(error)
+        self.error = error
+        self.exc = exc
+
+
+class AsperionClient(ApiClient):
+    """An Asperion administration.
+
+    Args:
+        url: the API base under which ``/v1/...`` lives (``https://api.asperion.nl``).
+        identity_url: the identity host (``https://identity.asperion.nl``); tokens come from ``/connect/token``.
+        client_id: the partner client id.
+        client_secret: the partner client secret.
+        refresh_token: the refresh token obtained when the user connected (a stored newer one wins).
+        tenant_id: the administration (``X-Tenant-Id``); None = the user's default administration.
+        token_store: keeps rotated tokens; without one they live only as long as this client.
+        page_size: items per page when listing.
+        **opts: :class:`~nodes.connectors.http.ApiClient` options.
+    """
+
+    app_label = "Asperion"
+
+    def __init__(
+        self,
+        url: str,
+        identity_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        tenant_id: int | str | None = None,
+        token_store: TokenStore | None = None,
+        *,
+        page_size: int = 100,
+        **opts: Any,
+    ) -> None:
+        if not client_id or not client_secret:
+            raise ValueError("a client id and a client secret are required")
+        secrets = [client_secret, refresh_token, *opts.pop("secrets", ())]
+        super().__init__(url, secrets=secrets, **opts)
+        self.token_url = f"{identity_url.strip().rstrip('/')}/connect/token"
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._initial_refresh = refresh_token
+        self.tenant_id = str(tenant_id) if tenant_id not in (None, "") else None
+        self.token_store = token_store
+        self.page_size = page_size
+        self._tokens: dict[str, Any] | None = None
+        self._loaded = False
+        self._token_lock = asyncio.Lock()
+        self._cache: dict[str, Any] = {}
+        self._invoice_lookup_path = SALES_INVOICE_HEADERS
+
+    def redact(self, text: str) -> str:
+        """Also scrubs the current token pair."""
+        text = super().redact(text)
+        for key in ("access_token", "refresh_token"):
+            value = (self._tokens or {}).get(key)
+            if isinstance(value, str) and len(value) >= 4:
+                text = text.replace(value, "***")
+        return text
+
+    def parse_error_body(self, body: Any) -> tuple[str, dict[str, list[str]]]:
+        """Problem details ``{"title", "detail", "errors": {"Field": [...]}}`` and OAuth ``{"error", ...}``."""
+        if not isinstance(body, dict):
+            return super().parse_error_body(body)
+        if "error" in body and "title" not in body:
+            text = str(body.get("error_description") or "")
+            return f"{body['error']}{': ' + text if text else ''}", {}
+        message = str(body.get("detail") or body.get("title") or body.get("message") or "")
+        errors = body.get("errors")
+        fields: dict[str, list[str]] = {}
+        if isinstance(errors, dict):
+            for name, messages in errors.items():
+                fields[str(name)] = [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
+        if fields and body.get("title") and body.get("detail"):
+            message = str(body["title"])
+        return message, fields
+
+    # -- tokens -------------------------------------------------------------------------------------------------
+
+    def _valid(self, tokens: dict[str, Any] | None) -> bool:
+        if not tokens or not tokens.get("access_token"):
+            return False
+        try:
+            return float(tokens.get("expires_at") or 0) - _EXPIRY_MARGIN_S > self._clock()
+        except (TypeError, ValueError):
+            return False
+
+    async def access_token(self, *, retry: RetryPolicy | None = None) -> str:
+        """A valid access token, refreshing (and persisting the rotated refresh token) when needed.
+
+        Raises:
+            AuthError: the client or the refresh token was refused.
+            Unreachable: the identity host did not answer.
+        """
+        async with self._token_lock:
+            if not self._loaded:
+                self._loaded = True
+                stored = await self.token_store.load() if self.token_store else None
+                if stored and stored.get("refresh_token"):
+                    self._tokens = dict(stored)
+            if self._valid(self._tokens):
+                return str(self._tokens["access_token"])  # type: ignore[index]
+            await self._refresh(retry)
+            return str(self._tokens["access_token"])  # type: ignore[index]
+
+    async def _refresh(self, retry: RetryPolicy | None) -> None:
+        tried: list[str] = []
+        candidate = (self._tokens or {}).get("refresh_token") or self._initial_refresh
+        while True:
+            tried.append(candidate)
+            try:
+                answer = await self._token_request(candidate, retry)
+                break
+            except _TokenRefused as refused:
+                if refused.error != "invalid_grant":
+                    raise self._token_error(refused) from refused.exc
+                stored = await self.token_store.load() if self.token_store else None
+                if stored and self._valid(stored) and stored.get("refresh_token") not in tried:
+                    self._tokens = dict(stored)  # another worker rotated it a moment ago
+                    return
+                fallbacks = [(stored or {}).get("refresh_token"), self._initial_refresh]
+                fresh = [t for t in fallbacks if t and t not in tried]
+                if not fresh:
+                    raise self._token_error(refused) from refused.exc
+                candidate = fresh[0]
+        expires_in = float(answer.get("expires_in") or 3600)
+        self._tokens = {
+            "access_token": answer["access_token"],
+            "refresh_token": answer.get("refresh_token") or candidate,
+            "expires_at": self._clock() + expires_in,
+        }
+        if self.token_store:
+            await self.token_store.save(dict(self._tokens))
+
+    async def _token_request(self, refresh_token: str, retry: RetryPolicy | None) -> dict[str, Any]:
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+        }
+        try:
+            response = await ApiClient.request(self, "POST", self.token_url, data=form, retry=retry)
+        except ApiError as exc:
+            body = exc.body if isinstance(exc.body, dict) else {}
+            if exc.status in (400, 401) and isinstance(body.get("error"), str):
+                raise _TokenRefused(body["error"], exc) from exc
+            raise
+        answer = self.json_of("POST", self.token_url, response)
+        if not isinstance(answer, dict) or not answer.get("access_token"):
+            raise AuthError(response.status_code, "Asperion's token endpoint answered without an access token.", None)
+        return answer
+
+    def _token_error(self, refused: _TokenRefused) -> AuthError:
+        if refused.error == "invalid_grant":
+            text = (
+                "Asperion refused the refresh token (invalid_grant): it expired, was revoked or was already used. "
+                "Connect Asperion again to get a new one."
+            )
+        elif refused.error in ("invalid_client", "unauthorized_client"):
+            text = f"Asperion refused the client id or client secret ({refused.error})."
+        else:
+            text = f"Asperion refused the token request: {refused.exc.message}"
+        return AuthError(refused.exc.status, self.redact(text), refused.exc.body)
+
+    async def _forget(self, token: str) -> None:
+        async with self._token_lock:
+            if self._tokens and self._tokens.get("access_token") == token:
+                self._tokens["expires_at"] = 0
+
+    # -- requests -----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _path(path: str) -> str:
+        if path.startswith(("http://", "https://", "/v1/")):
+            return path
+        return "/v1/" + path.lstrip("/")
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """An authenticated API request (``X-Tenant-Id`` and bearer added; one retry with a new token on 401).
+
+        Args:
+            method: HTTP method.
+            path: ``/v1/...``, a path relative to ``/v1/``, or an absolute URL (``nextPage``).
+            **kwargs: as :meth:`~nodes.connectors.http.ApiClient.request`.
+        """
+        path = self._path(path)
+        extra = dict(kwargs.pop("headers", None) or {})
+        if self.tenant_id:
+            extra.setdefault("X-Tenant-Id", self.tenant_id)
+        retry = kwargs.get("retry")
+        for attempt in (1, 2):
+            token = await self.access_token(retry=retry)
+            try:
+                return await super().request(
+                    method, path, headers={**extra, "Authorization": f"Bearer {token}"}, **kwargs
+                )
+            except AuthError as exc:
+                if exc.status != 401 or attempt == 2:
+                    raise
+                await self._forget(token)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET and return the JSON."""
+        response = await self.request("GET", path, params=params)
+        return self.json_of("GET", path, response)
+
+    async def post(self, path: str, json: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """POST (nested ``lines`` lists are wrapped) and return the created object."""
+        body = wrap_lines(json) if isinstance(json, Mapping) else json
+        response = await self.request("POST", path, json=body, params=params)
+        return self.json_of("POST", path, response)
+
+    async def put(self, path: str, json: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """PUT (nested ``lines`` wrapped, read-only fields left out) and return the updated object."""
+        body = {k: v for k, v in wrap_lines(json).items() if k not in _READ_ONLY} if isinstance(json, Mapping) else json
+        response = await self.request("PUT", path, json=body, params=params)
+        return self.json_of("PUT", path, response)
+
+    async def pages(
+        self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """A list page by page, following ``_meta.nextPage`` (empty pages are not yielded)."""
+        query: dict[str, Any] | None = {**(params or {}), "page": 1, "pageSize": page_size or self.page_size}
+        url = self._path(path)
+        origin = urlsplit(self.base_url)[:2]
+        page = 1
+        while True:
+            answer = await self.get(url, query)
+            items = answer.get("_data") if isinstance(answer, dict) else None
+            if not isinstance(items, list):
+                raise ApiError(200, f"Asperion answered {path} without a _data list", None)
+            if items:
+                yield items
+            next_page = str(((answer.get("_meta") or {}).get("nextPage")) or "")
+            if not items or not next_page or next_page == url:
+                break
+            page += 1
+            if urlsplit(next_page)[:2] == origin:
+                url, query = next_page, None
+            else:  # never send the token elsewhere: ask the same host for the next page
+                query = {**(params or {}), "page": page, "pageSize": page_size or self.page_size}
+
+    async def total(self, path: str, params: Mapping[str, Any] | None = None) -> int:
+        """``_meta.totalCount`` of a list for ``params``."""
+        answer = await self.get(path, {**(params or {}), "page": 1, "pageSize": 1})
+        meta = answer.get("_meta") if isinstance(answer, dict) else None
+        if isinstance(meta, dict) and meta.get("totalCount") is not None:
+            return int(meta["totalCount"])
+        return len(answer.get("_data") or []) if isinstance(answer, dict) else 0
+
+    async def find_exact(
+        self,
+        path: str,
+        field: str,
+        value: Any,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        case_insensitive: bool | None = None,
+    ) -> dict[str, Any] | None:
+        """The first object whose ``field`` equals ``value`` exactly (Asperion's filter is ``Contains``).
+
+        Args:
+            path: the list.
+            field: the camelCase field (``emailAddress``); the filter key is its PascalCase form.
+            value: the value looked for.
+            extra: more filters.
+            case_insensitive: compare case-insensitively (default: for e-mail fields).
+        """
+        if value in (None, ""):
+            return None
+        wanted = str(value).strip()
+        fold = ("email" in field.lower()) if case_insensitive is None else case_insensitive
+        if fold:
+            wanted = wanted.casefold()
+        async for page in self.pages(path, {**(extra or {}), _filter_key(field): str(value).strip()}):
+            for item in page:
+                got = str(item.get(field) if item.get(field) is not None else "").strip()
+                if (got.casefold() if fold else got) == wanted:
+                    return item
+        return None
+
+    # -- debtors, invoices, orders, journal entries, articles ------------------------------------------------
+
+    async def find_debtor_by_email(self, email: str) -> dict[str, Any] | None:
+        """The debtor with exactly this e-mail address (case-insensitive), or None."""
+        return await self.find_exact(DEBTORS, "emailAddress", email)
+
+    async def find_debtor_by_customer_number(self, number: str) -> dict[str, Any] | None:
+        """The debtor with this customer number, or None."""
+        return await self.find_exact(DEBTORS, "customerNumber", number)
+
+    async def create_debtor(self, debtor: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a debtor; Asperion assigns ``customerNumber`` when it is absent."""
+        return dict(await self.post(DEBTORS, dict(debtor)))
+
+    async def update_debtor(self, debtor_id: int | str, debtor: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace a debtor (pass the full object, e.g. ``{**found, **changes}``)."""
+        return dict(await self.put(f"{DEBTORS}/{debtor_id}", dict(debtor)))
+
+    async def find_invoice_by_description(self, description: str) -> dict[str, Any] | None:
+        """The sales invoice whose description is exactly ``description`` (Koppel puts the order number there)."""
+        try:
+            return await self.find_exact(self._invoice_lookup_path, "description", description)
+        except NotFound:
+            if self._invoice_lookup_path == SALES_INVOICES:
+                raise
+            self._invoice_lookup_path = SALES_INVOICES
+            return await self.find_exact(SALES_INVOICES, "description", description)
+
+    async def create_invoice(self, invoice: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a (concept) sales invoice with its lines."""
+        return dict(await self.post(SALES_INVOICES, dict(invoice)))
+
+    async def find_sales_order_by_description(self, description: str) -> dict[str, Any] | None:
+        """The sales order whose description is exactly ``description``."""
+        return await self.find_exact(SALES_ORDERS, "description", description)
+
+    async def create_sales_order(self, order: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a sales order with its lines (inTrade)."""
+        return dict(await self.post(SALES_ORDERS, dict(order)))
+
+    async def find_journal_entry(
+        self,
+        *,
+        description: str | None = None,
+        source_document_number: str | None = None,
+        journal_id: str | None = None,
+    ) -> dict[str, Any] | None:
+        """The journal entry matching every given field exactly (searched by document number, else description)."""
+        wanted = {"sourceDocumentNumber": source_document_number, "description": description, "journalId": journal_id}
+        wanted = {k: v for k, v in wanted.items() if v not in (None, "")}
+        if "sourceDocumentNumber" not in wanted and "description" not in wanted:
+            raise ValueError("give a description or a source document number")
+        field = "sourceDocumentNumber" if "sourceDocumentNumber" in wanted else "description"
+        extra = {"JournalId": journal_id} if journal_id else {}
+        async for page in self.pages(JOURNAL_ENTRIES, {**extra, _filter_key(field): wanted[field]}):
+            for item in page:
+                if all(str(item.get(k) or "").strip() == str(v).strip() for k, v in wanted.items()):
+                    return item
+        return None
+
+    async def create_journal_entry(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a journal entry (financial mutation); its signed line amounts must sum to zero."""
+        return dict(await self.post(JOURNAL_ENTRIES, dict(entry)))
+
+    async def find_article_by_code(self, code: str) -> dict[str, Any] | None:
+        """The article whose code (the SKU) is exactly ``code``."""
+        return await self.find_exact(ARTICLES, "code", code)
+
+    async def create_article(self, article: Mapping[str, Any]) -> dict[str, Any]:
+        """Create an article (stock fields are read-only and left out)."""
+        return dict(await self.post(ARTICLES, {k: v for k, v in article.items() if k not in _READ_ONLY}))
+
+    async def update_article(self, article_id: int | str, article: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace an article (stock fields are read-only and left out)."""
+        return dict(await self.put(f"{ARTICLES}/{article_id}", dict(article)))
+
+    # -- option lists -------------------------------------------------------------------------------------------
+
+    async def _list(self, name: str) -> list[dict[str, Any]]:
+        if name not in self._cache:
+            items: list[dict[str, Any]] = []
+            try:
+                async for page in self.pages(_LISTS[name]):
+                    items.extend(page)
+            except NotFound:
+                items = []  # e.g. debtor kinds or sales types in an administration without them
+            self._cache[name] = items
+        return list(self._cache[name])
+
+    async def vat_codes(self) -> list[dict[str, Any]]:
+        """VAT codes: ``id``, ``description``, ``percentage``, ``salesCode``, ``countryCode``, ..."""
+        return await self._list("vat_codes")
+
+    async def ledger_accounts(self) -> list[dict[str, Any]]:
+        """Ledger accounts: ``id`` (the account number), ``description``, ``type``, ``vatCode``, ``disabled``."""
+        return await self._list("ledger_accounts")
+
+    async def payment_conditions(self) -> list[dict[str, Any]]:
+        """Payment conditions: ``id``, ``description``."""
+        return await self._list("payment_conditions")
+
+    async def debtor_kinds(self) -> list[dict[str, Any]]:
+        """Debtor kinds: ``id``, ``description``."""
+        return await self._list("debtor_kinds")
+
+    async def journals(self) -> list[dict[str, Any]]:
+        """Journals: ``id``, ``description``, ``type``."""
+        return await self._list("journals")
+
+    async def administrations(self) -> list[dict[str, Any]]:
+        """The administrations the user may open: ``id``, ``name``."""
+        return await self._list("administrations")
+
+    async def articles(self) -> list[dict[str, Any]]:
+        """Every active article (cached for this client; sources page through ``/v1/articles`` instead)."""
+        if "articles" not in self._cache:
+            items: list[dict[str, Any]] = []
+            async for page in self.pages(ARTICLES):
+                items.extend(page)
+            self._cache["articles"] = items
+        return list(self._cache["articles"])
+
+    async def options(self, kind: str) -> list[Option]:
+        """Choices for a select box: ``vatcodes``, ``ledgeraccounts``, ``paymentconditions``, ``articles``,
+        ``debtorkinds`` or ``journals``.
+
+        Raises:
+            KeyError: for another kind.
+        """
+        if kind == "vatcodes":
+            return [
+                Option(
+                    value=str(v["id"]), label=f"{v['id']} — {v.get('description', '')} ({v.get('percentage', '?')} %)"
+                )
+                for v in await self.vat_codes()
+            ]
+        if kind == "ledgeraccounts":
+            return [
+                Option(value=str(a["id"]), label=f"{a['id']} — {a.get('description', '')}")
+                for a in await self.ledger_accounts()
+                if not a.get("disabled")
+            ]
+        if kind == "articles":
+            return [
+                Option(value=str(a["code"]), label=f"{a['code']} — {a.get('description', '')}")
+                for a in await self.articles()
+            ]
+        simple = {
+            "paymentconditions": self.payment_conditions,
+            "debtorkinds": self.debtor_kinds,
+            "journals": self.journals,
+        }
+        if kind in simple:
+            return [
+                Option(value=str(x["id"]), label=f"{x['id']} — {x.get('description', '')}".rstrip(" —"))
+                for x in await simple[kind]()
+            ]
+        raise KeyError(f"unknown Asperion option list {kind!r}")
+
+    # -- connection test ----------------------------------------------------------------------------------------
+
+    async def test(self) -> ConnectionTest:
+        """Check the client, the refresh token and the administration; Asperion cannot tell write rights."""
+        try:
+            await self.access_token(retry=_QUICK)
+            answer = await self.get("/v1/administrations", {"pageSize": 250})
+        except Unreachable as exc:
+            return ConnectionTest(False, exc.message)
+        except AuthError as exc:
+            if exc.status == 403 and self.tenant_id:
+                return ConnectionTest(False, f"This Asperion user has no access to administration {self.tenant_id}.")
+            return ConnectionTest(False, exc.message)
+        except ApiError as exc:
+            return ConnectionTest(False, f"Asperion answered with an error: {exc.message}")
+        admins = answer.get("_data") if isinstance(answer, dict) else None
+        admins = admins if isinstance(admins, list) else []
+        names = {str(a.get("id")): str(a.get("name") or "") for a in admins}
+        if self.tenant_id and names and self.tenant_id not in names:
+            available = ", ".join(f"{k} ({v})" for k, v in names.items())
+            return ConnectionTest(
+                False, f"Administration {self.tenant_id} is not available to this user; available: {available}."
+            )
+        meta = answer.get("_meta") if isinstance(answer, dict) else {}
+        current = self.tenant_id or str((meta or {}).get("administrationId") or "")
+        label = f"{current} {names.get(current, '')}".strip() or "the default administration"
+        return ConnectionTest(True, f"Connected to Asperion administration {label}.", None)
