@@ -123,8 +123,15 @@ def comparable(value: Any) -> Any:
     return value
 
 
+def _is_meta(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(m, Mapping) and "key" in m for m in value)
+
+
 def same_value(old: Any, new: Any) -> bool:
     """Whether ``old`` and ``new`` mean the same (``12.5`` = ``"12.50"``, ``None`` = ``""``)."""
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         return all(same_value(old.get(k), v) for k, v in new.items())
+    if _is_meta(old) and _is_meta(new):  # WooCommerce meta_data: compare values by key, ignore meta ids
+        values = {m["key"]: m.get("value") for m in old}
+        return all(m["key"] in values and same_value(values[m["key"]], m.get("value")) for m in new)
     return bool(comparable(old) == comparable(new))
