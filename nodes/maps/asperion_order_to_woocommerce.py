@@ -1,0 +1,188 @@
+"""``map.asperion_order_to_woocommerce``: an Asperion sales order → a WooCommerce order (and its customer).
+
+Every article of the order must exist in WooCommerce by SKU (the article code); otherwise the order fails with
+the missing SKUs. The debtor becomes the order's billing address and, in ``record.context["customer"]``, the
+customer that the WooCommerce customer target finds by e-mail (update) or creates.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from nodes.accounting import cents, money
+from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
+from nodes.maps.order_settings import load_articles
+
+__all__ = ("AsperionOrderSettings", "AsperionOrderToWooCommerce", "billing_of", "build_woocommerce_order")
+
+REFERENCE_KEY = "_asperion_sales_order_id"
+
+
+class AsperionOrderSettings(NodeConfig):
+    """Settings of the Asperion order → WooCommerce order map."""
+
+    connection: str = Field("asperion", title="Asperion connection", description="Read for debtors and articles.")
+    woocommerce_connection: str = Field(
+        "woocommerce", title="WooCommerce connection", description="Read to find products by SKU."
+    )
+    status_map: dict[str, str] = Field(
+        default_factory=lambda: {"open": "processing", "delivered": "completed", "invoiced": "completed"},
+        title="Order status per Asperion status",
+        description="Asperion sales order status → WooCommerce order status.",
+        json_schema_extra={"ui": {"widget": "table", "value_options_from": "woocommerce.order_statuses"}},
+    )
+    reference_meta_key: str = Field(
+        REFERENCE_KEY,
+        title="Reference meta key",
+        description="Order meta key that keeps the Asperion order id (how an order already sent is recognised).",
+    )
+
+
+def billing_of(debtor: Mapping[str, Any]) -> dict[str, str]:
+    """A WooCommerce address from an Asperion debtor (company debtor: contact person as the name)."""
+    contact = str(debtor.get("attentionTo") or "").strip()
+    company = str(debtor.get("name") or "").strip() if contact else ""
+    first, _, last = (contact or str(debtor.get("name") or "")).strip().partition(" ")
+    return {
+        "first_name": first,
+        "last_name": last,
+        "company": company,
+        "address_1": str(debtor.get("address") or ""),
+        "address_2": str(debtor.get("addressLine2") or ""),
+        "postcode": str(debtor.get("postCode") or ""),
+        "city": str(debtor.get("city") or ""),
+        "country": str(debtor.get("countryCode") or ""),
+        "email": str(debtor.get("emailAddress") or "").strip().lower(),
+        "phone": str(debtor.get("phoneNumber") or ""),
+    }
+
+
+def build_woocommerce_order(
+    sales_order: Mapping[str, Any],
+    settings: AsperionOrderSettings,
+    *,
+    debtor: Mapping[str, Any],
+    products: Mapping[str, Mapping[str, Any] | None],
+    article_codes: Mapping[str, str],
+) -> dict[str, Any]:
+    """The WooCommerce order create payload. Pure.
+
+    Args:
+        sales_order: the Asperion sales order (lines in ``lines`` or ``lines._data``).
+        settings: the node settings.
+        debtor: the order's debtor.
+        products: WooCommerce product (``id``, ``parent_id``, ``type``) per SKU, None when absent.
+        article_codes: Asperion article code (SKU) per article id.
+
+    Raises:
+        RecordFailed: articles without a WooCommerce product, or an unknown status.
+    """
+    lines = sales_order.get("lines") or []
+    if isinstance(lines, Mapping):
+        lines = lines.get("_data") or []
+    items: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for line in lines:
+        sku = article_codes.get(str(line.get("articleId")), "") if line.get("articleId") is not None else ""
+        product = products.get(sku) if sku else None
+        if not product:
+            missing.append(sku or f"(no article: {line.get('description') or '?'})")
+            continue
+        is_variation = product.get("type") == "variation" or bool(product.get("parent_id"))
+        item: dict[str, Any] = {
+            "product_id": product.get("parent_id") if is_variation else product.get("id"),
+            "quantity": int(money(line.get("quantity") or 1)),
+            "subtotal": str(cents(money(line.get("amount")))),
+            "total": str(cents(money(line.get("amount")))),
+        }
+        if is_variation:
+            item["variation_id"] = product.get("id")
+        items.append(item)
+    if missing:
+        raise RecordFailed("articles not in WooCommerce by SKU: " + ", ".join(missing), detail={"missing": missing})
+    status = str(sales_order.get("status") or "open")
+    if status not in settings.status_map:
+        raise RecordFailed(f"no WooCommerce status for Asperion status {status!r}")
+    billing = billing_of(debtor)
+    shipping = {key: value for key, value in billing.items() if key not in {"email", "phone"}}
+    return {
+        "status": settings.status_map[status],
+        "billing": billing,
+        "shipping": shipping,
+        "line_items": items,
+        "meta_data": [
+            {"key": settings.reference_meta_key, "value": str(sales_order.get("id"))},
+            {"key": "_asperion_order_number", "value": str(sales_order.get("orderNumber") or "")},
+        ],
+        "customer_note": str(sales_order.get("description") or ""),
+    }
+
+
+class AsperionOrderToWooCommerce(ProcessNode):
+    """Asperion sales order → WooCommerce order."""
+
+    type = "map.asperion_order_to_woocommerce"
+    kind = Kind.MAP
+    title = "Asperion order → WooCommerce order"
+    description = (
+        "Turns an Asperion sales order into a WooCommerce order: the debtor as billing address and customer, the "
+        "article lines as products found by SKU (missing SKUs fail the order), the status by the status table, "
+        "and the Asperion order id in the order's meta so it is sent once."
+    )
+    app = "woocommerce"
+    config_model = AsperionOrderSettings
+    inputs = (Port("in", "asperion.sales_order"),)
+    outputs = (Port("out", "woocommerce.order_create"),)
+
+    config: AsperionOrderSettings
+
+    @classmethod
+    def connection_names(cls, config: NodeConfig) -> builtins.list[str]:
+        """Both connections: Asperion (debtors, articles) and WooCommerce (products by SKU)."""
+        names = super().connection_names(config)
+        woo = getattr(config, "woocommerce_connection", "")
+        return [*names, woo] if woo and woo not in names else names
+
+    async def process(self, record: Record) -> Record:
+        """Look up debtor, article codes and products, then build the order."""
+        sales_order = record.source or record.data
+        asperion = self.ctx.client(self.config.connection)
+        number = str(sales_order.get("debtorCustomerNumber") or "")
+        debtor = await asperion.find_debtor_by_number(number) if number else None
+        if not debtor:
+            raise RecordFailed(f"debtor {number or '(none)'} of the sales order not found in Asperion")
+        codes = await self._article_codes()
+        lines = sales_order.get("lines") or []
+        lines = lines.get("_data") or [] if isinstance(lines, Mapping) else lines
+        skus = {codes.get(str(line.get("articleId")), "") for line in lines} - {""}
+        products = {sku: await self._product(sku) for sku in sorted(skus)}
+        order = build_woocommerce_order(sales_order, self.config, debtor=debtor, products=products, article_codes=codes)
+        out = record.derive(order)
+        billing = order["billing"]
+        out.context["customer"] = {
+            "email": billing["email"],
+            "first_name": billing["first_name"],
+            "last_name": billing["last_name"],
+            "billing": billing,
+            "shipping": order["shipping"],
+        }
+        return out
+
+    async def _article_codes(self) -> dict[str, str]:
+
+        by_code = await load_articles(self.ctx, self.config.connection) or {}
+        return {str(article_id): code for code, article_id in by_code.items()}
+
+    async def _product(self, sku: str) -> Mapping[str, Any] | None:
+        cache: dict[str, Any] = self.ctx.cache.setdefault(f"maps:{self.config.woocommerce_connection}:sku", {})
+        if sku not in cache:
+            client = self.ctx.client(self.config.woocommerce_connection)
+            found = await client.get("products", {"sku": sku})
+            exact = [p for p in found or () if str(p.get("sku") or "").strip() == sku]
+            cache[sku] = exact[0] if exact else None
+        product: Mapping[str, Any] | None = cache[sku]
+        return product

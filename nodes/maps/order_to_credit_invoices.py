@@ -1,0 +1,124 @@
+"""``map.order_to_credit_invoices``: the refunds of a WooCommerce order → one Asperion credit invoice per refund.
+
+One order record comes in and one record goes out (the node interface is one in, one out), carrying every credit
+invoice of the order in ``data["invoices"]``, each with its own description "WooCommerce refund {refund id} of order
+{number}" — the key by which the sales invoice target finds the ones Asperion already has and posts only the new
+ones. The record's ``source_id`` becomes ``order:<id>:refunds:<ids>``, so that a refund added later makes the order
+a new record for the idempotency map while the refunds already credited are recognised by their description.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
+from nodes.maps.order_lines import InvoiceLine
+from nodes.maps.order_settings import InvoiceSettings
+from nodes.maps.order_to_invoice import facts_context, payment_condition
+from nodes.maps.refund_lines import is_full_refund, refund_lines, refund_totals
+
+__all__ = ("CreditInvoiceSettings", "OrderToCreditInvoices", "build_credit_invoices")
+
+
+class CreditInvoiceSettings(InvoiceSettings):
+    """Invoice settings plus where the refunds are read."""
+
+    woocommerce_connection: str = Field(
+        "woocommerce", title="WooCommerce connection", description="Read to fetch the refunds of an order."
+    )
+    refund_description_template: str = Field(
+        "WooCommerce refund {refund} of order {number}",
+        title="Credit invoice description",
+        description="{refund} is the refund id, {number} the order number; found again by this text.",
+    )
+
+
+def build_credit_invoices(
+    order: Mapping[str, Any],
+    refunds: list[Mapping[str, Any]],
+    settings: CreditInvoiceSettings,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The credit invoice payloads of ``refunds`` and the preflight warnings. Pure.
+
+    Raises:
+        NeedsMapping: a table lacks a row.
+        RecordFailed: a refund's lines do not add up to its amount.
+    """
+    rules = settings.rules(None)
+    condition = payment_condition(settings.payment_conditions, str(order.get("payment_method") or ""))
+    number = str(order.get("number") or order.get("id") or "")
+    invoices: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for refund in sorted(refunds, key=lambda item: int(item.get("id") or 0)):
+        lines: list[InvoiceLine] = refund_lines(order, refund, rules)
+        warning = refund_totals(refund, lines, settings.tolerance)
+        if warning:
+            warnings.append(warning)
+        description = settings.refund_description_template.replace("{refund}", str(refund.get("id")))
+        invoices.append(
+            {
+                "date": str(refund.get("date_created") or order.get("date_modified") or "")[:10],
+                "description": description.replace("{number}", number),
+                "journalId": settings.journal_id,
+                "debtorCustomerNumber": None,
+                "paymentConditionId": condition,
+                "lines": [line.payload() for line in lines],
+            }
+        )
+    return invoices, warnings
+
+
+class OrderToCreditInvoices(ProcessNode):
+    """WooCommerce order with refunds → Asperion credit invoices (mappings.md step 12)."""
+
+    type = "map.order_to_credit_invoices"
+    kind = Kind.MAP
+    title = "Refunds → credit invoices"
+    description = (
+        "For an order with refunds: one credit invoice per refund (the refunded lines, shipping and fees as negative "
+        "amounts with the order's VAT codes), described 'WooCommerce refund {refund id} of order {number}' so each "
+        "refund is credited once. Output: data.invoices, a list for the sales invoice target."
+    )
+    app = "asperion"
+    config_model = CreditInvoiceSettings
+    inputs = (Port("in", "woocommerce.order"),)
+    outputs = (Port("out", "asperion.sales_invoice"),)
+
+    config: CreditInvoiceSettings
+
+    @classmethod
+    def connection_names(cls, config: NodeConfig) -> builtins.list[str]:
+        """The Asperion connection and the WooCommerce one (refunds are read from the store)."""
+        names = super().connection_names(config)
+        woo = getattr(config, "woocommerce_connection", "")
+        return [*names, woo] if woo and woo not in names else names
+
+    async def _refunds(self, order: Mapping[str, Any]) -> builtins.list[Mapping[str, Any]]:
+        listed: builtins.list[Mapping[str, Any]] = [r for r in order.get("refunds") or () if isinstance(r, dict)]
+        if not listed or all(is_full_refund(refund) for refund in listed):
+            return listed
+        client = self.ctx.client(self.config.woocommerce_connection)
+        fetched = await client.get(f"orders/{order['id']}/refunds")
+        return [refund for refund in fetched or () if isinstance(refund, dict)]
+
+    async def process(self, record: Record) -> Record:
+        """Build the credit invoices; skips orders without refunds."""
+        order = record.source or record.data
+        refunds = await self._refunds(order)
+        if not refunds:
+            raise SkipRecord("the order has no refunds")
+        invoices, warnings = build_credit_invoices(order, refunds, self.config)
+        debtor = record.data.get("debtorCustomerNumber") or (record.context.get("debtor") or {}).get("customerNumber")
+        for invoice in invoices:
+            invoice["debtorCustomerNumber"] = str(debtor) if debtor else None
+        ids = ",".join(str(refund.get("id")) for refund in sorted(refunds, key=lambda item: int(item.get("id") or 0)))
+        out = record.derive({"invoices": invoices, "debtorCustomerNumber": str(debtor) if debtor else None})
+        out.source_id = f"{record.source_id}:refunds:{ids}"
+        out.context["vat"] = facts_context(order, self.config)
+        out.context["refund_ids"] = ids.split(",")
+        out.warnings.extend(warnings)
+        return out

@@ -1,0 +1,104 @@
+"""``map.order_to_invoice``: a WooCommerce order → an Asperion sales invoice, checked by the preflight first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from nodes.accounting import as_id
+from nodes.base import Kind, NeedsMapping, Port, ProcessNode, Record
+from nodes.maps.order_lines import InvoiceLine, order_facts, order_lines
+from nodes.maps.order_settings import InvoiceSettings, header_date, load_articles, load_vat_percentages
+from nodes.maps.preflight import asperion_totals, check_totals, order_totals
+
+__all__ = ("OrderToInvoice", "build_invoice", "payment_condition")
+
+
+def payment_condition(table: Mapping[str, str], method: str) -> int | str:
+    """The payment condition of a payment method: its row, else the ``*`` row.
+
+    Raises:
+        NeedsMapping: neither row exists (the user emptied the default).
+    """
+    value = table.get(method) or table.get("*")
+    if not value:
+        raise NeedsMapping("payment_conditions", method or "(none)", f"no payment condition for {method or 'none'!r}")
+    return as_id(value)
+
+
+def build_invoice(
+    order: Mapping[str, Any],
+    settings: InvoiceSettings,
+    *,
+    articles: Mapping[str, int | str] | None = None,
+    percentages: Mapping[str, Decimal] | None = None,
+) -> tuple[dict[str, Any], list[InvoiceLine], str | None]:
+    """The invoice payload of an order, its lines and the preflight warning (if any). Pure.
+
+    Raises:
+        NeedsMapping: a table lacks a row.
+        RecordFailed: the preflight found a difference beyond the tolerance, or an article is missing.
+    """
+    lines = order_lines(order, settings.rules(articles))
+    warning = check_totals(
+        asperion_totals(lines, percentages),
+        order_totals(order),
+        settings.tolerance,
+        what=f"order {order.get('number') or order.get('id')}",
+    )
+    invoice = {
+        "date": header_date(order, settings.date_field),
+        "description": settings.describe(order),
+        "journalId": settings.journal_id,
+        "debtorCustomerNumber": None,
+        "paymentConditionId": payment_condition(settings.payment_conditions, str(order.get("payment_method") or "")),
+        "lines": [line.payload() for line in lines],
+    }
+    return invoice, lines, warning
+
+
+def facts_context(order: Mapping[str, Any], settings: InvoiceSettings | Any) -> dict[str, Any]:
+    """What later nodes and the log may want to know about the VAT decision."""
+    facts = order_facts(order, settings.rules(None))
+    return {
+        "country": facts.country,
+        "region": facts.region,
+        "vat_number": facts.vat_number,
+        "business": facts.business,
+    }
+
+
+class OrderToInvoice(ProcessNode):
+    """WooCommerce order → Asperion sales invoice (mappings.md steps 4–11)."""
+
+    type = "map.order_to_invoice"
+    kind = Kind.MAP
+    title = "Order → sales invoice"
+    description = (
+        "Turns a WooCommerce order into an Asperion sales invoice: header (date, description, journal, payment "
+        "condition), product, shipping, fee and coupon lines with VAT code and revenue account per country, and a "
+        "preflight that refuses to book totals that differ from WooCommerce's. The debtor is filled in by the "
+        "'Lookup default debtor' node."
+    )
+    app = "asperion"
+    config_model = InvoiceSettings
+    inputs = (Port("in", "woocommerce.order"),)
+    outputs = (Port("out", "asperion.sales_invoice"),)
+
+    config: InvoiceSettings
+
+    async def process(self, record: Record) -> Record:
+        """Build the invoice; keeps a customer number already set by a lookup that ran earlier."""
+        order = record.source or record.data
+        articles = await load_articles(self.ctx, self.config.connection) if self.config.articles != "never" else None
+        percentages = await load_vat_percentages(self.ctx, self.config.connection)
+        invoice, _, warning = build_invoice(order, self.config, articles=articles, percentages=percentages)
+        earlier = record.data.get("debtorCustomerNumber") or (record.context.get("debtor") or {}).get("customerNumber")
+        if earlier:
+            invoice["debtorCustomerNumber"] = str(earlier)
+        out = record.derive(invoice)
+        out.context["vat"] = facts_context(order, self.config)
+        if warning:
+            out.warnings.append(warning)
+        return out
