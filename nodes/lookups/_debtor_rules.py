@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from nodes.accounting import DEFAULT_VAT_NUMBER_KEYS, region_of
 from nodes.accounting import vat_number as _meta_vat_number
 from nodes.base import NeedsMapping, RecordFailed
+from nodes.paths import get_value
 
 __all__ = (
     "DEFAULT_CLASSIFICATION",
@@ -29,7 +30,6 @@ __all__ = (
     "needs_search",
     "normalize_email",
     "region",
-    "resolve_path",
     "vat_number",
 )
 
@@ -99,22 +99,6 @@ class Decision:
     kind: Literal["company", "person"] | None = None
 
 
-def resolve_path(data: Any, path: str) -> Any:
-    """The value at a dotted path (``billing.email``; list items by index: ``line_items.0.sku``), or None."""
-    current = data
-    for part in path.split("."):
-        if isinstance(current, Mapping):
-            current = current.get(part)
-        elif isinstance(current, Sequence) and not isinstance(current, str) and part.isdigit():
-            index = int(part)
-            current = current[index] if index < len(current) else None
-        else:
-            return None
-        if current is None:
-            return None
-    return current
-
-
 def normalize_email(value: Any) -> str:
     """An e-mail address as compared: trimmed and lower case ("" for nothing)."""
     return str(value).strip().lower() if value is not None else ""
@@ -136,7 +120,7 @@ def is_guest(source: Mapping[str, Any]) -> bool:
 
 def match_value(source: Mapping[str, Any], match_key: str) -> str:
     """The normalised value to find the debtor by (the billing e-mail by default; a customer's own e-mail too)."""
-    value = normalize_email(resolve_path(source, match_key))
+    value = normalize_email(get_value(source, match_key))
     if not value and match_key == "billing.email":
         value = normalize_email(source.get("email"))
     return value

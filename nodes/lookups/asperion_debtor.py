@@ -8,9 +8,10 @@ same time create one debtor, not two.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
 from nodes.lookups._debtor_rules import (
@@ -22,6 +23,7 @@ from nodes.lookups._debtor_rules import (
     normalize_email,
 )
 from nodes.lookups._run_cache import BoundedMemo, KeyedLocks, run_scoped
+from nodes.paths import PathError, parse_path, set_value
 
 __all__ = ("NEW_DEBTOR", "LookupDebtor", "LookupDebtorConfig", "set_path")
 
@@ -88,16 +90,21 @@ class LookupDebtorConfig(NodeConfig):
         description="Field of the record's data that receives the debtor's customer number (dotted path).",
     )
 
+    @field_validator("match_key", "output_field")
+    @classmethod
+    def _valid_path(cls, value: str) -> str:
+        try:
+            if not parse_path(value):
+                raise ValueError("name a field")
+        except PathError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of ``data`` with ``value`` at the dotted ``path`` (intermediate dicts copied or made)."""
-    head, _, rest = path.partition(".")
-    out = dict(data)
-    if rest:
-        inner = out.get(head)
-        out[head] = set_path(inner if isinstance(inner, dict) else {}, rest, value)
-    else:
-        out[head] = value
+    """A copy of ``data`` with ``value`` written at ``path`` (the record's own data is never changed in place)."""
+    out = copy.deepcopy(data) if any(c in path for c in ".[") else dict(data)
+    set_value(out, path, value)
     return out
 
 
