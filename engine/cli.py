@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from web.app import create_app
 
+    os.environ.setdefault("KOPPEL_BASE_URL", f"http://{args.host}:{args.port}")
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info", proxy_headers=True)
     return EXIT_OK
 
@@ -250,7 +252,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     import logging
-    import os
 
     logging.basicConfig(level=os.environ.get("KOPPEL_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     args = build_parser().parse_args(argv)

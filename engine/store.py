@@ -1,0 +1,301 @@
+"""Flows, their versions and connections: the operations the API, the pages and the jobs share."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select
+
+from engine.crypto import get_box
+from engine.flow import Problem, validate_flow
+from engine.models import Connection, Flow, FlowVersion, Run, RunStatus, utcnow
+from engine.service import create_run
+
+if TYPE_CHECKING:
+    from engine.db import Database
+
+__all__ = (
+    "FlowBusy",
+    "InvalidConnection",
+    "NotFound",
+    "connection_apps",
+    "connection_view",
+    "create_flow",
+    "delete_connection",
+    "get_connection",
+    "get_flow",
+    "get_version",
+    "list_connections",
+    "list_versions",
+    "restore_version",
+    "save_connection",
+    "save_version",
+    "start_flow_run",
+    "test_connection",
+)
+
+
+class NotFound(LookupError):
+    pass
+
+
+class FlowBusy(RuntimeError):
+    """The flow already runs as often as its settings allow."""
+
+
+class InvalidConnection(ValueError):
+    """A connection's fields are wrong; ``problems`` says which."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+# ---- connections -------------------------------------------------------------------------------------------
+
+
+def _split_secrets(app: str, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    from nodes.connectors import APPS
+
+    info = APPS[app]
+    secret_names = {f.name for f in info.fields if f.secret}
+    public = {k: v for k, v in fields.items() if k not in secret_names and k not in ("app", "name")}
+    hidden = {k: v for k, v in fields.items() if k in secret_names and v not in (None, "")}
+    return public, hidden
+
+
+def connection_view(row: Connection) -> dict[str, Any]:
+    """What may be shown of a connection: never its secrets, only which ones are set."""
+    from nodes.connectors import APPS
+
+    info = APPS.get(row.app)
+    secret_names = [f.name for f in info.fields if f.secret] if info else []
+    stored = get_box().open(row.secrets) if row.secrets else {}
+    return {
+        "id": row.id,
+        "name": row.name,
+        "app": row.app,
+        "settings": row.settings,
+        "secrets_set": {name: bool(stored.get(name)) for name in secret_names},
+        "last_test_at": row.last_test_at.isoformat() if row.last_test_at else None,
+        "last_test_ok": row.last_test_ok,
+        "last_test_message": row.last_test_message,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+async def list_connections(db: Database) -> list[Connection]:
+    async with db.session() as session:
+        return list((await session.execute(select(Connection).order_by(Connection.name))).scalars())
+
+
+async def connection_apps(db: Database) -> dict[str, str]:
+    return {row.name: row.app for row in await list_connections(db)}
+
+
+async def get_connection(db: Database, connection_id: str) -> Connection:
+    async with db.session() as session:
+        row = await session.get(Connection, connection_id)
+        if row is None:
+            row = (
+                await session.execute(select(Connection).where(Connection.name == connection_id))
+            ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no connection {connection_id!r}")
+    return row
+
+
+async def save_connection(
+    db: Database, *, name: str, app: str, fields: dict[str, Any], connection_id: str | None = None
+) -> Connection:
+    """Create or update a connection. Secrets left empty on update keep their stored value (write-only)."""
+    from nodes.connectors import APPS, validate_spec
+
+    name = name.strip()
+    problems = []
+    if not name:
+        problems.append("name: give the connection a name")
+    if app not in APPS:
+        raise InvalidConnection([f"app: must be one of {', '.join(sorted(APPS))}"])
+    public, hidden = _split_secrets(app, fields)
+    async with db.session() as session, session.begin():
+        row = await session.get(Connection, connection_id) if connection_id else None
+        if connection_id and row is None:
+            raise NotFound(f"no connection {connection_id!r}")
+        box = get_box()
+        merged_secrets = {**(box.open(row.secrets) if row and row.secrets else {}), **hidden}
+        problems.extend(validate_spec(app, {"app": app, **public, **merged_secrets}))
+        clash = (
+            await session.execute(
+                select(Connection.id).where(Connection.name == name, Connection.id != (connection_id or ""))
+            )
+        ).scalar_one_or_none()
+        if clash:
+            problems.append(f"name: a connection named {name!r} exists already")
+        if problems:
+            raise InvalidConnection(problems)
+        if row is None:
+            row = Connection(name=name, app=app)
+            session.add(row)
+        row.name, row.app, row.settings, row.secrets = name, app, public, box.seal(merged_secrets)
+        row.updated_at = utcnow()
+    return row
+
+
+async def delete_connection(db: Database, connection_id: str) -> None:
+    async with db.session() as session, session.begin():
+        result = await session.execute(delete(Connection).where(Connection.id == connection_id))
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound(f"no connection {connection_id!r}")
+
+
+async def test_connection(db: Database, connection_id: str) -> dict[str, Any]:
+    """Ask the application whether the credentials work; the answer is stored with the connection."""
+    from engine.service import DbTokenStore
+    from nodes.connectors import make_client
+
+    row = await get_connection(db, connection_id)
+    spec = {"app": row.app, **row.settings, **get_box().open(row.secrets)}
+    client = make_client(row.app, spec, token_store=DbTokenStore(db, f"conn:{row.id}"))
+    try:
+        result = await client.test()
+    finally:
+        await client.aclose()
+    async with db.session() as session, session.begin():
+        stored = await session.get(Connection, row.id)
+        assert stored is not None
+        stored.last_test_at = utcnow()
+        stored.last_test_ok = bool(result.ok)
+        stored.last_test_message = result.message
+    return {"ok": bool(result.ok), "message": result.message, "can_write": getattr(result, "can_write", None)}
+
+
+# ---- flows ---------------------------------------------------------------------------------------------------
+
+
+async def get_flow(db: Database, flow_id: str) -> Flow:
+    async with db.session() as session:
+        flow = await session.get(Flow, flow_id)
+    if flow is None:
+        raise NotFound(f"no flow {flow_id!r}")
+    return flow
+
+
+async def get_version(db: Database, flow_id: str, number: int | None = None) -> FlowVersion:
+    async with db.session() as session:
+        flow = await session.get(Flow, flow_id)
+        if flow is None:
+            raise NotFound(f"no flow {flow_id!r}")
+        version = (
+            await session.execute(
+                select(FlowVersion).where(
+                    FlowVersion.flow_id == flow_id, FlowVersion.number == (number or flow.current_version)
+                )
+            )
+        ).scalar_one_or_none()
+    if version is None:
+        raise NotFound(f"flow {flow_id!r} has no version {number}")
+    return version
+
+
+async def list_versions(db: Database, flow_id: str) -> list[FlowVersion]:
+    async with db.session() as session:
+        result = await session.execute(
+            select(FlowVersion).where(FlowVersion.flow_id == flow_id).order_by(FlowVersion.number.desc())
+        )
+        return list(result.scalars())
+
+
+async def create_flow(
+    db: Database,
+    document: dict[str, Any],
+    *,
+    note: str = "created",
+    created_by: str | None = None,
+    template: str | None = None,
+) -> Flow:
+    """A new flow with ``document`` as version 1 (saved even when invalid: drafts are allowed; runs are not)."""
+    flow = Flow(
+        name=str(document.get("name") or "Untitled flow")[:200],
+        description=str(document.get("description") or ""),
+        template=template,
+        current_version=1,
+        trigger=dict(document.get("trigger") or {"type": "manual"}),
+        settings=dict(document.get("settings") or {}),
+        webhook_secret=get_box().seal({"secret": secrets.token_urlsafe(32)}),
+    )
+    async with db.session() as session, session.begin():
+        session.add(flow)
+        await session.flush()
+        session.add(FlowVersion(flow_id=flow.id, number=1, document=document, note=note, created_by=created_by))
+    return flow
+
+
+async def save_version(
+    db: Database, flow_id: str, document: dict[str, Any], *, note: str = "", created_by: str | None = None
+) -> FlowVersion:
+    """Save ``document`` as the flow's next version (versions are immutable)."""
+    async with db.session() as session, session.begin():
+        flow = await session.get(Flow, flow_id, with_for_update=not db.is_sqlite)
+        if flow is None:
+            raise NotFound(f"no flow {flow_id!r}")
+        number = (
+            int(
+                (
+                    await session.execute(select(func.max(FlowVersion.number)).where(FlowVersion.flow_id == flow_id))
+                ).scalar()
+                or 0
+            )
+            + 1
+        )
+        version = FlowVersion(flow_id=flow_id, number=number, document=document, note=note, created_by=created_by)
+        session.add(version)
+        flow.current_version = number
+        flow.name = str(document.get("name") or flow.name)[:200]
+        flow.description = str(document.get("description") or flow.description)
+        flow.updated_at = utcnow()
+    return version
+
+
+async def restore_version(db: Database, flow_id: str, number: int, *, created_by: str | None = None) -> FlowVersion:
+    old = await get_version(db, flow_id, number)
+    return await save_version(db, flow_id, old.document, note=f"restored version {number}", created_by=created_by)
+
+
+async def validate_flow_document(db: Database, document: dict[str, Any]) -> list[Problem]:
+    return validate_flow(document, await connection_apps(db))
+
+
+async def start_flow_run(
+    db: Database,
+    flow_id: str,
+    *,
+    trigger: str = "manual",
+    params: dict[str, Any] | None = None,
+    created_by: str | None = None,
+    enqueue: bool = True,
+) -> Run:
+    """Queue a run of the flow's current version (refused while the flow already runs its maximum)."""
+    flow = await get_flow(db, flow_id)
+    max_parallel = int(flow.settings.get("max_parallel_runs", 1) or 0)
+    if max_parallel and not (params or {}).get("dry_run"):
+        async with db.session() as session:
+            active = (
+                await session.execute(
+                    select(func.count(Run.id)).where(
+                        Run.flow_id == flow_id,
+                        Run.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)),
+                        Run.trigger != "test",
+                    )
+                )
+            ).scalar_one()
+        if active >= max_parallel:
+            raise FlowBusy(f"flow {flow.name!r} is already running; wait for that run to finish")
+    run = await create_run(db, flow=flow, trigger=trigger, params=params, created_by=created_by)
+    if enqueue:
+        from engine.jobs import enqueue_run
+
+        await enqueue_run(run.id)
+    return run

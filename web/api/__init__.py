@@ -1,0 +1,12 @@
+"""The JSON API under ``/api`` (OpenAPI at ``/schema``)."""
+
+from __future__ import annotations
+
+from web.api.connections import ConnectionController
+from web.api.flows import FlowController
+from web.api.meta import MetaController
+from web.api.runs import RunController
+
+__all__ = ("ROUTES",)
+
+ROUTES = [ConnectionController, FlowController, RunController, MetaController]

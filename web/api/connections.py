@@ -1,0 +1,88 @@
+"""Connections: create, update, test, delete. Secrets are write-only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from litestar import Controller, delete, get, post, put
+from pydantic import BaseModel, Field
+
+from engine import store
+from web.api.errors import bad_request, not_found
+
+if TYPE_CHECKING:
+    from engine.db import Database
+
+__all__ = ("ConnectionController",)
+
+
+class ConnectionIn(BaseModel):
+    name: str = Field(description="How flows refer to the connection, e.g. 'woocommerce'")
+    app: str = Field(description="'woocommerce' or 'asperion'")
+    fields: dict[str, Any] = Field(default_factory=dict, description="url, keys, secrets… (secrets are write-only)")
+
+
+class ConnectionController(Controller):
+    path = "/api/connections"
+    tags = ["connections"]
+
+    @get("/", operation_id="ListConnections")
+    async def list_connections(self, db: Database) -> list[dict[str, Any]]:
+        """Every connection, without secrets."""
+        return [store.connection_view(row) for row in await store.list_connections(db)]
+
+    @post("/", operation_id="CreateConnection")
+    async def create_connection(self, db: Database, data: ConnectionIn) -> dict[str, Any]:
+        """Add a connection."""
+        try:
+            row = await store.save_connection(db, name=data.name, app=data.app, fields=data.fields)
+        except store.InvalidConnection as exc:
+            raise bad_request("the connection is not valid", exc.problems) from exc
+        return store.connection_view(row)
+
+    @get("/{connection_id:str}", operation_id="GetConnection")
+    async def get_connection(self, db: Database, connection_id: str) -> dict[str, Any]:
+        try:
+            return store.connection_view(await store.get_connection(db, connection_id))
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+
+    @put("/{connection_id:str}", operation_id="UpdateConnection")
+    async def update_connection(self, db: Database, connection_id: str, data: ConnectionIn) -> dict[str, Any]:
+        """Change a connection; a secret left empty keeps its stored value."""
+        try:
+            row = await store.save_connection(
+                db, name=data.name, app=data.app, fields=data.fields, connection_id=connection_id
+            )
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+        except store.InvalidConnection as exc:
+            raise bad_request("the connection is not valid", exc.problems) from exc
+        return store.connection_view(row)
+
+    @delete("/{connection_id:str}", operation_id="DeleteConnection", status_code=204)
+    async def delete_connection(self, db: Database, connection_id: str) -> None:
+        try:
+            await store.delete_connection(db, connection_id)
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+
+    @post("/{connection_id:str}/test", operation_id="TestConnection", status_code=200)
+    async def test_connection(self, db: Database, connection_id: str) -> dict[str, Any]:
+        """Ask the application whether the credentials work (wrong secret, unreachable, no write permission)."""
+        try:
+            return await store.test_connection(db, connection_id)
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+
+    @get("/{connection_id:str}/options/{kind:str}", operation_id="ConnectionOptions")
+    async def options(self, db: Database, connection_id: str, kind: str) -> list[dict[str, Any]]:
+        """Live choices for a form field (VAT codes, ledger accounts, payment gateways, …)."""
+        from web.options import load_options
+
+        try:
+            return await load_options(db, connection_id, kind)
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+        except KeyError as exc:
+            raise bad_request(f"unknown option list {kind!r}") from exc

@@ -1,0 +1,226 @@
+"""Flows: create, update (a new version each time), versions, validate, delete, start runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.params import FromQuery
+from pydantic import BaseModel, Field
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import func, select
+
+from engine import store
+from engine.models import Flow, Run
+from web.api.errors import bad_request, conflict, not_found
+from web.streams import run_view
+
+if TYPE_CHECKING:
+    from engine.db import Database
+
+__all__ = ("FlowController", "flow_view")
+
+
+class FlowIn(BaseModel):
+    document: dict[str, Any] | None = Field(default=None, description="A koppel.flow/1 document")
+    template: str | None = Field(default=None, description="Start from this template instead of a document")
+    name: str | None = None
+    connections: dict[str, str] = Field(
+        default_factory=dict, description="For a template: its connection name → one of your connections"
+    )
+    note: str = ""
+
+
+class VersionIn(BaseModel):
+    document: dict[str, Any]
+    note: str = ""
+
+
+class SettingsIn(BaseModel):
+    trigger: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    active: bool | None = None
+
+
+class RunIn(BaseModel):
+    dry_run: bool = False
+    limit: int | None = Field(default=None, ge=1)
+    record_ids: list[str] | None = None
+    modified_after: str | None = None
+    modified_before: str | None = None
+
+
+def flow_view(flow: Flow) -> dict[str, Any]:
+    return {
+        "id": flow.id,
+        "name": flow.name,
+        "description": flow.description,
+        "template": flow.template,
+        "current_version": flow.current_version,
+        "active": flow.active,
+        "trigger": flow.trigger,
+        "settings": flow.settings,
+        "created_at": flow.created_at.isoformat(),
+        "updated_at": flow.updated_at.isoformat(),
+    }
+
+
+def _user_email(request: Request[Any, Any, Any]) -> str | None:
+    user = request.scope.get("user")
+    return getattr(user, "email", None)
+
+
+def rename_connections(document: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
+    """A copy of ``document`` whose nodes use the chosen connections instead of the template's names."""
+    nodes = []
+    for node in document.get("nodes", []):
+        config = dict(node.get("config", {}))
+        if config.get("connection") in mapping:
+            config["connection"] = mapping[config["connection"]]
+        nodes.append({**node, "config": config})
+    return {**document, "nodes": nodes}
+
+
+class FlowController(Controller):
+    path = "/api/flows"
+    tags = ["flows"]
+
+    @get("/", operation_id="ListFlows")
+    async def list_flows(self, db: Database) -> list[dict[str, Any]]:
+        async with db.session() as session:
+            flows = (await session.execute(select(Flow).order_by(Flow.name))).scalars().all()
+        return [flow_view(f) for f in flows]
+
+    @post("/", operation_id="CreateFlow")
+    async def create_flow(self, request: Request[Any, Any, Any], db: Database, data: FlowIn) -> dict[str, Any]:
+        """Create a flow from a document or from a template (version 1)."""
+        document = data.document
+        if data.template:
+            from engine.templates import get_template
+
+            try:
+                document = rename_connections(get_template(data.template), data.connections)
+            except KeyError as exc:
+                raise bad_request(f"no template named {data.template!r}") from exc
+        if document is None:
+            raise bad_request("send a document or a template name")
+        if data.name:
+            document = {**document, "name": data.name}
+        flow = await store.create_flow(
+            db, document, note=data.note or "created", created_by=_user_email(request), template=data.template
+        )
+        problems = await store.validate_flow_document(db, document)
+        return {**flow_view(flow), "problems": [p.as_dict() for p in problems]}
+
+    @post("/validate", operation_id="ValidateFlow", status_code=200)
+    async def validate(self, db: Database, data: dict[str, Any]) -> dict[str, Any]:
+        """Problems of a flow document, as a list of {node, field, message}."""
+        problems = await store.validate_flow_document(db, data)
+        return {"valid": not problems, "problems": [p.as_dict() for p in problems]}
+
+    @get("/{flow_id:str}", operation_id="GetFlow")
+    async def get_flow(self, db: Database, flow_id: str) -> dict[str, Any]:
+        try:
+            flow = await store.get_flow(db, flow_id)
+            version = await store.get_version(db, flow_id)
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+        return {**flow_view(flow), "document": version.document}
+
+    @put("/{flow_id:str}", operation_id="UpdateFlow")
+    async def update_flow(
+        self, request: Request[Any, Any, Any], db: Database, flow_id: str, data: VersionIn
+    ) -> dict[str, Any]:
+        """Save a new version of the flow."""
+        try:
+            version = await store.save_version(
+                db, flow_id, data.document, note=data.note, created_by=_user_email(request)
+            )
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+        problems = await store.validate_flow_document(db, data.document)
+        return {"version": version.number, "problems": [p.as_dict() for p in problems]}
+
+    @put("/{flow_id:str}/settings", operation_id="UpdateFlowSettings")
+    async def update_settings(self, db: Database, flow_id: str, data: SettingsIn) -> dict[str, Any]:
+        """Trigger, schedule, run settings and whether the flow is active."""
+        async with db.session() as session, session.begin():
+            flow = await session.get(Flow, flow_id)
+            if flow is None:
+                raise not_found(f"no flow {flow_id!r}")
+            if data.trigger is not None:
+                flow.trigger = data.trigger
+            if data.settings is not None:
+                flow.settings = {**flow.settings, **data.settings}
+            if data.active is not None:
+                flow.active = data.active
+        return flow_view(flow)
+
+    @delete("/{flow_id:str}", operation_id="DeleteFlow", status_code=204)
+    async def delete_flow(self, db: Database, flow_id: str) -> None:
+        async with db.session() as session, session.begin():
+            result = await session.execute(sql_delete(Flow).where(Flow.id == flow_id))
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise not_found(f"no flow {flow_id!r}")
+
+    @get("/{flow_id:str}/versions", operation_id="ListFlowVersions")
+    async def versions(self, db: Database, flow_id: str) -> list[dict[str, Any]]:
+        return [
+            {"number": v.number, "note": v.note, "created_by": v.created_by, "created_at": v.created_at.isoformat()}
+            for v in await store.list_versions(db, flow_id)
+        ]
+
+    @get("/{flow_id:str}/versions/{number:int}", operation_id="GetFlowVersion")
+    async def version(self, db: Database, flow_id: str, number: int) -> dict[str, Any]:
+        try:
+            v = await store.get_version(db, flow_id, number)
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+        return {"number": v.number, "note": v.note, "document": v.document, "created_at": v.created_at.isoformat()}
+
+    @post("/{flow_id:str}/versions/{number:int}/restore", operation_id="RestoreFlowVersion", status_code=200)
+    async def restore(self, request: Request[Any, Any, Any], db: Database, flow_id: str, number: int) -> dict[str, Any]:
+        """Make an old version current again (as a new version)."""
+        try:
+            v = await store.restore_version(db, flow_id, number, created_by=_user_email(request))
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+        return {"version": v.number}
+
+    @post("/{flow_id:str}/runs", operation_id="StartRun", status_code=201)
+    async def start_run(
+        self, request: Request[Any, Any, Any], db: Database, flow_id: str, data: RunIn | None = None
+    ) -> dict[str, Any]:
+        """Run the flow's current version (``dry_run``: write nothing; ``limit``: first N records)."""
+        data = data or RunIn()
+        try:
+            version = await store.get_version(db, flow_id)
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+        problems = await store.validate_flow_document(db, version.document)
+        if problems:
+            raise bad_request("the flow is not valid; fix it before running", [p.as_dict() for p in problems])
+        params = data.model_dump(exclude_none=True, exclude_defaults=True)
+        try:
+            run = await store.start_flow_run(
+                db,
+                flow_id,
+                trigger="test" if data.dry_run else "manual",
+                params=params,
+                created_by=_user_email(request),
+            )
+        except store.FlowBusy as exc:
+            raise conflict(str(exc)) from exc
+        return run_view(run)
+
+    @get("/{flow_id:str}/stats", operation_id="FlowStats")
+    async def stats(self, db: Database, flow_id: str, days: FromQuery[int] = 30) -> dict[str, Any]:
+        async with db.session() as session:
+            row = (
+                await session.execute(
+                    select(func.count(Run.id), func.sum(Run.ok_count), func.sum(Run.failed_count)).where(
+                        Run.flow_id == flow_id
+                    )
+                )
+            ).one()
+        return {"runs": row[0] or 0, "ok": int(row[1] or 0), "failed": int(row[2] or 0), "days": days}

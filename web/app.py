@@ -1,0 +1,162 @@
+"""The Litestar application: JSON API, pages, live log streams, webhooks and, in the demo, the sandbox."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, MediaType, get
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.base import DefineMiddleware
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from engine.db import Database, migrate
+from engine.settings import Settings, get_settings
+from web.auth import PUBLIC_PATHS, AuthMiddleware
+from web.deps import provide_db
+
+__all__ = ("create_app",)
+
+log = logging.getLogger("koppel.web")
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = ROOT / "static"
+
+
+@get("/health", media_type=MediaType.JSON, exclude_from_auth=True, sync_to_thread=False, include_in_schema=True)
+def health() -> dict[str, str]:
+    """Liveness for load balancers (no login)."""
+    return {"status": "ok"}
+
+
+def _session_secret(settings: Settings) -> bytes:
+    from engine.crypto import get_box
+
+    # Derived from the credential key, so every web server of a cluster shares it without another setting.
+    get_box(settings)
+    key = settings.secret_key or (settings.var_dir / "secret.key").read_text().strip()
+    return hashlib.sha256(("koppel-session:" + key).encode()).digest()
+
+
+def _route_handlers() -> list[Any]:
+    handlers: list[Any] = [health]
+    with contextlib.suppress(ImportError):
+        from web.api import ROUTES as API_ROUTES
+
+        handlers.extend(API_ROUTES)
+    with contextlib.suppress(ImportError):
+        from web.ui import ROUTES as UI_ROUTES
+
+        handlers.extend(UI_ROUTES)
+    with contextlib.suppress(ImportError):
+        from web.hooks import ROUTES as HOOK_ROUTES
+
+        handlers.extend(HOOK_ROUTES)
+    if STATIC.exists():
+        handlers.append(
+            create_static_files_router(path="/static", directories=[STATIC], opt={"exclude_from_auth": True})
+        )
+    return handlers
+
+
+def _sandbox_mount() -> Any:
+    from litestar import asgi
+
+    from sandbox.app import create_sandbox_app
+
+    sandbox_app = create_sandbox_app()
+
+    @asgi("/sandbox", is_mount=True, exclude_from_auth=True, copy_scope=True)
+    async def sandbox(scope: Any, receive: Any, send: Any) -> None:
+        await sandbox_app(scope, receive, send)
+
+    sandbox.opt["sandbox_app"] = sandbox_app
+    return sandbox
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Litestar:
+    """Build the app. ``koppel serve`` runs it; tests pass their own settings and database."""
+    settings = settings or get_settings()
+    handlers = _route_handlers()
+    sandbox_handler = None
+    if settings.demo:
+        sandbox_handler = _sandbox_mount()
+        handlers.append(sandbox_handler)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if settings.is_sqlite:
+            await migrate(settings)
+        database = db or Database(settings.database_url)
+        app.state.db = database
+        app.state.settings = settings
+        worker = None
+        queue = None
+        if settings.redis_url:
+            from arq import create_pool
+            from arq.connections import RedisSettings
+
+            from engine.broadcast import RedisBroadcaster, set_broadcaster
+            from engine.jobs import set_queue
+
+            queue = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+            set_queue(queue)
+            set_broadcaster(RedisBroadcaster(queue))
+        else:
+            from engine.jobs import EmbeddedWorker
+
+            worker = EmbeddedWorker(settings, database)
+            await worker.start()
+        with contextlib.suppress(ImportError):
+            from web.bootstrap import bootstrap
+
+            sandbox_app = sandbox_handler.opt["sandbox_app"] if sandbox_handler else None
+            await bootstrap(app, settings, database, sandbox=sandbox_app)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            if queue is not None:
+                await queue.aclose()
+            if db is None:
+                await database.dispose()
+
+    template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine) if TEMPLATES.exists() else None
+    session = CookieBackendConfig(
+        secret=_session_secret(settings),
+        samesite="lax",
+        httponly=True,
+        secure=os.environ.get("KOPPEL_SECURE_COOKIES") == "1",
+    )
+    auth = DefineMiddleware(AuthMiddleware, exclude=[f"^{p}" for p in PUBLIC_PATHS])
+    return Litestar(
+        route_handlers=handlers,
+        dependencies={"db": Provide(provide_db)},
+        middleware=[session.middleware, auth],
+        template_config=template_config,
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        openapi_config=OpenAPIConfig(
+            title="Koppel API",
+            version="1",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+            description="Flows, connections, runs and their per-record logs. Authenticate with a session or "
+            "`Authorization: Bearer <personal API token>`.",
+        ),
+        response_cache_config=ResponseCacheConfig(),
+        debug=os.environ.get("KOPPEL_DEBUG") == "1",
+    )
