@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -17,9 +17,15 @@ from nodes.accounting import cents, money
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
 from nodes.maps.order_settings import load_articles
 
-__all__ = ("AsperionOrderSettings", "AsperionOrderToWooCommerce", "billing_of", "build_woocommerce_order")
+__all__ = (
+    "AsperionOrderSettings",
+    "AsperionOrderToWooCommerce",
+    "billing_of",
+    "build_woocommerce_order",
+    "customer_of",
+)
 
-REFERENCE_KEY = "_asperion_sales_order_id"
+REFERENCE_KEY = "_asperion_order_id"
 
 
 class AsperionOrderSettings(NodeConfig):
@@ -34,6 +40,12 @@ class AsperionOrderSettings(NodeConfig):
         title="Order status per Asperion status",
         description="Asperion sales order status → WooCommerce order status.",
         json_schema_extra={"ui": {"widget": "table", "value_options_from": "woocommerce.order_statuses"}},
+    )
+    output: Literal["order", "customer"] = Field(
+        "order",
+        title="Output",
+        description="order: the WooCommerce order (for the order target); customer: the debtor as a WooCommerce "
+        "customer (for the customer target, which finds it by e-mail and updates it, or creates it).",
     )
     reference_meta_key: str = Field(
         REFERENCE_KEY,
@@ -122,6 +134,18 @@ def build_woocommerce_order(
     }
 
 
+def customer_of(debtor: Mapping[str, Any]) -> dict[str, Any]:
+    """The WooCommerce customer of an Asperion debtor (billing = shipping address)."""
+    billing = billing_of(debtor)
+    return {
+        "email": billing["email"],
+        "first_name": billing["first_name"],
+        "last_name": billing["last_name"],
+        "billing": billing,
+        "shipping": {key: value for key, value in billing.items() if key not in {"email", "phone"}},
+    }
+
+
 class AsperionOrderToWooCommerce(ProcessNode):
     """Asperion sales order → WooCommerce order."""
 
@@ -152,25 +176,29 @@ class AsperionOrderToWooCommerce(ProcessNode):
         sales_order = record.source or record.data
         asperion = self.ctx.client(self.config.connection)
         number = str(sales_order.get("debtorCustomerNumber") or "")
-        debtor = await asperion.find_debtor_by_number(number) if number else None
+        debtor = await asperion.find_debtor_by_customer_number(number) if number else None
         if not debtor:
             raise RecordFailed(f"debtor {number or '(none)'} of the sales order not found in Asperion")
+        if self.config.output == "customer":
+            return record.derive(customer_of(debtor))
         codes = await self._article_codes()
         lines = sales_order.get("lines") or []
         lines = lines.get("_data") or [] if isinstance(lines, Mapping) else lines
         skus = {codes.get(str(line.get("articleId")), "") for line in lines} - {""}
         products = {sku: await self._product(sku) for sku in sorted(skus)}
         order = build_woocommerce_order(sales_order, self.config, debtor=debtor, products=products, article_codes=codes)
-        out = record.derive(order)
-        billing = order["billing"]
-        out.context["customer"] = {
-            "email": billing["email"],
-            "first_name": billing["first_name"],
-            "last_name": billing["last_name"],
-            "billing": billing,
-            "shipping": order["shipping"],
-        }
-        return out
+        customer_id = await self._customer_id(order["billing"]["email"])
+        if customer_id:
+            order["customer_id"] = customer_id
+        return record.derive(order)
+
+    async def _customer_id(self, email: str) -> int | None:
+        if not email:
+            return None
+        client = self.ctx.client(self.config.woocommerce_connection)
+        found = await client.get("customers", {"email": email, "role": "all"})
+        exact = [c for c in found or () if str(c.get("email") or "").strip().lower() == email]
+        return int(exact[0]["id"]) if exact else None
 
     async def _article_codes(self) -> dict[str, str]:
 

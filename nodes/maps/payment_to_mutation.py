@@ -177,6 +177,6 @@ class PaymentToMutation(ProcessNode):
     async def _debtor_id(self, client: Any, customer_number: str) -> Any:
         cache: dict[str, Any] = self.ctx.cache.setdefault(f"maps:{self.config.connection}:debtor_ids", {})
         if customer_number not in cache:
-            debtor = await client.find_debtor_by_number(customer_number) if customer_number else None
+            debtor = await client.find_debtor_by_customer_number(customer_number) if customer_number else None
             cache[customer_number] = (debtor or {}).get("id")
         return cache[customer_number]

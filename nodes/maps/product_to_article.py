@@ -2,7 +2,7 @@
 
 Simple products (also virtual and downloadable) and each variation of a variable product become one article;
 variable parents, grouped and external products are skipped with the reason. The per-field ownership (create-only,
-always update, never) goes along in ``record.context["field_ownership"]`` for the article target.
+always update, never) is the article target's setting.
 """
 
 from __future__ import annotations
@@ -16,18 +16,8 @@ from pydantic import Field
 from nodes.accounting import as_id, cents, money, plain_text
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
 
-__all__ = ("DEFAULT_OWNERSHIP", "ArticleSettings", "ProductToArticle", "build_article", "price_ex_vat")
+__all__ = ("ArticleSettings", "ProductToArticle", "build_article", "price_ex_vat")
 
-Ownership = Literal["create_only", "always", "never"]
-
-DEFAULT_OWNERSHIP: dict[str, Ownership] = {
-    "description": "always",
-    "longDescription": "create_only",
-    "ean": "always",
-    "salesPrice": "always",
-    "salesTypeId": "create_only",
-    "active": "always",
-}
 DEFAULT_TAX_CLASS_RATES: dict[str, str] = {"standard": "21", "reduced-rate": "9", "zero-rate": "0"}
 
 
@@ -56,12 +46,6 @@ class ArticleSettings(NodeConfig):
         "",
         title="EAN meta key",
         description="Product meta key with the EAN/GTIN when WooCommerce's own GTIN field is empty (e.g. _ean).",
-    )
-    field_ownership: dict[str, Ownership] = Field(
-        default_factory=lambda: dict(DEFAULT_OWNERSHIP),
-        title="Update fields",
-        description="Per article field: always (updated on every run), create_only (set once, never "
-        "overwritten) or never (left to Asperion).",
     )
 
 
@@ -122,7 +106,7 @@ def build_article(
         article["ean"] = ean
     if settings.sales_types.get(tax_class):
         article["salesTypeId"] = as_id(settings.sales_types[tax_class])
-    return {key: value for key, value in article.items() if settings.field_ownership.get(key, "always") != "never"}
+    return article
 
 
 class ProductToArticle(ProcessNode):
@@ -152,6 +136,4 @@ class ProductToArticle(ProcessNode):
         else:
             includes_tax = self.config.prices_include_tax == "yes"
         article = build_article(product, self.config, parent=parent, includes_tax=includes_tax)
-        out = record.derive(article)
-        out.context["field_ownership"] = dict(self.config.field_ownership)
-        return out
+        return record.derive(article)
