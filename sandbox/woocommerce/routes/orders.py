@@ -1,0 +1,366 @@
+"""``/orders`` (+ batch), ``/orders/<id>/refunds``, ``/orders/<id>/notes`` and ``/refunds``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sandbox.http import Request, Response, dumps, json_response, loads
+from sandbox.woocommerce.errors import WooError, invalid_id
+from sandbox.woocommerce.listing import check_enum, date_filters, id_filters, int_arg, list_response, sort_ids
+from sandbox.woocommerce.objects import links, now_pair
+from sandbox.woocommerce.orders import (
+    ORDER_STATUSES,
+    apply_order_update,
+    build_order,
+    order_links,
+    order_or_404,
+)
+from sandbox.woocommerce.routes.common import as_bool, batch, body_dict, created, force, rest_base, splice
+from sandbox.woocommerce.totals import fmt2
+from sandbox.woocommerce.webhooks import emit
+
+if TYPE_CHECKING:
+    from sandbox.woocommerce.sim import WooSim
+
+__all__ = ("create_refund", "register", "render_order")
+
+_ORDERBY = {
+    "date": "created",
+    "id": None,
+    "include": "created",
+    "title": "created",
+    "slug": "created",
+    "modified": "modified",
+}
+_REFUND_GATEWAYS = {"paypal", "stripe", "mollie_wc_gateway_ideal", "ppcp-gateway"}
+
+
+def render_order(sim: WooSim, req: Request, oid: int) -> bytes | None:
+    """An order as a GET returns it (bytes)."""
+    raw = sim.orders.raw(oid)
+    if raw is None:
+        return None
+    idx = sim.orders.index[oid]
+    return splice(req, raw, order_links(rest_base(req), {"id": oid, **idx}))
+
+
+def _order_dict(sim: WooSim, req: Request, oid: int) -> dict[str, Any]:
+    body = render_order(sim, req, oid)
+    assert body is not None
+    result: dict[str, Any] = loads(body)
+    return result
+
+
+def _save(sim: WooSim, req: Request, order: dict[str, Any], event: str) -> bytes:
+    sim.orders.put(order)
+    body = render_order(sim, req, order["id"])
+    assert body is not None
+    emit(sim, req, "order", event, order["id"], body)
+    return body
+
+
+def list_orders(sim: WooSim, req: Request) -> Response:
+    statuses = check_enum(req, "status", ("any", "trash", *ORDER_STATUSES)) or ["any"]
+    index = sim.orders.index
+    ids = id_filters(req, index)
+    if "any" in statuses:
+        ids = [i for i in ids if index[i]["status"] != "trash"]
+    else:
+        wanted = set(statuses)
+        ids = [i for i in ids if index[i]["status"] in wanted]
+    customer = int_arg(req, "customer")
+    if customer is not None:
+        ids = [i for i in ids if index[i]["customer_id"] == customer]
+    product = int_arg(req, "product")
+    if product is not None:
+        ids = [i for i in ids if product in index[i]["products"]]
+    parents = [int(p) for p in req.arg_list("parent") if p.isdigit()]
+    if parents:
+        ids = [i for i in ids if index[i]["parent_id"] in parents]
+    parent_ex = {int(p) for p in req.arg_list("parent_exclude") if p.isdigit()}
+    if parent_ex:
+        ids = [i for i in ids if index[i]["parent_id"] not in parent_ex]
+    ids = date_filters(req, ids, index)
+    search = (req.arg("search") or "").strip().lower()
+    if search:
+        needle = dumps(search)[1:-1]
+        ids = [i for i in ids if needle in (sim.orders.raw(i) or b"").lower() or search == str(i)]
+    ids = sort_ids(req, ids, index, _ORDERBY)
+    return list_response(req, ids, lambda i: render_order(sim, req, i))
+
+
+def create_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, Any]:
+    if data.get("id"):
+        raise WooError("woocommerce_rest_shop_order_exists", "Cannot create existing shop_order.", 400)
+    order = build_order(sim, data)
+    return loads(_save(sim, req, order, "created"))
+
+
+def update_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, Any]:
+    oid = int(data.get("id") or 0)
+    order = order_or_404(sim, oid, 400)
+    apply_order_update(sim, order, data)
+    return loads(_save(sim, req, order, "updated"))
+
+
+def delete_order(sim: WooSim, req: Request, oid: int, hard: bool) -> dict[str, Any]:
+    order = order_or_404(sim, oid)
+    result = _order_dict(sim, req, oid)
+    if hard:
+        sim.orders.delete(oid)
+        sim.notes.pop(oid, None)
+        emit(sim, req, "order", "deleted", oid, None)
+        return result
+    if order["status"] == "trash":
+        raise WooError("woocommerce_rest_already_trashed", "The order has already been deleted.", 410)
+    order["status"] = "trash"
+    order["date_modified"], order["date_modified_gmt"] = now_pair()
+    sim.orders.put(order)
+    emit(sim, req, "order", "deleted", oid, None)
+    return _order_dict(sim, req, oid)
+
+
+def create_refund(
+    sim: WooSim,
+    order: dict[str, Any],
+    data: dict[str, Any],
+    *,
+    api: bool | None = None,
+    dates: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Create a refund on ``order`` (mutated; caller saves it) and return the refund object (without links)."""
+    lines = []
+    computed = Decimal(0)
+    for item in data.get("line_items") or []:
+        src = next((li for li in order["line_items"] if li["id"] == int(item.get("id") or 0)), None)
+        if src is None:
+            continue
+        refund_total = Decimal(str(item.get("refund_total") or 0))
+        taxes = [
+            {
+                "id": int(t["id"]),
+                "total": f"-{Decimal(str(t.get('refund_total') or 0)):f}",
+                "subtotal": f"-{Decimal(str(t.get('refund_total') or 0)):f}",
+            }
+            for t in item.get("refund_tax") or []
+            if Decimal(str(t.get("refund_total") or 0))
+        ]
+        tax_sum = sum((Decimal(str(t.get("refund_total") or 0)) for t in item.get("refund_tax") or []), Decimal(0))
+        computed += refund_total + tax_sum
+        lines.append(
+            {
+                "id": 0,
+                "name": src["name"],
+                "product_id": src["product_id"],
+                "variation_id": src["variation_id"],
+                "quantity": -int(item.get("quantity") or 0),
+                "tax_class": src["tax_class"],
+                "subtotal": fmt2(-refund_total),
+                "subtotal_tax": fmt2(-tax_sum),
+                "total": fmt2(-refund_total),
+                "total_tax": fmt2(-tax_sum),
+                "taxes": taxes,
+                "meta_data": [
+                    {
+                        "id": 0,
+                        "key": "_refunded_item_id",
+                        "value": str(src["id"]),
+                        "display_key": "_refunded_item_id",
+                        "display_value": str(src["id"]),
+                    }
+                ],
+                "sku": src.get("sku", ""),
+                "price": -float(refund_total / max(int(item.get("quantity") or 1), 1)),
+            }
+        )
+    amount = Decimal(str(data["amount"])) if data.get("amount") not in (None, "") else computed
+    if amount <= 0:
+        raise WooError("woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.", 400)
+    already = sum((-Decimal(r["total"]) for r in order.get("refunds", [])), Decimal(0))
+    if amount + already > Decimal(order["total"]):
+        raise WooError("woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.", 500)
+    api_refund = as_bool(data.get("api_refund", True)) if api is None else api
+    if api_refund and order.get("payment_method") not in _REFUND_GATEWAYS:
+        raise WooError(
+            "woocommerce_rest_cannot_create_order_refund",
+            "The payment gateway for this order does not support automatic refunds.",
+            500,
+        )
+    for line in lines:
+        line["id"] = sim.item_id()
+        line["meta_data"][0]["id"] = sim.meta_id()
+    local, gmt = dates or now_pair()
+    rid = sim.post_id()
+    refund = {
+        "id": rid,
+        "date_created": local,
+        "date_created_gmt": gmt,
+        "amount": fmt2(amount),
+        "reason": str(data.get("reason") or ""),
+        "refunded_by": 1,
+        "refunded_payment": bool(api_refund),
+        "meta_data": [],
+        "line_items": lines,
+        "shipping_lines": [],
+        "tax_lines": [],
+        "fee_lines": [],
+        "_order_id": order["id"],
+    }
+    sim.refunds[rid] = refund
+    order.setdefault("refunds", []).insert(0, {"id": rid, "reason": refund["reason"], "total": fmt2(-amount)})
+    if amount + already >= Decimal(order["total"]):
+        order["status"] = "refunded"
+    order["date_modified"], order["date_modified_gmt"] = local, gmt
+    return refund
+
+
+def _refund_out(req: Request, refund: dict[str, Any]) -> dict[str, Any]:
+    oid = refund["_order_id"]
+    base = rest_base(req)
+    out = {k: v for k, v in refund.items() if k != "_order_id"}
+    out["_links"] = links(base, f"orders/{oid}/refunds", refund["id"], up=f"{base}/orders/{oid}")
+    return out
+
+
+def _note_out(req: Request, oid: int, note: dict[str, Any]) -> dict[str, Any]:
+    base = rest_base(req)
+    return {**note, "_links": links(base, f"orders/{oid}/notes", note["id"], up=f"{base}/orders/{oid}")}
+
+
+def register(sim: WooSim) -> None:
+    """Register the order routes."""
+
+    @sim.route("GET", "/orders", "list")
+    def _list(sim: WooSim, req: Request) -> Response:
+        return list_orders(sim, req)
+
+    @sim.route("POST", "/orders", "create")
+    def _create(sim: WooSim, req: Request) -> Response:
+        obj = create_order(sim, req, body_dict(req))
+        return created(obj, f"{rest_base(req)}/orders/{obj['id']}")
+
+    @sim.route("GET", "/orders/{id:int}", "view")
+    def _get(sim: WooSim, req: Request, id: int) -> Response:
+        body = render_order(sim, req, id)
+        if body is None:
+            raise invalid_id("shop_order")
+        return json_response(body)
+
+    @sim.route("PUT", "/orders/{id:int}", "edit")
+    def _put(sim: WooSim, req: Request, id: int) -> Response:
+        return json_response(update_order(sim, req, {**body_dict(req), "id": id}))
+
+    sim.route("PATCH", "/orders/{id:int}", "edit")(_put)
+    sim.route("POST", "/orders/{id:int}", "edit")(_put)
+
+    @sim.route("DELETE", "/orders/{id:int}", "delete")
+    def _delete(sim: WooSim, req: Request, id: int) -> Response:
+        return json_response(delete_order(sim, req, id, force(req)))
+
+    @sim.route("POST", "/orders/batch", "batch")
+    def _batch(sim: WooSim, req: Request) -> Response:
+        def delete(d: dict[str, Any]) -> dict[str, Any]:
+            oid = int(d.get("id") or 0)
+            if oid not in sim.orders:
+                raise invalid_id("shop_order", 400)
+            return delete_order(sim, req, oid, True)
+
+        return batch(sim, req, lambda d: create_order(sim, req, d), lambda d: update_order(sim, req, d), delete)
+
+    sim.route("PUT", "/orders/batch", "batch")(_batch)
+
+    # -- refunds ------------------------------------------------------------------------------------------------
+    @sim.route("GET", "/orders/{order_id:int}/refunds", "list")
+    def _refunds(sim: WooSim, req: Request, order_id: int) -> Response:
+        order_or_404(sim, order_id)
+        ids = sorted((r for r, x in sim.refunds.items() if x["_order_id"] == order_id), reverse=True)
+        ids = id_filters(req, ids)
+        return list_response(req, ids, lambda i: dumps(_refund_out(req, sim.refunds[i])))
+
+    @sim.route("GET", "/refunds", "list")
+    def _all_refunds(sim: WooSim, req: Request) -> Response:
+        ids = id_filters(req, sorted(sim.refunds, reverse=True))
+        return list_response(req, ids, lambda i: dumps(_refund_out(req, sim.refunds[i])))
+
+    @sim.route("POST", "/orders/{order_id:int}/refunds", "create")
+    def _create_refund(sim: WooSim, req: Request, order_id: int) -> Response:
+        order = sim.orders.get(order_id)
+        if order is None or order["status"] == "trash":
+            raise WooError("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404)
+        refund = create_refund(sim, order, body_dict(req))
+        _save(sim, req, order, "updated")
+        out = _refund_out(req, refund)
+        return created(out, out["_links"]["self"][0]["href"])
+
+    @sim.route("GET", "/orders/{order_id:int}/refunds/{id:int}", "view")
+    def _get_refund(sim: WooSim, req: Request, order_id: int, id: int) -> Response:
+        refund = sim.refunds.get(id)
+        if refund is None or refund["_order_id"] != order_id:
+            raise WooError("woocommerce_rest_shop_order_refund_invalid_id", "Invalid ID.", 404)
+        return json_response(_refund_out(req, refund))
+
+    @sim.route("DELETE", "/orders/{order_id:int}/refunds/{id:int}", "delete")
+    def _delete_refund(sim: WooSim, req: Request, order_id: int, id: int) -> Response:
+        refund = sim.refunds.get(id)
+        if refund is None or refund["_order_id"] != order_id:
+            raise WooError("woocommerce_rest_shop_order_refund_invalid_id", "Invalid ID.", 404)
+        if not force(req):
+            raise WooError("woocommerce_rest_trash_not_supported", "Refunds do not support trashing.", 501)
+        out = _refund_out(req, refund)
+        del sim.refunds[id]
+        order = sim.orders.get(order_id)
+        if order is not None:
+            order["refunds"] = [r for r in order.get("refunds", []) if r["id"] != id]
+            _save(sim, req, order, "updated")
+        return json_response(out)
+
+    # -- notes --------------------------------------------------------------------------------------------------
+    @sim.route("GET", "/orders/{order_id:int}/notes", "list")
+    def _notes(sim: WooSim, req: Request, order_id: int) -> Response:
+        order_or_404(sim, order_id)
+        kind = req.arg("type") or "any"
+        notes = [
+            n
+            for n in reversed(sim.notes.get(order_id, []))
+            if kind == "any" or (kind == "customer") == n["customer_note"]
+        ]
+        return json_response([_note_out(req, order_id, n) for n in notes])
+
+    @sim.route("POST", "/orders/{order_id:int}/notes", "create")
+    def _create_note(sim: WooSim, req: Request, order_id: int) -> Response:
+        order_or_404(sim, order_id)
+        data = body_dict(req)
+        if not data.get("note"):
+            raise WooError("rest_missing_callback_param", "Missing parameter(s): note", 400, params=["note"])
+        local, gmt = now_pair()
+        note = {
+            "id": sim.next_comment_id,
+            "author": "WooCommerce" if not as_bool(data.get("added_by_user")) else "admin",
+            "date_created": local,
+            "date_created_gmt": gmt,
+            "note": str(data["note"]),
+            "customer_note": as_bool(data.get("customer_note", False)),
+            "added_by_user": as_bool(data.get("added_by_user", False)),
+        }
+        sim.next_comment_id += 1
+        sim.notes.setdefault(order_id, []).append(note)
+        out = _note_out(req, order_id, note)
+        return created(out, out["_links"]["self"][0]["href"])
+
+    @sim.route("GET", "/orders/{order_id:int}/notes/{id:int}", "view")
+    def _get_note(sim: WooSim, req: Request, order_id: int, id: int) -> Response:
+        note = next((n for n in sim.notes.get(order_id, []) if n["id"] == id), None)
+        if note is None:
+            raise WooError("woocommerce_rest_invalid_id", "Invalid resource ID.", 404)
+        return json_response(_note_out(req, order_id, note))
+
+    @sim.route("DELETE", "/orders/{order_id:int}/notes/{id:int}", "delete")
+    def _delete_note(sim: WooSim, req: Request, order_id: int, id: int) -> Response:
+        note = next((n for n in sim.notes.get(order_id, []) if n["id"] == id), None)
+        if note is None:
+            raise WooError("woocommerce_rest_invalid_id", "Invalid resource ID.", 404)
+        if not force(req):
+            raise WooError("woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.", 501)
+        sim.notes[order_id].remove(note)
+        return json_response(_note_out(req, order_id, note))
