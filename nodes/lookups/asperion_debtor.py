@@ -123,7 +123,14 @@ def _summary(debtor: dict[str, Any], decision: Decision, *, created: bool, updat
         "updated": updated,
         "dry_run": dry,
         "reason": decision.reason,
+        "changes": sorted(decision.changes),
     }
+
+
+def _would(summary: dict[str, Any]) -> str:
+    if summary["action"] == "create":
+        return f"dry run: would create {summary['kind']} debtor {summary['name']!r} ({summary['emailAddress']})"
+    return f"dry run: would update debtor {summary['customerNumber']}: {', '.join(summary['changes'])}"
 
 
 class LookupDebtor(ProcessNode):
@@ -163,7 +170,7 @@ class LookupDebtor(ProcessNode):
         out = record.derive(set_path(record.data, self.config.output_field, summary["customerNumber"]))
         out.context["debtor"] = summary
         if summary["dry_run"] and summary["action"] in {"create", "update"}:
-            out.warnings.append(f"dry run: would {summary['reason'].split('; ', 1)[-1]}")
+            out.warnings.append(_would(summary))
         return out
 
     async def _default(self, decision: Decision) -> dict[str, Any]:
