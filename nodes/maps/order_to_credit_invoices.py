@@ -1,10 +1,11 @@
 """``map.order_to_credit_invoices``: the refunds of a WooCommerce order → one Asperion credit invoice per refund.
 
-One order record comes in and one record goes out (the node interface is one in, one out), carrying every credit
-invoice of the order in ``data["invoices"]``, each with its own description "WooCommerce refund {refund id} of order
-{number}" — the key by which the sales invoice target finds the ones Asperion already has and posts only the new
-ones. The record's ``source_id`` becomes ``order:<id>:refunds:<ids>``, so that a refund added later makes the order
-a new record for the idempotency map while the refunds already credited are recognised by their description.
+One order record comes in and one record goes out (the node interface is one in, one out). Each refund's credit
+invoice has its own description "WooCommerce refund {refund id} of order {number}"; the node asks Asperion which of
+them it has already and keeps only the new ones. One new credit invoice (the usual case: the order was modified by
+one refund since the last run) goes out as a plain sales invoice; several go out as ``{"invoices": [...]}`` for a
+target or engine that fans them out. The record's ``source_id`` becomes ``order:<id>:refunds:<new ids>``, so the
+idempotency map tells refunds apart while the order itself keeps its own entry for the invoice.
 """
 
 from __future__ import annotations
@@ -105,20 +106,38 @@ class OrderToCreditInvoices(ProcessNode):
         fetched = await client.get(f"orders/{order['id']}/refunds")
         return [refund for refund in fetched or () if isinstance(refund, dict)]
 
+    async def _uncredited(self, pairs: builtins.list[tuple[str, dict[str, Any]]]) -> builtins.list[tuple[str, Any]]:
+        """The (refund id, credit invoice) pairs Asperion does not have yet (by exact description)."""
+        client = self.ctx.client(self.config.connection)
+        fresh = []
+        for refund_id, invoice in pairs:
+            found = await client.find_invoice_by_description(invoice["description"])
+            if not found or str(found.get("description") or "").strip() != invoice["description"]:
+                fresh.append((refund_id, invoice))
+        return fresh
+
     async def process(self, record: Record) -> Record:
-        """Build the credit invoices; skips orders without refunds."""
+        """Build the credit invoices of the refunds not credited yet; skips orders without them."""
         order = record.source or record.data
         refunds = await self._refunds(order)
         if not refunds:
             raise SkipRecord("the order has no refunds")
         invoices, warnings = build_credit_invoices(order, refunds, self.config)
+        ordered = [str(r.get("id")) for r in sorted(refunds, key=lambda item: int(item.get("id") or 0))]
+        pairs = await self._uncredited(list(zip(ordered, invoices, strict=True)))
+        ids = [refund_id for refund_id, _ in pairs]
+        invoices = [invoice for _, invoice in pairs]
+        if not invoices:
+            raise SkipRecord("every refund of the order is credited already")
         debtor = record.data.get("debtorCustomerNumber") or (record.context.get("debtor") or {}).get("customerNumber")
         for invoice in invoices:
             invoice["debtorCustomerNumber"] = str(debtor) if debtor else None
-        ids = ",".join(str(refund.get("id")) for refund in sorted(refunds, key=lambda item: int(item.get("id") or 0)))
-        out = record.derive({"invoices": invoices, "debtorCustomerNumber": str(debtor) if debtor else None})
-        out.source_id = f"{record.source_id}:refunds:{ids}"
+        # One credit invoice (the usual case: one new refund since the last run) is a plain invoice for the
+        # sales invoice target; several go as a list (see the module docstring).
+        data = invoices[0] if len(invoices) == 1 else {"invoices": invoices, "debtorCustomerNumber": debtor}
+        out = record.derive(data)
+        out.source_id = f"{record.source_id}:refunds:{','.join(ids)}"
         out.context["vat"] = facts_context(order, self.config)
-        out.context["refund_ids"] = ids.split(",")
+        out.context["refund_ids"] = ids
         out.warnings.extend(warnings)
         return out
