@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from sandbox.asperion import resources as res
 from sandbox.asperion.articles import create_article, update_article
@@ -100,7 +101,7 @@ def _reader_routes(sim: AsperionSim, resource: Resource, guard: Guard | None = N
         return _list(ctx, resource, pre=_active_filter(ctx) if resource is res.ARTICLES else None)
 
     @get(f"{base_path}/{{item_id:str}}", name=f"asperion-get-{resource.path}")
-    async def get_item(request: AnyRequest, item_id: str) -> Response[bytes]:
+    async def get_item(request: AnyRequest, item_id: FromPath[str]) -> Response[bytes]:
         ctx = sim.context(request)
         if guard is not None:
             guard(ctx.tenant)
@@ -118,7 +119,7 @@ def _administration_routes(sim: AsperionSim) -> list[HTTPRouteHandler]:
         return _list(sim.context(request), res.ADMINISTRATIONS, records())
 
     @get("/v1/administrations/{item_id:str}", name="asperion-get-administrations")
-    async def get_administration(request: AnyRequest, item_id: str) -> Response[bytes]:
+    async def get_administration(request: AnyRequest, item_id: FromPath[str]) -> Response[bytes]:
         ctx = sim.context(request)
         found = next((record for record in records() if str(record["id"]) == item_id), None)
         if found is None:
@@ -137,7 +138,7 @@ def _writer_routes(sim: AsperionSim) -> list[HTTPRouteHandler]:
         return _created(ctx, res.DEBTORS, debtor)
 
     @put("/v1/debtors/{item_id:str}", name="asperion-put-debtors")
-    async def put_debtor(request: AnyRequest, item_id: str) -> Response[bytes]:
+    async def put_debtor(request: AnyRequest, item_id: FromPath[str]) -> Response[bytes]:
         ctx = sim.context(request)
         debtor = _find(ctx, res.DEBTORS, item_id)
         body = await read_json(request)
@@ -152,7 +153,7 @@ def _writer_routes(sim: AsperionSim) -> list[HTTPRouteHandler]:
         return _created(ctx, res.INVOICES_WITH_LINES, invoice)
 
     @post("/v1/salesinvoiceswithlines/{item_id:str}/file", name="asperion-post-invoice-file")
-    async def post_invoice_file(request: AnyRequest, item_id: str) -> Response[bytes]:
+    async def post_invoice_file(request: AnyRequest, item_id: FromPath[str]) -> Response[bytes]:
         ctx = sim.context(request)
         invoice = _find(ctx, res.INVOICES_WITH_LINES, item_id)
         media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
@@ -178,7 +179,7 @@ def _writer_routes(sim: AsperionSim) -> list[HTTPRouteHandler]:
         return json_response(render_file(record, ctx.base), 200 if validate_only(ctx) else 201)
 
     @get("/v1/files/{item_id:str}", name="asperion-get-file")
-    async def get_file(request: AnyRequest, item_id: str) -> Response[bytes]:
+    async def get_file(request: AnyRequest, item_id: FromPath[str]) -> Response[bytes]:
         ctx = sim.context(request)
         record = ctx.tenant.files.get(item_id)
         if record is None:
@@ -204,7 +205,7 @@ def _writer_routes(sim: AsperionSim) -> list[HTTPRouteHandler]:
         return _created(ctx, res.ARTICLES, article)
 
     @put("/v1/articles/{item_id:str}", name="asperion-put-articles")
-    async def put_article(request: AnyRequest, item_id: str) -> Response[bytes]:
+    async def put_article(request: AnyRequest, item_id: FromPath[str]) -> Response[bytes]:
         ctx = sim.context(request)
         article = _find(ctx, res.ARTICLES, item_id)
         body = await read_json(request)
@@ -220,7 +221,7 @@ def _writer_routes(sim: AsperionSim) -> list[HTTPRouteHandler]:
         return _created(ctx, res.SALES_ORDERS, order)
 
     @put("/v1/salesorderwithlines/{item_id:str}", name="asperion-put-sales-orders")
-    async def put_sales_order(request: AnyRequest, item_id: str) -> Response[bytes]:
+    async def put_sales_order(request: AnyRequest, item_id: FromPath[str]) -> Response[bytes]:
         ctx = sim.context(request)
         require_in_trade(ctx.tenant)
         order = _find(ctx, res.SALES_ORDERS, item_id)
