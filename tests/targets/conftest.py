@@ -55,10 +55,10 @@ def fx_sandbox() -> Iterator[Sandbox]:
     server = _socket_server()
     if server is not None:
         with server() as handle:
-            url = handle if isinstance(handle, str) else getattr(handle, "url", None) or getattr(handle, "base_url")
+            url = handle if isinstance(handle, str) else getattr(handle, "url", None) or handle.base_url
             yield Sandbox(str(url).rstrip("/"), None)
         return
-    from sandbox.app import create_sandbox_app  # noqa: PLC0415
+    from sandbox.app import create_sandbox_app
 
     yield Sandbox(ASGI_BASE, httpx.ASGITransport(app=create_sandbox_app()))
 
