@@ -8,7 +8,7 @@ import contextlib
 import importlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -60,7 +60,7 @@ def fx_sandbox() -> Iterator[Sandbox]:
         return
     from sandbox.app import create_sandbox_app
 
-    yield Sandbox(ASGI_BASE, httpx.ASGITransport(app=create_sandbox_app()))
+    yield Sandbox(ASGI_BASE, httpx.ASGITransport(app=cast(Any, create_sandbox_app())))
 
 
 @pytest.fixture(name="fresh")

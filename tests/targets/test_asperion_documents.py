@@ -116,7 +116,8 @@ async def test_sales_order_is_created_once(asperion: Any) -> None:
     target = make_target(SalesOrderTarget, {"asperion": asperion})
     shipping = await asperion.find_article_by_code("VERZEND")
     line = {"articleId": shipping["id"], "description": "Verzending", "quantity": 1, "unitPrice": 4.95, "amount": 4.95}
-    body = {"date": "2026-01-05", "description": "WooCommerce order 2002", "debtorCustomerNumber": "9999"}
+    body: dict[str, Any] = {"date": "2026-01-05", "description": "WooCommerce order 2002"}
+    body["debtorCustomerNumber"] = "9999"
     body["lines"] = [{**line, "vatCode": "H21", "ledgerAccountId": 8300}]
     first = await deliver(target, record(body, "2002"))
     assert first.status == "ok", first.message
