@@ -229,7 +229,21 @@ class _Execution:
             page, record = item
             try:
                 if not self.cancelled():
-                    await self.sink.add(await self._walk(page.source, record))
+                    try:
+                        result = await self._walk(page.source, record)
+                    except (asyncio.CancelledError, RunCancelled):
+                        raise
+                    except Exception as exc:  # a bug in the engine itself: still log the record, keep going
+                        log.exception("engine error on record %s", record.key)
+                        entry = {
+                            "node_id": page.source.id,
+                            "record_key": record.key[:200],
+                            "source_id": record.source_id,
+                            "status": "failed",
+                            "message": f"internal error: {_error_text(exc)}",
+                        }
+                        result = RecordResult(source_id=record.source_id, outcome="failed", entries=[entry])
+                    await self.sink.add(result)
             finally:
                 page.remaining -= 1
                 if page.remaining == 0:
@@ -274,6 +288,7 @@ class _Execution:
         """Run one node on one record; returns what goes on (if anything) and the terminal status (if any)."""
         entry: dict[str, Any] = {"node_id": gnode.id, "record_key": record.key[:200], "source_id": record.source_id}
         detail: dict[str, Any] = {}
+        outgoing: Record | None = None
         try:
             if isinstance(node, TargetNode):
                 outgoing, status = await self._deliver(node, gnode, record, entry, detail, result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from functools import lru_cache
 
@@ -27,6 +28,9 @@ def _registry() -> dict[str, type[Node]]:
     for info in pkgutil.walk_packages(nodes.__path__, prefix="nodes."):
         if info.name.rsplit(".", 1)[-1] not in _SKIP:
             importlib.import_module(info.name)
+    # Extra node modules (plugins) named in KOPPEL_NODE_MODULES, comma-separated.
+    for module in filter(None, (m.strip() for m in os.environ.get("KOPPEL_NODE_MODULES", "").split(","))):
+        importlib.import_module(module)
     registry: dict[str, type[Node]] = {}
     for cls in _subclasses(Node):
         node_type = cls.__dict__.get("type")

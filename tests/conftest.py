@@ -1,0 +1,114 @@
+"""Shared fixtures: a fresh database per test (SQLite file, or a new PostgreSQL database), a private Redis DB.
+
+Under ``CI=true`` tests that need PostgreSQL, Redis or Chromium run or fail; they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KOPPEL_SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("KOPPEL_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
+
+from engine.db import Database, migrate_sync  # noqa: E402
+from engine.settings import get_settings  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_ADMIN_URL = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+def require(available: bool, what: str) -> None:
+    """Skip locally when a service is missing; fail in CI, where every service must be there."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI=true but is not available")
+    pytest.skip(f"{what} not available")
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'koppel.db'}"
+    migrate_sync(url)
+    return url
+
+
+@pytest.fixture
+async def db(sqlite_url: str) -> AsyncIterator[Database]:
+    database = Database(sqlite_url)
+    yield database
+    await database.dispose()
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(["psql", PG_ADMIN_URL, "-q", "-c", sql], check=True, capture_output=True)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards)."""
+    require(_port_open("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
+    name = f"koppel_test_{secrets.token_hex(6)}"
+    _psql(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+async def pg_db(pg_url: str) -> AsyncIterator[Database]:
+    migrate_sync(pg_url)
+    database = Database(pg_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database number nobody else uses during this test (flushed before and after)."""
+    require(_port_open(REDIS_HOST, REDIS_PORT), "Redis on 127.0.0.1:6379")
+    import redis
+
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
+    chosen = None
+    for number in secrets.SystemRandom().sample(range(1, 16), 15):
+        # Claim the number with a marker key so that parallel test runs pick different ones.
+        if client.execute_command("SELECT", number) and redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=number).set(
+            "koppel:test:claimed", "1", nx=True, ex=900
+        ):
+            chosen = number
+            break
+    assert chosen is not None, "no free Redis database number"
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{chosen}"
+    try:
+        yield url
+    finally:
+        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=chosen).flushdb()

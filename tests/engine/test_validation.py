@@ -1,0 +1,115 @@
+"""Flow validation reports precise {node, field, message} problems."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tests.engine.fakes as fakes
+from engine.flow import build_graph, validate_flow
+from nodes.registry import register
+
+for _cls in (fakes.FakeSource, fakes.FakeFilter, fakes.FakeMap, fakes.FakeTarget):
+    register(_cls)
+
+
+@pytest.fixture
+def doc(tmp_path: Path) -> dict[str, Any]:
+    return fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl")
+
+
+def problems(document: Any, connections: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    return [p.as_dict() for p in validate_flow(document, connections)]
+
+
+def test_a_valid_flow_has_no_problems_and_a_topological_order(doc: dict[str, Any]) -> None:
+    graph, found = build_graph(doc)
+    assert found == []
+    assert graph is not None
+    assert graph.order == ["src", "keep", "map", "out"]
+
+
+def test_not_an_object_and_wrong_format() -> None:
+    assert problems([]) == [{"node": None, "field": None, "message": "a flow document must be a JSON object"}]
+    found = problems({"format": "other", "name": "x", "nodes": []})
+    assert {"node": None, "field": "format", "message": "format must be 'koppel.flow/1'"} in found
+
+
+def test_unknown_node_type(doc: dict[str, Any]) -> None:
+    doc["nodes"][1]["type"] = "no.such.type"
+    assert {"node": "keep", "field": "type", "message": "unknown node type 'no.such.type'"} in problems(doc)
+
+
+def test_bad_config_names_the_field(doc: dict[str, Any]) -> None:
+    doc["nodes"][0]["config"]["page_size"] = "many"
+    doc["nodes"][3]["config"]["surprise"] = 1
+    found = problems(doc)
+    assert any(p["node"] == "src" and p["field"] == "page_size" for p in found)
+    assert any(p["node"] == "out" and p["field"] == "surprise" for p in found)
+
+
+def test_dangling_edge(doc: dict[str, Any]) -> None:
+    doc["edges"].append({"from": "map", "to": "ghost"})
+    assert any("points to no node 'ghost'" in p["message"] for p in problems(doc))
+
+
+def test_cycle(doc: dict[str, Any]) -> None:
+    doc["edges"].append({"from": "map", "to": "keep"})
+    found = problems(doc)
+    assert any("cycle" in p["message"] for p in found)
+
+
+def test_no_source(doc: dict[str, Any]) -> None:
+    doc["nodes"] = doc["nodes"][1:]
+    doc["edges"] = doc["edges"][1:]
+    assert any(p["message"] == "the flow has no source node" for p in problems(doc))
+
+
+def test_target_unreachable_from_a_source(doc: dict[str, Any]) -> None:
+    doc["edges"] = [e for e in doc["edges"] if e["to"] != "out"]
+    found = problems(doc)
+    assert {"node": "out", "field": None, "message": "this node has no input: connect it after a source"} in found
+    assert any(p["node"] == "map" and "leads nowhere" in p["message"] for p in found)
+
+
+def test_port_type_mismatch(doc: dict[str, Any]) -> None:
+    doc["edges"] = [{"from": "src", "to": "out"}, {"from": "src", "to": "keep"}, {"from": "keep", "to": "map"}]
+    doc["edges"].append({"from": "map", "to": "out"})
+    found = problems(doc)
+    assert {
+        "node": "out",
+        "field": None,
+        "message": "src produces test.item records but this node expects test.doc",
+    } in found
+
+
+def test_missing_connection_is_reported_when_connections_are_known(doc: dict[str, Any]) -> None:
+    from nodes.base import Kind, Node
+
+    class NeedsShop(fakes.FakeFilter):
+        type = "test.needs_shop"
+        app = "woocommerce"
+
+        class config_model(fakes.NodeConfig):  # noqa: N801
+            connection: str = ""
+
+    register(NeedsShop)
+    assert issubclass(NeedsShop, Node) and NeedsShop.kind is Kind.FILTER
+    doc = copy.deepcopy(doc)
+    doc["nodes"][1] = {"id": "keep", "type": "test.needs_shop", "config": {}}
+    assert {"node": "keep", "field": "connection", "message": "choose the woocommerce connection this node uses"} in (
+        problems(doc)
+    )
+    doc["nodes"][1]["config"] = {"connection": "shop"}
+    assert problems(doc) == []
+    assert {"node": "keep", "field": "connection", "message": "the flow has no connection named 'shop'"} in problems(
+        doc, {}
+    )
+    assert {
+        "node": "keep",
+        "field": "connection",
+        "message": "connection 'shop' is a asperion connection, not woocommerce",
+    } in problems(doc, {"shop": "asperion"})
