@@ -343,7 +343,7 @@ def _offset(source: str, node: Any) -> int | None:
 
 
 def _prepare(source: str) -> str:
-    """Replace ``$`` outside text literals by a placeholder name so that Python's parser accepts it."""
+    """Replace ``$`` outside text literals by a placeholder name and drop ``[*]``, so that Python's parser accepts them."""
     if _DOLLAR in source:
         raise ExpressionError(f"the character {_DOLLAR!r} is not allowed", source, source.index(_DOLLAR))
     out, i, quote = [], 0, ""
@@ -366,6 +366,12 @@ def _prepare(source: str) -> str:
             continue
         elif char == "$":
             char = _DOLLAR
+        elif source.startswith("[*]", i):
+            # line_items[*].sku reads like a path; a field of a list already reads every item, so drop the [*]
+            # (three spaces keep the columns of later errors right).
+            out.append("   ")
+            i += 3
+            continue
         out.append(char)
         i += 1
     return "".join(out)

@@ -17,8 +17,8 @@ import pytest
 os.environ.setdefault("KOPPEL_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("KOPPEL_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
 
-from engine.db import Database, migrate_sync  # noqa: E402
-from engine.settings import get_settings  # noqa: E402
+from engine.db import Database, migrate_sync
+from engine.settings import get_settings
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_ADMIN_URL = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -93,7 +93,7 @@ def test_missing_connection_is_reported_when_connections_are_known(doc: dict[str
         type = "test.needs_shop"
         app = "woocommerce"
 
-        class config_model(fakes.NodeConfig):  # noqa: N801
+        class config_model(fakes.NodeConfig):
             connection: str = ""
 
     register(NeedsShop)
