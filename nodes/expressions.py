@@ -343,7 +343,7 @@ def _offset(source: str, node: Any) -> int | None:
 
 
 def _prepare(source: str) -> str:
-    """Replace ``$`` outside text literals by a placeholder name and drop ``[*]``, so that Python's parser accepts them."""
+    """Replace ``$`` outside text literals by a placeholder name and drop ``[*]``, for Python's parser."""
     if _DOLLAR in source:
         raise ExpressionError(f"the character {_DOLLAR!r} is not allowed", source, source.index(_DOLLAR))
     out, i, quote = [], 0, ""

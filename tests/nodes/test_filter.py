@@ -1,0 +1,125 @@
+"""The ``filter`` node: passing records go on unchanged, the others are skipped with the failing condition."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from nodes.base import Kind, Record, SkipRecord
+from nodes.filter import FilterConfig, FilterNode
+from nodes.registry import get_node_type
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class FakeContext:
+    flow_key: str = "test-flow"
+    run_id: str = "run-1"
+    dry_run: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, connection: str) -> Any:
+        raise AssertionError("the filter needs no connection")
+
+    def cursor(self, node_id: str) -> Any:
+        raise AssertionError("the filter keeps no cursor")
+
+    def now(self) -> datetime:
+        return datetime(2025, 3, 10, tzinfo=UTC)
+
+
+def order_record(name: str = "order-b2b-de.json") -> Record:
+    data = json.loads((FIXTURES / name).read_text())
+    return Record(key=str(data["number"]), source_id=f"order:{data['id']}", data=data)
+
+
+def make_filter(config: dict[str, Any]) -> FilterNode:
+    return FilterNode("filter-1", FilterConfig.model_validate(config), FakeContext())
+
+
+def test_registered_as_filter_kind() -> None:
+    assert get_node_type("filter") is FilterNode
+    described = FilterNode.describe()
+    assert described["kind"] == str(Kind.FILTER)
+    assert described["outputs"] == [{"name": "out", "schema": "same"}]
+    conditions = described["config_schema"]["properties"]["conditions"]
+    assert conditions["ui"] == {"widget": "conditions"}
+
+
+async def test_passing_record_goes_on_unchanged() -> None:
+    node = make_filter({"conditions": {"all": [{"field": "status", "op": "in", "value": ["processing", "completed"]}]}})
+    record = order_record()
+    assert await node.process(record) is record
+
+
+async def test_failing_record_is_skipped_with_the_failing_condition() -> None:
+    node = make_filter(
+        {
+            "conditions": {
+                "all": [
+                    {"field": "status", "op": "equals", "value": "processing"},
+                    {"field": "billing.country", "op": "equals", "value": "NL"},
+                ]
+            }
+        }
+    )
+    with pytest.raises(SkipRecord) as info:
+        await node.process(order_record())
+    assert info.value.message == "billing.country is 'DE', expected equals 'NL'"
+    assert info.value.status == "skipped"
+    assert info.value.detail["condition"]["field"] == "billing.country"
+
+
+async def test_label_prefixes_the_reason() -> None:
+    node = make_filter(
+        {
+            "label": "Only Dutch orders",
+            "conditions": {"all": [{"field": "billing.country", "op": "equals", "value": "NL"}]},
+        }
+    )
+    with pytest.raises(SkipRecord, match=r"^Only Dutch orders: billing.country is 'US'"):
+        await node.process(order_record("order-example.json"))
+
+
+async def test_many_valued_paths_and_nested_groups_on_real_orders() -> None:
+    config = {
+        "conditions": {
+            "any": [
+                {"field": "line_items[*].sku", "op": "starts_with", "value": "EB-"},
+                {
+                    "all": [
+                        {"field": "billing.country", "op": "equals", "value": "US"},
+                        {"field": "customer_id", "op": "equals", "value": 0},
+                    ]
+                },
+            ]
+        }
+    }
+    node = make_filter(config)
+    b2b, guest = order_record(), order_record("order-example.json")
+    assert await node.process(b2b) is b2b  # has an e-book line
+    assert await node.process(guest) is guest  # a US guest order
+
+
+async def test_empty_filter_passes_everything() -> None:
+    node = make_filter({})
+    record = order_record()
+    assert await node.process(record) is record
+
+
+def test_bad_config_is_reported_per_field() -> None:
+    with pytest.raises(ValidationError) as info:
+        FilterConfig.model_validate(
+            {"conditions": {"all": [{"field": "total", "op": "bigger", "value": 1}]}, "colour": "red"}
+        )
+    locations = {e["loc"] for e in info.value.errors()}
+    assert ("conditions", "all", 0, "condition", "op") in locations
+    assert ("colour",) in locations
