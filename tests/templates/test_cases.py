@@ -165,7 +165,7 @@ def test_two_coupons_split_each_vat_code_by_their_share(b2b: dict[str, Any]) -> 
         (line["description"], line["vatCode"], line["amount"])
         for line in separate["lines"]
         if "Coupon" in line["description"]
-    ]  # noqa: E501
+    ]
     assert got == [
         ("Coupon a", "OSS-DE-19", -7.5),
         ("Coupon b", "OSS-DE-19", -2.5),
@@ -252,9 +252,7 @@ def test_refund_with_lines_is_a_credit_invoice_with_the_order_codes(b2b: dict[st
     assert credit["description"] == "WooCommerce refund 5020 of order 5012"
     assert [
         (line["amount"], line["vatAmount"], line["vatCode"], line["ledgerAccountId"]) for line in credit["lines"]
-    ] == [  # noqa: E501
-        (-16.81, -3.19, "OSS-DE-19", 8100)
-    ]
+    ] == [(-16.81, -3.19, "OSS-DE-19", 8100)]
     assert sum(booked(credit), Decimal(0)) == -D(refund["amount"])
 
 
@@ -331,7 +329,8 @@ def test_stock_formulas_never_go_below_zero() -> None:
 def test_asperion_order_needs_every_article_in_woocommerce() -> None:
     sales_order = {
         "id": 31, "orderNumber": "SO-31", "debtorCustomerNumber": "10001", "status": "open", "description": "x",
-        "lines": {"_data": [{"articleId": 1, "quantity": 2, "amount": 20}, {"articleId": 2, "quantity": 1, "amount": 5}]},
+        "lines": {"_data": [{"articleId": 1, "quantity": 2, "amount": 20},
+                            {"articleId": 2, "quantity": 1, "amount": 5}]},
     }  # fmt: skip
     debtor = {"name": "Acme BV", "attentionTo": "Jan Jansen", "emailAddress": "Jan@Acme.test", "countryCode": "NL"}
     codes_by_id = {"1": "LAMP", "2": "KAP"}

@@ -104,6 +104,7 @@ def test_a_filled_row_books_the_waiting_us_order(orders: dict[str, dict[str, Any
     order = orders["order-example-1"]
     settings = InvoiceSettings(vat_codes={**InvoiceSettings().vat_codes, "US:7.5": "H21"})
     invoice, _, warning = build_invoice(order, settings)
+    assert warning is None
     assert_matches_woocommerce(invoice, order)
     assert [line["vatCode"] for line in invoice["lines"]] == ["H21", "H21", "EXP"]
     assert [line["ledgerAccountId"] for line in invoice["lines"]] == [8200, 8200, 8300]
