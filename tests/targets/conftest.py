@@ -15,7 +15,6 @@ import pytest
 
 from nodes.base import Delivery, Record, RecordProblem, SkipRecord, TargetNode
 from nodes.connectors import make_client
-from sandbox.control import connections
 from tests.targets.fakes import FakeContext
 
 ASGI_BASE = "http://127.0.0.1:9"  # never dialled: the ASGI transport answers in-process
@@ -27,6 +26,8 @@ class Sandbox:
     transport: httpx.AsyncBaseTransport | None
 
     def connections(self) -> dict[str, Any]:
+        from sandbox.control import connections  # the sandbox is imported only by tests that use it
+
         return connections(self.base_url)
 
     def control(self) -> httpx.AsyncClient:

@@ -1,0 +1,38 @@
+"""Every lookup and target type is registered with a form schema the canvas can render."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nodes.base import Kind
+from nodes.registry import get_node_type
+
+TYPES = {
+    "asperion.lookup_debtor": Kind.LOOKUP,
+    "asperion.sales_invoice": Kind.TARGET,
+    "asperion.sales_order": Kind.TARGET,
+    "asperion.debtor": Kind.TARGET,
+    "asperion.article": Kind.TARGET,
+    "asperion.financial_mutation": Kind.TARGET,
+    "woocommerce.order_status": Kind.TARGET,
+    "woocommerce.stock": Kind.TARGET,
+    "woocommerce.customer": Kind.TARGET,
+    "woocommerce.order": Kind.TARGET,
+}
+
+
+@pytest.mark.parametrize(("node_type", "kind"), sorted(TYPES.items()))
+def test_node_type_is_registered_and_describes_itself(node_type: str, kind: Kind) -> None:
+    cls = get_node_type(node_type)
+    assert cls is not None, node_type
+    assert cls.kind == kind
+    description = json.loads(json.dumps(cls.describe()))
+    schema = description["config_schema"]
+    assert schema["properties"]["connection"]["default"] == cls.app
+    for name, prop in schema["properties"].items():
+        assert prop.get("title"), f"{node_type}.{name} has no title"
+    cls.config_model()  # the defaults alone make a valid config
+    with pytest.raises(ValueError, match="Extra inputs"):
+        cls.config_model(conection="typo")
