@@ -30,6 +30,7 @@ __all__ = (
     "Connection",
     "CredentialState",
     "Cursor",
+    "FiredSlot",
     "Flow",
     "FlowVersion",
     "IdempotencyEntry",
@@ -37,6 +38,7 @@ __all__ = (
     "Run",
     "RunStatus",
     "User",
+    "WebhookDelivery",
     "new_id",
     "utcnow",
 )
@@ -288,3 +290,50 @@ class CredentialState(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     secrets: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# ==== Automation: webhook deliveries and fired schedule/alert slots (issue 6, "Always up to date") ============
+
+
+class WebhookDelivery(Base):
+    """A verified WooCommerce webhook delivery for a flow: replay guard and the queue of records to run.
+
+    ``status``: ``pending`` (waiting for the flow to be free), ``queued`` (a run took it: ``run_id``), ``ignored``
+    (nothing to run: a deletion, or the flow is not active). ``delivery_id`` is WooCommerce's
+    ``X-WC-Webhook-Delivery-ID``; a second delivery with the same id is a replay and is refused.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("flow_id", "delivery_id"),
+        Index("ix_webhook_deliveries_flow_status", "flow_id", "status"),
+        Index("ix_webhook_deliveries_received", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(100))
+    topic: Mapped[str] = mapped_column(String(60), default="")
+    source_id: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FiredSlot(Base):
+    """One time slot of a flow's schedule, catch-up or alert digest that has fired (the primary key makes it once).
+
+    ``key``: ``<kind>:<flow id>:<slot ISO time>``; a second scheduler inserting the same key fails, so a slot can
+    never start two runs or send two digests, whatever the number of workers.
+    """
+
+    __tablename__ = "fired_slots"
+    __table_args__ = (Index("ix_fired_slots_flow_kind", "flow_id", "kind", "slot_at"),)
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    flow_id: Mapped[str | None] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"), default=None)
+    kind: Mapped[str] = mapped_column(String(20))
+    slot_at: Mapped[datetime] = mapped_column()
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
