@@ -5,6 +5,7 @@ Under ``CI=true`` tests that need PostgreSQL, Redis or Chromium run or fail; the
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -85,7 +86,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 async def pg_db(pg_url: str) -> AsyncIterator[Database]:
-    migrate_sync(pg_url)
+    await asyncio.to_thread(migrate_sync, pg_url)
     database = Database(pg_url)
     yield database
     await database.dispose()
