@@ -35,4 +35,4 @@ def test_node_type_is_registered_and_describes_itself(node_type: str, kind: Kind
         assert prop.get("title"), f"{node_type}.{name} has no title"
     cls.config_model()  # the defaults alone make a valid config
     with pytest.raises(ValueError, match="Extra inputs"):
-        cls.config_model(conection="typo")
+        cls.config_model.model_validate({"conection": "typo"})
