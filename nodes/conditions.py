@@ -39,6 +39,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from nodes.paths import PathError, get_values, parse_path
 
@@ -89,6 +90,11 @@ NO_VALUE = frozenset({"is_set", "not_set", "is_empty", "not_empty"})
 _PLAIN_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?")
 _NUMBER = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown as is (no "Value error, " prefix)."""
+    return PydanticCustomError("invalid", "{message}", {"message": message})
 
 
 # ---------------------------------------------------------------------------------------------------- value helpers
@@ -180,8 +186,25 @@ def ordered_pair(actual: Any, expected: Any) -> tuple[Any, Any] | None:
 
 
 # ------------------------------------------------------------------------------------------------------------ regex
+def _ambiguous(branches: Any, constants: Any) -> bool:
+    """Whether two alternatives are equal or one is a literal prefix of another (``a|a``, ``a|aa``)."""
+    shapes = [str(list(branch)) for branch in branches]
+    if len(shapes) != len(set(shapes)):
+        return True
+    literals = [
+        "".join(chr(arg) for _, arg in branch)
+        for branch in branches
+        if all(op == constants.LITERAL for op, _ in branch)
+    ]
+    return any(a != b and b.startswith(a) for a in literals for b in literals)
+
+
 def _nested_repeat(items: Any, inside_repeat: bool, parser: Any) -> bool:
-    """Whether a parsed pattern repeats something that itself repeats unboundedly (catastrophic backtracking)."""
+    """Whether a parsed pattern repeats something that itself repeats unboundedly (catastrophic backtracking).
+
+    ``inside_repeat`` is true within a repetition of more than one (``+``, ``*``, ``{2,}``, ``{20}``), where an
+    unbounded repetition or an ambiguous alternation can be matched in exponentially many ways.
+    """
     constants = parser._constants if hasattr(parser, "_constants") else parser
     repeats = {constants.MAX_REPEAT, constants.MIN_REPEAT, getattr(constants, "POSSESSIVE_REPEAT", None)}
     for op, arg in items:
@@ -190,14 +213,14 @@ def _nested_repeat(items: Any, inside_repeat: bool, parser: Any) -> bool:
             unbounded = high == constants.MAXREPEAT or high > 100
             if unbounded and inside_repeat:
                 return True
-            if _nested_repeat(sub, inside_repeat or unbounded, parser):
+            if _nested_repeat(sub, inside_repeat or high > 1, parser):
                 return True
         elif op == constants.SUBPATTERN:
             if _nested_repeat(arg[-1], inside_repeat, parser):
                 return True
         elif op == constants.BRANCH:
             branches = arg[1]
-            if inside_repeat and len(branches) != len({str(list(b)) for b in branches}):
+            if inside_repeat and _ambiguous(branches, constants):
                 return True
             if any(_nested_repeat(b, inside_repeat, parser) for b in branches):
                 return True
@@ -222,7 +245,9 @@ def compile_regex(pattern: str, case_sensitive: bool = True) -> re.Pattern[str]:
         raise ValueError(f"the pattern does not compile: {exc.msg}{where}") from None
     parser = importlib.import_module("re._parser")
     if _nested_repeat(list(parser.parse(pattern)), False, parser):
-        raise ValueError("the pattern repeats a repetition (like (a+)+ or (a|a)*), which can take forever; simplify it")
+        raise ValueError(
+            "the pattern repeats a repetition (like (a+)+, (.*a){20} or (a|aa)*), which can take forever; simplify it"
+        )
     return compiled
 
 
@@ -322,14 +347,14 @@ class Condition(BaseModel):
         try:
             parse_path(value)
         except PathError as exc:
-            raise ValueError(str(exc)) from None
+            raise _invalid(str(exc)) from None
         return value
 
     @field_validator("op")
     @classmethod
     def _check_op(cls, value: str) -> str:
         if value not in OPERATORS:
-            raise ValueError(f"unknown operator {value!r}; use one of: {', '.join(OPERATORS)}")
+            raise _invalid(f"unknown operator {value!r}; use one of: {', '.join(OPERATORS)}")
         return value
 
     @model_validator(mode="after")
@@ -338,21 +363,24 @@ class Condition(BaseModel):
         if op in NO_VALUE:
             return self
         if self.value is None or (isinstance(self.value, str) and not self.value and op != "equals"):
-            raise ValueError(f"operator {op!r} needs a value")
+            raise _invalid(f"operator {op!r} needs a value")
         base = NEGATIONS.get(op, op)
         if base == "in":
             if isinstance(self.value, str):
                 object.__setattr__(self, "value", [part.strip() for part in self.value.split(",")])
             elif not isinstance(self.value, list):
-                raise ValueError(f"operator {op!r} needs a list of values")
+                raise _invalid(f"operator {op!r} needs a list of values")
         elif isinstance(self.value, list | dict) and base != "equals":
-            raise ValueError(f"operator {op!r} needs a single value, not a list")
+            raise _invalid(f"operator {op!r} needs a single value, not a list")
         if base == "matches":
             if not isinstance(self.value, str):
-                raise ValueError("a regex pattern must be text")
-            compile_regex(self.value, self.case_sensitive)
+                raise _invalid("a regex pattern must be text")
+            try:
+                compile_regex(self.value, self.case_sensitive)
+            except ValueError as exc:
+                raise _invalid(str(exc)) from None
         if base.startswith(("greater", "less")) and ordered_pair(self.value, self.value) is None:
-            raise ValueError(f"operator {op!r} needs a number or an ISO date (YYYY-MM-DD), got {self.value!r}")
+            raise _invalid(f"operator {op!r} needs a number or an ISO date (YYYY-MM-DD), got {self.value!r}")
         return self
 
     def regex(self) -> re.Pattern[str]:
@@ -421,7 +449,7 @@ class ConditionGroup(BaseModel):
     @model_validator(mode="after")
     def _one_kind(self) -> ConditionGroup:
         if (self.all is None) == (self.any is None):
-            raise ValueError('a group has exactly one of "all" or "any"')
+            raise _invalid('a group has exactly one of "all" or "any"')
         return self
 
     @property

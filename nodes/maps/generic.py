@@ -19,6 +19,7 @@ import copy
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from nodes.base import ANY, Kind, NeedsMapping, NodeConfig, Port, ProcessNode, Record, RecordFailed, SkipRecord
 from nodes.conditions import to_decimal
@@ -30,12 +31,17 @@ __all__ = ("FieldMapping", "FieldSource", "MapConfig", "MapNode")
 _MISSING: Any = object()
 
 
+def _invalid(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown as is (no "Value error, " prefix)."""
+    return PydanticCustomError("invalid", "{message}", {"message": message})
+
+
 def _check_path(value: str | None) -> str | None:
     if value is not None:
         try:
             parse_path(value)
         except PathError as exc:
-            raise ValueError(str(exc)) from None
+            raise _invalid(str(exc)) from None
     return value
 
 
@@ -87,18 +93,18 @@ class FieldSource(BaseModel):
             try:
                 compile_expression(value)
             except ExpressionError as exc:
-                raise ValueError(str(exc)) from None
+                raise _invalid(str(exc)) from None
         return value
 
     @model_validator(mode="after")
     def _check_kind(self) -> FieldSource:
         needed = {"path": "path", "expression": "expression", "table": "table"}.get(self.kind)
         if needed and getattr(self, needed) is None:
-            raise ValueError(f"{needed} is required for kind {self.kind!r}")
+            raise _invalid(f"{needed} is required for kind {self.kind!r}")
         if self.kind == "table" and self.key_path is None:
-            raise ValueError("key_path is required for kind 'table'")
+            raise _invalid("key_path is required for kind 'table'")
         if self.on_missing == "needs_mapping" and self.kind != "table":
-            raise ValueError("on_missing 'needs_mapping' only applies to kind 'table'")
+            raise _invalid("on_missing 'needs_mapping' only applies to kind 'table'")
         return self
 
 
@@ -115,7 +121,7 @@ class FieldMapping(BaseModel):
     def _check_target(cls, value: str) -> str:
         _check_path(value)
         if not parse_path(value):
-            raise ValueError("the target must name a field, not the whole record ('$')")
+            raise _invalid("the target must name a field, not the whole record ('$')")
         return value
 
 
@@ -143,7 +149,7 @@ class MapConfig(NodeConfig):
         seen: set[str] = set()
         for mapping in value:
             if mapping.target in seen:
-                raise ValueError(f"the target {mapping.target!r} is mapped twice")
+                raise _invalid(f"the target {mapping.target!r} is mapped twice")
             seen.add(mapping.target)
         return value
 
