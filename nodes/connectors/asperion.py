@@ -472,6 +472,72 @@ class AsperionClient(ApiClient):
         """Replace an article (stock fields are read-only and left out)."""
         return dict(await self.put(f"{ARTICLES}/{article_id}", dict(article)))
 
+    # -- reading for sources ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _article_query(changed_from: str | None, changed_to: str | None) -> dict[str, Any]:
+        query: dict[str, Any] = {"orderBy": "id"}
+        if changed_from:
+            query["DateLastChange_from"] = changed_from
+        if changed_to:
+            query["DateLastChange_to"] = changed_to
+        return query
+
+    async def article_pages(
+        self, *, changed_from: str | None = None, changed_to: str | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Articles page by page (by id), optionally only those changed in ``[changed_from, changed_to]``.
+
+        Each article carries ``changed`` = its ``dateLastChange`` (the stamp a cursor follows, None when unknown).
+        """
+        async for page in self.pages(ARTICLES, self._article_query(changed_from, changed_to)):
+            yield [{**article, "changed": article.get("dateLastChange")} for article in page]
+
+    async def count_articles(self, *, changed_from: str | None = None, changed_to: str | None = None) -> int:
+        """How many articles :meth:`article_pages` would give."""
+        return await self.total(ARTICLES, self._article_query(changed_from, changed_to))
+
+    @staticmethod
+    def _order_query(
+        status: str | None, min_id: int | None, date_from: str | None, date_to: str | None
+    ) -> dict[str, Any]:
+        query: dict[str, Any] = {"orderBy": "id"}
+        if status:
+            query.update(Status=status, Status_comparison="Equals")
+        if min_id is not None:
+            query["Id_from"] = min_id
+        if date_from:
+            query["Date_from"] = date_from
+        if date_to:
+            query["Date_to"] = date_to
+        return query
+
+    async def sales_order_pages(
+        self,
+        *,
+        status: str | None = None,
+        min_id: int | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Sales orders page by page in id order, their ``lines`` unwrapped into a plain list.
+
+        Args:
+            status: only orders with this status (``open``, ``delivered``, ``invoiced``).
+            min_id: only orders with at least this id (new orders since a cursor).
+            date_from: only orders dated on or after this day.
+            date_to: only orders dated on or before this day.
+        """
+        query = self._order_query(status, min_id, date_from, date_to)
+        async for page in self.pages(SALES_ORDERS, query):
+            kept = [o for o in page if min_id is None or int(o.get("id") or 0) >= min_id]
+            kept = [o for o in kept if not status or str(o.get("status") or "").lower() == status.lower()]
+            yield [{**order, "lines": lines_of(order)} for order in kept]
+
+    async def count_sales_orders(self, *, status: str | None = None, min_id: int | None = None) -> int:
+        """How many sales orders :meth:`sales_order_pages` would give."""
+        return await self.total(SALES_ORDERS, self._order_query(status, min_id, None, None))
+
     # -- option lists -------------------------------------------------------------------------------------------
 
     async def _list(self, name: str) -> list[dict[str, Any]]:
