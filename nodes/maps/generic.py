@@ -223,7 +223,10 @@ class MapNode(ProcessNode):
             "table": f"the table has no row for {key!r} (from {source.key_path})",
         }.get(source.kind, "no value")
         if source.on_missing == "needs_mapping":
-            raise NeedsMapping(mapping.target, key or "")
+            if not key:
+                # No row can be added for a key the record lacks: that is the record's problem, not the table's.
+                raise RecordFailed(f"{mapping.target}: {source.key_path} is not set, so the table cannot be used")
+            raise NeedsMapping(mapping.target, key)
         if source.on_missing == "fail":
             raise RecordFailed(f"{mapping.target}: {what}")
         if source.on_missing == "skip":
