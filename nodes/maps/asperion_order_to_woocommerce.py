@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from nodes.accounting import cents, money
-from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
+from nodes.base import ANY, Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
 from nodes.maps.order_settings import load_articles
 
 __all__ = (
@@ -157,10 +157,10 @@ class AsperionOrderToWooCommerce(ProcessNode):
         "article lines as products found by SKU (missing SKUs fail the order), the status by the status table, "
         "and the Asperion order id in the order's meta so it is sent once."
     )
-    app = "woocommerce"
+    app = None  # two connections (Asperion and WooCommerce): see connection_names
     config_model = AsperionOrderSettings
     inputs = (Port("in", "asperion.sales_order"),)
-    outputs = (Port("out", "woocommerce.order_create"),)
+    outputs = (Port("out", ANY),)  # woocommerce.order_create, or woocommerce.customer with output "customer"
 
     config: AsperionOrderSettings
 

@@ -84,7 +84,7 @@ class OrderToCreditInvoices(ProcessNode):
         "amounts with the order's VAT codes), described 'WooCommerce refund {refund id} of order {number}' so each "
         "refund is credited once. Output: data.invoices, a list for the sales invoice target."
     )
-    app = "asperion"
+    app = None  # two connections (Asperion and WooCommerce): see connection_names
     config_model = CreditInvoiceSettings
     inputs = (Port("in", "woocommerce.order"),)
     outputs = (Port("out", "asperion.sales_invoice"),)

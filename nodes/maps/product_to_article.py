@@ -24,11 +24,14 @@ DEFAULT_TAX_CLASS_RATES: dict[str, str] = {"standard": "21", "reduced-rate": "9"
 class ArticleSettings(NodeConfig):
     """Settings of the product → article map."""
 
+    connection: str = Field(
+        "woocommerce", title="WooCommerce connection", description="Read for the store's 'prices entered with tax'."
+    )
     prices_include_tax: Literal["store", "yes", "no"] = Field(
         "store",
         title="Prices include VAT",
-        description="store: as the record says (the store's 'prices entered with tax' setting, read by the "
-        "source); yes/no overrides it. Asperion's sales price is always ex VAT.",
+        description="store: as the store's 'prices entered with tax' setting says; yes/no overrides it. "
+        "Asperion's sales price is always ex VAT.",
     )
     tax_class_rates: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_TAX_CLASS_RATES),
@@ -120,6 +123,7 @@ class ProductToArticle(ProcessNode):
         "SKU as code, price ex VAT, EAN and active flag; grouped and external products and products without SKU "
         "are skipped. Articles are inferred from Asperion's documentation."
     )
+    app = "woocommerce"
     config_model = ArticleSettings
     inputs = (Port("in", "woocommerce.product"),)
     outputs = (Port("out", "asperion.article"),)
@@ -131,9 +135,16 @@ class ProductToArticle(ProcessNode):
         product = record.source or record.data
         parent = product.get("parent") or record.context.get("parent") or {}
         if self.config.prices_include_tax == "store":
-            flag = product.get("prices_include_tax", record.context.get("prices_include_tax", False))
-            includes_tax = flag in (True, "yes", "true", 1)
+            includes_tax = await self._store_includes_tax()
         else:
             includes_tax = self.config.prices_include_tax == "yes"
         article = build_article(product, self.config, parent=parent, includes_tax=includes_tax)
         return record.derive(article)
+
+    async def _store_includes_tax(self) -> bool:
+        """The store's ``woocommerce_prices_include_tax`` setting, read once per run."""
+        key = f"maps:{self.config.connection}:prices_include_tax"
+        if key not in self.ctx.cache:
+            setting = await self.ctx.client(self.config.connection).get("settings/tax/woocommerce_prices_include_tax")
+            self.ctx.cache[key] = str((setting or {}).get("value") or "no") == "yes"
+        return bool(self.ctx.cache[key])

@@ -1,0 +1,70 @@
+"""The seven template documents: names of the contract, valid flows, connections named alike, readable layout."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.flow import validate_flow
+from engine.templates import TEMPLATE_INFO, get_template, list_templates
+from nodes.registry import get_node_type
+
+CONTRACT = [
+    "orders-to-sales-invoices",
+    "orders-to-sales-orders",
+    "payments-to-financial-mutations",
+    "customers-to-debtors",
+    "products-to-articles",
+    "stock-to-woocommerce",
+    "asperion-orders-to-woocommerce",
+]
+CONNECTIONS = {"woocommerce": "woocommerce", "asperion": "asperion"}
+
+
+def test_the_contract_names_in_order() -> None:
+    assert list_templates() == CONTRACT
+    assert set(TEMPLATE_INFO) == set(CONTRACT)
+    assert all(info["title"] and len(info["description"]) > 100 for info in TEMPLATE_INFO.values())
+    with pytest.raises(KeyError):
+        get_template("nope")
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_template_is_a_valid_flow_with_the_two_connections(name: str) -> None:
+    document = get_template(name)
+    assert document["format"] == "koppel.flow/1" and document["name"] == name
+    assert validate_flow(document, CONNECTIONS) == []
+    used = {
+        value
+        for node in document["nodes"]
+        for key, value in node["config"].items()
+        if key == "connection" or key.endswith("_connection")
+    }
+    assert used <= {"woocommerce", "asperion"}
+    kinds = {str(get_node_type(node["type"]).kind) for node in document["nodes"]}  # type: ignore[union-attr]
+    assert {"source", "map", "target"} <= kinds
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_layout_runs_left_to_right_without_overlap(name: str) -> None:
+    document = get_template(name)
+    where = {node["id"]: tuple(node["position"]) for node in document["nodes"]}
+    assert len(set(where.values())) == len(where)
+    for edge in document["edges"]:
+        assert where[edge["from"]][0] < where[edge["to"]][0]
+
+
+def test_map_settings_are_the_accounting_defaults() -> None:
+    for name in CONTRACT:
+        for node in get_template(name)["nodes"]:
+            cls = get_node_type(node["type"])
+            assert cls is not None
+            if node["type"].startswith("map."):
+                default = cls.config_model().model_dump(mode="json")
+                changed = {k for k, v in node["config"].items() if default.get(k) != v}
+                assert changed <= {"output"}, (name, node["id"], changed)
+
+
+def test_get_template_returns_a_copy() -> None:
+    document = get_template("orders-to-sales-invoices")
+    document["nodes"].clear()
+    assert get_template("orders-to-sales-invoices")["nodes"]
