@@ -127,7 +127,7 @@ async def test_table_miss_needs_mapping_with_target_and_key() -> None:
 async def test_table_with_missing_key_fails_instead_of_waiting() -> None:
     source = {"kind": "table", "table": VAT_CODES, "key_path": "billing.vat_country", "on_missing": "needs_mapping"}
     node = make_map([{"target": "vat_code", "source": source}])
-    with pytest.raises(RecordFailed, match="vat_code: billing.vat_country is not set"):
+    with pytest.raises(RecordFailed, match=r"vat_code: billing\.vat_country is not set"):
         await node.process(order_record())
 
 
