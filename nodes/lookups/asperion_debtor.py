@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
+from nodes.connectors.http import ServerError, Unreachable, ValidationFailed
 from nodes.lookups._debtor_rules import (
     DEFAULT_CLASSIFICATION,
     DEFAULT_VAT_META_KEYS,
@@ -127,6 +128,10 @@ def _summary(debtor: dict[str, Any], decision: Decision, *, created: bool, updat
     }
 
 
+def _refused(exc: ValidationFailed, what: str) -> RecordFailed:
+    return RecordFailed(f"{what} was refused: {exc.message}", detail={"errors": exc.field_errors, "response": exc.body})
+
+
 def _would(summary: dict[str, Any]) -> str:
     if summary["action"] == "create":
         return f"dry run: would create {summary['kind']} debtor {summary['name']!r} ({summary['emailAddress']})"
@@ -150,7 +155,8 @@ class LookupDebtor(ProcessNode):
     outputs = (Port("out", "same"),)
 
     config: LookupDebtorConfig
-    memo_size: ClassVar[int] = 10_000
+    memo_size: ClassVar[int] = 5_000
+    """Debtors remembered per run (by e-mail); older ones are looked up again when needed."""
 
     @property
     def _prefix(self) -> str:
@@ -193,6 +199,19 @@ class LookupDebtor(ProcessNode):
             return None
         return dict(found) if found is not None else None
 
+    async def _create(self, email: str, decision: Decision) -> tuple[dict[str, Any], bool]:
+        """Create the debtor; when the answer is lost, look again before anyone creates it a second time."""
+        client = self.ctx.client(self.config.connection)
+        try:
+            return await client.create_debtor(decision.payload), True
+        except ValidationFailed as exc:
+            raise _refused(exc, f"creating the debtor for {email}") from exc
+        except (Unreachable, ServerError):
+            again = await self._find(email)
+            if again is None:
+                raise
+            return again, True
+
     async def _resolve(self, source: dict[str, Any], email: str) -> dict[str, Any]:
         memo: BoundedMemo[dict[str, Any]] = run_scoped(
             self.ctx.cache, f"{self._prefix}:debtors", lambda: BoundedMemo(self.memo_size)
@@ -208,14 +227,16 @@ class LookupDebtor(ProcessNode):
             if dry:
                 debtor = {**decision.payload, "customerNumber": NEW_DEBTOR, "id": None}
             else:
-                debtor = await self.ctx.client(self.config.connection).create_debtor(decision.payload)
-                created = True
+                debtor, created = await self._create(email, decision)
         elif decision.action == "update" and found is not None:
             if dry:
                 debtor = {**found, **decision.payload}
             else:
                 client = self.ctx.client(self.config.connection)
-                debtor = await client.update_debtor(decision.debtor_id, {**found, **decision.payload})
+                try:
+                    debtor = await client.update_debtor(decision.debtor_id, {**found, **decision.payload})
+                except ValidationFailed as exc:
+                    raise _refused(exc, f"updating debtor {decision.customer_number}") from exc
                 updated = True
         else:
             debtor = found or {}

@@ -106,21 +106,24 @@ def require(payload: Mapping[str, Any], fields: Mapping[str, str], what: str) ->
         raise RecordFailed(f"{what} has no {' and no '.join(missing)}")
 
 
+def _number(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value)).normalize()
+    return None
+
+
 def comparable(value: Any) -> Any:
     """A value normalised for "did it change": numbers as Decimal, text stripped, None and "" alike."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float | Decimal):
-        return Decimal(str(value)).normalize()
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return Decimal(text).normalize() if text and text.replace(".", "", 1).lstrip("-").isdigit() else text
-        except InvalidOperation:
-            return text
-    return value
+        return ("bool", value)  # True must not equal 1
+    number = _number(value)
+    if number is not None:
+        return number
+    return value.strip() if isinstance(value, str) else value
 
 
 def _is_meta(value: Any) -> bool:
@@ -134,4 +137,11 @@ def same_value(old: Any, new: Any) -> bool:
     if _is_meta(old) and _is_meta(new):  # WooCommerce meta_data: compare values by key, ignore meta ids
         values = {m["key"]: m.get("value") for m in old}
         return all(m["key"] in values and same_value(values[m["key"]], m.get("value")) for m in new)
+    if isinstance(old, str) != isinstance(new, str) and (_number(old) is not None or _number(new) is not None):
+        # A number against its text ("12.50" from WooCommerce, 12.5 from Asperion); text against text stays text,
+        # so that "0612" and "612" differ.
+        try:
+            return Decimal(str(old).strip()).normalize() == Decimal(str(new).strip()).normalize()
+        except InvalidOperation:
+            return False
     return bool(comparable(old) == comparable(new))

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from nodes.base import Record
+import pytest
+
+from nodes.base import Record, RecordFailed
 from nodes.lookups.asperion_debtor import LookupDebtor, LookupDebtorConfig
 from nodes.targets.asperion_article import ArticleTarget, article_changes
 from nodes.targets.asperion_debtor import DebtorTarget
 from tests.lookups.test_debtor_rules import order
-from tests.targets.conftest import deliver, make_target
+from tests.targets.conftest import LoseAnswers, Sandbox, deliver, inner_transport, make_target
 from tests.targets.fakes import FakeContext, order_record
 
 
@@ -140,3 +142,25 @@ async def test_lookup_node_creates_one_company_debtor_for_concurrent_orders(aspe
     guest = await lookup.process(order_record(order(customer_id=0)))
     assert guest.data["debtorCustomerNumber"] == "9999"
     assert guest.context["debtor"]["name"] == "WooCommerce consumenten"
+
+
+async def test_lookup_reports_a_refused_debtor_with_the_field(asperion: Any) -> None:
+    table = {**LookupDebtorConfig().classification, "consumer:domestic": "NOPE"}
+    lookup = LookupDebtor("debtor", LookupDebtorConfig(classification=table), FakeContext({"asperion": asperion}))
+    with pytest.raises(RecordFailed) as failure:
+        await lookup.process(order_record(order()))
+    assert failure.value.message.startswith("creating the debtor for jan@example.nl was refused: Asperion answered 400")
+    assert "DebtorKindId" in failure.value.message
+
+
+async def test_lookup_confirms_a_debtor_whose_creation_answer_was_lost(fresh: Sandbox) -> None:
+    transport = LoseAnswers(inner_transport(fresh), "POST", "/v1/debtors")
+    asperion = fresh.client("asperion", transport=transport)
+    try:
+        lookup = LookupDebtor("debtor", LookupDebtorConfig(), FakeContext({"asperion": asperion}))
+        result = await lookup.process(order_record(order()))
+        assert transport.left == 0
+        debtors = [d async for page in asperion.pages("/v1/debtors", {"EmailAddress": "jan@example.nl"}) for d in page]
+        assert [d["customerNumber"] for d in debtors] == [result.data["debtorCustomerNumber"]]
+    finally:
+        await asperion.aclose()
