@@ -54,9 +54,25 @@ class SandboxApp:
         self.faults = faults
         self.stats = stats
         woo.on_webhook = lambda outcome: self.stats.webhooks.update([outcome])
+        woo.on_seeded = self._seed_articles
         from sandbox.control import Control
 
         self.control = Control(self)
+
+    @property
+    def state(self) -> SandboxApp:
+        """The app itself (``app.state.woo`` / ``app.state.asperion`` for callers that expect a state object)."""
+        return self
+
+    def seed(self, orders: int = 0, customers: int = 0, products: int = 0, seed: int = 1) -> dict[str, int]:
+        """Seed the store (and the Asperion articles matching its products)."""
+        return self.woo.seed(orders=orders, customers=customers, products=products, seed=seed)
+
+    def _seed_articles(self, woo: WooSim) -> None:
+        if self.asperion is not None:
+            from sandbox.woocommerce.seed import asperion_articles
+
+            self.asperion.seed_articles(asperion_articles(woo))
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """ASGI entry point."""

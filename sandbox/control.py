@@ -26,7 +26,6 @@ from sandbox.credentials import (
     WOO_RW_SECRET,
 )
 from sandbox.http import Request, Response, json_response
-from sandbox.woocommerce.seed import asperion_articles
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxApp
@@ -89,10 +88,7 @@ class Control:
 
     def seed(self, orders: int, customers: int, products: int, seed: int) -> dict[str, Any]:
         """Seed the store (and the Asperion articles matching its products)."""
-        counts = self.app.woo.seed(orders=orders, customers=customers, products=products, seed=seed)
-        if self.app.asperion is not None and products:
-            self.app.asperion.seed_articles(asperion_articles(self.app.woo))
-        return counts
+        return self.app.seed(orders=orders, customers=customers, products=products, seed=seed)
 
     async def handle(self, req: Request) -> Response:
         """Answer one control request."""

@@ -31,12 +31,18 @@ def build_sandbox(
     fail_rate: float = 0,
     rate_limit: float = 0,
 ) -> tuple[SandboxApp, dict[str, Any]]:
-    """A seeded sandbox app and the seed counts."""
+    """A seeded sandbox app and the seed counts.
+
+    ``customers`` left None means a quarter of ``orders`` (at least 10 when there are orders); ``products`` left
+    None means the built-in catalogue when there are orders.
+    """
+    if customers is None:
+        customers = max(orders // 4, 10) if orders else 0
     faults = Faults(FaultConfig(latency_ms=latency_ms or 0, fail_rate=fail_rate or 0, rate_limit_per_s=rate_limit or 0))
     app = create_sandbox_app(faults=faults)
     counts: dict[str, Any] = {}
     if orders or customers or products:
-        counts = app.control.seed(orders or 0, customers or 0, products or 0, seed if seed is not None else 1)
+        counts = app.seed(orders or 0, customers or 0, products or 0, seed if seed is not None else 1)
     return app, counts
 
 

@@ -31,8 +31,9 @@ class WooError(Exception):
 
 def invalid_id(kind: str, status: int = 404) -> WooError:
     """``woocommerce_rest_<kind>_invalid_id`` "Invalid ID." (kind ``shop_order``, ``product``, … or ``""``)."""
-    code = f"woocommerce_rest_{kind}_invalid_id" if kind else "woocommerce_rest_invalid_id"
-    return WooError(code, "Invalid ID.", status)
+    if not kind:
+        return WooError("woocommerce_rest_invalid_id", "Invalid resource ID.", status)
+    return WooError(f"woocommerce_rest_{kind}_invalid_id", "Invalid ID.", status)
 
 
 def invalid_param(param: str, message: str, code: str = "rest_invalid_param_value") -> WooError:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 __all__ = (
     "ADDRESS_FIELDS",
+    "SITE",
     "TZ",
     "billing_address",
     "customer_index",
@@ -27,6 +28,8 @@ __all__ = (
 )
 
 TZ = ZoneInfo("Europe/Amsterdam")
+SITE = "__SITE__"
+"""Placeholder for the store's home URL in stored records; replaced by the request's base URL on output."""
 ADDRESS_FIELDS = (
     "first_name",
     "last_name",

@@ -7,8 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sandbox.woocommerce.errors import WooError, invalid_id, invalid_param
-from sandbox.woocommerce.objects import billing_address, now_pair, shipping_address
-from sandbox.woocommerce.routes.common import SITE
+from sandbox.woocommerce.objects import SITE, billing_address, now_pair, shipping_address
 from sandbox.woocommerce.totals import calculate_totals, fmt2, r2
 
 if TYPE_CHECKING:

@@ -18,9 +18,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sandbox.woocommerce.objects import date_pair, new_customer, new_product, new_variation
+from sandbox.woocommerce.objects import SITE, date_pair, new_customer, new_product, new_variation
 from sandbox.woocommerce.orders import build_order
-from sandbox.woocommerce.routes.common import SITE
 from sandbox.woocommerce.totals import r2
 
 if TYPE_CHECKING:
@@ -567,8 +566,13 @@ def _plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]*>", "", text)).strip()
 
 
+_SALES_TYPE = {"": 1, "standard": 1, "reduced-rate": 2, "zero-rate": 3}
+"""WooCommerce tax class → the seeded Asperion sales type (revenue 21 % / 9 % / 0 %)."""
+
+
 def asperion_articles(sim: WooSim) -> list[dict[str, Any]]:
-    """Asperion articles for every product and variation with a SKU: code, description, salesPrice ex VAT, ean."""
+    """Asperion articles for every product and variation with a SKU: code, description, salesPrice ex VAT, ean,
+    salesTypeId (by tax class)."""
     out = []
     store = sim.store
     for coll in (sim.products, sim.variations):

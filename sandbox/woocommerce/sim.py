@@ -40,6 +40,7 @@ class WooSim:
         self.router = Router()
         self._kinds: dict[tuple[str, str], str] = {}
         self.on_webhook: Callable[[str], None] | None = None
+        self.on_seeded: Callable[[WooSim], None] | None = None
         self.webhook_timeout = 60.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._client: Any = None
@@ -101,7 +102,10 @@ class WooSim:
         """Add a deterministic Dutch shop: see :func:`sandbox.woocommerce.seed.seed_store`."""
         from sandbox.woocommerce.seed import seed_store
 
-        return seed_store(self, orders=orders, customers=customers, products=products, seed=seed)
+        counts = seed_store(self, orders=orders, customers=customers, products=products, seed=seed)
+        if self.on_seeded is not None and counts.get("products"):
+            self.on_seeded(self)
+        return counts
 
     def import_payloads(
         self,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.http import Request, Response, dumps, json_response
 from sandbox.woocommerce.errors import WooError
+from sandbox.woocommerce.objects import SITE
 
 if TYPE_CHECKING:
     from sandbox.woocommerce.sim import WooSim
@@ -23,7 +24,6 @@ __all__ = (
     "splice",
 )
 
-SITE = "__SITE__"
 _SITE_B = SITE.encode()
 
 
