@@ -333,13 +333,10 @@ _BINARY: dict[type[ast.operator], str] = {
 _LITERALS = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp)
 
 
-def _offset(source: str, node: Any) -> int | None:
-    line, col = getattr(node, "lineno", None), getattr(node, "col_offset", None)
-    if line is None or col is None:
-        return None
-    lines = source.splitlines(keepends=True) or [""]
-    before = sum(len(text) for text in lines[: line - 1])
-    return before + len(lines[min(line, len(lines)) - 1].encode()[:col].decode(errors="ignore"))
+def _offset(source: str, node: Any, lead: int) -> int | None:
+    """The character offset of ``node`` in the user's text (``source`` is one line, ``lead`` spaces stripped)."""
+    col = getattr(node, "col_offset", None)
+    return None if col is None else lead + len(source.encode()[:col].decode(errors="ignore"))
 
 
 def _prepare(source: str) -> str:
@@ -366,6 +363,8 @@ def _prepare(source: str) -> str:
             continue
         elif char == "$":
             char = _DOLLAR
+        elif char in "\r\n\t":
+            char = " "  # one line, so that an expression may be spread over lines in the editor
         elif source.startswith("[*]", i):
             # line_items[*].sku reads like a path; a field of a list already reads every item, so drop the [*]
             # (three spaces keep the columns of later errors right).
@@ -377,7 +376,7 @@ def _prepare(source: str) -> str:
     return "".join(out)
 
 
-def _check(source: str, tree: ast.Expression) -> None:
+def _check(source: str, tree: ast.Expression, lead: int) -> None:
     count = 0
     for node in ast.walk(tree):
         if not isinstance(node, ast.expr):
@@ -385,7 +384,7 @@ def _check(source: str, tree: ast.Expression) -> None:
         count += 1
 
         def fail(message: str, at: ast.AST = node) -> ExpressionError:
-            return ExpressionError(message, source, _offset(source, at))
+            return ExpressionError(message, source, _offset(source, at, lead))
 
         if count > MAX_NODES:
             raise fail(f"the expression is too complex (more than {MAX_NODES} parts)")
@@ -442,7 +441,9 @@ class Expression:
     source: str
     tree: ast.Expression
     prepared: str
-    """The parsed text: ``source`` stripped, with ``$`` replaced by a placeholder (same character positions)."""
+    """The parsed text: ``source`` on one line, stripped, ``$`` replaced by a placeholder, ``[*]`` dropped."""
+    lead: int
+    """How many characters were stripped from the front (to report columns in the user's text)."""
 
     def evaluate(self, data: Any, *, tables: dict[str, dict[str, Any]] | None = None) -> Any:
         """The value of the expression for ``data`` (a record's payload).
@@ -456,7 +457,7 @@ class Expression:
             ExpressionError: the expression cannot be evaluated on this data (message with the column).
         """
         with localcontext(_CONTEXT):
-            return _Interpreter(self.prepared, data, tables or {}).run(self.tree.body)
+            return _Interpreter(self.prepared, self.lead, data, tables or {}).run(self.tree.body)
 
 
 @lru_cache(maxsize=2048)
@@ -470,18 +471,18 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError("the expression is empty")
     if len(source) > MAX_LENGTH:
         raise ExpressionError(f"the expression is longer than {MAX_LENGTH} characters", source)
-    prepared = _prepare(source).strip("\n\r\t ")
+    one_line = _prepare(source)
+    prepared = one_line.strip(" ")
+    lead = len(one_line) - len(one_line.lstrip(" "))
     try:
         tree = ast.parse(prepared, mode="eval")
     except SyntaxError as exc:
-        lines = prepared.splitlines(keepends=True)
-        line = max((exc.lineno or 1) - 1, 0)
-        position = sum(len(text) for text in lines[:line]) + max((exc.offset or 1) - 1, 0)
+        position = lead + min(max((exc.offset or 1) - 1, 0), len(prepared))
         raise ExpressionError(f"syntax error: {exc.msg}", source, position) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("the expression is nested too deeply", source) from None
-    _check(prepared, tree)
-    return Expression(source, tree, prepared)
+    _check(prepared, tree, lead)
+    return Expression(source, tree, prepared, lead)
 
 
 def evaluate(source: str, data: Any, *, tables: dict[str, dict[str, Any]] | None = None) -> Any:
@@ -490,25 +491,29 @@ def evaluate(source: str, data: Any, *, tables: dict[str, dict[str, Any]] | None
 
 
 class _Interpreter:
-    def __init__(self, source: str, data: Any, tables: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, source: str, lead: int, data: Any, tables: dict[str, dict[str, Any]]) -> None:
         self.source = source
+        self.lead = lead
         self.data = data
         self.tables = tables
+
+    def error(self, message: str, node: ast.AST) -> ExpressionError:
+        return ExpressionError(message, self.source, _offset(self.source, node, self.lead))
 
     def run(self, node: ast.expr) -> Any:
         try:
             return self.eval(node)
         except _Fail as exc:
-            raise ExpressionError(str(exc), self.source, _offset(self.source, node)) from None
+            raise self.error(str(exc), node) from None
 
     def eval(self, node: ast.expr) -> Any:
         handler = getattr(self, f"_{type(node).__name__}")
         try:
             return handler(node)
         except _Fail as exc:
-            raise ExpressionError(str(exc), self.source, _offset(self.source, node)) from None
+            raise self.error(str(exc), node) from None
         except DecimalException:
-            raise ExpressionError("the calculation is not possible", self.source, _offset(self.source, node)) from None
+            raise self.error("the calculation is not possible", node) from None
 
     def _Constant(self, node: ast.Constant) -> Any:
         value = node.value

@@ -228,6 +228,15 @@ def test_compiled_once_and_fast_per_record() -> None:
     assert time.perf_counter() - started < 2.0
 
 
+def test_columns_count_in_the_users_text_and_lines_may_break() -> None:
+    with pytest.raises(ExpressionError) as info:
+        compile_expression("\n  upper(x) + open(1)")
+    assert info.value.position == 14
+    assert ev('"a" if billing.country == "DE"\nelse "b"') == "a"
+    assert ev('concat(\n  "x",\n\t"y"\n)') == "xy"
+    assert ev('"line\\nbreak"') == "line\nbreak"
+
+
 def test_dollar_inside_text_is_text() -> None:
     assert ev('concat("$", total)') == "$134.63"
     assert ev("'costs $5'") == "costs $5"
