@@ -1,6 +1,6 @@
 """``asperion.lookup_debtor``: the Asperion debtor of a WooCommerce order — found, created, updated or the default.
 
-The decisions are :func:`nodes.lookups._debtor_rules.decide` (pure, unit-tested); this node does the HTTP around
+The decisions are :func:`nodes.lookups.debtor_rules.decide` (pure, unit-tested); this node does the HTTP around
 them: it searches by e-mail (exact re-check), creates or updates when the decision says so (never in a dry run),
 remembers answers for the run, and holds a lock per e-mail so that two orders of one new customer processed at the
 same time create one debtor, not two.
@@ -15,7 +15,8 @@ from pydantic import Field, field_validator
 
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
 from nodes.connectors.http import ServerError, Unreachable, ValidationFailed
-from nodes.lookups._debtor_rules import (
+from nodes.lookups._run_cache import BoundedMemo, KeyedLocks, run_scoped
+from nodes.lookups.debtor_rules import (
     DEFAULT_CLASSIFICATION,
     DEFAULT_VAT_META_KEYS,
     Decision,
@@ -23,7 +24,6 @@ from nodes.lookups._debtor_rules import (
     needs_search,
     normalize_email,
 )
-from nodes.lookups._run_cache import BoundedMemo, KeyedLocks, run_scoped
 from nodes.paths import PathError, parse_path, set_value
 
 __all__ = ("NEW_DEBTOR", "LookupDebtor", "LookupDebtorConfig", "set_path")

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Port, Record, SkipRecord, TargetNode
-from nodes.lookups._debtor_rules import normalize_email
+from nodes.lookups.debtor_rules import normalize_email
 from nodes.targets._common import create_once, require, same_value, scratch, write
 
 __all__ = ("CustomerConfig", "CustomerTarget", "customer_changes")

@@ -38,6 +38,10 @@ def reference_of(order: Mapping[str, Any], key: str) -> str:
     return ""
 
 
+def _by_sku(line: Mapping[str, Any]) -> bool:
+    return bool(str(line.get("sku") or "").strip()) and not line.get("product_id") and not line.get("variation_id")
+
+
 class OrderTarget(TargetNode):
     """Creates a WooCommerce order unless one with the same reference exists."""
 
@@ -67,13 +71,42 @@ class OrderTarget(TargetNode):
         return None
 
     async def build(self, record: Record) -> dict[str, Any]:
-        """The order as the map made it, checked for its reference and at least one line."""
+        """The order as the map made it, with lines given by SKU resolved to their product (and variation).
+
+        Raises:
+            RecordFailed: no reference, no lines, or SKUs the store does not have (all of them named).
+        """
         key = self.config.reference_meta_key
         if not reference_of(record.data, key):
             raise RecordFailed(f"The order has no {key} meta field, so it could not be found again")
-        if not record.data.get("line_items"):
+        lines = record.data.get("line_items")
+        if not lines:
             raise RecordFailed("The order has no line items")
-        return record.data
+        wanted = sorted({str(line["sku"]).strip() for line in lines if _by_sku(line)})
+        if not wanted:
+            return record.data
+        products = await self._products_by_sku(wanted)
+        missing = [sku for sku in wanted if sku not in products]
+        if missing:
+            raise RecordFailed(f"WooCommerce has no product with SKU {', '.join(missing)}")
+        resolved = [{**line, **products[str(line["sku"]).strip()]} if _by_sku(line) else line for line in lines]
+        return {**record.data, "line_items": resolved}
+
+    async def _products_by_sku(self, skus: list[str]) -> dict[str, dict[str, int]]:
+        client = self.ctx.client(self.config.connection)
+        found: dict[str, dict[str, int]] = {}
+        for start in range(0, len(skus), 100):
+            chunk = skus[start : start + 100]
+            params = {"sku": ",".join(chunk), "per_page": 100, "_fields": "id,sku,parent_id,type"}
+            for item in await client.get("products", params) or []:
+                sku = str(item.get("sku") or "").strip()
+                if sku in chunk and sku not in found:
+                    parent = item.get("parent_id")
+                    if item.get("type") == "variation" or parent:
+                        found[sku] = {"product_id": int(parent), "variation_id": int(item["id"])}
+                    else:
+                        found[sku] = {"product_id": int(item["id"])}
+        return found
 
     async def send(self, record: Record, payload: dict[str, Any]) -> Delivery:
         """POST the order; a lost answer is checked by reference before anything is posted again."""

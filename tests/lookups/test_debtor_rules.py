@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nodes.base import NeedsMapping, RecordFailed
-from nodes.lookups._debtor_rules import debtor_changes, debtor_payload, decide, match_value, needs_search
+from nodes.lookups.debtor_rules import debtor_changes, debtor_payload, decide, match_value, needs_search
 from nodes.lookups.asperion_debtor import LookupDebtorConfig
 
 FIXTURES = Path("/work/shared/fixtures/woocommerce")

@@ -189,3 +189,20 @@ async def test_order_without_reference_fails_before_sending(woocommerce: Any) ->
     outcome = await deliver(target, Record(key="x", source_id="salesorder:1", data={"line_items": [{"sku": "A"}]}))
     assert outcome.status == "failed"
     assert outcome.message == "The order has no _asperion_order_id meta field, so it could not be found again"
+
+
+async def test_order_lines_by_sku_are_resolved_and_missing_skus_named(fresh: Sandbox, woocommerce: Any) -> None:
+    await seed(fresh, products=4)
+    simple = next(p for p in await products_or_skip(woocommerce) if p["type"] == "simple" and p["sku"])
+    meta = [{"key": "_asperion_order_id", "value": "SO-88"}]
+    target = make_target(OrderTarget, {"woocommerce": woocommerce})
+    missing = {"line_items": [{"sku": "NOPE-1", "quantity": 1}, {"sku": simple["sku"]}, {"sku": "NOPE-2"}]}
+    outcome = await deliver(target, Record(key="SO-88", source_id="salesorder:88", data={**missing, "meta_data": meta}))
+    assert (outcome.status, outcome.message) == ("failed", "WooCommerce has no product with SKU NOPE-1, NOPE-2")
+    body = {"line_items": [{"sku": simple["sku"], "quantity": 3}], "meta_data": meta, "status": "on-hold"}
+    created = await deliver(target, Record(key="SO-88", source_id="salesorder:88", data=body))
+    assert created.status == "ok", created.message
+    assert created.payload is not None and created.payload["line_items"][0]["product_id"] == simple["id"]
+    stored = await woocommerce.get(f"orders/{created.target_id}")
+    assert [(i["product_id"], i["quantity"]) for i in stored["line_items"]] == [(simple["id"], 3)]
+    assert stored["status"] == "on-hold"
