@@ -1,4 +1,5 @@
-"""The simulated identity host: ``/connect/authorize`` (approves the demo user at once) and ``/connect/token``."""
+"""The simulated identity host: ``/connect/authorize`` (approves the demo user at once), ``/connect/token`` and the
+OpenID discovery document (IdentityServer layout)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 
-from sandbox.asperion.tokens import TokenError
+from sandbox.asperion.tokens import SCOPE, TokenError
 from sandbox.asperion.web import json_response
 from sandbox.credentials import ASPERION_CLIENT_ID
 
@@ -71,7 +72,7 @@ def identity_routes(sim: AsperionSim) -> list[HTTPRouteHandler]:
         else:
             method = params.get("code_challenge_method", "plain")
             answer["code"] = sim.tokens.issue_code(redirect_uri, params.get("code_challenge"), method)
-            answer["scope"] = params.get("scope", "api offline_access")
+            answer["scope"] = params.get("scope", SCOPE)
         if "state" in params:
             answer["state"] = params["state"]
         return Response(content=b"", status_code=302, headers={"Location": _with_query(redirect_uri, answer)})
@@ -97,4 +98,20 @@ def identity_routes(sim: AsperionSim) -> list[HTTPRouteHandler]:
             return _oauth_error(error)
         return json_response(answer, 200, _NO_STORE)
 
-    return [authorize, token]
+    @get("/.well-known/openid-configuration", name="asperion-discovery")
+    async def discovery(request: AnyRequest) -> Response[bytes]:
+        base = str(request.base_url).rstrip("/")
+        return json_response(
+            {
+                "issuer": base,
+                "authorization_endpoint": f"{base}/connect/authorize",
+                "token_endpoint": f"{base}/connect/token",
+                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "response_types_supported": ["code"],
+                "scopes_supported": SCOPE.split(),
+                "code_challenge_methods_supported": ["plain", "S256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            }
+        )
+
+    return [authorize, token, discovery]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, Receive, Scope, Send
+    from litestar.types import ASGIApp, Scope
 
 __all__ = ("ORIGINAL_PATH_KEY", "PrefixAware", "split_prefix")
 
@@ -61,8 +61,8 @@ class PrefixAware:
         """
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection.
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Handle one ASGI connection (typed loosely so that any ASGI server or mounting app may call it).
 
         Args:
             scope: The ASGI scope.

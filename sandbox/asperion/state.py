@@ -96,14 +96,3 @@ class Counters:
         value = self._last.get(kind, 0) + 1
         self._last[kind] = value
         return value
-
-    def peek(self, kind: str) -> int:
-        """The id :meth:`next` would hand out, without taking it (for ``validateOnly``).
-
-        Args:
-            kind: The sequence.
-
-        Returns:
-            The next id.
-        """
-        return self._last.get(kind, 0) + 1

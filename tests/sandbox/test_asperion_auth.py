@@ -216,3 +216,9 @@ def test_works_under_any_mount_prefix() -> None:
     with serve(sim.app) as base:
         body = httpx.get(f"{base}/v1/journals", headers=headers).json()
         assert body["_data"][0]["_meta"]["self"] == f"{base}/v1/journals/70"
+
+
+def test_discovery_document_names_the_endpoints(asp: Api) -> None:
+    body = httpx.get(f"{asp.url}/.well-known/openid-configuration").json()
+    assert body["token_endpoint"] == f"{asp.url}/connect/token"
+    assert body["authorization_endpoint"] == f"{asp.url}/connect/authorize"
