@@ -85,6 +85,7 @@ DEFAULT_VAT_CODES: dict[str, str] = {
     "domestic:9": "L9",
     "domestic:0": "N0",
     "eu-vat-number:0": "ICP",
+    "eu:0": "N0",
     "world:0": "EXP",
     "DE:19": "OSS-DE-19",
     "DE:7": "OSS-DE-7",
@@ -98,7 +99,9 @@ DEFAULT_VAT_CODES: dict[str, str] = {
     "AT:20": "OSS-AT-20",
     "AT:10": "OSS-AT-10",
 }
-"""Rows ``<country or rule>:<rate>`` → Asperion VAT code; rules: ``domestic``, ``eu-vat-number``, ``world``."""
+"""Rows ``<country or rule>:<rate>`` → Asperion VAT code; rules: ``domestic``, ``eu-vat-number``, ``eu``, ``world``.
+
+``eu:0`` covers what is untaxed for an EU consumer (vouchers, fees without tax): no OSS code applies to it."""
 
 DEFAULT_REVENUE_ACCOUNTS: dict[str, str] = {"domestic": "8000", "eu": "8100", "world": "8200"}
 """Rows country code (or region) → revenue ledger account."""
@@ -232,8 +235,8 @@ def vat_code(
     """The Asperion VAT code of a line by the rules of mappings.md step 5.
 
     A row for the exact ``<country>:<rate>`` always wins; otherwise: domestic → ``domestic:<rate>``; EU with a VAT
-    number at rate 0 → ``eu-vat-number:0`` (ICP); other EU → only the country row (OSS); world at rate 0 →
-    ``world:0`` (export); world with a rate → ``domestic:<rate>``.
+    number at rate 0 → ``eu-vat-number:0`` (ICP); other EU → the country row (OSS), else an ``eu:<rate>`` row
+    (default only ``eu:0``); world at rate 0 → ``world:0`` (export); world with a rate → ``domestic:<rate>``.
 
     Raises:
         NeedsMapping: ``vat_codes`` has no row for ``<country>:<rate>``.
@@ -247,8 +250,8 @@ def vat_code(
     fallback: str | None = None
     if area == "domestic":
         fallback = f"domestic:{rate_text}"
-    elif area == "eu" and has_vat_number and rate == 0:
-        fallback = "eu-vat-number:0"
+    elif area == "eu":
+        fallback = "eu-vat-number:0" if has_vat_number and rate == 0 else f"eu:{rate_text}"
     elif area == "world":
         fallback = "world:0" if rate == 0 else f"domestic:{rate_text}"
     if fallback and table.get(fallback):

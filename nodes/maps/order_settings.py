@@ -67,8 +67,9 @@ class OrderLineSettings(NodeConfig):
         default_factory=lambda: dict(DEFAULT_VAT_CODES),
         title="VAT code per country and rate",
         description="Rows '<country>:<rate>' (e.g. DE:19 for OSS) or a rule: 'domestic:<rate>', 'eu-vat-number:0' "
-        "(intra-EU reverse charge), 'world:0' (export). A country row wins over a rule; outside the EU a rate uses "
-        "the domestic row. A missing row parks the order as 'needs mapping'.",
+        "(intra-EU reverse charge), 'eu:<rate>' (EU consumers without their own row, e.g. eu:0 for vouchers and "
+        "untaxed fees), 'world:0' (export). A country row wins over a rule; outside the EU a rate uses the "
+        "domestic row. A missing row parks the order as 'needs mapping'.",
         json_schema_extra=_table("woocommerce.countries", "asperion.vatcodes"),
     )
     revenue_accounts: dict[str, str] = Field(

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from nodes.base import NeedsMapping, RecordFailed, SkipRecord
-from nodes.lookups._debtor_rules import debtor_payload
 from nodes.lookups.asperion_debtor import LookupDebtorConfig
+from nodes.lookups.debtor_rules import debtor_payload
 from nodes.maps.article_to_stock import stock_quantity
 from nodes.maps.asperion_order_to_woocommerce import AsperionOrderSettings, build_woocommerce_order
 from nodes.maps.order_settings import InvoiceSettings
@@ -109,12 +109,15 @@ def test_oss_consumer_gets_the_country_code_of_each_rate() -> None:
     assert debtor_payload(order, LookupDebtorConfig())[0]["debtorKindId"] == "B2C"
 
 
-def test_eu_without_vat_number_at_zero_and_unknown_oss_rates_wait_for_a_row() -> None:
+def test_eu_consumer_untaxed_lines_and_unknown_oss_rates() -> None:
     with pytest.raises(NeedsMapping) as waiting:
         build_invoice(make_order("PL", [("Kubek", "10.00", "2.30", 1)], rates={1: "23"}), InvoiceSettings())
     assert (waiting.value.table, waiting.value.key) == ("vat_codes", "PL:23")
+    voucher = make_order("DE", [("Gutschein", "25.00", "0.00", None)], rates={}, fees=[("Rabatt", "-5.00", "0", None)])
+    assert codes(build_invoice(voucher, InvoiceSettings())[0]) == ["N0", "N0"]  # the eu:0 row
+    strict = InvoiceSettings(vat_codes={k: v for k, v in InvoiceSettings().vat_codes.items() if k != "eu:0"})
     with pytest.raises(NeedsMapping) as zero:
-        build_invoice(make_order("DE", [("Buch", "10.00", "0.00", None)], rates={}), InvoiceSettings())
+        build_invoice(voucher, strict)
     assert zero.value.key == "DE:0"
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from nodes.base import NeedsMapping, RecordFailed
-from nodes.lookups._debtor_rules import debtor_payload
 from nodes.lookups.asperion_debtor import LookupDebtorConfig
+from nodes.lookups.debtor_rules import debtor_payload
 from nodes.maps.order_settings import InvoiceSettings
 from nodes.maps.order_to_invoice import build_invoice
 from nodes.maps.order_to_sales_order import build_sales_order
