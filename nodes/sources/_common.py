@@ -11,6 +11,7 @@ cancellation) never skips a record next time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,9 @@ __all__ = (
     "OVERLAP",
     "CursorTracker",
     "amount_field",
+    "decode_cursor",
     "effective_limit",
+    "encode_cursor",
     "gmt_stamp",
     "incremental_field",
     "parse_stamp",
@@ -114,25 +117,76 @@ def record_ids(params: Mapping[str, Any], prefixes: Iterable[str]) -> list[int] 
     return ids
 
 
+def decode_cursor(raw: str | None) -> tuple[str | None, frozenset[str]]:
+    """The stamp and the source ids handled within the overlap before it, from a stored cursor value."""
+    if not raw:
+        return None, frozenset()
+    if raw.startswith("{"):
+        try:
+            value = json.loads(raw)
+            return (str(value["at"]) if value.get("at") else None), frozenset(str(i) for i in value.get("seen", []))
+        except (ValueError, TypeError, AttributeError):
+            return None, frozenset()
+    return raw, frozenset()
+
+
+def encode_cursor(at: str, seen: Iterable[str]) -> str:
+    """A cursor value: the bare stamp, or ``{"at", "seen"}`` when records near it were handled."""
+    ids = sorted(set(seen))
+    return json.dumps({"at": at, "seen": ids}, separators=(",", ":")) if ids else at
+
+
 class CursorTracker:
-    """Decides when a source's cursor may move, page by page.
+    """Decides when a source's cursor may move, page by page, and what a new read may skip.
+
+    The stored value is the newest stamp handled plus the ids handled within :data:`OVERLAP` before it, so that
+    the overlap a read starts with brings back only records not handled yet.
 
     Args:
         store: the node's cursor store; None disables the cursor (backfill, chosen ids, full reads).
         ordered: the application returns records in ascending stamp order.
         key: turns a stamp into something comparable (default: the string itself).
+        overlap: how far before the stamp a read starts (None: read strictly after it, e.g. for ids).
     """
 
-    def __init__(self, store: CursorStore | None, *, ordered: bool, key: Callable[[str], Any] = lambda s: s) -> None:
+    def __init__(
+        self,
+        store: CursorStore | None,
+        *,
+        ordered: bool,
+        key: Callable[[str], Any] = lambda s: s,
+        overlap: timedelta | None = OVERLAP,
+    ) -> None:
         self.store = store
         self.ordered = ordered
         self.key = key
+        self.overlap = overlap
         self.stamps: dict[str, str] = {}
+        self.recent: dict[str, str] = {}
         self.best: str | None = None
+        self.loaded_at: str | None = None
+        self.loaded_seen: frozenset[str] = frozenset()
+        self.dirty = False
         self.yielded = 0
         self.committed = 0
         self.exhausted = False
-        self.started_from: str | None = None
+
+    async def start(self) -> str | None:
+        """Load the stored cursor; return the stamp a read starts after (moved back by the overlap)."""
+        if self.store is None:
+            return None
+        self.loaded_at, self.loaded_seen = decode_cursor(await self.store.get())
+        self.best = self.loaded_at
+        self.recent = dict.fromkeys(self.loaded_seen, self.loaded_at or "")
+        if self.loaded_at and self.overlap:
+            return shift(self.loaded_at, -self.overlap)
+        return self.loaded_at
+
+    def handled_before(self, record: Record, stamp: Any) -> bool:
+        """Whether a previous run already handled this very version of the record (read again by the overlap)."""
+        if record.source_id not in self.loaded_seen or stamp in (None, "") or self.loaded_at is None:
+            return False
+        return bool(self.key(str(stamp)) <= self.key(self.loaded_at))
 
     def note(self, records: list[Record], stamp_of: Callable[[Record], Any]) -> None:
         """Remember the stamps of a page about to be yielded."""
@@ -150,7 +204,11 @@ class CursorTracker:
             return
         for record in records:
             stamp = self.stamps.pop(record.source_id, None)
-            if stamp is not None and (self.best is None or self.key(stamp) > self.key(self.best)):
+            if stamp is None:
+                continue
+            self.dirty = True
+            self.recent[record.source_id] = stamp
+            if self.best is None or self.key(stamp) > self.key(self.best):
                 self.best = stamp
         self.committed += 1
         if self.ordered or (self.exhausted and self.committed >= self.yielded):
@@ -164,10 +222,18 @@ class CursorTracker:
         if self.committed >= self.yielded:
             await self._write()
 
+    def _seen_near_best(self) -> list[str]:
+        if not self.overlap or self.best is None:
+            return []
+        floor = shift(self.best, -self.overlap) or ""
+        self.recent = {sid: st for sid, st in self.recent.items() if st >= floor}
+        return list(self.recent)
+
     async def _write(self) -> None:
-        if self.store is None or self.best is None:
+        if self.store is None or self.best is None or not self.dirty:
             return
-        current = await self.store.get()
-        if current and self.key(current) >= self.key(self.best):
-            return  # never move back (an older page handled late)
-        await self.store.set(self.best)
+        current, _ = decode_cursor(await self.store.get())
+        if current and self.key(current) > self.key(self.best):
+            return  # never move back (another run got further)
+        await self.store.set(encode_cursor(self.best, self._seen_near_best()))
+        self.dirty = False

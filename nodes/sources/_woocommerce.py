@@ -15,7 +15,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nodes.base import Record, SourceNode
-from nodes.sources._common import OVERLAP, CursorTracker, effective_limit, gmt_stamp, record_ids, shift
+from nodes.sources._common import (
+    OVERLAP,
+    CursorTracker,
+    decode_cursor,
+    effective_limit,
+    gmt_stamp,
+    record_ids,
+    shift,
+)
 
 if TYPE_CHECKING:
     from nodes.connectors.woocommerce import WooCommerceClient
@@ -74,7 +82,7 @@ class WooCommerceSource(SourceNode):
             return after, before, False  # a backfill never moves the cursor
         if not getattr(self.config, "incremental", False):
             return None, None, False
-        stored = await self.ctx.cursor(self.id).get()
+        stored, _ = decode_cursor(await self.ctx.cursor(self.id).get())
         return (shift(stored, -OVERLAP) if stored else None), None, True
 
     async def _pages(self) -> AsyncIterator[list[dict[str, Any]]]:
@@ -91,6 +99,8 @@ class WooCommerceSource(SourceNode):
         after, before, cursor_on = await self._window()
         ordered = self.keyset()
         self._tracker = CursorTracker(self.ctx.cursor(self.id) if cursor_on else None, ordered=ordered)
+        if cursor_on:
+            after = await self._tracker.start()
         if ordered:
             snapshot = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
             upper = min(before, snapshot) if before else snapshot
@@ -118,6 +128,9 @@ class WooCommerceSource(SourceNode):
         emitted = 0
         async for items in self._pages():
             records = await self.to_records([item for item in items if self.wanted(item)])
+            if self._tracker:
+                tracker = self._tracker
+                records = [r for r in records if not tracker.handled_before(r, self.stamp_of(r))]
             if limit is not None:
                 records = records[: limit - emitted]
             if records:

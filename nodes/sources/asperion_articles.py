@@ -11,13 +11,14 @@ from nodes.base import Kind, NodeConfig, Port, Record, SourceNode
 from nodes.sources._common import (
     OVERLAP,
     CursorTracker,
+    amount_field,
+    decode_cursor,
     effective_limit,
     gmt_stamp,
     incremental_field,
     record_ids,
     shift,
 )
-from nodes.sources._common import amount_field as _amount
 
 if TYPE_CHECKING:
     from nodes.connectors.asperion import AsperionClient
@@ -30,7 +31,7 @@ class ArticlesConfig(NodeConfig):
 
     connection: str = Field("asperion", title="Asperion connection", description="The administration to read from.")
     incremental: bool = incremental_field(False, "articles")
-    amount_per_run: int | None = _amount()
+    amount_per_run: int | None = amount_field()
 
 
 def article_record(article: dict[str, Any]) -> Record:
@@ -67,7 +68,7 @@ class ArticlesSource(SourceNode):
             return after, before, False
         if not self.config.incremental:
             return None, None, False
-        stored = await self.ctx.cursor(self.id).get()
+        stored, _ = decode_cursor(await self.ctx.cursor(self.id).get())
         return (shift(stored, -OVERLAP) if stored else None), None, True
 
     async def read(self) -> AsyncIterator[list[Record]]:
@@ -77,20 +78,23 @@ class ArticlesSource(SourceNode):
         after, before, cursor_on = await self._window()
         if ids is not None:
             after, before, cursor_on = None, None, False
-        self._tracker = CursorTracker(self.ctx.cursor(self.id) if cursor_on else None, ordered=False)
+        self._tracker = tracker = CursorTracker(self.ctx.cursor(self.id) if cursor_on else None, ordered=False)
+        if cursor_on:
+            after = await tracker.start()
         emitted = 0
         async for page in self.client.article_pages(changed_from=after, changed_to=before):
             items = [a for a in page if ids is None or int(a.get("id") or 0) in ids]
             records = [article_record(a) for a in items]
+            records = [r for r in records if not tracker.handled_before(r, r.data.get("changed"))]
             if limit is not None:
                 records = records[: limit - emitted]
             if records:
-                self._tracker.note(records, lambda r: r.data.get("changed"))
+                tracker.note(records, lambda r: r.data.get("changed"))
                 emitted += len(records)
                 yield records
             if limit is not None and emitted >= limit:
                 return
-        await self._tracker.finish()
+        await tracker.finish()
 
     async def commit_cursor(self, records: list[Record]) -> None:
         """The cursor (newest change handled) moves only once a whole read was handled."""

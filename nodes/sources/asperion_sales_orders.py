@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record, SourceNode
-from nodes.sources._common import CursorTracker, amount_field, effective_limit, parse_stamp, record_ids
+from nodes.sources._common import CursorTracker, amount_field, decode_cursor, effective_limit, parse_stamp, record_ids
 
 if TYPE_CHECKING:
     from nodes.connectors.asperion import AsperionClient
@@ -76,7 +76,7 @@ class SalesOrdersSource(SourceNode):
         date_from, date_to = _day(params.get("modified_after")), _day(params.get("modified_before"))
         selection: dict[str, Any] = {"status": self._status(), "date_from": date_from, "date_to": date_to}
         if not (date_from or date_to) and self.config.incremental:
-            stored = await self.ctx.cursor(self.id).get()
+            stored, _ = decode_cursor(await self.ctx.cursor(self.id).get())
             selection["min_id"] = int(stored) + 1 if stored and stored.isdigit() else None
             selection["cursor"] = True
         return selection
@@ -88,8 +88,9 @@ class SalesOrdersSource(SourceNode):
         selection = await self._selection() if ids is None else {"status": self._status()}
         use_cursor = bool(selection.pop("cursor", False))
         self._tracker = CursorTracker(
-            self.ctx.cursor(self.id) if use_cursor else None, ordered=True, key=lambda s: int(s)
+            self.ctx.cursor(self.id) if use_cursor else None, ordered=True, key=int, overlap=None
         )
+        await self._tracker.start()
         wanted = set(self.config.statuses)
         emitted = 0
         async for page in self.client.sales_order_pages(**selection):
