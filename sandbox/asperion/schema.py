@@ -1,8 +1,9 @@
 """Field types of every Asperion resource, and the strict conversion of request bodies.
 
-Like ASP.NET Core with System.Text.Json (web defaults): property names match without regard to case, unknown
-properties are ignored, and a value of the wrong JSON type (a number as a string, a string for a number, …) is a
-400 naming the JSON path. Null counts as absent.
+Like ASP.NET Core with System.Text.Json (``JsonSerializerDefaults.Web``): property names match without regard to
+case, unknown properties are ignored, numbers may also come as JSON strings (``AllowReadingFromString``: ``"8000"``,
+``"12.50"``), and any other mismatch (a number for a string, ``8000.5`` for an integer, ``"yes"`` for a boolean, an
+array for the lines wrapper) is a 400 naming the JSON path. Null counts as absent.
 """
 
 from __future__ import annotations
@@ -196,6 +197,8 @@ _NET_TYPES = {
     "date": "System.DateTime",
     "any": "System.Object",
 }
+_INTEGER = re.compile(r"^-?\d{1,18}$")
+_NUMBER = re.compile(r"^-?\d{1,20}(?:\.\d{1,10})?(?:[eE][+-]?\d{1,3})?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?(?:Z|[+-]\d{2}:\d{2})?)?$")
 
 
@@ -233,8 +236,12 @@ def _convert(value: Any, field_type: FieldType) -> tuple[bool, Any]:
     if field_type == "str":
         return isinstance(value, str), value
     if field_type == "int":
+        if isinstance(value, str) and _INTEGER.match(value):
+            return True, int(value)
         return type(value) is int, value
     if field_type == "dec":
+        if isinstance(value, str) and _NUMBER.match(value):
+            return True, Decimal(value)
         if type(value) is int:
             return True, Decimal(value)
         return isinstance(value, Decimal), value

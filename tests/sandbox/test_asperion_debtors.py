@@ -58,9 +58,9 @@ def test_validation_lists_every_field_error_and_stores_nothing(asp: Api) -> None
     )
     assert answer.status_code == 400
     assert set(answer.json()["errors"]) == {"Name", "DebtorKindId", "PaymentConditionId", "CountryCode"}
-    typed = asp.post("/v1/debtors", json={"name": "X", "paymentConditionId": "2", "blocked": "no"})
+    typed = asp.post("/v1/debtors", json={"name": "X", "paymentConditionId": "two", "blocked": "no", "city": 5})
     assert typed.status_code == 400
-    assert set(typed.json()["errors"]) == {"$.paymentConditionId", "$.blocked"}
+    assert set(typed.json()["errors"]) == {"$.paymentConditionId", "$.blocked", "$.city"}
     assert asp.get("/v1/debtors").json()["_meta"]["totalCount"] == 1
 
 
@@ -71,6 +71,12 @@ def test_malformed_bodies(asp: Api) -> None:
     assert array.status_code == 400
     form = asp.client.post("/v1/debtors", data={"name": "x"})
     assert form.status_code == 415
+
+
+def test_numbers_may_come_as_strings_as_aspnet_web_defaults_allow(asp: Api) -> None:
+    debtor = asp.post("/v1/debtors", json={"name": "Tekst", "paymentConditionId": "3"}).json()
+    assert debtor["paymentConditionId"] == 3
+    assert asp.post("/v1/debtors", json={"name": "Komma", "paymentConditionId": 3.0}).status_code == 400
 
 
 def test_property_names_match_without_regard_to_case(asp: Api) -> None:

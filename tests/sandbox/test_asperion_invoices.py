@@ -29,7 +29,7 @@ def _invoice(lines: list[dict[str, Any]], /, **header: Any) -> dict[str, Any]:
     return body
 
 
-def _line(amount: Any, vat_code: str = "H21", ledger: Any = 8000, **extra: Any) -> dict[str, Any]:
+def _line(amount: Any, vat_code: Any = "H21", ledger: Any = 8000, **extra: Any) -> dict[str, Any]:
     return {"description": "Regel", "amount": amount, "ledgerAccountId": ledger, "vatCode": vat_code, **extra}
 
 
@@ -103,6 +103,13 @@ def _dump(body: dict[str, Any]) -> bytes:
     return msgspec.json.Encoder(decimal_format="number").encode(body)
 
 
+def test_numbers_as_strings_are_read(asp: Api) -> None:
+    answer = asp.post("/v1/salesinvoiceswithlines", json=_invoice([_line("12.50", ledger="8000", vatAmount="2.62")]))
+    assert answer.status_code == 201, answer.text
+    line = answer.json()["lines"]["_data"][0]
+    assert (line["amount"], line["ledgerAccountId"], line["vatAmount"]) == (12.5, 8000, 2.62)
+
+
 def test_oss_and_zero_rates(asp: Api) -> None:
     body = _invoice([_line(50, "OSS-DE-19", 8100), _line(Decimal("9.99"), "OSS-FR-5.5", 8100), _line(80, "ICP", 8100)])
     answer = asp.client.post(
@@ -133,8 +140,9 @@ def test_oss_and_zero_rates(asp: Api) -> None:
         ({"lines": {"_data": [_line(10, costCenterId=77)]}}, "Lines[0].CostCenterId"),
         ({"lines": {"_data": [_line(10, costUnitId=77)]}}, "Lines[0].CostUnitId"),
         ({"lines": {"_data": [{"description": "x", "vatCode": "H21", "ledgerAccountId": 8000}]}}, "Lines[0].Amount"),
-        ({"lines": {"_data": [_line("10.00")]}}, "$.lines._data[0].amount"),
-        ({"lines": {"_data": [_line(10, ledger="8000")]}}, "$.lines._data[0].ledgerAccountId"),
+        ({"lines": {"_data": [_line("tien")]}}, "$.lines._data[0].amount"),
+        ({"lines": {"_data": [_line(10, ledger=8000.5)]}}, "$.lines._data[0].ledgerAccountId"),
+        ({"lines": {"_data": [_line(10, vat_code=21)]}}, "$.lines._data[0].vatCode"),
     ],
 )
 def test_invalid_invoices_are_400_with_the_field_and_store_nothing(asp: Api, change: dict, field: str) -> None:
