@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sandbox.woocommerce.errors import WooError, invalid_id, invalid_param
-from sandbox.woocommerce.objects import SITE, billing_address, now_pair, shipping_address
+from sandbox.woocommerce.objects import SITE, billing_address, derive_product, now_pair, shipping_address
 from sandbox.woocommerce.totals import calculate_totals, fmt2, r2
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = (
     "CURRENCY_SYMBOLS",
     "ORDER_STATUSES",
+    "adjust_stock",
     "apply_order_update",
     "build_order",
     "find_product",
@@ -57,8 +58,13 @@ def order_links(base: str, order: dict[str, Any]) -> dict[str, Any]:
 
 
 def _meta(
-    sim: WooSim, items: list[dict[str, Any]] | None, existing: list[dict[str, Any]] | None = None
+    sim: WooSim,
+    items: list[dict[str, Any]] | None,
+    existing: list[dict[str, Any]] | None = None,
+    *,
+    display: bool = False,
 ) -> list[dict[str, Any]]:
+    """Merge ``items`` into ``existing`` meta (by id, else by key); order item meta carries display_key/value."""
     out = list(existing or [])
     for m in items or []:
         if not isinstance(m, dict) or "key" not in m:
@@ -69,9 +75,13 @@ def _meta(
         if target is None:
             target = next((e for e in out if e.get("key") == m["key"]), None) if not m.get("id") else None
         if target is None:
-            out.append({"id": sim.meta_id(), "key": m["key"], "value": m.get("value", "")})
+            target = {"id": sim.meta_id(), "key": m["key"], "value": m.get("value", "")}
+            out.append(target)
         else:
             target["key"], target["value"] = m["key"], m.get("value", "")
+        if display:
+            target["display_key"] = m.get("display_key") or m["key"]
+            target["display_value"] = m.get("display_value", target["value"])
     return out
 
 
@@ -166,7 +176,7 @@ def _shipping_line(sim: WooSim, data: dict[str, Any]) -> dict[str, Any]:
         "total": str(data.get("total") or "0"),
         "total_tax": "0.00",
         "taxes": [],
-        "meta_data": _meta(sim, data.get("meta_data")),
+        "meta_data": _meta(sim, data.get("meta_data"), display=True),
     }
 
 
@@ -181,7 +191,7 @@ def _fee_line(sim: WooSim, data: dict[str, Any]) -> dict[str, Any]:
         "total": total,
         "total_tax": "0.00",
         "taxes": [],
-        "meta_data": _meta(sim, data.get("meta_data")),
+        "meta_data": _meta(sim, data.get("meta_data"), display=True),
     }
 
 
@@ -205,7 +215,7 @@ def _coupon_line(sim: WooSim, data: dict[str, Any]) -> tuple[dict[str, Any], dic
         "discount_type": coupon["discount_type"],
         "nominal_amount": 0,
         "free_shipping": coupon.get("free_shipping", False),
-        "meta_data": _meta(sim, data.get("meta_data")),
+        "meta_data": _meta(sim, data.get("meta_data"), display=True),
     }
     return line, coupon
 
@@ -354,7 +364,7 @@ def _merge_lines(
                     if "total" not in item:
                         existing["total"] = existing["subtotal"]
             if item.get("meta_data"):
-                existing["meta_data"] = _meta(sim, item["meta_data"], existing.get("meta_data"))
+                existing["meta_data"] = _meta(sim, item["meta_data"], existing.get("meta_data"), display=True)
         else:
             made = make(sim, item)
             out.append(made[0] if isinstance(made, tuple) else made)
@@ -446,3 +456,57 @@ def order_or_404(sim: WooSim, oid: int, status: int = 404) -> dict[str, Any]:
     if order is None:
         raise invalid_id("shop_order", status)
     return order
+
+
+_REDUCE = frozenset({"processing", "completed", "on-hold"})
+_RESTORE = frozenset({"cancelled", "pending"})
+
+
+def adjust_stock(sim: WooSim, req: Any, order: dict[str, Any]) -> None:
+    """``wc_maybe_reduce_stock_levels`` / ``wc_maybe_increase_stock_levels``.
+
+    Reaching processing, completed or on-hold reduces the stock of managed products once (line meta
+    ``_reduced_stock``); going back to cancelled or pending puts it back.
+    """
+    from sandbox.woocommerce.webhooks import emit
+
+    reduced = order["id"] in sim.stock_reduced
+    if order["status"] in _REDUCE and not reduced:
+        sign = -1
+        sim.stock_reduced.add(order["id"])
+    elif order["status"] in _RESTORE and reduced:
+        sign = 1
+        sim.stock_reduced.discard(order["id"])
+    else:
+        return
+    for line in order["line_items"]:
+        pid = int(line.get("variation_id") or line.get("product_id") or 0)
+        coll = sim.variations if pid in sim.variations else sim.products
+        product = coll.get(pid)
+        if product is not None and product.get("manage_stock") == "parent":
+            pid = int(product.get("parent_id") or 0)
+            coll, product = sim.products, sim.products.get(pid)
+        if product is None or product.get("manage_stock") is not True or product.get("stock_quantity") is None:
+            continue
+        qty = int(line.get("quantity") or 0)
+        product["stock_quantity"] = int(product["stock_quantity"]) + sign * qty
+        product["total_sales"] = max(0, int(product.get("total_sales") or 0) - sign * qty)
+        derive_product(product)
+        product["date_modified"], product["date_modified_gmt"] = now_pair()
+        coll.put(product)
+        if sign < 0:
+            line["meta_data"].append(
+                {
+                    "id": sim.meta_id(),
+                    "key": "_reduced_stock",
+                    "value": str(qty),
+                    "display_key": "_reduced_stock",
+                    "display_value": str(qty),
+                }
+            )
+        else:
+            line["meta_data"] = [m for m in line["meta_data"] if m.get("key") != "_reduced_stock"]
+        if req is not None:
+            from sandbox.woocommerce.routes.catalog import render_product
+
+            emit(sim, req, "product", "updated", pid, render_product(req, coll, pid))

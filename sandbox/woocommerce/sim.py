@@ -61,6 +61,7 @@ class WooSim:
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.coupons: dict[int, dict[str, Any]] = {}
         self.webhooks: dict[int, dict[str, Any]] = {}
+        self.stock_reduced: set[int] = set()
         self.trash: dict[str, set[int]] = {"order": set(), "product": set(), "coupon": set()}
         self.next_post_id = 10
         self.next_user_id = 2

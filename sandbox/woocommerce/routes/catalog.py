@@ -15,7 +15,7 @@ from sandbox.woocommerce.webhooks import emit
 if TYPE_CHECKING:
     from sandbox.woocommerce.sim import WooSim
 
-__all__ = ("register",)
+__all__ = ("register", "render_product")
 
 _ORDERBY = {
     "date": "created",
@@ -66,7 +66,8 @@ def _product_links(req: Request, p: dict[str, Any]) -> dict[str, Any]:
     return links(base, "products", p["id"], extra=extra)
 
 
-def _render(req: Request, coll: Collection, pid: int) -> bytes | None:
+def render_product(req: Request, coll: Collection, pid: int) -> bytes | None:
+    """A product or variation as a GET returns it (bytes)."""
     raw = coll.raw(pid)
     if raw is None:
         return None
@@ -75,7 +76,7 @@ def _render(req: Request, coll: Collection, pid: int) -> bytes | None:
 
 
 def _out(req: Request, coll: Collection, pid: int) -> dict[str, Any]:
-    body = _render(req, coll, pid)
+    body = render_product(req, coll, pid)
     assert body is not None
     result: dict[str, Any] = loads(body)
     return result
@@ -169,7 +170,7 @@ def _products_list(sim: WooSim, req: Request) -> Response:
             ids = [i for i in ids if full[i]["price"] != "" and (float(full[i]["price"]) - limit) * op >= 0]
     ids = date_filters(req, ids, full)
     ids = sort_ids(req, ids, full, _ORDERBY)
-    return list_response(req, ids, lambda i: _render(req, rendered_from.get(i, sim.products), i))
+    return list_response(req, ids, lambda i: render_product(req, rendered_from.get(i, sim.products), i))
 
 
 def _create_product(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +181,7 @@ def _create_product(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str
     pid = sim.post_id()
     product = new_product(pid, data, now_pair(), SITE)
     sim.products.put(product)
-    body = _render(req, sim.products, pid)
+    body = render_product(req, sim.products, pid)
     emit(sim, req, "product", "created", pid, body)
     return _out(req, sim.products, pid)
 
@@ -197,7 +198,7 @@ def _update_product(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str
         product["type"] = data["type"]
     _apply(product, {k: v for k, v in data.items() if k != "type"})
     sim.products.put(product)
-    emit(sim, req, "product", "updated", pid, _render(req, sim.products, pid))
+    emit(sim, req, "product", "updated", pid, render_product(req, sim.products, pid))
     return _out(req, sim.products, pid)
 
 
@@ -245,7 +246,7 @@ def _create_variation(sim: WooSim, req: Request, product_id: int, data: dict[str
     sim.variations.put(variation)
     parent.setdefault("variations", []).append(vid)
     sim.products.put(parent)
-    emit(sim, req, "product", "created", vid, _render(req, sim.variations, vid))
+    emit(sim, req, "product", "created", vid, render_product(req, sim.variations, vid))
     return _out(req, sim.variations, vid)
 
 
@@ -259,7 +260,7 @@ def _update_variation(sim: WooSim, req: Request, product_id: int, data: dict[str
     if "attributes" in data:
         variation["attributes"] = data["attributes"]
     sim.variations.put(variation)
-    emit(sim, req, "product", "updated", vid, _render(req, sim.variations, vid))
+    emit(sim, req, "product", "updated", vid, render_product(req, sim.variations, vid))
     return _out(req, sim.variations, vid)
 
 
@@ -346,7 +347,7 @@ def register(sim: WooSim) -> None:
 
     @sim.route("GET", "/products/{id:int}", "view")
     def _get(sim: WooSim, req: Request, id: int) -> Response:
-        body = _render(req, sim.products, id) or _render(req, sim.variations, id)
+        body = render_product(req, sim.products, id) or render_product(req, sim.variations, id)
         if body is None:
             raise invalid_id("product")
         return json_response(body)
@@ -391,7 +392,7 @@ def register(sim: WooSim) -> None:
             ids = [i for i in ids if index[i]["status"] in statuses]
         ids = date_filters(req, ids, index)
         ids = sort_ids(req, ids, index, _ORDERBY)
-        return list_response(req, ids, lambda i: _render(req, sim.variations, i))
+        return list_response(req, ids, lambda i: render_product(req, sim.variations, i))
 
     @sim.route("POST", "/products/{product_id:int}/variations", "create")
     def _create_var(sim: WooSim, req: Request, product_id: int) -> Response:

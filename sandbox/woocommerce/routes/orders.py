@@ -11,6 +11,7 @@ from sandbox.woocommerce.listing import check_enum, date_filters, id_filters, in
 from sandbox.woocommerce.objects import links, now_pair
 from sandbox.woocommerce.orders import (
     ORDER_STATUSES,
+    adjust_stock,
     apply_order_update,
     build_order,
     order_links,
@@ -94,6 +95,7 @@ def create_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, A
     if data.get("id"):
         raise WooError("woocommerce_rest_shop_order_exists", "Cannot create existing shop_order.", 400)
     order = build_order(sim, data)
+    adjust_stock(sim, req, order)
     return loads(_save(sim, req, order, "created"))
 
 
@@ -101,6 +103,7 @@ def update_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, A
     oid = int(data.get("id") or 0)
     order = order_or_404(sim, oid, 400)
     apply_order_update(sim, order, data)
+    adjust_stock(sim, req, order)
     return loads(_save(sim, req, order, "updated"))
 
 
