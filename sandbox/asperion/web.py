@@ -184,7 +184,8 @@ def _on_http(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]
     if isinstance(exc, NotFoundException):
         return _problem_response(request, ProblemError(404, detail=("route.not_found", {})))
     if isinstance(exc, MethodNotAllowedException):
-        return _problem_response(request, ProblemError(405, detail=("route.method", {})))
+        allowed = {key: value for key, value in (exc.headers or {}).items() if key.lower() == "allow"}
+        return _problem_response(request, ProblemError(405, detail=("route.method", {}), headers=allowed))
     return _problem_response(request, ProblemError(exc.status_code))
 
 

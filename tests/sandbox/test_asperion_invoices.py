@@ -153,6 +153,15 @@ def test_invalid_invoices_are_400_with_the_field_and_store_nothing(asp: Api, cha
     assert asp.get("/v1/salesinvoiceswithlines").json()["_meta"]["totalCount"] == 0
 
 
+def test_a_disabled_ledger_account_cannot_be_booked_on(asp: Api) -> None:
+    asp.sim.tenant(1001).ledger_accounts[8200]["disabled"] = True
+    answer = asp.post("/v1/salesinvoiceswithlines", json=_invoice([_line(10, "EXP", 8200)]))
+    assert answer.status_code == 400
+    assert answer.json()["errors"]["Lines[0].LedgerAccountId"] == ["Grootboekrekening 8200 is geblokkeerd."]
+    asp.sim.reset()
+    assert asp.sim.tenant(1001).ledger_accounts[8200]["disabled"] is False
+
+
 def test_defaults_from_ledger_article_and_debtor(asp: Api) -> None:
     asp.sim.seed_articles(
         [{"code": "BOEK-1", "description": "Kookboek", "salesPrice": "18.35", "ean": "9789000000001", "salesTypeId": 2}]
