@@ -86,14 +86,15 @@ class StockTarget(TargetNode):
                 is_variation = item.get("type") == "variation" or bool(parent)
                 path = f"products/{parent}/variations/{item['id']}" if is_variation else f"products/{item['id']}"
                 return path, item
-        raise RecordFailed(f"WooCommerce has no product or variation with SKU {sku}")
+        # Articles that are not sold in the shop (shipping costs, raw materials) are normal: not a failure.
+        raise SkipRecord(f"WooCommerce has no product or variation with SKU {sku}")
 
     async def find_existing(self, record: Record) -> str | None:
         """None when the stock differs.
 
         Raises:
-            SkipRecord: the product already has this stock ("unchanged").
-            RecordFailed: no such product.
+            SkipRecord: the product already has this stock ("unchanged"), or the store has no product with the SKU.
+            RecordFailed: the record names a product id the store does not have.
         """
         body = stock_body(record.data)
         path, current = await self._current(record)

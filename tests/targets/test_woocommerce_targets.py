@@ -113,14 +113,16 @@ async def test_stock_of_a_variation_found_by_sku(woocommerce: Any) -> None:
     assert (await deliver(target, stock_record(by_id))).status == "skipped"
 
 
-async def test_stock_for_an_unknown_sku_fails(woocommerce: Any) -> None:
+async def test_stock_for_an_sku_the_shop_does_not_sell_is_skipped(woocommerce: Any) -> None:
     await products_or_skip(woocommerce)
     target = make_target(StockTarget, {"woocommerce": woocommerce})
     outcome = await deliver(target, stock_record({"sku": "NO-SUCH-SKU", "stock_quantity": 1}))
     assert (outcome.status, outcome.message) == (
-        "failed",
+        "skipped",
         "WooCommerce has no product or variation with SKU NO-SUCH-SKU",
     )
+    by_id = await deliver(target, stock_record({"sku": "X", "product_id": 999999, "stock_quantity": 1}))
+    assert (by_id.status, by_id.message) == ("failed", "WooCommerce has no product 999999")
 
 
 def customer(**changes: Any) -> dict[str, Any]:
