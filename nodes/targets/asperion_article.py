@@ -75,6 +75,7 @@ class ArticleTarget(TargetNode):
     app = "asperion"
     config_model = ArticleConfig
     inputs = (Port("in", "asperion.article"),)
+    what: ClassVar[str] = "article"
     upsert: ClassVar[bool] = True
     """Delivered before is no reason to skip: a new price must reach the article."""
 

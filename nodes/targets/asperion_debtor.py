@@ -38,6 +38,7 @@ class DebtorTarget(TargetNode):
     app = "asperion"
     config_model = DebtorConfig
     inputs = (Port("in", "asperion.debtor"),)
+    what: ClassVar[str] = "debtor"
     upsert: ClassVar[bool] = True
     """Delivered before is no reason to skip: a changed customer must update its debtor (see the report)."""
 

@@ -49,6 +49,7 @@ class CustomerTarget(TargetNode):
     app = "woocommerce"
     config_model = CustomerConfig
     inputs = (Port("in", "woocommerce.customer"),)
+    what: ClassVar[str] = "customer"
     upsert: ClassVar[bool] = True
 
     config: CustomerConfig

@@ -9,7 +9,7 @@ first guard either way.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -56,6 +56,7 @@ class OrderTarget(TargetNode):
     config_model = OrderConfig
     inputs = (Port("in", "woocommerce.order_create"),)
 
+    what: ClassVar[str] = "order"
     config: OrderConfig
 
     async def find_existing(self, record: Record) -> str | None:

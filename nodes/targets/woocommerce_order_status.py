@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -60,6 +60,7 @@ class OrderStatusTarget(TargetNode):
     config_model = OrderStatusConfig
     inputs = (Port("in", "any"),)
 
+    what: ClassVar[str] = "order"
     config: OrderStatusConfig
 
     async def find_existing(self, record: Record) -> str | None:

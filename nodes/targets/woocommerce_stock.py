@@ -61,6 +61,7 @@ class StockTarget(TargetNode):
     app = "woocommerce"
     config_model = StockConfig
     inputs = (Port("in", "woocommerce.stock_update"),)
+    what: ClassVar[str] = "product"
     upsert: ClassVar[bool] = True
     """Delivered before is no reason to skip: stock changes every day."""
 

@@ -36,3 +36,14 @@ def test_node_type_is_registered_and_describes_itself(node_type: str, kind: Kind
     cls.config_model()  # the defaults alone make a valid config
     with pytest.raises(ValueError, match="Extra inputs"):
         cls.config_model.model_validate({"conection": "typo"})
+
+
+UPSERT = {"asperion.debtor", "asperion.article", "woocommerce.stock", "woocommerce.customer"}
+
+
+@pytest.mark.parametrize("node_type", sorted(t for t, k in TYPES.items() if k == Kind.TARGET))
+def test_targets_say_what_they_write_and_whether_they_update(node_type: str) -> None:
+    cls = get_node_type(node_type)
+    assert cls is not None
+    assert getattr(cls, "what", "document") != "document"
+    assert getattr(cls, "upsert", False) is (node_type in UPSERT)
