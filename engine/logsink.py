@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,9 +80,14 @@ class LogSink:
         self._room = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._redact: Callable[[Any], Any] | None = None
+        """Privacy: applied to every entry's ``detail`` when the flow redacts personal data (engine.privacy)."""
 
     async def start(self, initial: dict[str, int]) -> None:
         self.counts.update({k: v for k, v in initial.items() if v})
+        from engine.privacy import redactor_for
+
+        self._redact = await redactor_for(self.db, self.flow_id)
         self._task = asyncio.create_task(self._loop())
 
     async def add(self, result: RecordResult) -> None:
@@ -119,6 +125,8 @@ class LogSink:
             delta["read"] += 1
             delta[result.outcome] += 1
             for entry in result.entries:
+                if self._redact is not None and entry.get("detail"):
+                    entry = {**entry, "detail": self._redact(entry["detail"])}
                 rows.append(
                     {"run_id": self.run_id, "flow_id": self.flow_id, "created_at": now, "resolved": False, **entry}
                 )

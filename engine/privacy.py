@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ __all__ = (
     "erase_by_email",
     "privacy_enabled",
     "redact_personal",
+    "redactor_for",
 )
 
 REDACTED = "[redacted]"
@@ -72,6 +74,17 @@ PERSON_MARKERS = frozenset({"email", "emailaddress", "phone", "phonenumber"})
 CONTEXT_NAME_KEYS = frozenset({"name", "company", "fullname", "displayname"})
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+
+
+async def redactor_for(db: Database, flow_id: str | None) -> Callable[[Any], Any] | None:
+    """:func:`redact_personal` when the flow's privacy setting asks for it (the log sink applies it), else None."""
+    if not flow_id:
+        return None
+    from engine.models import Flow
+
+    async with db.session() as session:
+        settings = (await session.execute(select(Flow.settings).where(Flow.id == flow_id))).scalar()
+    return redact_personal if privacy_enabled(settings) else None
 
 
 def privacy_enabled(settings: dict[str, Any] | None) -> bool:
