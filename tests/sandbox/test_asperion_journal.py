@@ -148,3 +148,12 @@ def test_filters(asp: Api) -> None:
     found = asp.get("/v1/journalentrieswithlines", params={"SourceDocumentNumber": "AF-77"}).json()["_data"]
     assert [item["description"] for item in found] == ["Bank"]
     assert asp.get("/v1/journalentrieswithlines", params={"Description": "dag"}).json()["_meta"]["totalCount"] == 1
+
+
+def test_a_refund_settles_a_credit_invoice(asp: Api) -> None:
+    credit = _invoice(asp, -12.50)
+    assert credit["vatAmount"] == -2.63  # half up, away from zero, like the positive case
+    assert credit["amountInclVat"] == -15.13
+    refund = _entry([_line(-15.13, 1100), _line(15.13, 1300, salesInvoiceId=credit["id"])], journalId="10")
+    assert asp.post("/v1/journalentrieswithlines", json=refund).status_code == 201
+    assert asp.sim.tenant(1001).invoices[credit["id"]]["status"] == 7
