@@ -33,9 +33,16 @@ class Sandbox:
     def control(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=30)
 
-    def client(self, app: str, *, transport: httpx.AsyncBaseTransport | None = None, **spec: Any) -> Any:
+    def client(
+        self,
+        app: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        opts: dict[str, Any] | None = None,
+        **spec: Any,
+    ) -> Any:
         """A real connector client for the sandbox (``spec`` overrides connection fields, e.g. a wrong secret)."""
-        opts: dict[str, Any] = {}
+        opts = dict(opts or {})
         if transport or self.transport:
             opts["transport"] = transport or self.transport
         return make_client(app, {**self.connections()[app], **spec}, **opts)

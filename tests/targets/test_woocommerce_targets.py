@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
 
 from nodes.base import Record
-from nodes.connectors.http import NotFound
+from nodes.connectors.http import AuthError, NotFound, RetryPolicy, Unreachable
 from nodes.targets.woocommerce_customer import CustomerTarget
 from nodes.targets.woocommerce_order import OrderTarget
 from nodes.targets.woocommerce_order_status import OrderStatusTarget
@@ -208,3 +209,30 @@ async def test_order_lines_by_sku_are_resolved_and_missing_skus_named(fresh: San
     stored = await woocommerce.get(f"orders/{created.target_id}")
     assert [(i["product_id"], i["quantity"]) for i in stored["line_items"]] == [(simple["id"], 3)]
     assert stored["status"] == "on-hold"
+
+
+async def test_unreachable_store_propagates_with_a_clear_message(fresh: Sandbox) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound but not listening: connections are refused
+        woocommerce = fresh.client(
+            "woocommerce",
+            url=f"http://127.0.0.1:{port}/woocommerce",
+            opts={"retry": RetryPolicy(max_attempts=1)},
+        )
+        try:
+            target = make_target(OrderStatusTarget, {"woocommerce": woocommerce})
+            with pytest.raises(Unreachable, match=r"WooCommerce at 127\.0\.0\.1:\d+ cannot be reached"):
+                await deliver(target, booked({"id": 1, "number": "1"}))
+        finally:
+            await woocommerce.aclose()
+
+
+async def test_wrong_woocommerce_secret_propagates_as_auth_error(fresh: Sandbox) -> None:
+    woocommerce = fresh.client("woocommerce", consumer_secret="cs_wrong_wrong_wrong")
+    try:
+        target = make_target(OrderStatusTarget, {"woocommerce": woocommerce})
+        with pytest.raises(AuthError, match="401"):
+            await deliver(target, booked({"id": 1, "number": "1"}))
+    finally:
+        await woocommerce.aclose()
