@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nodes.base import Record, SourceNode
@@ -102,7 +102,8 @@ class WooCommerceSource(SourceNode):
         if cursor_on:
             after = await self._tracker.start()
         if ordered:
-            snapshot = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            # stamps have whole seconds and the bound is exclusive: include the second the read starts in
+            snapshot = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
             upper = min(before, snapshot) if before else snapshot
             async for page in self.client.modified_pages(
                 self.path, params, modified_after=after, modified_before=upper
