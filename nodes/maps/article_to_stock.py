@@ -35,6 +35,11 @@ class StockSettings(NodeConfig):
         description="On: WooCommerce's manage_stock is switched on for the product so the number counts.",
     )
     only_active: bool = Field(True, title="Only active articles")
+    exclude_codes: list[str] = Field(
+        default_factory=lambda: ["VERZEND"],
+        title="Articles that are not products",
+        description="Article codes the shop does not sell as products (e.g. VERZEND, the shipping costs article).",
+    )
 
 
 def stock_quantity(article: Mapping[str, Any], formula: Formula) -> int:
@@ -73,6 +78,8 @@ class ArticleToStock(ProcessNode):
         sku = str(article.get("code") or "").strip()
         if not sku:
             raise SkipRecord("the article has no code (SKU)")
+        if sku.casefold() in {code.casefold() for code in self.config.exclude_codes}:
+            raise SkipRecord(f"article {sku} is not a product of the shop (excluded)")
         if self.config.only_active and article.get("active") is False:
             raise SkipRecord("the article is not active")
         update: dict[str, Any] = {"sku": sku, "stock_quantity": stock_quantity(article, self.config.formula)}

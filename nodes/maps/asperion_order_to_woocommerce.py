@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from nodes.accounting import cents, money
-from nodes.base import ANY, Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
+from nodes.base import ANY, Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed, SkipRecord
 from nodes.maps.order_settings import load_articles
 
 __all__ = (
@@ -47,6 +47,12 @@ class AsperionOrderSettings(NodeConfig):
         description="order: the WooCommerce order (for the order target); customer: the debtor as a WooCommerce "
         "customer (for the customer target, which finds it by e-mail and updates it, or creates it).",
     )
+    shipping_articles: list[str] = Field(
+        default_factory=lambda: ["VERZEND"],
+        title="Shipping articles",
+        description="Article codes whose lines become the order's shipping costs instead of products.",
+    )
+    shipping_method: str = Field("flat_rate", title="Shipping method of those lines")
     reference_meta_key: str = Field(
         REFERENCE_KEY,
         title="Reference meta key",
@@ -97,9 +103,20 @@ def build_woocommerce_order(
     if isinstance(lines, Mapping):
         lines = lines.get("_data") or []
     items: list[dict[str, Any]] = []
+    shipping_lines: list[dict[str, Any]] = []
     missing: list[str] = []
+    shipping_codes = {code.casefold() for code in settings.shipping_articles}
     for line in lines:
         sku = article_codes.get(str(line.get("articleId")), "") if line.get("articleId") is not None else ""
+        if sku and sku.casefold() in shipping_codes:
+            shipping_lines.append(
+                {
+                    "method_id": settings.shipping_method,
+                    "method_title": str(line.get("description") or "Verzendkosten"),
+                    "total": str(cents(money(line.get("amount")))),
+                }
+            )
+            continue
         product = products.get(sku) if sku else None
         if not product:
             missing.append(sku or f"(no article: {line.get('description') or '?'})")
@@ -126,6 +143,7 @@ def build_woocommerce_order(
         "billing": billing,
         "shipping": shipping,
         "line_items": items,
+        "shipping_lines": shipping_lines,
         "meta_data": [
             {"key": settings.reference_meta_key, "value": str(sales_order.get("id"))},
             {"key": "_asperion_order_number", "value": str(sales_order.get("orderNumber") or "")},
@@ -180,11 +198,15 @@ class AsperionOrderToWooCommerce(ProcessNode):
         if not debtor:
             raise RecordFailed(f"debtor {number or '(none)'} of the sales order not found in Asperion")
         if self.config.output == "customer":
+            if not str(debtor.get("emailAddress") or "").strip():
+                raise SkipRecord(f"debtor {number} has no e-mail address: the order is a guest order")
             return record.derive(customer_of(debtor))
         codes = await self._article_codes()
         lines = sales_order.get("lines") or []
         lines = lines.get("_data") or [] if isinstance(lines, Mapping) else lines
+        shipping = {code.casefold() for code in self.config.shipping_articles}
         skus = {codes.get(str(line.get("articleId")), "") for line in lines} - {""}
+        skus = {sku for sku in skus if sku.casefold() not in shipping}
         products = {sku: await self._product(sku) for sku in sorted(skus)}
         order = build_woocommerce_order(sales_order, self.config, debtor=debtor, products=products, article_codes=codes)
         customer_id = await self._customer_id(order["billing"]["email"])

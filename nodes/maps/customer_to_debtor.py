@@ -1,6 +1,6 @@
 """``map.customer_to_debtor``: a WooCommerce customer → an Asperion debtor (company + contact, or person).
 
-The company/person rule and the classification are the debtor lookup's own (:mod:`nodes.lookups._debtor_rules`),
+The company/person rule and the classification are the debtor lookup's own (:mod:`nodes.lookups.debtor_rules`),
 so an order's debtor and a customer's debtor always come out the same. The debtor target matches by e-mail and
 always updates.
 """
@@ -11,7 +11,7 @@ from pydantic import Field
 
 from nodes.accounting import DEFAULT_VAT_NUMBER_KEYS
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
-from nodes.lookups._debtor_rules import DEFAULT_CLASSIFICATION, debtor_payload, normalize_email
+from nodes.lookups.debtor_rules import DEFAULT_CLASSIFICATION, debtor_payload, normalize_email
 
 __all__ = ("CustomerToDebtor", "DebtorSettings")
 

@@ -9,18 +9,53 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from nodes.base import Kind, Port, ProcessNode, Record
-from nodes.maps.order_lines import order_lines
+from pydantic import Field
+
+from nodes.base import Kind, Port, ProcessNode, Record, RecordFailed
+from nodes.maps.order_lines import InvoiceLine, order_lines
 from nodes.maps.order_settings import OrderLineSettings, header_date, load_articles, load_vat_percentages
 from nodes.maps.order_to_invoice import facts_context
 from nodes.maps.preflight import asperion_totals, check_totals, order_totals
 
-__all__ = ("OrderToSalesOrder", "build_sales_order")
+__all__ = ("OrderToSalesOrder", "SalesOrderSettings", "build_sales_order")
+
+
+class SalesOrderSettings(OrderLineSettings):
+    """Order line settings plus the articles of lines that have none (sales orders hold article lines only)."""
+
+    shipping_article: str = Field(
+        "VERZEND",
+        title="Shipping costs article",
+        description="Article code for shipping lines.",
+        json_schema_extra={"ui": {"widget": "select", "options_from": "asperion.articles"}},
+    )
+    fallback_article: str = Field(
+        "VERZEND",
+        title="Article for other lines",
+        description="Article code for fees, discounts and products without an article of their own; the line keeps "
+        "its description, amount, VAT code and revenue account.",
+        json_schema_extra={"ui": {"widget": "select", "options_from": "asperion.articles"}},
+    )
+
+
+def _attach_articles(
+    lines: list[InvoiceLine], settings: SalesOrderSettings, articles: Mapping[str, int | str] | None
+) -> None:
+    """Give every line without an article the shipping or fallback article (1 × its amount)."""
+    if articles is None:
+        return
+    for line in lines:
+        if line.article_id is not None:
+            continue
+        code = settings.shipping_article if line.kind == "shipping" else settings.fallback_article
+        if code not in articles:
+            raise RecordFailed(f"no article {code!r} in Asperion for the line {line.description!r}")
+        line.article_id, line.quantity, line.unit_price = articles[code], Decimal(1), line.amount
 
 
 def build_sales_order(
     order: Mapping[str, Any],
-    settings: OrderLineSettings,
+    settings: SalesOrderSettings,
     *,
     articles: Mapping[str, int | str] | None = None,
     percentages: Mapping[str, Decimal] | None = None,
@@ -32,6 +67,7 @@ def build_sales_order(
         RecordFailed: the preflight found a difference beyond the tolerance, or an article is missing.
     """
     lines = order_lines(order, settings.rules(articles))
+    _attach_articles(lines, settings, articles)
     warning = check_totals(
         asperion_totals(lines, percentages),
         order_totals(order),
@@ -42,9 +78,17 @@ def build_sales_order(
         "date": header_date(order, settings.date_field),
         "description": settings.describe(order),
         "debtorCustomerNumber": None,
-        "lines": [line.payload() for line in lines],
+        "lines": [_order_line(line.payload()) for line in lines],
     }
     return sales_order, warning
+
+
+def _order_line(line: dict[str, Any]) -> dict[str, Any]:
+    """Sales order lines always carry a quantity and unit price (a text line: 1 × its amount)."""
+    if "quantity" not in line:
+        line["quantity"] = 1.0
+        line["unitPrice"] = line["amount"]
+    return line
 
 
 class OrderToSalesOrder(ProcessNode):
@@ -59,11 +103,11 @@ class OrderToSalesOrder(ProcessNode):
         "documentation. The debtor is filled in by the 'Lookup default debtor' node."
     )
     app = "asperion"
-    config_model = OrderLineSettings
+    config_model = SalesOrderSettings
     inputs = (Port("in", "woocommerce.order"),)
     outputs = (Port("out", "asperion.sales_order"),)
 
-    config: OrderLineSettings
+    config: SalesOrderSettings
 
     async def process(self, record: Record) -> Record:
         """Build the sales order; keeps a customer number already set by a lookup that ran earlier."""

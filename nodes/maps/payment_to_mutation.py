@@ -26,6 +26,7 @@ __all__ = (
 
 DEFAULT_PAYMENT_ACCOUNTS: dict[str, str] = {
     "bacs": "1000",
+    "cheque": "1000",
     "cod": "1000",
     "stripe": "1100",
     "mollie*": "1100",

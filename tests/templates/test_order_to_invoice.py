@@ -17,7 +17,7 @@ from nodes.lookups.asperion_debtor import LookupDebtorConfig
 from nodes.lookups.debtor_rules import debtor_payload
 from nodes.maps.order_settings import InvoiceSettings
 from nodes.maps.order_to_invoice import build_invoice
-from nodes.maps.order_to_sales_order import build_sales_order
+from nodes.maps.order_to_sales_order import SalesOrderSettings, build_sales_order
 from tests.templates.conftest import D, expected_lines, expected_totals, fixture_orders
 
 SEEDED_PERCENTAGES = {
@@ -145,8 +145,13 @@ def test_preflight_refuses_totals_that_do_not_add_up(b2b: dict[str, Any]) -> Non
 
 def test_sales_order_has_the_same_lines(b2b: dict[str, Any]) -> None:
     invoice, _, _ = build_invoice(b2b, InvoiceSettings())
-    sales_order, warning = build_sales_order(b2b, InvoiceSettings())
+    articles = {"KM-CL/INOX 01": 11, "VERZEND": 1}
+    sales_order, warning = build_sales_order(b2b, SalesOrderSettings(), articles=articles)
     assert warning is None
-    assert sales_order["lines"] == invoice["lines"]
+    got = [(line["articleId"], line["quantity"], line["amount"], line["vatCode"]) for line in sales_order["lines"]]
+    assert got == [(11, 2.0, 90.0, "OSS-DE-19"), (1, 1.0, 18.0, "OSS-DE-7"), (1, 1.0, 4.95, "OSS-DE-19"),
+                   (1, 1.0, 2.0, "OSS-DE-19")]  # fmt: skip
+    assert [line["description"] for line in sales_order["lines"]] == [line["description"] for line in invoice["lines"]]
+    assert sales_order["lines"][0]["unitPrice"] == 50.0  # subtotal / quantity: the coupon is in the amount
     assert sales_order["description"] == "WooCommerce order 5012"
     assert "journalId" not in sales_order
