@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from nodes.base import NeedsMapping, RecordFailed
-from nodes.lookups.debtor_rules import debtor_changes, debtor_payload, decide, match_value, needs_search
 from nodes.lookups.asperion_debtor import LookupDebtorConfig
+from nodes.lookups.debtor_rules import debtor_changes, debtor_payload, decide, match_value, needs_search
 
 FIXTURES = Path("/work/shared/fixtures/woocommerce")
 
