@@ -330,7 +330,7 @@ class ApiClient:
         auth: httpx.Auth | None = None,
         retry: RetryPolicy | None = None,
     ) -> httpx.Response:
-        """Send a request with retries; return the successful (2xx/3xx) response.
+        """Send a request with retries; return the successful (2xx) response (redirects are errors).
 
         Args:
             method: HTTP method.
@@ -355,14 +355,20 @@ class ApiClient:
             try:
                 async with self._semaphore:
                     response = await self._send(method, path, params, json, data, headers, auth)
+            except httpx.DecodingError as exc:
+                raise ApiError(
+                    0, self.redact(f"{self.app_label} sent a response that cannot be decoded: {exc}")
+                ) from exc
             except httpx.TransportError as exc:
                 error = self._transport_error(method, path, exc)
                 if not self._may_retry_transport(method, exc):
                     raise error from exc
                 await self._wait_or_raise(state, None, error, method, path)
                 continue
-            if response.status_code < 400:
+            if response.status_code < 300:
                 return response
+            if response.status_code < 400:
+                raise self._redirected(method, path, response)
             error = self.error_from_response(method, path, response)
             if not self._may_retry_status(method, response.status_code, error.retry_after):
                 raise error
@@ -434,6 +440,19 @@ class ApiClient:
             delay,
         )
         await self._sleep(delay)
+
+    def _redirected(self, method: str, path: str, response: httpx.Response) -> ApiError:
+        # Redirects are not followed: credentials must not travel to an address nobody configured.
+        location = response.headers.get("Location", "")
+        where = f" to {self.redact(location.split('?', 1)[0])}" if location else ""
+        return ApiError(
+            response.status_code,
+            self.redact(
+                f"{self.app_label} redirected the request{where} ({method} {self._display_url(path)}): "
+                "use the final address (often https:// or with/without www)."
+            ),
+            None,
+        )
 
     def _gave_up(self, error: ApiError, state: _Attempts, why: str = "") -> ApiError:
         if state.number <= 1:

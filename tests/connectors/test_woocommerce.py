@@ -252,3 +252,13 @@ async def test_order_statuses_fall_back_to_core_list() -> None:
         lambda r: httpx.Response(404, json={"code": "rest_no_route", "message": "x"})
     ).order_statuses()
     assert {s["slug"] for s in statuses} >= {"processing", "completed", "on-hold"}
+
+
+async def test_redirects_are_not_followed_and_explained() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(301, headers={"Location": "https://www.shop.example.test/wp-json/wc/v3/orders?x=1"})
+
+    result = await client(handler).test()
+    assert not result.ok
+    assert "redirected the request to https://www.shop.example.test/wp-json/wc/v3/orders" in result.message
+    assert "final address" in result.message
