@@ -164,7 +164,7 @@ def validate_spec(app: str, spec: Mapping[str, Any]) -> list[str]:
         errors.append(f"app is {spec.get('app')!r}, expected {app!r}")
     known = {f.name for f in info.fields} | {"app", "name", *_CLIENT_OPTIONS}
     for key in spec:
-        if key not in known:
+        if key not in known and not str(key).startswith("_"):  # "_id" and the like: Koppel's own bookkeeping
             errors.append(f"unknown field {key!r} for {info.label}")
     for fld in info.fields:
         value = spec.get(fld.name)

@@ -32,6 +32,7 @@ def test_apps_describe_secret_fields() -> None:
 def test_valid_specs_make_clients() -> None:
     assert validate_spec("woocommerce", WOO) == []
     assert validate_spec("asperion", ASP) == []
+    assert validate_spec("asperion", {**ASP, "_id": "conn-1", "name": "asperion"}) == []  # stored connections
     woo = make_client("woocommerce", WOO)
     asp = make_client("asperion", {**ASP, "concurrency": 4})
     assert isinstance(woo, WooCommerceClient) and woo.base_url.endswith("/woocommerce/wp-json/wc/v3")
