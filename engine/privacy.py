@@ -100,9 +100,8 @@ class _Counter:
     replaced: int = 0
 
 
-def _scrub_text(text: str, counter: _Counter, email: str | None) -> str:
-    if email is not None:
-        pattern = re.compile(re.escape(email), re.IGNORECASE)
+def _scrub_text(text: str, counter: _Counter, pattern: re.Pattern[str] | None) -> str:
+    if pattern is not None:
         text, n = pattern.subn(ERASED, text)
     else:
         text, n = EMAIL_RE.subn(REDACTED, text)
@@ -110,7 +109,7 @@ def _scrub_text(text: str, counter: _Counter, email: str | None) -> str:
     return text
 
 
-def _redact(value: Any, counter: _Counter, *, person: bool, email: str | None) -> Any:
+def _redact(value: Any, counter: _Counter, *, person: bool, pattern: re.Pattern[str] | None) -> Any:
     if isinstance(value, dict):
         keys = {str(k).lower() for k in value}
         is_person = person or bool(keys & PERSON_MARKERS)
@@ -122,18 +121,43 @@ def _redact(value: Any, counter: _Counter, *, person: bool, email: str | None) -
                 out[key] = REDACTED
                 counter.replaced += 1
             else:
-                out[key] = _redact(item, counter, person=lower in PERSON_CONTAINERS, email=email)
+                out[key] = _redact(item, counter, person=lower in PERSON_CONTAINERS, pattern=pattern)
         return out
     if isinstance(value, list):
-        return [_redact(item, counter, person=person, email=email) for item in value]
+        return [_redact(item, counter, person=person, pattern=pattern) for item in value]
     if isinstance(value, str):
-        return _scrub_text(value, counter, email)
+        return _scrub_text(value, counter, pattern)
     return value
+
+
+def _identity(value: Any, email: str, found: set[str]) -> None:
+    """Collect the person's own values (names, phone, address) from objects that carry ``email``."""
+    if isinstance(value, dict):
+        if any(isinstance(v, str) and v.strip().lower() == email for v in value.values()):
+            personal = {
+                str(k).lower(): v.strip()
+                for k, v in value.items()
+                if isinstance(v, str) and (str(k).lower() in PERSONAL_KEYS or str(k).lower() in CONTEXT_NAME_KEYS)
+            }
+            found.update(v for v in personal.values() if len(v) >= 3)
+            full = " ".join(p for p in (personal.get("first_name", ""), personal.get("last_name", "")) if p)
+            if len(full) >= 3:
+                found.add(full)
+        for item in value.values():
+            _identity(item, email, found)
+    elif isinstance(value, list):
+        for item in value:
+            _identity(item, email, found)
+
+
+def _pattern(values: set[str]) -> re.Pattern[str]:
+    ordered = sorted(values, key=len, reverse=True)
+    return re.compile("|".join(re.escape(v) for v in ordered), re.IGNORECASE)
 
 
 def redact_personal(value: Any) -> Any:
     """A copy of ``value`` (a snapshot) without names, e-mail addresses, phones or street addresses."""
-    return _redact(value, _Counter(), person=False, email=None)
+    return _redact(value, _Counter(), person=False, pattern=None)
 
 
 # ---- erase by e-mail --------------------------------------------------------------------------------------------
@@ -216,8 +240,9 @@ async def _record_entries(db: Database, records: set[tuple[str | None, str]]) ->
 async def erase_by_email(db: Database, email: str, *, batch: int = 200) -> ErasureReport:
     """Remove the person with ``email`` from every stored log entry and run error; report what changed.
 
-    In each affected entry the personal fields of the snapshots are redacted, every occurrence of the address is
-    replaced by ``"[erased]"`` (snapshots, record key, message), and amounts, ids and statuses stay.
+    In each affected entry the personal fields of the snapshots are redacted, and every occurrence of the address
+    and of the person's own values found next to it (names, phone, street) is replaced by ``"[erased]"`` (snapshots,
+    record key, message, run errors); amounts, ids and statuses stay.
 
     Raises:
         ValueError: ``email`` is not an e-mail address.
@@ -230,15 +255,24 @@ async def erase_by_email(db: Database, email: str, *, batch: int = 200) -> Erasu
     ids |= await _record_entries(db, records)
     runs: set[str] = set()
     ordered = sorted(ids)
+    identity = {email}
+    for start in range(0, len(ordered), batch):
+        async with db.session() as session:
+            details = (
+                await session.execute(select(LogEntry.detail).where(LogEntry.id.in_(ordered[start : start + batch])))
+            ).scalars()
+            for detail in details:
+                _identity(detail, email, identity)
+    pattern = _pattern(identity)
     for start in range(0, len(ordered), batch):
         chunk = ordered[start : start + batch]
         async with db.session() as session, session.begin():
             rows = (await session.execute(select(LogEntry).where(LogEntry.id.in_(chunk)))).scalars().all()
             for row in rows:
                 counter = _Counter()
-                detail = _redact(row.detail, counter, person=False, email=email) if row.detail else row.detail
-                key = _scrub_text(row.record_key, counter, email)
-                message = _scrub_text(row.message or "", counter, email)
+                detail = _redact(row.detail, counter, person=False, pattern=pattern) if row.detail else row.detail
+                key = _scrub_text(row.record_key, counter, pattern)
+                message = _scrub_text(row.message or "", counter, pattern)
                 await session.execute(
                     update(LogEntry).where(LogEntry.id == row.id).values(detail=detail, record_key=key, message=message)
                 )
@@ -256,7 +290,7 @@ async def erase_by_email(db: Database, email: str, *, batch: int = 200) -> Erasu
         for run_id, error in failed:
             counter = _Counter()
             await session.execute(
-                update(Run).where(Run.id == run_id).values(error=_scrub_text(error or "", counter, email))
+                update(Run).where(Run.id == run_id).values(error=_scrub_text(error or "", counter, pattern))
             )
             report.run_errors += 1
             report.values += counter.replaced

@@ -132,10 +132,10 @@ async def purge(db: Database, *, now: datetime | None = None, batch: int = 500) 
     ]
     owners.append((LogEntry.flow_id.is_(None), Run.flow_id.is_(None), retention_of(None)))
     for entry_owner, run_owner, (snapshot_days, run_days) in owners:
-        report.snapshots += await _empty_snapshots(db, entry_owner, now - timedelta(days=snapshot_days), batch)
         runs, entries = await _delete_runs(db, run_owner, now - timedelta(days=run_days), batch)
         report.runs += runs
         report.log_entries += entries
+        report.snapshots += await _empty_snapshots(db, entry_owner, now - timedelta(days=snapshot_days), batch)
     old = now - timedelta(days=BOOKKEEPING_DAYS)
     async with db.session() as session, session.begin():
         result = await session.execute(

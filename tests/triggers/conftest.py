@@ -1,0 +1,49 @@
+"""Helpers for the trigger, retention, privacy and alert tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+from arq import ArqRedis
+
+import tests.engine.fakes as fakes
+from engine import store
+from engine.db import Database
+from engine.models import Flow
+from nodes.registry import register
+
+for _cls in (fakes.FakeSource, fakes.FakeFilter, fakes.FakeMap, fakes.FakeTarget):
+    register(_cls)
+
+
+def fake_queue() -> ArqRedis:
+    """An arq queue on an in-memory Redis (jobs land there; nobody runs them)."""
+    return ArqRedis(connection_pool=fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer()).connection_pool)
+
+
+async def make_flow(
+    db: Database,
+    tmp_path: Path,
+    *,
+    name: str = "test flow",
+    items: int = 5,
+    trigger: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    active: bool = True,
+    **doc_config: Any,
+) -> Flow:
+    """A stored flow over the test nodes (source file ``<name>.json``, target file ``<name>.jsonl``)."""
+    source = tmp_path / f"{name.replace(' ', '_')}.json"
+    if not source.exists():
+        fakes.write_items(source, items)
+    document = fakes.flow_document(source, tmp_path / f"{name.replace(' ', '_')}.jsonl", name=name, **doc_config)
+    flow = await store.create_flow(db, document)
+    async with db.session() as session, session.begin():
+        row = await session.get(Flow, flow.id)
+        assert row is not None
+        row.trigger = trigger or {"type": "manual"}
+        row.settings = settings or {}
+        row.active = active
+    return await store.get_flow(db, flow.id)
