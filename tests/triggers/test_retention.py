@@ -57,7 +57,7 @@ async def _state(db: Database) -> dict[str, Any]:
 async def test_purge_removes_exactly_what_retention_says(db: Database, tmp_path: Path) -> None:
     a = await make_flow(db, tmp_path, name="a")  # defaults: snapshots 14 days, runs 90 days
     b = await make_flow(db, tmp_path, name="b", settings={"retention_days": 30, "run_retention_days": 120})
-    old_a = await _run(db, a.id, 100, 5)
+    await _run(db, a.id, 100, 5)  # finished 100 days ago: deleted with its 5 entries
     old_a_running = await _run(db, a.id, 100, 1, status=RunStatus.RUNNING)
     mid_a = await _run(db, a.id, 20, 5)
     new_a = await _run(db, a.id, 5, 3)
