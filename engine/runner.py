@@ -329,14 +329,16 @@ class _Execution:
         detail: dict[str, Any],
         result: RecordResult,
     ) -> tuple[Record | None, str]:
-        known = await self._idempotent_target(gnode.id, record.source_id)
-        if known is not None:
-            raise SkipRecord(f"already delivered as {known}", target_id=known)
+        if not node.upsert:
+            known = await self._idempotent_target(gnode.id, record.source_id)
+            if known is not None:
+                raise SkipRecord(f"already delivered as {known}", target_id=known)
         existing = await node.find_existing(record)
         if existing is not None:
             if not self.ctx.dry_run:
                 result.deliveries.append({"node_id": gnode.id, "source_id": record.source_id, "target_id": existing})
-            raise SkipRecord(f"already exists as {existing}", target_id=existing)
+            what = getattr(node, "what", "")
+            raise SkipRecord(f"already exists as {what + ' ' if what else ''}{existing}", target_id=existing)
         payload = await node.build(record)
         detail["request"] = snapshot(payload)
         if self.ctx.dry_run:

@@ -263,6 +263,9 @@ class ProcessNode(Node):
 
 class TargetNode(Node):
     outputs = (Port("out", ANY),)
+    upsert: ClassVar[bool] = False
+    """True for targets that keep a record up to date (debtors, articles, stock): the idempotency map does not
+    stop them; ``find_existing`` decides, skipping with "unchanged" when nothing differs."""
 
     async def find_existing(self, record: Record) -> str | None:
         """The id of this record in the target application if it is already there (asked when the map is silent)."""

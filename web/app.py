@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     return Litestar(
         route_handlers=handlers,
         dependencies={"db": Provide(provide_db)},
+        signature_namespace={"Database": Database},
         middleware=[session.middleware, auth],
         template_config=template_config,
         lifespan=[lifespan],

@@ -46,12 +46,12 @@ class FakeSource(SourceNode):
         config = self.config
         assert isinstance(config, FakeSourceConfig)
         items = json.loads(Path(config.path).read_text())
-        cursor = await self.ctx.cursor(self.id).get()
-        if cursor is not None:
-            items = [i for i in items if i["modified"] > int(cursor)]
         wanted = self.ctx.params.get("record_ids")
-        if wanted:
+        cursor = await self.ctx.cursor(self.id).get()
+        if wanted:  # an explicit list of records ignores the incremental cursor
             items = [i for i in items if f"item:{i['id']}" in wanted]
+        elif cursor is not None:
+            items = [i for i in items if i["modified"] > int(cursor)]
         for start in range(0, len(items), config.page_size):
             if config.delay_ms:
                 await asyncio.sleep(config.delay_ms / 1000)
