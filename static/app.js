@@ -1,0 +1,41 @@
+/* Koppel pages: tabs, the record drawer, live log trimming and following. */
+(function () {
+  "use strict";
+  const LIVE_ROWS = 200;
+  document.addEventListener("click", function (e) {
+    const tab = e.target.closest(".tab[data-tab]");
+    if (tab) {
+      e.preventDefault();
+      document.querySelectorAll(".tab[data-tab]").forEach(function (t) { t.classList.toggle("active", t === tab); });
+      document.querySelectorAll(".tab-panel").forEach(function (p) { p.hidden = p.id !== tab.dataset.tab; });
+      return;
+    }
+    if (e.target.closest(".close-drawer")) {
+      const d = document.getElementById("drawer");
+      if (d) { d.innerHTML = ""; d.classList.remove("open"); }
+    }
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") {
+      const d = document.getElementById("drawer");
+      if (d && d.classList.contains("open")) { d.innerHTML = ""; d.classList.remove("open"); }
+    }
+  });
+  document.body && document.body.addEventListener("htmx:afterSwap", function (e) {
+    if (e.target.id === "drawer") e.target.classList.add("open");
+  });
+  document.addEventListener("htmx:sseBeforeMessage", function (e) {
+    if (e.target.id === "log-rows") {
+      const follow = document.getElementById("follow");
+      if (follow && !follow.checked) e.preventDefault();
+    }
+  });
+  document.addEventListener("htmx:sseMessage", function (e) {
+    if (e.target.id === "log-rows") {
+      const rows = e.target.querySelectorAll("tr");
+      for (let i = LIVE_ROWS; i < rows.length; i++) rows[i].remove();
+      const empty = document.getElementById("log-empty");
+      if (empty) empty.remove();
+    }
+  });
+})();

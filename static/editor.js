@@ -1,0 +1,346 @@
+/* Koppel flow editor: drawflow canvas <-> flow document, palette drag-and-drop, node forms via htmx. */
+(function () {
+  "use strict";
+  const el = document.getElementById("drawflow");
+  if (!el || typeof Drawflow === "undefined") return;
+  const flowId = el.dataset.flowId;
+  const types = JSON.parse(el.dataset.types || "{}");
+  const original = JSON.parse(el.dataset.document || "{}");
+  let problems = JSON.parse(el.dataset.problems || "[]");
+  const NO_VALUE = new Set(["is_set", "not_set", "not_empty", "is_empty"]);
+  const csrf = (JSON.parse(document.body.getAttribute("hx-headers") || "{}"))["X-CSRF-Token"] || "";
+
+  const editor = new Drawflow(el);
+  editor.reroute = false;
+  editor.force_first_input = false;
+  editor.start();
+  window.koppelEditor = editor;
+
+  const byDocId = {};
+  let selected = null;
+  let dirty = false;
+
+  function esc(s) {
+    const d = document.createElement("div");
+    d.textContent = s == null ? "" : String(s);
+    return d.innerHTML;
+  }
+  function nodeHtml(docId, type) {
+    const t = types[type];
+    return '<div class="node-box"><div class="node-kind">' + esc(t ? t.kind : "?") + "</div>" +
+      '<div class="node-title">' + esc(t ? t.title : type) + "</div>" +
+      '<div class="node-id">' + esc(docId) + "</div></div>";
+  }
+  function nodes() { return editor.drawflow.drawflow.Home.data; }
+  function addNode(docId, type, config, x, y) {
+    const t = types[type];
+    const ins = t ? t.inputs.length : 1;
+    const outs = t ? Math.max(t.outputs.length, 0) : 1;
+    const id = editor.addNode(type, ins, outs, x, y, "kind-" + (t ? t.kind : "unknown"),
+      { doc_id: docId, type: type, config: config || {} }, nodeHtml(docId, type));
+    byDocId[docId] = id;
+    const box = document.getElementById("node-" + id);
+    if (box) { box.dataset.docId = docId; box.setAttribute("aria-label", (t ? t.title : type) + " (" + docId + ")"); }
+    return id;
+  }
+  function freshId(type) {
+    const base = (type.split(".").pop() || "step").replace(/[^A-Za-z0-9_-]/g, "_");
+    if (!byDocId[base]) return base;
+    let i = 2;
+    while (byDocId[base + "_" + i]) i++;
+    return base + "_" + i;
+  }
+
+  // --- load the document
+  (original.nodes || []).forEach(function (n, i) {
+    const p = Array.isArray(n.position) ? n.position : [60 + i * 240, 120];
+    addNode(String(n.id), n.type, n.config, p[0], p[1]);
+  });
+  (original.edges || []).forEach(function (e) {
+    const a = byDocId[e.from], b = byDocId[e.to];
+    if (a && b) { try { editor.addConnection(a, b, "output_1", "input_1"); } catch (err) { /* invalid edge: shown by validation */ } }
+  });
+
+  function toDocument() {
+    const data = editor.export().drawflow.Home.data;
+    const idOf = {};
+    Object.values(data).forEach(function (n) { idOf[n.id] = n.data.doc_id; });
+    const outNodes = [], edges = [];
+    Object.values(data).forEach(function (n) {
+      outNodes.push({ id: n.data.doc_id, type: n.data.type, config: n.data.config || {}, position: [Math.round(n.pos_x), Math.round(n.pos_y)] });
+      Object.values(n.outputs || {}).forEach(function (o) {
+        o.connections.forEach(function (c) { edges.push({ from: n.data.doc_id, to: idOf[c.node] }); });
+      });
+    });
+    return Object.assign({}, original, { format: original.format || "koppel.flow/1", nodes: outNodes, edges: edges });
+  }
+  function syncHidden() {
+    const json = JSON.stringify(toDocument());
+    document.querySelectorAll('#save-form input[name="document"], #test-form input[name="document"]').forEach(function (i) { i.value = json; });
+  }
+  function changed() { dirty = true; syncHidden(); }
+
+  // --- problems on nodes
+  function markProblems() {
+    document.querySelectorAll(".drawflow-node.has-problem").forEach(function (n) { n.classList.remove("has-problem"); n.removeAttribute("title"); });
+    problems.forEach(function (p) {
+      const id = p.node && byDocId[p.node];
+      const box = id && document.getElementById("node-" + id);
+      if (box) {
+        box.classList.add("has-problem");
+        box.title = (box.title ? box.title + "\n" : "") + (p.field ? p.field + ": " : "") + p.message;
+      }
+    });
+  }
+  document.body.addEventListener("koppel:problems", function (e) {
+    problems = (e.detail && e.detail.problems) || [];
+    markProblems();
+    if (selected && nodes()[selected]) loadForm(selected);
+  });
+
+  // --- the side panel form
+  function loadForm(id) {
+    const n = nodes()[id];
+    if (!n) return;
+    selected = String(id);
+    document.querySelectorAll(".drawflow-node.is-current").forEach(function (b) { b.classList.remove("is-current"); });
+    const box = document.getElementById("node-" + id);
+    if (box) box.classList.add("is-current");
+    const mine = problems.filter(function (p) { return p.node === n.data.doc_id; });
+    htmx.ajax("POST", "/ui/node-form", {
+      target: "#node-form", swap: "innerHTML",
+      headers: { "X-CSRF-Token": csrf },
+      values: { type: n.data.type, node_id: n.data.doc_id, flow_id: flowId, config: JSON.stringify(n.data.config || {}), problems: JSON.stringify(mine) },
+    });
+  }
+  editor.on("nodeSelected", function (id) { loadForm(id); });
+  editor.on("nodeRemoved", function (id) {
+    Object.keys(byDocId).forEach(function (k) { if (String(byDocId[k]) === String(id)) delete byDocId[k]; });
+    if (String(selected) === String(id)) {
+      selected = null;
+      document.getElementById("node-form").innerHTML = '<p class="muted">' + esc(el.dataset.emptyText || "") + "</p>";
+    }
+    changed();
+  });
+  ["connectionCreated", "connectionRemoved", "nodeMoved", "nodeCreated"].forEach(function (ev) { editor.on(ev, changed); });
+
+  function collectGroup(g) {
+    const mode = g.querySelector(":scope > legend .cond-mode").value;
+    const items = [];
+    Array.from(g.querySelector(":scope > .cond-items").children).forEach(function (c) {
+      if (c.dataset.cond === "rule") {
+        const field = c.querySelector(".cond-field").value.trim();
+        const op = c.querySelector(".cond-op").value;
+        if (!field) return;
+        const rule = { field: field, op: op };
+        if (!NO_VALUE.has(op)) {
+          const v = c.querySelector(".cond-value").value;
+          rule.value = (op === "in" || op === "not_in") ? v.split(",").map(function (s) { return s.trim(); }).filter(Boolean) : v;
+        }
+        items.push(rule);
+      } else if (c.dataset.cond === "group") {
+        items.push(collectGroup(c));
+      }
+    });
+    const out = {};
+    out[mode] = items;
+    return out;
+  }
+  function collect(form, old) {
+    const cfg = {};
+    form.querySelectorAll(":scope > .field").forEach(function (f) {
+      const name = f.dataset.field, w = f.dataset.widget, nullable = f.dataset.nullable === "true";
+      const input = f.querySelector("#nf-" + CSS.escape(name));
+      if (w === "checkbox") cfg[name] = input.checked;
+      else if (w === "number") {
+        if (input.value !== "") cfg[name] = f.dataset.valueType === "integer" ? parseInt(input.value, 10) : parseFloat(input.value);
+        else if (nullable) cfg[name] = null;
+      } else if (w === "text" || w === "field" || w === "select" || w === "enum") {
+        if (input.value !== "") cfg[name] = input.value;
+        else if (nullable) cfg[name] = null;
+      } else if (w === "multiselect") cfg[name] = Array.from(input.selectedOptions).map(function (o) { return o.value; }).filter(Boolean);
+      else if (w === "lines") cfg[name] = input.value.split("\n").map(function (s) { return s.trim(); }).filter(Boolean);
+      else if (w === "json") {
+        if (input.value.trim() === "") { if (nullable) cfg[name] = null; return; }
+        try { cfg[name] = JSON.parse(input.value); input.setCustomValidity(""); }
+        catch (err) { input.setCustomValidity("Not valid JSON"); if (old && name in old) cfg[name] = old[name]; }
+      } else if (w === "table") {
+        const o = {};
+        f.querySelectorAll("tbody .kv-row").forEach(function (r) {
+          const k = r.querySelector(".kv-key").value.trim();
+          if (k) o[k] = r.querySelector(".kv-value").value;
+        });
+        cfg[name] = o;
+      } else if (w === "conditions") {
+        cfg[name] = collectGroup(f.querySelector(".conditions > .cond-group"));
+      }
+    });
+    return cfg;
+  }
+  function unmappedHints(form) {
+    form.querySelectorAll('.field[data-widget="table"]').forEach(function (f) {
+      const hint = f.querySelector(".unmapped-hint");
+      const dl = f.querySelector("datalist.key-options");
+      if (!hint || !dl) return;
+      const keys = new Set(Array.from(f.querySelectorAll("tbody .kv-key")).map(function (i) { return i.value.trim(); }));
+      if (keys.has("*")) { hint.hidden = true; return; }
+      const missing = Array.from(dl.options).map(function (o) { return o.value; }).filter(function (v) { return v && !keys.has(v); });
+      if (!missing.length || missing.length > 40) { hint.hidden = true; return; }
+      hint.textContent = hint.dataset.label + " " + missing.slice(0, 12).join(", ") + (missing.length > 12 ? " …" : "");
+      hint.hidden = false;
+    });
+  }
+  function syncForm() {
+    const form = document.getElementById("node-config");
+    if (!form || !selected || !nodes()[selected]) return;
+    const n = nodes()[selected];
+    const cfg = collect(form, n.data.config);
+    editor.updateNodeDataFromId(selected, Object.assign({}, n.data, { config: cfg }));
+    unmappedHints(form);
+    changed();
+  }
+  function toggleValue(rule) {
+    const op = rule.querySelector(".cond-op");
+    const label = rule.querySelector(".cond-value-label");
+    if (op && label) label.hidden = NO_VALUE.has(op.value);
+  }
+  const panel = document.getElementById("node-form");
+  panel.addEventListener("input", function (e) {
+    if (e.target.classList.contains("node-id-input")) return;
+    syncForm();
+  });
+  panel.addEventListener("change", function (e) {
+    if (e.target.classList.contains("node-id-input")) { renameNode(e.target); return; }
+    if (e.target.classList.contains("cond-op")) toggleValue(e.target.closest(".cond-rule"));
+    syncForm();
+  });
+  function renameNode(input) {
+    const n = nodes()[selected];
+    const wanted = input.value.trim();
+    if (!n || wanted === n.data.doc_id) return;
+    if (!/^[A-Za-z0-9_-]+$/.test(wanted) || byDocId[wanted]) { input.setCustomValidity("Use letters, digits, - or _; unique"); input.reportValidity(); return; }
+    input.setCustomValidity("");
+    delete byDocId[n.data.doc_id];
+    byDocId[wanted] = Number(selected);
+    editor.updateNodeDataFromId(selected, Object.assign({}, n.data, { doc_id: wanted }));
+    const box = document.querySelector("#node-" + selected + " .node-id");
+    if (box) box.textContent = wanted;
+    changed();
+  }
+  panel.addEventListener("click", function (e) {
+    const t = e.target.closest("button");
+    if (!t) return;
+    const field = t.closest(".field");
+    if (t.classList.contains("add-row")) {
+      const tpl = field.querySelector("template.kv-template");
+      field.querySelector("tbody").appendChild(tpl.content.cloneNode(true));
+      const rows = field.querySelectorAll("tbody .kv-row");
+      rows[rows.length - 1].querySelector(".kv-key").focus();
+    } else if (t.classList.contains("remove-row")) {
+      t.closest("tr").remove();
+    } else if (t.classList.contains("add-rule") || t.classList.contains("add-group")) {
+      const tpl = field.querySelector(t.classList.contains("add-rule") ? "template.tpl-rule" : "template.tpl-group");
+      const group = t.closest(".cond-group");
+      const items = group.querySelector(":scope > .cond-items");
+      items.appendChild(tpl.content.cloneNode(true));
+      const last = items.lastElementChild;
+      const focus = last && last.querySelector("input, select");
+      if (focus) focus.focus();
+    } else if (t.classList.contains("remove-rule")) {
+      t.closest(".cond-rule").remove();
+    } else if (t.classList.contains("remove-group")) {
+      t.closest(".cond-group").remove();
+    } else if (t.classList.contains("remove-node")) {
+      if (selected) editor.removeNodeId("node-" + selected);
+      return;
+    } else {
+      return;
+    }
+    syncForm();
+  });
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    if (e.target.id === "node-form") {
+      e.target.querySelectorAll(".cond-rule").forEach(toggleValue);
+      const form = document.getElementById("node-config");
+      if (form) unmappedHints(form);
+    } else if (e.target.classList && e.target.classList.contains("key-options")) {
+      const form = document.getElementById("node-config");
+      if (form) unmappedHints(form);
+    } else if (e.target.id === "save-result" && e.detail.xhr && e.detail.xhr.status < 300 && e.detail.requestConfig.path.endsWith("/save")) {
+      dirty = false;
+    }
+  });
+
+  // --- palette: drag and drop, or the + button
+  document.querySelectorAll(".palette-item").forEach(function (item) {
+    item.addEventListener("dragstart", function (e) { e.dataTransfer.setData("text/plain", item.dataset.type); e.dataTransfer.effectAllowed = "copy"; });
+  });
+  el.addEventListener("dragover", function (e) { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; });
+  function place(type, clientX, clientY) {
+    if (!types[type]) return;
+    const rect = editor.precanvas.getBoundingClientRect();
+    const x = (clientX - rect.x) / editor.zoom, y = (clientY - rect.y) / editor.zoom;
+    const id = addNode(freshId(type), type, {}, x, y);
+    changed();
+    loadForm(id);
+  }
+  el.addEventListener("drop", function (e) {
+    e.preventDefault();
+    place(e.dataTransfer.getData("text/plain"), e.clientX, e.clientY);
+  });
+  document.querySelectorAll(".add-node").forEach(function (b) {
+    b.addEventListener("click", function () {
+      const r = el.getBoundingClientRect();
+      place(b.dataset.type, r.x + r.width / 2 - 80, r.y + r.height / 2 - 40 + (Object.keys(byDocId).length % 5) * 20);
+    });
+  });
+
+  // --- zoom and fit
+  document.getElementById("zoom-in").addEventListener("click", function () { editor.zoom_in(); });
+  document.getElementById("zoom-out").addEventListener("click", function () { editor.zoom_out(); });
+  function fit() {
+    const data = nodes();
+    const ids = Object.keys(data);
+    if (!ids.length) return;
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    ids.forEach(function (id) {
+      const n = data[id];
+      const box = document.getElementById("node-" + id);
+      const w = box ? box.offsetWidth : 180, h = box ? box.offsetHeight : 80;
+      minX = Math.min(minX, n.pos_x); minY = Math.min(minY, n.pos_y);
+      maxX = Math.max(maxX, n.pos_x + w); maxY = Math.max(maxY, n.pos_y + h);
+    });
+    const W = el.clientWidth, H = el.clientHeight, pad = 40;
+    let z = Math.min((W - 2 * pad) / Math.max(maxX - minX, 1), (H - 2 * pad) / Math.max(maxY - minY, 1));
+    z = Math.max(editor.zoom_min, Math.min(1.2, z));
+    const midX = (minX + maxX) / 2, midY = (minY + maxY) / 2;
+    editor.zoom = z;
+    editor.zoom_last_value = z;
+    editor.canvas_x = -(midX - W / 2) * z;
+    editor.canvas_y = -(midY - H / 2) * z;
+    editor.precanvas.style.transform = "translate(" + editor.canvas_x + "px, " + editor.canvas_y + "px) scale(" + z + ")";
+    editor.dispatch("zoom", z);
+  }
+  document.getElementById("zoom-fit").addEventListener("click", fit);
+
+  // --- problems list: jump to the node
+  document.addEventListener("click", function (e) {
+    const b = e.target.closest(".goto-node");
+    if (!b) return;
+    const id = byDocId[b.dataset.node];
+    if (id) { loadForm(id); document.getElementById("node-" + id).scrollIntoView({ block: "center" }); }
+  });
+
+  // --- save / test run send the canvas
+  document.body.addEventListener("htmx:configRequest", function (e) {
+    const f = e.detail.elt;
+    if (f && (f.id === "save-form" || f.id === "test-form")) e.detail.parameters["document"] = JSON.stringify(toDocument());
+  });
+  window.addEventListener("beforeunload", function (e) { if (dirty) { e.preventDefault(); e.returnValue = ""; } });
+  window.koppelFlow = { toDocument: toDocument, byDocId: byDocId, loadForm: loadForm, isDirty: function () { return dirty; } };
+
+  syncHidden();
+  markProblems();
+  requestAnimationFrame(fit);
+  if (el.dataset.select && byDocId[el.dataset.select]) loadForm(byDocId[el.dataset.select]);
+})();

@@ -1,0 +1,88 @@
+"""The UI's languages: gettext catalogues (``web/i18n/<lang>/LC_MESSAGES/messages.po``) read with Babel at start-up.
+
+The ``.po`` files are the source of truth and are read directly (no compile step, so a fresh clone works):
+English is the source language, Dutch the translation. Numbers and dates are formatted with Babel per locale.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+
+__all__ = (
+    "LANGUAGES",
+    "catalogue",
+    "fmt_date",
+    "fmt_datetime",
+    "fmt_number",
+    "fmt_percent",
+    "pick_language",
+    "translate",
+)
+
+HERE = Path(__file__).resolve().parent
+LANGUAGES: dict[str, str] = {"en": "English", "nl": "Nederlands"}
+LOCALES = {"en": "en_GB", "nl": "nl_NL"}
+TIMEZONE = ZoneInfo("Europe/Amsterdam")
+
+
+@lru_cache(maxsize=8)
+def catalogue(language: str) -> dict[str, str]:
+    """msgid → msgstr of one language (empty for English, the source language)."""
+    path = HERE / language / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        cat = read_po(handle, locale=LOCALES.get(language, language))
+    return {str(m.id): str(m.string) for m in cat if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+
+
+def pick_language(value: str | None) -> str:
+    """A supported language code for ``value`` (user setting or Accept-Language), English by default."""
+    for part in (value or "").replace(";", ",").split(","):
+        code = part.strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+def translate(language: str, message: str) -> str:
+    """``message`` in ``language`` (the English text when there is no translation)."""
+    if language == "en":
+        return message
+    return catalogue(language).get(message) or message
+
+
+def fmt_number(value: int | float | Decimal | None, language: str, *, decimals: int | None = None) -> str:
+    if value is None:
+        return ""
+    if decimals is not None:
+        return format_decimal(value, format="#,##0." + "0" * decimals, locale=LOCALES[language])
+    return format_decimal(value, locale=LOCALES[language])
+
+
+def fmt_percent(value: float | None, language: str) -> str:
+    return "" if value is None else format_percent(value, format="#,##0.#%", locale=LOCALES[language])
+
+
+def fmt_datetime(value: datetime | str | None, language: str) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return format_datetime(value, format="medium", tzinfo=TIMEZONE, locale=LOCALES[language])
+
+
+def fmt_date(value: date | str | None, language: str) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return format_date(value, format="d MMM", locale=LOCALES[language])
