@@ -207,6 +207,8 @@ class AsperionClient(ApiClient):
             AuthError: the client or the refresh token was refused.
             Unreachable: the identity host did not answer.
         """
+        if self._loaded and self._valid(self._tokens):
+            return str(self._tokens["access_token"])  # type: ignore[index]
         async with self._token_lock:
             if not self._loaded:
                 self._loaded = True

@@ -217,6 +217,12 @@ class WooCommerceClient(ApiClient):
             items = self._list_of(path, await self.request("GET", path, params=query))
             if not items:
                 break
+            if boundary and any(str(item.get("date_modified_gmt") or "") <= boundary for item in items):
+                raise ApiError(
+                    200,
+                    f"The store ignores the modified_after filter on {path} (WooCommerce 5.8 or newer is needed "
+                    "to read changes incrementally); read by id or date instead.",
+                )
             fresh = [item for item in items if item.get("id") not in seen]
             if fresh:
                 yield fresh

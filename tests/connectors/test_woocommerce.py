@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from nodes.connectors.http import RetryPolicy, ValidationFailed
+from nodes.connectors.http import ApiError, RetryPolicy, ValidationFailed
 from nodes.connectors.woocommerce import WooCommerceClient
 
 URL = "https://shop.example.test"
@@ -262,3 +262,15 @@ async def test_redirects_are_not_followed_and_explained() -> None:
     assert not result.ok
     assert "redirected the request to https://www.shop.example.test/wp-json/wc/v3/orders" in result.message
     assert "final address" in result.message
+
+
+async def test_modified_pages_refuses_a_store_ignoring_the_filter() -> None:
+    rows = [{"id": i, "date_modified_gmt": f"2024-01-01T10:00:{i:02d}"} for i in range(1, 9)]
+
+    def handler(request: httpx.Request) -> httpx.Response:  # an old store: modified_after does nothing
+        page, per = int(request.url.params["page"]), int(request.url.params["per_page"])
+        return httpx.Response(200, json=rows[(page - 1) * per : page * per])
+
+    with pytest.raises(ApiError, match="ignores the modified_after filter"):
+        async for _ in client(handler).modified_pages("orders", per_page=3):
+            pass
