@@ -200,7 +200,7 @@ class RetryPolicy:
     Attributes:
         max_attempts: tries in total, the first included.
         base_delay: the backoff's first ceiling in seconds (doubles per attempt; full jitter picks 0..ceiling).
-        max_delay: the ceiling of one wait, also for ``Retry-After``.
+        max_delay: the ceiling of one backoff wait (a ``Retry-After`` is limited only by ``max_total_wait``).
         max_total_wait: the most seconds spent waiting across all retries of one request.
     """
 
@@ -419,15 +419,18 @@ class ApiClient:
         if state.number >= policy.max_attempts:
             raise self._gave_up(error, state)
         if retry_after is not None:
-            delay = retry_after
-            if delay > policy.max_delay:
-                why = f"asked to wait {delay:.0f} s, more than the {policy.max_delay:.0f} s allowed"
-                raise self._gave_up(error, state, why)
+            delay = retry_after  # the server knows best; only the total budget limits it
         else:
             ceiling = min(policy.max_delay, policy.base_delay * (2 ** (state.number - 1)))
             delay = self._rand() * ceiling
         if state.waited + delay > policy.max_total_wait:
-            raise self._gave_up(error, state, f"waiting more would exceed {policy.max_total_wait:.0f} s")
+            left = max(0.0, policy.max_total_wait - state.waited)
+            why = (
+                f"asked to wait {delay:.0f} s, more than the {left:.0f} s left to wait"
+                if retry_after is not None
+                else f"waiting more would exceed {policy.max_total_wait:.0f} s"
+            )
+            raise self._gave_up(error, state, why)
         state.waited += delay
         state.history.append(f"{error.status or 'no answer'}")
         log.info(
@@ -455,9 +458,10 @@ class ApiClient:
         )
 
     def _gave_up(self, error: ApiError, state: _Attempts, why: str = "") -> ApiError:
-        if state.number <= 1:
+        if state.number <= 1 and not why:
             return error
-        tail = f" (gave up after {state.number} attempts{': ' + why if why else ''})"
+        attempts = f"{state.number} attempt{'s' if state.number > 1 else ''}"
+        tail = f" (gave up after {attempts}{': ' + why if why else ''})"
         error.message = error.message + tail
         error.args = (error.message,)
         return error

@@ -128,10 +128,16 @@ async def test_total_wait_budget_and_too_long_retry_after() -> None:
     assert "exceed" in info.value.message
 
     handler, seen = sequence(httpx.Response(429, headers={"Retry-After": "3600"}))
-    client, sleeps = make(handler, retry=RetryPolicy(max_delay=60))
-    with pytest.raises(RateLimited):
+    client, sleeps = make(handler, retry=RetryPolicy(max_delay=10, max_total_wait=120))
+    with pytest.raises(RateLimited) as info:
         await client.request("GET", "things")
     assert sleeps.calls == [] and len(seen) == 1
+    assert "asked to wait 3600 s" in info.value.message
+
+    handler, seen = sequence(httpx.Response(429, headers={"Retry-After": "45"}), httpx.Response(200))
+    client, sleeps = make(handler, retry=RetryPolicy(max_delay=10, max_total_wait=120))
+    await client.request("GET", "things")
+    assert sleeps.calls == [45.0]  # longer than one backoff step, but the server asked for it
 
 
 async def test_connect_errors_are_retried_for_post_but_read_timeouts_are_not() -> None:
