@@ -23,17 +23,20 @@ class Collection:
         self._raw: dict[int, bytes] = {}
         self.index: dict[int, dict[str, Any]] = {}
         self.compress = compress
+        self._peeked: dict[int, dict[str, Any]] = {}
 
     def clear(self) -> None:
         """Remove every record."""
         self._raw.clear()
         self.index.clear()
+        self._peeked.clear()
 
     def put(self, obj: dict[str, Any]) -> None:
         """Store (or replace) ``obj`` by its ``id``."""
         obj.pop("_links", None)
         raw = dumps(obj)
         rid = int(obj["id"])
+        self._peeked.pop(rid, None)
         self._raw[rid] = zlib.compress(raw, 1) if self.compress else raw
         self.index[rid] = self._index_fn(obj)
 
@@ -49,8 +52,18 @@ class Collection:
         data = self.raw(rid)
         return None if data is None else loads(data)
 
+    def peek(self, rid: int) -> dict[str, Any] | None:
+        """A shared, cached decoded record for reading only (never mutate it)."""
+        obj = self._peeked.get(rid)
+        if obj is None:
+            obj = self.get(rid)
+            if obj is not None:
+                self._peeked[rid] = obj
+        return obj
+
     def delete(self, rid: int) -> None:
         """Remove a record."""
+        self._peeked.pop(rid, None)
         self._raw.pop(rid, None)
         self.index.pop(rid, None)
 

@@ -40,8 +40,8 @@ WC_VERSION = "9.8.5"
 
 
 def find_product(sim: WooSim, pid: int) -> dict[str, Any] | None:
-    """A product or variation by id."""
-    return sim.products.get(pid) or sim.variations.get(pid)
+    """A product or variation by id (a shared cached copy: read it, do not change it)."""
+    return sim.products.peek(pid) or sim.variations.peek(pid)
 
 
 def order_links(base: str, order: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def _line_item(sim: WooSim, data: dict[str, Any]) -> tuple[dict[str, Any], bool]
     parent = None
     if product.get("type") == "variation":
         vid, pid = product["id"], int(product.get("parent_id") or pid)
-        parent = sim.products.get(pid)
+        parent = sim.products.peek(pid)
     tax_class = product.get("tax_class", "")
     if tax_class == "parent" and parent:
         tax_class = parent.get("tax_class", "")

@@ -507,20 +507,23 @@ def _seed_orders(sim: WooSim, rng: random.Random, count: int, start: datetime) -
             line = order["line_items"][0]
             qty = int(line["quantity"])
             unit = r2(Decimal(line["total"]) / qty)
-            unit_tax = r2(Decimal(line["total_tax"]) / qty)
             taxes = [{"id": t["id"], "refund_total": f"{r2(Decimal(t['total']) / qty)}"} for t in line["taxes"]]
-            create_refund(
-                sim,
-                order,
-                {
-                    "reason": "Beschadigd aangekomen – deelrestitutie",
-                    "line_items": [{"id": line["id"], "quantity": 1, "refund_total": f"{unit}", "refund_tax": taxes}],
-                },
-                api=method in _ONLINE,
-                dates=date_pair(last + timedelta(days=rng.randint(1, 10))),
-            )
-            refunds += 1 if unit + unit_tax > 0 else 0
-            order["status"] = "completed"
+            amount = unit + sum((Decimal(t["refund_total"]) for t in taxes), Decimal(0))
+            if Decimal(0) < amount <= Decimal(order["total"]):
+                create_refund(
+                    sim,
+                    order,
+                    {
+                        "reason": "Beschadigd aangekomen – deelrestitutie",
+                        "line_items": [
+                            {"id": line["id"], "quantity": 1, "refund_total": f"{unit}", "refund_tax": taxes}
+                        ],
+                    },
+                    api=method in _ONLINE,
+                    dates=date_pair(last + timedelta(days=rng.randint(1, 10))),
+                )
+                refunds += 1
+                order["status"] = "completed"
         order["date_modified"], order["date_modified_gmt"] = date_pair(max(last, created))
         sim.orders.put(order)
     return count, refunds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -103,7 +104,13 @@ class WooSim:
         """Add a deterministic Dutch shop: see :func:`sandbox.woocommerce.seed.seed_store`."""
         from sandbox.woocommerce.seed import seed_store
 
-        counts = seed_store(self, orders=orders, customers=customers, products=products, seed=seed)
+        collecting = gc.isenabled()
+        gc.disable()  # seeding allocates many long-lived objects; cyclic GC passes would dominate
+        try:
+            counts = seed_store(self, orders=orders, customers=customers, products=products, seed=seed)
+        finally:
+            if collecting:
+                gc.enable()
         if self.on_seeded is not None and counts.get("products"):
             self.on_seeded(self)
         return counts

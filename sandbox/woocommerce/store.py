@@ -287,6 +287,11 @@ class StoreConfig:
         self.zones, self.zone_locations, self.zone_methods = _zones()
         self.next_zone_id = 4
         self.gateways: list[dict[str, Any]] = load_data("payment_gateways.json")
+        self._rate_cache: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+
+    def invalidate(self) -> None:
+        """Forget cached rate look-ups (call after changing ``tax_rates`` or tax settings)."""
+        self._rate_cache.clear()
 
     # -- settings ---------------------------------------------------------------------------------------------
     def option(self, oid: str) -> Any:
@@ -318,6 +323,17 @@ class StoreConfig:
 
     def rates_for(self, country: str, state: str, postcode: str, city: str, tax_class: str) -> list[dict[str, Any]]:
         """The rates WooCommerce applies to a location and class: the best match per priority."""
+        key = (country, state, postcode, city, tax_class)
+        cached = self._rate_cache.get(key)
+        if cached is not None:
+            return cached
+        result = self._rates_for(country, state, postcode, city, tax_class)
+        if len(self._rate_cache) > 10_000:
+            self._rate_cache.clear()
+        self._rate_cache[key] = result
+        return result
+
+    def _rates_for(self, country: str, state: str, postcode: str, city: str, tax_class: str) -> list[dict[str, Any]]:
         klass = tax_class or "standard"
         country, state = (country or "").upper(), (state or "").upper()
         pc, ct = (postcode or "").upper().replace(" ", ""), (city or "").upper()

@@ -41,6 +41,7 @@ def _rate_out(req: Request, rate: dict[str, Any]) -> dict[str, Any]:
 
 
 def _apply_rate(sim: WooSim, rate: dict[str, Any], data: dict[str, Any]) -> None:
+    sim.store.invalidate()
     for key in _RATE_FIELDS:
         if key not in data:
             continue
@@ -115,6 +116,7 @@ def _delete_rate(sim: WooSim, req: Request, rid: int, hard: bool) -> dict[str, A
     if not hard:
         raise WooError("woocommerce_rest_trash_not_supported", "Taxes do not support trashing.", 501)
     del sim.store.tax_rates[rid]
+    sim.store.invalidate()
     return _rate_out(req, rate)
 
 
@@ -164,6 +166,7 @@ def _set_option(sim: WooSim, group: str, oid: str, value: Any) -> dict[str, Any]
     if "options" in opt and value not in opt["options"]:
         raise WooError("rest_setting_value_invalid", "An invalid setting value was passed.", 400)
     opt["value"] = value
+    sim.store.invalidate()
     return opt
 
 
@@ -249,6 +252,7 @@ def register(sim: WooSim) -> None:
         if cls is None:
             raise WooError("woocommerce_rest_invalid_id", "Invalid resource ID.", 404)
         sim.store.tax_classes.remove(cls)
+        sim.store.invalidate()
         return json_response(cls)
 
     # -- shipping ---------------------------------------------------------------------------------------------
