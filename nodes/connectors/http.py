@@ -26,7 +26,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
@@ -231,7 +231,6 @@ class _Attempts:
     policy: RetryPolicy
     number: int = 0
     waited: float = 0.0
-    history: list[str] = field(default_factory=list)
 
 
 # --- the client -----------------------------------------------------------------------------------------------
@@ -432,7 +431,6 @@ class ApiClient:
             )
             raise self._gave_up(error, state, why)
         state.waited += delay
-        state.history.append(f"{error.status or 'no answer'}")
         log.info(
             "%s %s failed (%s), attempt %d of %d; retrying in %.2f s",
             method,

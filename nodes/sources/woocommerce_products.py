@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -90,14 +91,25 @@ class ProductsSource(WooCommerceSource):
         source = parent if isinstance(parent, dict) else record.data
         return source.get("date_modified_gmt")
 
+    async def _variations(self, product: dict[str, Any]) -> list[Record]:
+        path = f"products/{product['id']}/variations"
+        return [
+            variation_record(v, product)
+            async for page in self.client.pages(path, {"orderby": "id", "order": "asc"})
+            for v in page
+        ]
+
     async def to_records(self, items: list[dict[str, Any]]) -> list[Record]:
+        split = self.config.include_variations
+        # the variations of a page's variable products are fetched side by side (the connection limits how many)
+        variations = await asyncio.gather(
+            *(self._variations(p) for p in items if split and p.get("type") == "variable")
+        )
+        found = iter(variations)
         records: list[Record] = []
         for product in items:
-            if product.get("type") == "variable" and self.config.include_variations:
-                async for page in self.client.pages(
-                    f"products/{product['id']}/variations", {"orderby": "id", "order": "asc"}
-                ):
-                    records.extend(variation_record(v, product) for v in page)
+            if split and product.get("type") == "variable":
+                records.extend(next(found))
             else:
                 records.append(product_record(product))
         return records
