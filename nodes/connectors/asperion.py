@@ -536,9 +536,16 @@ class AsperionClient(ApiClient):
             kept = [o for o in kept if not status or str(o.get("status") or "").lower() == status.lower()]
             yield [{**order, "lines": lines_of(order)} for order in kept]
 
-    async def count_sales_orders(self, *, status: str | None = None, min_id: int | None = None) -> int:
+    async def count_sales_orders(
+        self,
+        *,
+        status: str | None = None,
+        min_id: int | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> int:
         """How many sales orders :meth:`sales_order_pages` would give."""
-        return await self.total(SALES_ORDERS, self._order_query(status, min_id, None, None))
+        return await self.total(SALES_ORDERS, self._order_query(status, min_id, date_from, date_to))
 
     # -- option lists -------------------------------------------------------------------------------------------
 

@@ -122,7 +122,8 @@ class SalesOrdersSource(SourceNode):
             total = None
         else:
             selection = await self._selection()
-            total = await self.client.count_sales_orders(status=selection["status"], min_id=selection.get("min_id"))
+            selection.pop("cursor", None)
+            total = await self.client.count_sales_orders(**selection)
         if total is None:
             return limit
         return min(total, limit) if limit is not None else total

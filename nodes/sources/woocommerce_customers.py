@@ -51,7 +51,9 @@ class CustomersSource(WooCommerceSource):
         return {"role": self.config.role or "customer"}
 
     def countable(self) -> bool:
-        return not self.config.incremental
+        # X-WP-Total counts every customer of the role; changes are picked out while reading
+        window = self.ctx.params.get("modified_after") or self.ctx.params.get("modified_before")
+        return not self.config.incremental and not window
 
     async def to_records(self, items: list[dict[str, Any]]) -> list[Record]:
         return [customer_record(customer) for customer in items]
