@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from web.api.automation import ROUTES as AUTOMATION_ROUTES
 from web.api.connections import ConnectionController
 from web.api.flows import FlowController
 from web.api.meta import MetaController
@@ -9,4 +10,4 @@ from web.api.runs import RunController
 
 __all__ = ("ROUTES",)
 
-ROUTES = [ConnectionController, FlowController, RunController, MetaController]
+ROUTES = [ConnectionController, FlowController, RunController, MetaController, *AUTOMATION_ROUTES]

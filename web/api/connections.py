@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from pydantic import BaseModel, Field
 
 from engine import store
@@ -27,12 +29,12 @@ class ConnectionController(Controller):
     tags = ["connections"]
 
     @get("/", operation_id="ListConnections")
-    async def list_connections(self, db: Database) -> list[dict[str, Any]]:
+    async def list_connections(self, db: NamedDependency[Database]) -> list[dict[str, Any]]:
         """Every connection, without secrets."""
         return [store.connection_view(row) for row in await store.list_connections(db)]
 
     @post("/", operation_id="CreateConnection")
-    async def create_connection(self, db: Database, data: ConnectionIn) -> dict[str, Any]:
+    async def create_connection(self, db: NamedDependency[Database], data: ConnectionIn) -> dict[str, Any]:
         """Add a connection."""
         try:
             row = await store.save_connection(db, name=data.name, app=data.app, fields=data.fields)
@@ -41,14 +43,16 @@ class ConnectionController(Controller):
         return store.connection_view(row)
 
     @get("/{connection_id:str}", operation_id="GetConnection")
-    async def get_connection(self, db: Database, connection_id: str) -> dict[str, Any]:
+    async def get_connection(self, db: NamedDependency[Database], connection_id: FromPath[str]) -> dict[str, Any]:
         try:
             return store.connection_view(await store.get_connection(db, connection_id))
         except store.NotFound as exc:
             raise not_found(str(exc)) from exc
 
     @put("/{connection_id:str}", operation_id="UpdateConnection")
-    async def update_connection(self, db: Database, connection_id: str, data: ConnectionIn) -> dict[str, Any]:
+    async def update_connection(
+        self, db: NamedDependency[Database], connection_id: FromPath[str], data: ConnectionIn
+    ) -> dict[str, Any]:
         """Change a connection; a secret left empty keeps its stored value."""
         try:
             row = await store.save_connection(
@@ -61,14 +65,14 @@ class ConnectionController(Controller):
         return store.connection_view(row)
 
     @delete("/{connection_id:str}", operation_id="DeleteConnection", status_code=204)
-    async def delete_connection(self, db: Database, connection_id: str) -> None:
+    async def delete_connection(self, db: NamedDependency[Database], connection_id: FromPath[str]) -> None:
         try:
             await store.delete_connection(db, connection_id)
         except store.NotFound as exc:
             raise not_found(str(exc)) from exc
 
     @post("/{connection_id:str}/test", operation_id="TestConnection", status_code=200)
-    async def test_connection(self, db: Database, connection_id: str) -> dict[str, Any]:
+    async def test_connection(self, db: NamedDependency[Database], connection_id: FromPath[str]) -> dict[str, Any]:
         """Ask the application whether the credentials work (wrong secret, unreachable, no write permission)."""
         try:
             return await store.test_connection(db, connection_id)
@@ -76,7 +80,9 @@ class ConnectionController(Controller):
             raise not_found(str(exc)) from exc
 
     @get("/{connection_id:str}/options/{kind:str}", operation_id="ConnectionOptions")
-    async def options(self, db: Database, connection_id: str, kind: str) -> list[dict[str, Any]]:
+    async def options(
+        self, db: NamedDependency[Database], connection_id: FromPath[str], kind: FromPath[str]
+    ) -> list[dict[str, Any]]:
         """Live choices for a form field (VAT codes, ledger accounts, payment gateways, …)."""
         from web.options import load_options
 

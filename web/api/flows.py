@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import FromQuery
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from pydantic import BaseModel, Field
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
@@ -86,13 +87,15 @@ class FlowController(Controller):
     tags = ["flows"]
 
     @get("/", operation_id="ListFlows")
-    async def list_flows(self, db: Database) -> list[dict[str, Any]]:
+    async def list_flows(self, db: NamedDependency[Database]) -> list[dict[str, Any]]:
         async with db.session() as session:
             flows = (await session.execute(select(Flow).order_by(Flow.name))).scalars().all()
         return [flow_view(f) for f in flows]
 
     @post("/", operation_id="CreateFlow")
-    async def create_flow(self, request: Request[Any, Any, Any], db: Database, data: FlowIn) -> dict[str, Any]:
+    async def create_flow(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Database], data: FlowIn
+    ) -> dict[str, Any]:
         """Create a flow from a document or from a template (version 1)."""
         document = data.document
         if data.template:
@@ -113,13 +116,13 @@ class FlowController(Controller):
         return {**flow_view(flow), "problems": [p.as_dict() for p in problems]}
 
     @post("/validate", operation_id="ValidateFlow", status_code=200)
-    async def validate(self, db: Database, data: dict[str, Any]) -> dict[str, Any]:
+    async def validate(self, db: NamedDependency[Database], data: dict[str, Any]) -> dict[str, Any]:
         """Problems of a flow document, as a list of {node, field, message}."""
         problems = await store.validate_flow_document(db, data)
         return {"valid": not problems, "problems": [p.as_dict() for p in problems]}
 
     @get("/{flow_id:str}", operation_id="GetFlow")
-    async def get_flow(self, db: Database, flow_id: str) -> dict[str, Any]:
+    async def get_flow(self, db: NamedDependency[Database], flow_id: FromPath[str]) -> dict[str, Any]:
         try:
             flow = await store.get_flow(db, flow_id)
             version = await store.get_version(db, flow_id)
@@ -129,7 +132,7 @@ class FlowController(Controller):
 
     @put("/{flow_id:str}", operation_id="UpdateFlow")
     async def update_flow(
-        self, request: Request[Any, Any, Any], db: Database, flow_id: str, data: VersionIn
+        self, request: Request[Any, Any, Any], db: NamedDependency[Database], flow_id: FromPath[str], data: VersionIn
     ) -> dict[str, Any]:
         """Save a new version of the flow."""
         try:
@@ -142,7 +145,9 @@ class FlowController(Controller):
         return {"version": version.number, "problems": [p.as_dict() for p in problems]}
 
     @put("/{flow_id:str}/settings", operation_id="UpdateFlowSettings")
-    async def update_settings(self, db: Database, flow_id: str, data: SettingsIn) -> dict[str, Any]:
+    async def update_settings(
+        self, db: NamedDependency[Database], flow_id: FromPath[str], data: SettingsIn
+    ) -> dict[str, Any]:
         """Trigger, schedule, run settings and whether the flow is active."""
         async with db.session() as session, session.begin():
             flow = await session.get(Flow, flow_id)
@@ -157,21 +162,23 @@ class FlowController(Controller):
         return flow_view(flow)
 
     @delete("/{flow_id:str}", operation_id="DeleteFlow", status_code=204)
-    async def delete_flow(self, db: Database, flow_id: str) -> None:
+    async def delete_flow(self, db: NamedDependency[Database], flow_id: FromPath[str]) -> None:
         async with db.session() as session, session.begin():
             result = await session.execute(sql_delete(Flow).where(Flow.id == flow_id))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise not_found(f"no flow {flow_id!r}")
 
     @get("/{flow_id:str}/versions", operation_id="ListFlowVersions")
-    async def versions(self, db: Database, flow_id: str) -> list[dict[str, Any]]:
+    async def versions(self, db: NamedDependency[Database], flow_id: FromPath[str]) -> list[dict[str, Any]]:
         return [
             {"number": v.number, "note": v.note, "created_by": v.created_by, "created_at": v.created_at.isoformat()}
             for v in await store.list_versions(db, flow_id)
         ]
 
     @get("/{flow_id:str}/versions/{number:int}", operation_id="GetFlowVersion")
-    async def version(self, db: Database, flow_id: str, number: int) -> dict[str, Any]:
+    async def version(
+        self, db: NamedDependency[Database], flow_id: FromPath[str], number: FromPath[int]
+    ) -> dict[str, Any]:
         try:
             v = await store.get_version(db, flow_id, number)
         except store.NotFound as exc:
@@ -179,7 +186,13 @@ class FlowController(Controller):
         return {"number": v.number, "note": v.note, "document": v.document, "created_at": v.created_at.isoformat()}
 
     @post("/{flow_id:str}/versions/{number:int}/restore", operation_id="RestoreFlowVersion", status_code=200)
-    async def restore(self, request: Request[Any, Any, Any], db: Database, flow_id: str, number: int) -> dict[str, Any]:
+    async def restore(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        flow_id: FromPath[str],
+        number: FromPath[int],
+    ) -> dict[str, Any]:
         """Make an old version current again (as a new version)."""
         try:
             v = await store.restore_version(db, flow_id, number, created_by=_user_email(request))
@@ -189,7 +202,11 @@ class FlowController(Controller):
 
     @post("/{flow_id:str}/runs", operation_id="StartRun", status_code=201)
     async def start_run(
-        self, request: Request[Any, Any, Any], db: Database, flow_id: str, data: RunIn | None = None
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        flow_id: FromPath[str],
+        data: RunIn | None = None,
     ) -> dict[str, Any]:
         """Run the flow's current version (``dry_run``: write nothing; ``limit``: first N records)."""
         data = data or RunIn()
@@ -214,7 +231,9 @@ class FlowController(Controller):
         return run_view(run)
 
     @get("/{flow_id:str}/stats", operation_id="FlowStats")
-    async def stats(self, db: Database, flow_id: str, days: FromQuery[int] = 30) -> dict[str, Any]:
+    async def stats(
+        self, db: NamedDependency[Database], flow_id: FromPath[str], days: FromQuery[int] = 30
+    ) -> dict[str, Any]:
         async with db.session() as session:
             row = (
                 await session.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get
+from litestar.params import FromPath
 
 from nodes.registry import all_node_types
 from web.api.errors import not_found
@@ -28,7 +29,7 @@ class MetaController(Controller):
         return [{"name": name, **TEMPLATE_INFO.get(name, {})} for name in list_templates()]
 
     @get("/templates/{name:str}", operation_id="GetTemplate", sync_to_thread=False)
-    def template(self, name: str) -> dict[str, Any]:
+    def template(self, name: FromPath[str]) -> dict[str, Any]:
         from engine.templates import get_template
 
         try:

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromQuery
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy import func, select
 
@@ -80,7 +81,7 @@ class RunController(Controller):
     @get("/runs", operation_id="ListRuns")
     async def list_runs(
         self,
-        db: Database,
+        db: NamedDependency[Database],
         flow_id: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         page: FromQuery[int] = 1,
@@ -104,7 +105,7 @@ class RunController(Controller):
             return {"total": total, "page": page, "runs": [run_view(r) for r in runs]}
 
     @get("/runs/{run_id:str}", operation_id="GetRun")
-    async def get_run(self, db: Database, run_id: str) -> dict[str, Any]:
+    async def get_run(self, db: NamedDependency[Database], run_id: FromPath[str]) -> dict[str, Any]:
         async with db.session() as session:
             run = await session.get(Run, run_id)
         if run is None:
@@ -112,24 +113,28 @@ class RunController(Controller):
         return run_view(run)
 
     @post("/runs/{run_id:str}/cancel", operation_id="CancelRun", status_code=200)
-    async def cancel(self, db: Database, run_id: str) -> dict[str, Any]:
+    async def cancel(self, db: NamedDependency[Database], run_id: FromPath[str]) -> dict[str, Any]:
         run = await cancel_run(db, run_id)
         if run is None:
             raise not_found(f"no run {run_id!r}")
         return run_view(run)
 
     @post("/runs/{run_id:str}/rerun", operation_id="RerunRun", status_code=201)
-    async def rerun(self, request: Request[Any, Any, Any], db: Database, run_id: str) -> dict[str, Any]:
+    async def rerun(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Database], run_id: FromPath[str]
+    ) -> dict[str, Any]:
         """Run the same flow again with the same parameters."""
         return await self._again(request, db, run_id, retry_only=False)
 
     @post("/runs/{run_id:str}/retry-failed", operation_id="RetryFailedRecords", status_code=201)
-    async def retry_failed(self, request: Request[Any, Any, Any], db: Database, run_id: str) -> dict[str, Any]:
+    async def retry_failed(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Database], run_id: FromPath[str]
+    ) -> dict[str, Any]:
         """Run the flow again for the records that failed or waited for a mapping in this run."""
         return await self._again(request, db, run_id, retry_only=True)
 
     async def _again(
-        self, request: Request[Any, Any, Any], db: Database, run_id: str, *, retry_only: bool
+        self, request: Request[Any, Any, Any], db: NamedDependency[Database], run_id: FromPath[str], *, retry_only: bool
     ) -> dict[str, Any]:
         async with db.session() as session:
             run = await session.get(Run, run_id)
@@ -152,8 +157,8 @@ class RunController(Controller):
     @get("/runs/{run_id:str}/logs", operation_id="ListRunLogs")
     async def logs(
         self,
-        db: Database,
-        run_id: str,
+        db: NamedDependency[Database],
+        run_id: FromPath[str],
         status: FromQuery[str | None] = None,
         node: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
@@ -168,7 +173,7 @@ class RunController(Controller):
         return {"entries": [entry_view(e) for e in entries]}
 
     @get("/logs/{entry_id:int}", operation_id="GetLogEntry")
-    async def entry(self, db: Database, entry_id: int) -> dict[str, Any]:
+    async def entry(self, db: NamedDependency[Database], entry_id: FromPath[int]) -> dict[str, Any]:
         """One entry with its record's journey: source payload, each node's output, request, response, error."""
         async with db.session() as session:
             entry = await session.get(LogEntry, entry_id)
@@ -177,13 +182,15 @@ class RunController(Controller):
         return entry_view(entry, with_detail=True)
 
     @get("/inbox", operation_id="Inbox")
-    async def inbox(self, db: Database, before_id: FromQuery[int | None] = None) -> dict[str, Any]:
+    async def inbox(self, db: NamedDependency[Database], before_id: FromQuery[int | None] = None) -> dict[str, Any]:
         """Records waiting for a mapping, across flows, not yet delivered by a later run."""
         entries = await query_logs(db, None, status="waiting", unresolved=True, before_id=before_id)
         return {"entries": [entry_view(e, with_detail=True) for e in entries]}
 
     @get("/runs/{run_id:str}/events", operation_id="StreamRunEvents")
-    async def events(self, db: Database, run_id: str, after_id: FromQuery[int] = 0) -> ServerSentEvent:
+    async def events(
+        self, db: NamedDependency[Database], run_id: FromPath[str], after_id: FromQuery[int] = 0
+    ) -> ServerSentEvent:
         """Server-sent events: ``entry`` per log entry (JSON), ``run`` with live counts, ``close`` at the end."""
 
         async def stream() -> AsyncIterator[ServerSentEventMessage]:
