@@ -24,8 +24,8 @@ def write_connections(path: str | Path, base_url: str) -> None:
 
 def build_sandbox(
     orders: int = 0,
-    customers: int = 0,
-    products: int = 0,
+    customers: int | None = None,
+    products: int | None = None,
     seed: int = 1,
     latency_ms: float = 0,
     fail_rate: float = 0,
@@ -50,15 +50,19 @@ def serve_sandbox(
     host: str = "127.0.0.1",
     port: int = 8100,
     orders: int = 0,
-    customers: int = 0,
-    products: int = 0,
+    customers: int | None = None,
+    products: int | None = None,
     seed: int = 1,
     latency_ms: float = 0,
     fail_rate: float = 0,
     rate_limit: float = 0,
     connections_out: str | Path | None = None,
 ) -> None:
-    """Seed, print the URLs and demo credentials, write ``connections_out`` and serve until interrupted."""
+    """Seed, print the URLs and demo credentials, write ``connections_out`` and serve until interrupted.
+
+    Seeding follows :func:`build_sandbox` (customers default to a quarter of the orders); with no counts the
+    store starts empty.
+    """
     import uvicorn
 
     started = time.monotonic()

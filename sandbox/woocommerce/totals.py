@@ -189,7 +189,7 @@ def calculate_totals(
                     ex = gross - sum(_calc(gross, line_rates[i], inclusive=True).values(), _ZERO)
                 else:
                     ex = gross
-                ex = min(ex, totals[i])
+                ex = min(r2(ex), totals[i])
                 totals[i] -= ex
                 disc += ex
                 disc_tax += sum(_calc(ex, line_rates[i]).values(), _ZERO)
