@@ -194,7 +194,7 @@ class _Builder:
         if not amount and not method.startswith("free_shipping"):
             return None
         accounts = self.rules.shipping_accounts
-        ledger = accounts.get(method) or accounts.get(method.split(":", 1)[0]) or accounts.get("*")
+        ledger = accounts.get(method or "(none)") or accounts.get(method.split(":", 1)[0]) or accounts.get("*")
         if not ledger:
             raise NeedsMapping("shipping_accounts", method or "(none)", f"no ledger for shipping method {method!r}")
         rate = line_rate(item, self.facts.rates)

@@ -21,7 +21,7 @@ def payment_condition(table: Mapping[str, str], method: str) -> int | str:
     Raises:
         NeedsMapping: neither row exists (the user emptied the default).
     """
-    value = table.get(method) or table.get("*")
+    value = table.get(method or "(none)") or table.get("*")
     if not value:
         raise NeedsMapping("payment_conditions", method or "(none)", f"no payment condition for {method or 'none'!r}")
     return as_id(value)

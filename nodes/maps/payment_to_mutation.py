@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from nodes.accounting import as_id, cents, money
-from nodes.base import Kind, NeedsMapping, NodeConfig, Port, ProcessNode, Record, SkipRecord
+from nodes.base import Kind, NeedsMapping, NodeConfig, Port, ProcessNode, Record, RecordProblem, SkipRecord
 
 __all__ = (
     "DEFAULT_PAYMENT_ACCOUNTS",
@@ -36,11 +36,16 @@ DEFAULT_PAYMENT_ACCOUNTS: dict[str, str] = {
 """Payment method → bank or clearing account; a key ending in ``*`` matches every method starting with it."""
 
 
-class InvoiceNotBooked(NeedsMapping):
-    """The order's invoice is not (yet) in Asperion: the payment waits and is retried, like a missing mapping."""
+class InvoiceNotBooked(RecordProblem):
+    """The order's invoice is not (yet) in Asperion: the payment waits (not failed) and a retry books it."""
+
+    status = "waiting"
 
     def __init__(self, description: str) -> None:
-        super().__init__("sales_invoice", description, f"waiting: no sales invoice '{description}' in Asperion yet")
+        super().__init__(
+            f"waiting for the sales invoice '{description}': book the order's invoice first, then retry",
+            detail={"waiting_for": {"sales_invoice": description}},
+        )
 
 
 class PaymentSettings(NodeConfig):
@@ -90,8 +95,8 @@ def payment_account(table: Mapping[str, str], method: str) -> int | str:
     Raises:
         NeedsMapping: no row matches.
     """
-    if table.get(method):
-        return as_id(table[method])
+    if table.get(method or "(none)"):
+        return as_id(table[method or "(none)"])
     prefixes = sorted((key for key in table if key.endswith("*") and key != "*"), key=len, reverse=True)
     for key in prefixes:
         if method.startswith(key[:-1]) and table[key]:

@@ -1,0 +1,170 @@
+"""The map nodes around the pure functions: what they read from the connections and what they hand on."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from nodes.base import Record, RecordProblem, SkipRecord
+from nodes.maps.asperion_order_to_woocommerce import AsperionOrderSettings, AsperionOrderToWooCommerce
+from nodes.maps.order_settings import InvoiceSettings
+from nodes.maps.order_to_credit_invoices import CreditInvoiceSettings, OrderToCreditInvoices
+from nodes.maps.order_to_invoice import OrderToInvoice
+from nodes.maps.payment_to_mutation import PaymentSettings, PaymentToMutation
+from nodes.maps.product_to_article import ArticleSettings, ProductToArticle
+from tests.templates.conftest import load
+
+
+class FakeAsperion:
+    def __init__(self) -> None:
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+
+    async def articles(self) -> list[dict[str, Any]]:
+        self.calls.append("articles")
+        return [{"id": 7, "code": "KM-CL/INOX 01"}, {"id": 1, "code": "VERZEND"}]
+
+    async def vat_codes(self) -> list[dict[str, Any]]:
+        self.calls.append("vat_codes")
+        return [{"id": "OSS-DE-19", "percentage": 19}, {"id": "OSS-DE-7", "percentage": 7}]
+
+    async def find_invoice_by_description(self, description: str) -> dict[str, Any] | None:
+        # the client re-checks Asperion's "contains" filter and answers the exact match only
+        return self.invoices.get(description)
+
+    async def find_debtor_by_customer_number(self, number: str) -> dict[str, Any] | None:
+        return {"id": 42, "customerNumber": number} if number else None
+
+
+class FakeWoo:
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+        self.paths: list[str] = []
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        self.paths.append(path)
+        return copy.deepcopy(self.answers[path])
+
+
+class Ctx:
+    flow_key = "flow"
+    run_id = "run"
+    dry_run = False
+
+    def __init__(self, **clients: Any) -> None:
+        self.clients = clients
+        self.params: dict[str, Any] = {}
+        self.cache: dict[str, Any] = {}
+
+    def client(self, connection: str) -> Any:
+        return self.clients[connection]
+
+    def cursor(self, node_id: str) -> Any:
+        raise NotImplementedError
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def order_record(order: dict[str, Any]) -> Record:
+    return Record(key=str(order["number"]), source_id=f"order:{order['id']}", data=order)
+
+
+async def test_invoice_node_reads_articles_and_percentages_once(b2b: dict[str, Any]) -> None:
+    asperion = FakeAsperion()
+    ctx = Ctx(asperion=asperion)
+    node = OrderToInvoice("invoice", InvoiceSettings(), ctx)
+    first = await node.process(order_record(b2b))
+    await node.process(order_record(copy.deepcopy(b2b)))
+    assert asperion.calls == ["articles", "vat_codes"]
+    assert first.data["lines"][0]["articleId"] == 7
+    assert "articleId" not in first.data["lines"][1]
+    assert first.data["debtorCustomerNumber"] is None
+    assert first.context["vat"] == {"country": "DE", "region": "eu", "vat_number": "DE123456789", "business": True}
+    assert first.source_id == "order:5012" and first.source is b2b
+
+
+async def test_invoice_node_keeps_a_debtor_found_before_it(b2b: dict[str, Any]) -> None:
+    node = OrderToInvoice("invoice", InvoiceSettings(articles="never"), Ctx(asperion=FakeAsperion()))
+    record = order_record(b2b)
+    record.data = {**b2b, "debtorCustomerNumber": "10007"}
+    assert (await node.process(record)).data["debtorCustomerNumber"] == "10007"
+
+
+async def test_credit_node_fetches_refunds_and_credits_only_new_ones(b2b: dict[str, Any]) -> None:
+    refund = load("refund-synthetic-partial-eur")
+    second = {**copy.deepcopy(refund), "id": 5031, "amount": "5.00", "line_items": []}
+    woo = FakeWoo({"orders/5012/refunds": [second, refund]})
+    asperion = FakeAsperion()
+    node = OrderToCreditInvoices("credit", CreditInvoiceSettings(), Ctx(asperion=asperion, woocommerce=woo))
+    record = order_record(b2b)
+    record.data = {**b2b, "debtorCustomerNumber": "10007"}
+
+    both = await node.process(record)
+    assert woo.paths == ["orders/5012/refunds"]
+    assert both.source_id == "order:5012:refunds:5020,5031"
+    assert [i["description"] for i in both.data["invoices"]] == [
+        "WooCommerce refund 5020 of order 5012",
+        "WooCommerce refund 5031 of order 5012",
+    ]
+    assert {i["debtorCustomerNumber"] for i in both.data["invoices"]} == {"10007"}
+
+    asperion.invoices["WooCommerce refund 5020 of order 5012"] = {
+        "id": 1,
+        "description": "WooCommerce refund 5020 of order 5012",
+    }
+    one = await node.process(record)
+    assert one.source_id == "order:5012:refunds:5031"
+    assert one.data["description"] == "WooCommerce refund 5031 of order 5012"
+
+    asperion.invoices["WooCommerce refund 5031 of order 5012"] = {
+        "id": 2,
+        "description": "WooCommerce refund 5031 of order 5012",
+    }
+    with pytest.raises(SkipRecord, match="credited already"):
+        await node.process(record)
+    b2b["refunds"] = []
+    with pytest.raises(SkipRecord, match="no refunds"):
+        await node.process(order_record(b2b))
+
+
+async def test_payment_waits_for_its_invoice_then_settles_it(orders: dict[str, dict[str, Any]]) -> None:
+    order = orders["order-example-1"]
+    asperion = FakeAsperion()
+    node = PaymentToMutation("payment", PaymentSettings(), Ctx(asperion=asperion))
+    asperion.invoices["WooCommerce order 7270"] = {"id": 9, "description": "WooCommerce order 7270"}
+    with pytest.raises(RecordProblem) as waiting:
+        await node.process(order_record(order))
+    assert waiting.value.status == "waiting"
+    asperion.invoices["WooCommerce order 727"] = {
+        "id": 10, "description": "WooCommerce order 727", "debtorCustomerNumber": "9999",
+    }  # fmt: skip
+    entry = (await node.process(order_record(order))).data
+    assert [line.get("salesInvoiceId") for line in entry["lines"]] == [None, 10]
+    assert entry["lines"][1]["debtorId"] == 42
+
+
+async def test_product_node_reads_the_store_tax_setting_once() -> None:
+    woo = FakeWoo({"settings/tax/woocommerce_prices_include_tax": {"value": "yes"}})
+    node = ProductToArticle("article", ArticleSettings(), Ctx(woocommerce=woo))
+    product = {**load("product-simple-1"), "sku": "PQ-1", "regular_price": "12.10"}
+    record = Record(key="PQ-1", source_id="product:794", data=product)
+    assert (await node.process(record)).data["salesPrice"] == 10.0
+    await node.process(record)
+    assert woo.paths == ["settings/tax/woocommerce_prices_include_tax"]
+
+
+async def test_asperion_order_customer_output_skips_debtors_without_email() -> None:
+    class Debtors(FakeAsperion):
+        async def find_debtor_by_customer_number(self, number: str) -> dict[str, Any] | None:
+            return {"id": 1, "customerNumber": number, "name": "WooCommerce consumenten", "emailAddress": ""}
+
+    node = AsperionOrderToWooCommerce(
+        "customer", AsperionOrderSettings(output="customer"), Ctx(asperion=Debtors(), woocommerce=FakeWoo({}))
+    )
+    record = Record(key="SO-1", source_id="salesorder:1", data={"id": 1, "debtorCustomerNumber": "9999", "lines": []})
+    with pytest.raises(SkipRecord, match="no e-mail"):
+        await node.process(record)
