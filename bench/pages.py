@@ -91,7 +91,7 @@ async def fill(db: Any, runs: int, entries: int) -> dict[str, str]:
     if batch:
         async with db.session() as session, session.begin():
             await session.execute(insert(LogEntry), batch)
-    return {"run": big_run, "flow": run_rows[-1]["flow_id"]}
+    return {"run": str(big_run), "flow": str(run_rows[-1]["flow_id"])}
 
 
 async def measure(database_url: str, runs: int, entries: int) -> dict[str, Any]:

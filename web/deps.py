@@ -14,4 +14,4 @@ __all__ = ("provide_db",)
 
 async def provide_db(state: State) -> Database:
     db: Any = state.db
-    return db  # type: ignore[no-any-return]
+    return db
