@@ -13,6 +13,7 @@
   const editor = new Drawflow(el);
   editor.reroute = false;
   editor.force_first_input = false;
+  editor.zoom_min = 0.2;
   editor.start();
   window.koppelEditor = editor;
 
@@ -32,12 +33,14 @@
       '<div class="node-id">' + esc(docId) + "</div></div>";
   }
   function nodes() { return editor.drawflow.drawflow.Home.data; }
+  // drawflow binds data keys to df-* attributes, so the config travels as a JSON string (its keys may hold ':').
+  function configOf(n) { try { return JSON.parse(n.data.config_json || "{}"); } catch (err) { return {}; } }
   function addNode(docId, type, config, x, y) {
     const t = types[type];
     const ins = t ? t.inputs.length : 1;
     const outs = t ? Math.max(t.outputs.length, 0) : 1;
     const id = editor.addNode(type, ins, outs, x, y, "kind-" + (t ? t.kind : "unknown"),
-      { doc_id: docId, type: type, config: config || {} }, nodeHtml(docId, type));
+      { doc_id: docId, type: type, config_json: JSON.stringify(config || {}) }, nodeHtml(docId, type));
     byDocId[docId] = id;
     const box = document.getElementById("node-" + id);
     if (box) { box.dataset.docId = docId; box.setAttribute("aria-label", (t ? t.title : type) + " (" + docId + ")"); }
@@ -67,7 +70,7 @@
     Object.values(data).forEach(function (n) { idOf[n.id] = n.data.doc_id; });
     const outNodes = [], edges = [];
     Object.values(data).forEach(function (n) {
-      outNodes.push({ id: n.data.doc_id, type: n.data.type, config: n.data.config || {}, position: [Math.round(n.pos_x), Math.round(n.pos_y)] });
+      outNodes.push({ id: n.data.doc_id, type: n.data.type, config: configOf(n), position: [Math.round(n.pos_x), Math.round(n.pos_y)] });
       Object.values(n.outputs || {}).forEach(function (o) {
         o.connections.forEach(function (c) { edges.push({ from: n.data.doc_id, to: idOf[c.node] }); });
       });
@@ -110,7 +113,7 @@
     htmx.ajax("POST", "/ui/node-form", {
       target: "#node-form", swap: "innerHTML",
       headers: { "X-CSRF-Token": csrf },
-      values: { type: n.data.type, node_id: n.data.doc_id, flow_id: flowId, config: JSON.stringify(n.data.config || {}), problems: JSON.stringify(mine) },
+      values: { type: n.data.type, node_id: n.data.doc_id, flow_id: flowId, config: n.data.config_json || "{}", problems: JSON.stringify(mine) },
     });
   }
   editor.on("nodeSelected", function (id) { loadForm(id); });
@@ -194,8 +197,8 @@
     const form = document.getElementById("node-config");
     if (!form || !selected || !nodes()[selected]) return;
     const n = nodes()[selected];
-    const cfg = collect(form, n.data.config);
-    editor.updateNodeDataFromId(selected, Object.assign({}, n.data, { config: cfg }));
+    const cfg = collect(form, configOf(n));
+    editor.updateNodeDataFromId(selected, Object.assign({}, n.data, { config_json: JSON.stringify(cfg) }));
     unmappedHints(form);
     changed();
   }

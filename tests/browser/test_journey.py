@@ -1,0 +1,188 @@
+"""The issue's journey in a real browser, using only visible labels: log in, connections, template, canvas, runs."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import ADMIN, LiveServer, Watch, shot
+
+pytestmark = pytest.mark.browser
+
+
+def _wait(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def first_run_and_login(page: Any, url: str) -> None:
+    """First visit creates the admin; afterwards log out and log in again."""
+    page.goto(url + "/")
+    if "/setup" in page.url:
+        page.get_by_label("E-mail address").fill(ADMIN[0])
+        page.get_by_label("Password", exact=True).fill(ADMIN[1])
+        page.get_by_label("Password again").fill(ADMIN[1])
+        shot(page, "01-setup")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("E-mail address").fill(ADMIN[0])
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Wrong e-mail address or password")
+    page.get_by_label("Password").fill(ADMIN[1])
+    shot(page, "02-login")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def add_connections(page: Any, url: str) -> None:
+    from sandbox import credentials as c
+
+    base = url + "/sandbox"
+    page.get_by_role("link", name="Connections").click()
+    page.get_by_role("link", name="Add a WooCommerce store").click()
+    page.get_by_label("Name").fill("shop")
+    page.get_by_label("Store address").fill(base + "/woocommerce")
+    page.get_by_label("Consumer key").fill(c.WOO_RW_KEY)
+    page.get_by_label("Consumer secret").fill(c.WOO_RW_SECRET)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    # the secret is write-only: never sent back to the browser
+    assert c.WOO_RW_SECRET not in page.content()
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#test-result")).to_contain_text("Connection works", timeout=30_000)
+    shot(page, "03-connection-woocommerce")
+
+    page.get_by_role("link", name="Connections").click()
+    page.get_by_role("link", name="Add an Asperion administration").click()
+    page.get_by_label("Name").fill("books")
+    page.get_by_label("API address").fill(base + "/asperion")
+    page.get_by_label("Identity address").fill(base + "/asperion")
+    page.get_by_label("Client id").fill(c.ASPERION_CLIENT_ID)
+    page.get_by_label("Client secret").fill(c.ASPERION_CLIENT_SECRET)
+    page.get_by_label("Refresh token").fill(c.ASPERION_INITIAL_REFRESH_TOKEN)
+    page.get_by_label("Administration (tenant) id").fill(str(c.ASPERION_DEFAULT_TENANT))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#test-result")).to_contain_text("Connection works", timeout=30_000)
+    assert c.ASPERION_CLIENT_SECRET not in page.content()
+    page.get_by_role("link", name="Connections").click()
+    expect(page.get_by_role("heading", name=re.compile("^shop"))).to_be_visible()
+    shot(page, "04-connections")
+
+
+def create_flow_from_template(page: Any) -> str:
+    page.get_by_role("link", name="Templates", exact=True).click()
+    shot(page, "05-templates")
+    page.get_by_role("link", name=re.compile("Use this template: Orders → sales invoices")).click()
+    page.get_by_label("Name of the new flow").fill("Shop orders → invoices")
+    page.get_by_label(re.compile(r"Which connection for WooCommerce")).select_option("shop")
+    page.get_by_label(re.compile(r"Which connection for Asperion")).select_option("books")
+    page.get_by_role("button", name="Create flow").click()
+    expect(page.locator("#drawflow .drawflow-node").first).to_be_visible()
+    return str(page.url)
+
+
+def node_box(page: Any, doc_id: str) -> Any:
+    return page.locator(f'#drawflow .drawflow-node[data-doc-id="{doc_id}"]')
+
+
+def connect(page: Any, src: str, dst: str) -> None:
+    out = node_box(page, src).locator(".output").first.bounding_box()
+    inp = node_box(page, dst).locator(".input").first.bounding_box()
+    page.mouse.move(out["x"] + out["width"] / 2, out["y"] + out["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(inp["x"] + inp["width"] / 2, inp["y"] + inp["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def edges(page: Any) -> list[tuple[str, str]]:
+    doc = page.evaluate("window.koppelFlow.toDocument()")
+    return [(e["from"], e["to"]) for e in doc["edges"]]
+
+
+def add_filter_on_canvas(page: Any) -> None:
+    """Drag a filter from the palette, wire it between the status filter and the invoice map, configure it."""
+    before = edges(page)
+    assert ("status", "invoice") in before, before
+    canvas = page.locator("#drawflow").bounding_box()
+    page.get_by_role("button", name="Fit").click()
+    page.locator('.palette-item[data-type="filter"]').drag_to(
+        page.locator("#drawflow"), target_position={"x": canvas["width"] / 2, "y": canvas["height"] - 90}
+    )
+    new = node_box(page, "filter")
+    expect(new).to_be_visible()
+    # remove the old wire status → invoice: click it, press Delete
+    status_id = page.evaluate("window.koppelFlow.byDocId['status']")
+    invoice_id = page.evaluate("window.koppelFlow.byDocId['invoice']")
+    path = page.locator(f"#drawflow .connection.node_out_node-{status_id}.node_in_node-{invoice_id} path")
+    path.dispatch_event("mousedown")
+    path.dispatch_event("mouseup")
+    page.locator("#drawflow").focus()
+    page.keyboard.press("Delete")
+    _wait(lambda: ("status", "invoice") not in edges(page), 5, "the old wire to go")
+    connect(page, "status", "filter")
+    connect(page, "filter", "invoice")
+    _wait(lambda: {("status", "filter"), ("filter", "invoice")} <= set(edges(page)), 5, "the new wires")
+    # configure it: billing.country equals NL
+    new.click()
+    form = page.locator("#node-config")
+    expect(form.get_by_role("heading", name="Filter")).to_be_visible()
+    form.get_by_role("button", name="Add rule").click()
+    rule = form.locator(".cond-rule").last
+    rule.get_by_label("Field").fill("billing.country")
+    rule.get_by_label("Operator").select_option("equals")
+    rule.get_by_label("Value").fill("NL")
+    form.get_by_label("Label").fill("Dutch customers")
+    _wait(
+        lambda: page.evaluate(
+            "(() => { const n = window.koppelFlow.toDocument().nodes.find(n => n.id === 'filter');"
+            " return JSON.stringify(n.config); })()"
+        )
+        == '{"conditions":{"all":[{"field":"billing.country","op":"equals","value":"NL"}]},"label":"Dutch customers"}',
+        5,
+        "the filter config on the node",
+    )
+    page.get_by_role("button", name="Zoom in").click()
+    page.get_by_role("button", name="Zoom out").click()
+    page.get_by_role("button", name="Fit").click()
+
+
+def save(page: Any, note: str) -> None:
+    page.get_by_label("Note").fill(note)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#save-result")).to_contain_text("Saved as version")
+
+
+def test_journey(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> None:
+    page, watch = watched_page
+    url = live_server.url
+    first_run_and_login(page, url)
+    shot(page, "06-dashboard-empty")
+    add_connections(page, url)
+    create_flow_from_template(page)
+    shot(page, "07-editor-template")
+    assert not watch.errors, watch.errors
+    add_filter_on_canvas(page)
+    shot(page, "08-editor-filter")
+    save(page, "only Dutch customers")
+    expect(page.locator("#save-result .problems")).to_have_count(0)
+    # version list shows who and when
+    page.get_by_role("link", name="Versions").click()
+    expect(page.locator("#versions")).to_contain_text("only Dutch customers")
+    expect(page.locator("#versions")).to_contain_text(ADMIN[0])
+    shot(page, "09-versions")
+    page.get_by_role("link", name="Canvas").click()
+    assert not watch.dialogs, watch.dialogs
+    assert not watch.errors, watch.errors
