@@ -1,6 +1,6 @@
 """The ``/_sandbox`` control endpoints (contracts.md, "The sandbox").
 
-- ``POST /_sandbox/reset`` empties both simulators (configuration stays).
+- ``POST /_sandbox/reset`` empties both simulators (configuration stays); body ``{"apps": ["asperion"]}`` only one.
 - ``POST /_sandbox/seed`` ``{"orders", "customers", "products", "seed"}`` adds a deterministic shop.
 - ``GET|PUT /_sandbox/faults`` ``{"latency_ms", "fail_rate", "rate_limit_per_s", "timeout_rate", "drop_rate",
   "timeout_s"}``.
@@ -97,10 +97,15 @@ class Control:
             if path == "/_sandbox" and method == "GET":
                 return json_response(self.info(req))
             if path == "/_sandbox/reset" and method == "POST":
-                self.app.woo.reset()
-                if self.app.asperion is not None:
+                # Optional body {"apps": ["asperion"]} empties only the named simulators (benchmarks replay a store).
+                data = req.json() if req.body else None
+                apps = set(data.get("apps") or ("woocommerce", "asperion")) if isinstance(data, dict) else None
+                apps = apps or {"woocommerce", "asperion"}
+                if "woocommerce" in apps:
+                    self.app.woo.reset()
+                if "asperion" in apps and self.app.asperion is not None:
                     self.app.asperion.reset()
-                return json_response({"status": "reset"})
+                return json_response({"status": "reset", "apps": sorted(apps)})
             if path == "/_sandbox/seed" and method == "POST":
                 data = req.json() or {}
                 args = (

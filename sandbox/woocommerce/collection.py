@@ -16,10 +16,18 @@ __all__ = ("Collection",)
 
 
 class Collection:
-    """Records by integer id: JSON bytes (without ``_links``) and an index dict for filtering and sorting."""
+    """Records by integer id: JSON bytes (``_links`` with the site placeholder) and an index dict for filtering."""
 
-    def __init__(self, index_fn: Callable[[dict[str, Any]], dict[str, Any]], compress: bool = False) -> None:
+    def __init__(
+        self,
+        index_fn: Callable[[dict[str, Any]], dict[str, Any]],
+        links_fn: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        compress: bool = False,
+    ) -> None:
         self._index_fn = index_fn
+        self._links_fn = links_fn
+        self.version = 0
+        """Incremented on every change (list results are cached per version)."""
         self._raw: dict[int, bytes] = {}
         self.index: dict[int, dict[str, Any]] = {}
         self.compress = compress
@@ -30,10 +38,14 @@ class Collection:
         self._raw.clear()
         self.index.clear()
         self._peeked.clear()
+        self.version += 1
 
     def put(self, obj: dict[str, Any]) -> None:
-        """Store (or replace) ``obj`` by its ``id``."""
+        """Store (or replace) ``obj`` by its ``id``; ``_links`` are (re)built with the site placeholder."""
         obj.pop("_links", None)
+        if self._links_fn is not None:
+            obj["_links"] = self._links_fn(obj)
+        self.version += 1
         raw = dumps(obj)
         rid = int(obj["id"])
         self._peeked.pop(rid, None)
@@ -63,6 +75,7 @@ class Collection:
 
     def delete(self, rid: int) -> None:
         """Remove a record."""
+        self.version += 1
         self._peeked.pop(rid, None)
         self._raw.pop(rid, None)
         self.index.pop(rid, None)

@@ -8,9 +8,37 @@ from urllib.parse import urlencode
 
 from sandbox.http import Request, Response, json_response
 from sandbox.woocommerce.errors import invalid_param
-from sandbox.woocommerce.objects import parse_date
+from sandbox.woocommerce.objects import SITE, parse_date
 
-__all__ = ("check_enum", "date_filters", "id_filters", "int_arg", "list_response", "page_params", "sort_ids")
+__all__ = (
+    "cache_key",
+    "check_enum",
+    "date_filters",
+    "id_filters",
+    "int_arg",
+    "list_response",
+    "page_params",
+    "remember",
+    "sort_ids",
+)
+
+
+_SITE_B = SITE.encode()
+
+
+_NOT_FILTERS = frozenset({"page", "per_page", "offset", "consumer_key", "consumer_secret", "_fields", "context"})
+
+
+def cache_key(req: Request, resource: str, version: int) -> tuple[Any, ...]:
+    """A key for the filtered and ordered id list of a request (paging and credentials left out)."""
+    return (resource, version, tuple(sorted((k, v) for k, v in req.query if k not in _NOT_FILTERS)))
+
+
+def remember(cache: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], ids: list[int]) -> None:
+    """Keep ``ids`` under ``key``; forget everything from older versions when the cache grows."""
+    if len(cache) >= 256:
+        cache.clear()
+    cache[key] = ids
 
 
 def int_arg(req: Request, name: str, default: int | None = None) -> int | None:
@@ -123,13 +151,18 @@ def _page_url(req: Request, page: int) -> str:
 
 
 def list_response(req: Request, ids: list[int], render: Callable[[int], bytes | None]) -> Response:
-    """The page of ``ids`` asked for, as a JSON array spliced from rendered records, with the WP headers."""
+    """The page of ``ids`` asked for, as a JSON array spliced from stored record bytes, with the WP headers.
+
+    ``render`` gives a record's bytes; the site placeholder is replaced once over the whole page.
+    """
     page, per_page, offset = page_params(req)
     total = len(ids)
     pages = (total + per_page - 1) // per_page
     start = offset if offset is not None else (page - 1) * per_page
     chunk = [b for b in (render(i) for i in ids[start : start + per_page]) if b is not None]
     body = b"[" + b",".join(chunk) + b"]"
+    if _SITE_B in body:
+        body = body.replace(_SITE_B, req.base_url.encode())
     headers = [("X-WP-Total", str(total)), ("X-WP-TotalPages", str(pages))]
     link = []
     if page > 1:

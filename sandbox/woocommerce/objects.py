@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 __all__ = (
     "ADDRESS_FIELDS",
+    "REST_SITE",
     "SITE",
     "TZ",
     "billing_address",
     "customer_index",
+    "customer_links",
     "date_pair",
     "links",
     "new_customer",
@@ -23,12 +25,14 @@ __all__ = (
     "order_index",
     "parse_date",
     "product_index",
+    "product_links",
     "shipping_address",
     "slugify",
 )
 
 TZ = ZoneInfo("Europe/Amsterdam")
 SITE = "__SITE__"
+REST_SITE = SITE + "/wp-json/wc/v3"
 """Placeholder for the store's home URL in stored records; replaced by the request's base URL on output."""
 ADDRESS_FIELDS = (
     "first_name",
@@ -92,6 +96,20 @@ def links(
     for rel, href in (extra or {}).items():
         out[rel] = [{"href": href}]
     return out
+
+
+def product_links(p: dict[str, Any], base: str = REST_SITE) -> dict[str, Any]:
+    """``_links`` of a product (``up`` for a child) or a variation (collection under its parent)."""
+    if p.get("type") == "variation":
+        parent = int(p.get("parent_id") or 0)
+        return links(base, f"products/{parent}/variations", p["id"], up=f"{base}/products/{parent}")
+    extra = {"up": f"{base}/products/{p['parent_id']}"} if p.get("parent_id") else None
+    return links(base, "products", p["id"], extra=extra)
+
+
+def customer_links(c: dict[str, Any], base: str = REST_SITE) -> dict[str, Any]:
+    """``_links`` of a customer."""
+    return links(base, "customers", c["id"])
 
 
 def billing_address(data: dict[str, Any] | None = None) -> dict[str, str]:

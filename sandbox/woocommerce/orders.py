@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sandbox.woocommerce.errors import WooError, invalid_id, invalid_param
-from sandbox.woocommerce.objects import SITE, billing_address, derive_product, now_pair, shipping_address
+from sandbox.woocommerce.objects import REST_SITE, SITE, billing_address, derive_product, now_pair, shipping_address
 from sandbox.woocommerce.totals import calculate_totals, fmt2, r2
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def find_product(sim: WooSim, pid: int) -> dict[str, Any] | None:
     return sim.products.peek(pid) or sim.variations.peek(pid)
 
 
-def order_links(base: str, order: dict[str, Any]) -> dict[str, Any]:
+def order_links(order: dict[str, Any], base: str = REST_SITE) -> dict[str, Any]:
     """``_links`` of an order."""
     links: dict[str, Any] = {
         "self": [{"href": f"{base}/orders/{order['id']}"}],

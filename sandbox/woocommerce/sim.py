@@ -12,7 +12,8 @@ from sandbox.http import Request, Response, Router, read_body, send_response, sp
 from sandbox.woocommerce.auth import authenticate
 from sandbox.woocommerce.collection import Collection
 from sandbox.woocommerce.errors import WooError, no_route
-from sandbox.woocommerce.objects import customer_index, order_index, product_index
+from sandbox.woocommerce.objects import customer_index, customer_links, order_index, product_index, product_links
+from sandbox.woocommerce.orders import order_links
 from sandbox.woocommerce.store import StoreConfig
 
 __all__ = ("REST_PREFIX", "WooSim")
@@ -54,10 +55,11 @@ class WooSim:
     def reset(self) -> None:
         """Empty the store: no orders, customers, products, coupons, webhooks; default configuration."""
         self.store = StoreConfig()
-        self.orders = Collection(order_index)
-        self.products = Collection(product_index)
-        self.variations = Collection(product_index)
-        self.customers = Collection(customer_index)
+        self.orders = Collection(order_index, order_links)
+        self.products = Collection(product_index, product_links)
+        self.variations = Collection(product_index, product_links)
+        self.customers = Collection(customer_index, customer_links)
+        self.list_cache: dict[tuple[Any, ...], list[int]] = {}
         self.refunds: dict[int, dict[str, Any]] = {}
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.coupons: dict[int, dict[str, Any]] = {}

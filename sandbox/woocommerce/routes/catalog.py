@@ -9,7 +9,7 @@ from sandbox.woocommerce.collection import Collection
 from sandbox.woocommerce.errors import WooError, invalid_id, invalid_param
 from sandbox.woocommerce.listing import check_enum, date_filters, id_filters, int_arg, list_response, sort_ids
 from sandbox.woocommerce.objects import derive_product, links, new_product, new_variation, now_pair
-from sandbox.woocommerce.routes.common import SITE, as_bool, batch, body_dict, created, force, rest_base, splice
+from sandbox.woocommerce.routes.common import SITE, as_bool, batch, body_dict, created, fill, force, rest_base
 from sandbox.woocommerce.webhooks import emit
 
 if TYPE_CHECKING:
@@ -57,22 +57,10 @@ _READ_ONLY = {
 }
 
 
-def _product_links(req: Request, p: dict[str, Any]) -> dict[str, Any]:
-    base = rest_base(req)
-    if p.get("type") == "variation":
-        parent = int(p.get("parent_id") or 0)
-        return links(base, f"products/{parent}/variations", p["id"], up=f"{base}/products/{parent}")
-    extra = {"up": f"{base}/products/{p['parent_id']}"} if p.get("parent_id") else None
-    return links(base, "products", p["id"], extra=extra)
-
-
 def render_product(req: Request, coll: Collection, pid: int) -> bytes | None:
     """A product or variation as a GET returns it (bytes)."""
     raw = coll.raw(pid)
-    if raw is None:
-        return None
-    idx = coll.index[pid]
-    return splice(req, raw, _product_links(req, {"id": pid, "type": idx["type"], "parent_id": idx["parent_id"]}))
+    return None if raw is None else fill(req, raw)
 
 
 def _out(req: Request, coll: Collection, pid: int) -> dict[str, Any]:
@@ -170,7 +158,7 @@ def _products_list(sim: WooSim, req: Request) -> Response:
             ids = [i for i in ids if full[i]["price"] != "" and (float(full[i]["price"]) - limit) * op >= 0]
     ids = date_filters(req, ids, full)
     ids = sort_ids(req, ids, full, _ORDERBY)
-    return list_response(req, ids, lambda i: render_product(req, rendered_from.get(i, sim.products), i))
+    return list_response(req, ids, lambda i: rendered_from.get(i, sim.products).raw(i))
 
 
 def _create_product(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -392,7 +380,7 @@ def register(sim: WooSim) -> None:
             ids = [i for i in ids if index[i]["status"] in statuses]
         ids = date_filters(req, ids, index)
         ids = sort_ids(req, ids, index, _ORDERBY)
-        return list_response(req, ids, lambda i: render_product(req, sim.variations, i))
+        return list_response(req, ids, sim.variations.raw)
 
     @sim.route("POST", "/products/{product_id:int}/variations", "create")
     def _create_var(sim: WooSim, req: Request, product_id: int) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sandbox.http import Request, Response, dumps, json_response
+from sandbox.http import Request, Response, json_response
 from sandbox.woocommerce.errors import WooError
 from sandbox.woocommerce.objects import SITE
 
@@ -18,10 +18,10 @@ __all__ = (
     "batch",
     "body_dict",
     "created",
+    "fill",
     "force",
     "rest_base",
     "site_url",
-    "splice",
 )
 
 _SITE_B = SITE.encode()
@@ -37,11 +37,9 @@ def rest_base(req: Request) -> str:
     return req.base_url + "/wp-json/wc/v3"
 
 
-def splice(req: Request, raw: bytes, links: dict[str, Any]) -> bytes:
-    """Stored record bytes with the site URL filled in and ``_links`` appended."""
-    if _SITE_B in raw:
-        raw = raw.replace(_SITE_B, req.base_url.encode())
-    return raw[:-1] + b',"_links":' + dumps(links) + b"}"
+def fill(req: Request, raw: bytes) -> bytes:
+    """Stored record bytes with the site placeholder replaced by the request's store URL."""
+    return raw.replace(_SITE_B, req.base_url.encode()) if _SITE_B in raw else raw
 
 
 def as_bool(value: Any) -> bool:

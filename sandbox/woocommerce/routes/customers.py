@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from sandbox.http import Request, Response, json_response, loads
 from sandbox.woocommerce.errors import WooError, invalid_id, invalid_param
 from sandbox.woocommerce.listing import id_filters, list_response, sort_ids
-from sandbox.woocommerce.objects import billing_address, links, new_customer, now_pair, shipping_address
+from sandbox.woocommerce.objects import billing_address, new_customer, now_pair, shipping_address
 from sandbox.woocommerce.orders import _meta
-from sandbox.woocommerce.routes.common import batch, body_dict, created, force, rest_base, splice
+from sandbox.woocommerce.routes.common import batch, body_dict, created, fill, force
 from sandbox.woocommerce.webhooks import emit
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ _ROLES = ("all", "administrator", "editor", "author", "contributor", "subscriber
 
 def _render(sim: WooSim, req: Request, cid: int) -> bytes | None:
     raw = sim.customers.raw(cid)
-    return None if raw is None else splice(req, raw, links(rest_base(req), "customers", cid))
+    return None if raw is None else fill(req, raw)
 
 
 def _out(sim: WooSim, req: Request, cid: int) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def register(sim: WooSim) -> None:
         if search:
             ids = [i for i in ids if search in index[i]["email"] or search in index[i]["name"]]
         ids = sort_ids(req, ids, index, _ORDERBY, default_orderby="name", default_order="asc")
-        return list_response(req, ids, lambda i: _render(sim, req, i))
+        return list_response(req, ids, sim.customers.raw)
 
     @sim.route("POST", "/customers", "create")
     def _post(sim: WooSim, req: Request) -> Response:

@@ -7,17 +7,25 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.http import Request, Response, dumps, json_response, loads
 from sandbox.woocommerce.errors import WooError, invalid_id
-from sandbox.woocommerce.listing import check_enum, date_filters, id_filters, int_arg, list_response, sort_ids
+from sandbox.woocommerce.listing import (
+    cache_key,
+    check_enum,
+    date_filters,
+    id_filters,
+    int_arg,
+    list_response,
+    remember,
+    sort_ids,
+)
 from sandbox.woocommerce.objects import links, now_pair
 from sandbox.woocommerce.orders import (
     ORDER_STATUSES,
     adjust_stock,
     apply_order_update,
     build_order,
-    order_links,
     order_or_404,
 )
-from sandbox.woocommerce.routes.common import as_bool, batch, body_dict, created, force, rest_base, splice
+from sandbox.woocommerce.routes.common import as_bool, batch, body_dict, created, fill, force, rest_base
 from sandbox.woocommerce.totals import fmt2
 from sandbox.woocommerce.webhooks import emit
 
@@ -40,10 +48,7 @@ _REFUND_GATEWAYS = {"paypal", "stripe", "mollie_wc_gateway_ideal", "ppcp-gateway
 def render_order(sim: WooSim, req: Request, oid: int) -> bytes | None:
     """An order as a GET returns it (bytes)."""
     raw = sim.orders.raw(oid)
-    if raw is None:
-        return None
-    idx = sim.orders.index[oid]
-    return splice(req, raw, order_links(rest_base(req), {"id": oid, **idx}))
+    return None if raw is None else fill(req, raw)
 
 
 def _order_dict(sim: WooSim, req: Request, oid: int) -> dict[str, Any]:
@@ -62,6 +67,15 @@ def _save(sim: WooSim, req: Request, order: dict[str, Any], event: str) -> bytes
 
 
 def list_orders(sim: WooSim, req: Request) -> Response:
+    key = cache_key(req, "orders", sim.orders.version)
+    cached = sim.list_cache.get(key)
+    if cached is None:
+        cached = _order_ids(sim, req)
+        remember(sim.list_cache, key, cached)
+    return list_response(req, cached, sim.orders.raw)
+
+
+def _order_ids(sim: WooSim, req: Request) -> list[int]:
     statuses = check_enum(req, "status", ("any", "trash", *ORDER_STATUSES)) or ["any"]
     index = sim.orders.index
     ids = id_filters(req, index)
@@ -87,8 +101,7 @@ def list_orders(sim: WooSim, req: Request) -> Response:
     if search:
         needle = dumps(search)[1:-1]
         ids = [i for i in ids if needle in (sim.orders.raw(i) or b"").lower() or search == str(i)]
-    ids = sort_ids(req, ids, index, _ORDERBY)
-    return list_response(req, ids, lambda i: render_order(sim, req, i))
+    return sort_ids(req, ids, index, _ORDERBY)
 
 
 def create_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, Any]:
