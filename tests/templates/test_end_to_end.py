@@ -46,19 +46,47 @@ def connections(base: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def run_template(db: Database, name: str, base: str) -> tuple[dict[str, int], list[str]]:
-    """Run a template to the end; its counts and the log lines of records that failed or wait."""
-    document = get_template(name)
-    run = await create_run(db, document=document, trigger="test", params={}, connections=connections(base))
+async def run_template(
+    db: Database, name: str, base: str, *, document: dict[str, Any] | None = None, **params: Any
+) -> tuple[dict[str, int], list[str]]:
+    """Run a template (or a changed copy) to the end; its counts and the log lines of records that failed or wait."""
+    document = document or get_template(name)
+    run = await create_run(db, document=document, trigger="test", params=params, connections=connections(base))
     finished = await execute_run(db, run.id)
     assert finished is not None
     async with db.session() as session:
         rows = await session.execute(
             select(LogEntry).where(LogEntry.run_id == run.id, LogEntry.status.in_(("failed", "waiting")))
         )
-        problems = [f"{row.node_id} {row.record_key}: {row.status} {row.message}" for row in rows.scalars()]
+        problems = [f"{row.node_id} {row.source_id}: {row.status} {row.message}" for row in rows.scalars()]
     counts: dict[str, int] = finished.counts()
     return counts, problems
+
+
+def cases(order: dict[str, Any]) -> set[str]:
+    """The named cases of the templates issue that an order shows."""
+    country = order["shipping"].get("country") or order["billing"]["country"]
+    found = {
+        "b2b-eu-with-vat-number": region(country) == "eu" and bool(vat_number(order)),
+        "oss-consumer": region(country) == "eu" and not vat_number(order) and not order["billing"].get("company"),
+        "export": region(country) == "world",
+        "guest": not order.get("customer_id"),
+        "coupon": bool(order["coupon_lines"]),
+        "fee": bool(order["fee_lines"]),
+        "negative-fee": any(D(f["total"]) < 0 for f in order["fee_lines"]),
+        "free-shipping": any(s["method_id"].startswith("free_shipping") for s in order["shipping_lines"]),
+        "refund": bool(order.get("refunds")),
+        "variation": any(item.get("variation_id") for item in order["line_items"]),
+        "html": any("<" in item["name"] or "&" in item["name"] for item in order["line_items"]),
+        "non-ascii": any(any(ord(ch) > 127 for ch in item["name"]) for item in order["line_items"]),
+    }
+    return {name for name, present in found.items() if present}
+
+
+ESSENTIAL_CASES = {
+    "b2b-eu-with-vat-number", "oss-consumer", "export", "guest", "coupon", "fee", "free-shipping", "refund",
+    "variation", "html", "non-ascii",
+}  # fmt: skip
 
 
 def woo_orders(sandbox: SandboxURL) -> list[dict[str, Any]]:
@@ -158,7 +186,7 @@ async def test_orders_to_sales_invoices_books_every_order_to_the_cent(db: Databa
     invoices = by_description(administration.invoices.values())
     debtors = {d["customerNumber"]: d for d in administration.debtors.values()}
     orders = [o for o in woo_orders(store) if o["status"] in BOOKED_STATUSES]
-    assert orders
+    assert set().union(*(cases(o) for o in orders)) >= ESSENTIAL_CASES
     for order in orders:
         invoice = invoices[f"WooCommerce order {order['number']}"]
         lines = booked_lines(invoice)
@@ -279,3 +307,49 @@ async def test_asperion_orders_to_woocommerce(db: Database, store: SandboxURL) -
         assert net == booked
     await run_template(db, "asperion-orders-to-woocommerce", store)
     assert len(store.app.woo.orders) - before == len(created)
+
+
+async def test_coupons_as_separate_lines_book_the_same_totals(db: Database, store: SandboxURL) -> None:
+    document = get_template("orders-to-sales-invoices")
+    invoice_node = next(node for node in document["nodes"] if node["type"] == "map.order_to_invoice")
+    invoice_node["config"]["coupons_as_lines"] = True
+    counts, problems = await run_template(db, "orders-to-sales-invoices", store, document=document)
+    assert counts["failed"] == 0 and counts["waiting"] == 0, problems
+    invoices = by_description(tenant(store).invoices.values())
+    with_coupons = [o for o in woo_orders(store) if o["status"] in BOOKED_STATUSES and o["coupon_lines"]]
+    assert with_coupons
+    for order in with_coupons:
+        invoice = invoices[f"WooCommerce order {order['number']}"]
+        lines = booked_lines(invoice)
+        assert totals(lines) == (D(order["total"]) - D(order["total_tax"]), D(order["total_tax"])), order["number"]
+        coupon_lines = [x for x in lines_of(invoice) if x["description"].startswith("Coupon ")]
+        assert coupon_lines and all(D(x["amount"]) < 0 for x in coupon_lines)
+        assert {x["description"] for x in coupon_lines} <= {f"Coupon {c['code']}" for c in order["coupon_lines"]}
+
+
+async def test_needs_mapping_waits_then_a_filled_row_books_on_retry(db: Database, store: SandboxURL) -> None:
+    document = get_template("orders-to-sales-invoices")
+    invoice_node = next(node for node in document["nodes"] if node["type"] == "map.order_to_invoice")
+    conditions = invoice_node["config"]["payment_conditions"]
+    del conditions["*"]
+    counts, problems = await run_template(db, "orders-to-sales-invoices", store, document=document)
+    orders = [o for o in woo_orders(store) if o["status"] in BOOKED_STATUSES]
+    unmapped = {o["payment_method"] for o in orders} - set(conditions)
+    parked = [o for o in orders if o["payment_method"] in unmapped]
+    assert unmapped and counts["failed"] == 0
+    assert counts["waiting"] == len(parked), problems
+    assert all("needs mapping" in line or "no payment condition" in line for line in problems)
+    booked_now = by_description(tenant(store).invoices.values())
+    assert all(f"WooCommerce order {o['number']}" not in booked_now for o in parked)
+
+    for method in unmapped:
+        conditions[method] = "3"  # 30 dagen
+    waiting_ids = sorted({line.split()[1].rstrip(":") for line in problems if ": waiting" in line})
+    counts, problems = await run_template(
+        db, "orders-to-sales-invoices", store, document=document, record_ids=waiting_ids
+    )
+    assert counts["waiting"] == 0 and counts["failed"] == 0, (counts, problems, waiting_ids)
+    invoices = by_description(tenant(store).invoices.values())
+    for order in parked:
+        assert f"WooCommerce order {order['number']}" in invoices, (counts, waiting_ids, order["id"], problems)
+        assert invoices[f"WooCommerce order {order['number']}"]["paymentConditionId"] == 3
