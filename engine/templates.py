@@ -12,11 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ("TEMPLATE_DIR", "TEMPLATE_INFO", "get_template", "list_templates")
+__all__ = ("TEMPLATE_DIR", "TEMPLATE_INFO", "get_template", "list_templates", "questions")
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 
-TEMPLATE_INFO: dict[str, dict[str, str]] = {
+TEMPLATE_INFO: dict[str, dict[str, Any]] = {
     "orders-to-sales-invoices": {
         "title": "Orders → sales invoices",
         "description": (
@@ -79,7 +79,48 @@ TEMPLATE_INFO: dict[str, dict[str, str]] = {
         ),
     },
 }
-"""Per template: a title and a paragraph in a shop owner's words (gallery, wizard, README)."""
+"""Per template: a title and a paragraph in a shop owner's words (gallery, wizard, README), and ``questions``."""
+
+
+def _ask(nodes: list[str], field: str, question: str, **extra: Any) -> dict[str, Any]:
+    return {"nodes": nodes, "field": field, "question": question, **extra}
+
+
+_ORDER_QUESTIONS = [
+    _ask(["orders"], "statuses", "Which order statuses should be booked?"),
+    _ask(
+        ["orders"],
+        "start_date",
+        "From which date on? Orders created before it are left alone.",
+        propose="today",
+    ),
+]
+_DEBTOR_QUESTIONS = [
+    _ask(["debtor", "refund_debtor"], "guests_to_default", "Book orders of guests (no account) on one default debtor?"),
+    _ask(["debtor", "refund_debtor"], "default_debtor", "The customer number of that default debtor in Asperion"),
+]
+_QUESTIONS: dict[str, list[dict[str, Any]]] = {
+    "orders-to-sales-invoices": _ORDER_QUESTIONS + _DEBTOR_QUESTIONS,
+    "orders-to-sales-orders": _ORDER_QUESTIONS + _DEBTOR_QUESTIONS,
+    "payments-to-financial-mutations": _ORDER_QUESTIONS,
+    "customers-to-debtors": [],
+    "products-to-articles": [_ask(["products"], "status", "Which products: only published ones, or any status?")],
+    "stock-to-woocommerce": [_ask(["stock"], "formula", "Which stock should the shop show?")],
+    "asperion-orders-to-woocommerce": [
+        _ask(["sales_orders"], "statuses", "Which Asperion sales orders go to the shop?")
+    ],
+}
+for _name, _info in TEMPLATE_INFO.items():
+    _info["questions"] = _QUESTIONS.get(_name, [])
+
+
+def questions(name: str) -> list[dict[str, Any]]:
+    """The setup wizard's questions of a template: which node fields (``nodes``, ``field``) an answer sets.
+
+    ``nodes`` lists every node of the template the answer applies to (only those the document has count);
+    ``propose`` (optional) is the answer to offer, e.g. ``today`` for a start date.
+    """
+    return [dict(question) for question in TEMPLATE_INFO.get(name, {}).get("questions", [])]
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.flow import validate_flow
-from engine.templates import TEMPLATE_INFO, get_template, list_templates
+from engine.templates import TEMPLATE_INFO, get_template, list_templates, questions
 from nodes.registry import get_node_type
 
 CONTRACT = [
@@ -68,3 +68,15 @@ def test_get_template_returns_a_copy() -> None:
     document = get_template("orders-to-sales-invoices")
     document["nodes"].clear()
     assert get_template("orders-to-sales-invoices")["nodes"]
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_wizard_questions_name_fields_of_the_template(name: str) -> None:
+    document = get_template(name)
+    nodes = {node["id"]: node for node in document["nodes"]}
+    for question in questions(name):
+        targets = [nodes[node_id] for node_id in question["nodes"] if node_id in nodes]
+        assert targets, question
+        for node in targets:
+            cls = get_node_type(node["type"])
+            assert cls is not None and question["field"] in cls.config_model.model_fields
