@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -114,7 +113,7 @@ class Control:
                     _count(data, "products"),
                     _count(data, "seed", 1),
                 )
-                counts = await asyncio.to_thread(self.seed, *args) if args[0] > 2000 else self.seed(*args)
+                counts = self.seed(*args)  # blocks the loop while seeding: no request sees half a store
                 return json_response({"status": "seeded", **counts})
             if path == "/_sandbox/faults":
                 if method == "GET":

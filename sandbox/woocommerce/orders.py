@@ -344,11 +344,8 @@ def _merge_lines(
                 raise WooError(
                     "woocommerce_rest_invalid_item_id", "Order item ID provided is not associated with order.", 400
                 )
-            if item.get("quantity") == 0 or (
-                item.get("product_id") is None
-                and item.get("method_id") is None
-                and all(item.get(k) is None for k in ("quantity", "total", "subtotal", "name", "code", "method_title"))
-            ):
+            nulled = any(k in item and item[k] is None for k in ("product_id", "method_id", "name", "code"))
+            if item.get("quantity") == 0 or nulled:
                 out.remove(existing)
                 continue
             for key, value in item.items():

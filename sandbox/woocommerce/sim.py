@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.http import Request, Response, Router, read_body, send_response, split_scope
+from sandbox.http import Request, Response, Router, dumps, loads, read_body, send_response, split_scope
 from sandbox.woocommerce.auth import authenticate
 from sandbox.woocommerce.collection import Collection
 from sandbox.woocommerce.errors import WooError, no_route
@@ -163,7 +163,10 @@ class WooSim:
             if permission is None:
                 code, message = _DENIED[kind]
                 raise WooError(code, message, 401)
-            return route.handler(self, req, **params), template
+            resp = route.handler(self, req, **params)
+            if req.method == "GET" and resp.status == 200 and req.arg("_fields"):
+                resp = _only_fields(resp, req.arg("_fields") or "")
+            return resp, template
         except WooError as exc:
             return exc.response(), template
         except (ValueError, TypeError, KeyError) as exc:
@@ -195,3 +198,30 @@ class WooSim:
         """Wait for background deliveries (tests, shutdown)."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+
+
+def _only_fields(resp: Response, fields: str) -> Response:
+    """``_fields=a,b.c``: keep only those fields (top level, or one level down with a dot) and ``_links``."""
+    wanted = [f.strip() for f in fields.split(",") if f.strip()]
+
+    def pick(obj: Any) -> Any:
+        if not isinstance(obj, dict):
+            return obj
+        out: dict[str, Any] = {}
+        for name in wanted:
+            top, _, sub = name.partition(".")
+            if top not in obj:
+                continue
+            if sub and isinstance(obj[top], dict):
+                out.setdefault(top, {})
+                if sub in obj[top]:
+                    out[top][sub] = obj[top][sub]
+            else:
+                out[top] = obj[top]
+        if "_links" in obj:
+            out["_links"] = obj["_links"]
+        return out
+
+    data = loads(resp.body)
+    result = [pick(o) for o in data] if isinstance(data, list) else pick(data)
+    return Response(resp.status, dumps(result), resp.headers)

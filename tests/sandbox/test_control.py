@@ -133,3 +133,39 @@ def test_seeding_products_seeds_asperion_articles(
     codes = {a["code"] for a in asperion.tenant(1001).articles.values()}
     assert skus <= codes
     assert control.post("/asperion/process/999999").status_code == 404
+
+
+def test_asperion_invoice_is_processed_through_the_control_endpoint(control: httpx.Client, sandbox: SandboxURL) -> None:
+    from sandbox.credentials import ASPERION_CLIENT_ID, ASPERION_CLIENT_SECRET, ASPERION_INITIAL_REFRESH_TOKEN
+
+    token = httpx.post(
+        f"{sandbox}/asperion/connect/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": ASPERION_INITIAL_REFRESH_TOKEN,
+            "client_id": ASPERION_CLIENT_ID,
+            "client_secret": ASPERION_CLIENT_SECRET,
+        },
+    )
+    assert token.status_code == 200, token.text
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    body = {
+        "date": "2026-10-01T00:00:00",
+        "bookyear": 2026,
+        "bookperiod": 10,
+        "journalId": "70",
+        "debtorCustomerNumber": "9999",
+        "description": "Webshop order 1",
+        "invoiceNumber": "",
+        "paymentConditionId": 1,
+        "lines": {
+            "_data": [
+                {"description": "Koffie", "amount": 10.0, "ledgerAccountId": 8000, "vatCode": "H21", "vatAmount": 2.1}
+            ]
+        },
+    }
+    invoice = httpx.post(f"{sandbox}/asperion/v1/salesinvoiceswithlines", json=body, headers=headers)
+    assert invoice.status_code == 201, invoice.text
+    processed = control.post(f"/asperion/process/{invoice.json()['id']}")
+    assert processed.status_code == 200, processed.text
+    assert processed.json()["invoiceNumber"] and processed.json()["status"] == 3

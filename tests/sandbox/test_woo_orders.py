@@ -270,3 +270,25 @@ def test_per_page_bounds(woo: httpx.Client, per_page: str) -> None:
     assert answer.json()["code"] == "rest_invalid_param"
     if per_page == "101":
         assert answer.json() == fixture("error-400-per-page-out-of-bounds.json")
+
+
+def test_remove_lines_and_fields_filter(woo: httpx.Client) -> None:
+    a = make_product(woo)
+    b = make_product(woo, name="Thee", sku="TH-9", regular_price="6.05")
+    order = woo.post(
+        "/orders", json={"billing": nl_address(), "line_items": [{"product_id": a["id"]}, {"product_id": b["id"]}]}
+    ).json()
+    first, second = order["line_items"]
+    kept = woo.put(f"/orders/{order['id']}", json={"line_items": [{"id": first["id"], "quantity": 0}]}).json()
+    assert [li["id"] for li in kept["line_items"]] == [second["id"]] and kept["total"] == "6.05"
+    meta_only = woo.put(
+        f"/orders/{order['id']}",
+        json={"line_items": [{"id": second["id"], "meta_data": [{"key": "gift", "value": "ja"}]}]},
+    ).json()
+    assert meta_only["line_items"][0]["meta_data"][-1]["display_key"] == "gift"
+    emptied = woo.put(f"/orders/{order['id']}", json={"line_items": [{"id": second["id"], "product_id": None}]}).json()
+    assert emptied["line_items"] == [] and emptied["total"] == "0.00"
+    few = woo.get(f"/orders/{order['id']}", params={"_fields": "id,status,billing.country"}).json()
+    assert set(few) == {"id", "status", "billing", "_links"} and few["billing"] == {"country": "NL"}
+    listed = woo.get("/orders", params={"_fields": "id,total"}).json()
+    assert {k for o in listed for k in o} == {"id", "total", "_links"}
