@@ -14,6 +14,7 @@ from pydantic import Field
 
 from nodes.accounting import money
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
+from nodes.maps.inputs import source_payload
 
 __all__ = ("ArticleToStock", "StockSettings", "stock_quantity")
 
@@ -74,7 +75,7 @@ class ArticleToStock(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """``{"sku", "stock_quantity", "manage_stock"}`` for the stock target."""
-        article = record.source or record.data
+        article = source_payload(record, "code")
         sku = str(article.get("code") or "").strip()
         if not sku:
             raise SkipRecord("the article has no code (SKU)")

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from nodes.accounting import cents, money
 from nodes.base import ANY, Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed, SkipRecord
+from nodes.maps.inputs import source_payload
 from nodes.maps.order_settings import load_articles
 
 __all__ = (
@@ -191,7 +192,7 @@ class AsperionOrderToWooCommerce(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Look up debtor, article codes and products, then build the order."""
-        sales_order = record.source or record.data
+        sales_order = source_payload(record, "lines")
         asperion = self.ctx.client(self.config.connection)
         number = str(sales_order.get("debtorCustomerNumber") or "")
         debtor = await asperion.find_debtor_by_customer_number(number) if number else None

@@ -12,6 +12,7 @@ from pydantic import Field
 from nodes.accounting import DEFAULT_VAT_NUMBER_KEYS
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
 from nodes.lookups.debtor_rules import DEFAULT_CLASSIFICATION, debtor_payload, normalize_email
+from nodes.maps.inputs import source_payload
 
 __all__ = ("CustomerToDebtor", "DebtorSettings")
 
@@ -68,7 +69,7 @@ class CustomerToDebtor(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Build the debtor; customers of other roles or without e-mail are skipped."""
-        customer = record.source or record.data
+        customer = source_payload(record, "billing")
         role = str(customer.get("role") or "customer")
         if self.config.roles and role not in self.config.roles:
             raise SkipRecord(f"role {role!r} is not one of {', '.join(self.config.roles)}")

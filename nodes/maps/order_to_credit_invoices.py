@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
+from nodes.maps.inputs import source_payload
 from nodes.maps.order_lines import InvoiceLine
 from nodes.maps.order_settings import InvoiceSettings
 from nodes.maps.order_to_invoice import facts_context, payment_condition
@@ -118,7 +119,7 @@ class OrderToCreditInvoices(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Build the credit invoices of the refunds not credited yet; skips orders without them."""
-        order = record.source or record.data
+        order = source_payload(record, "line_items")
         refunds = await self._refunds(order)
         if not refunds:
             raise SkipRecord("the order has no refunds")

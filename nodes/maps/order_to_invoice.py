@@ -8,6 +8,7 @@ from typing import Any
 
 from nodes.accounting import as_id
 from nodes.base import Kind, NeedsMapping, Port, ProcessNode, Record
+from nodes.maps.inputs import source_payload
 from nodes.maps.order_lines import InvoiceLine, order_facts, order_lines
 from nodes.maps.order_settings import InvoiceSettings, header_date, load_articles, load_vat_percentages
 from nodes.maps.preflight import asperion_totals, check_totals, order_totals
@@ -90,7 +91,7 @@ class OrderToInvoice(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Build the invoice; keeps a customer number already set by a lookup that ran earlier."""
-        order = record.source or record.data
+        order = source_payload(record, "line_items")
         articles = await load_articles(self.ctx, self.config.connection) if self.config.articles != "never" else None
         percentages = await load_vat_percentages(self.ctx, self.config.connection)
         invoice, _, warning = build_invoice(order, self.config, articles=articles, percentages=percentages)

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from nodes.base import Kind, Port, ProcessNode, Record, RecordFailed
+from nodes.maps.inputs import source_payload
 from nodes.maps.order_lines import InvoiceLine, order_lines
 from nodes.maps.order_settings import OrderLineSettings, header_date, load_articles, load_vat_percentages
 from nodes.maps.order_to_invoice import facts_context
@@ -111,7 +112,7 @@ class OrderToSalesOrder(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Build the sales order; keeps a customer number already set by a lookup that ran earlier."""
-        order = record.source or record.data
+        order = source_payload(record, "line_items")
         articles = await load_articles(self.ctx, self.config.connection) if self.config.articles != "never" else None
         percentages = await load_vat_percentages(self.ctx, self.config.connection)
         sales_order, warning = build_sales_order(order, self.config, articles=articles, percentages=percentages)

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from nodes.accounting import as_id, cents, money
 from nodes.base import Kind, NeedsMapping, NodeConfig, Port, ProcessNode, Record, RecordProblem, SkipRecord
+from nodes.maps.inputs import source_payload
 
 __all__ = (
     "DEFAULT_PAYMENT_ACCOUNTS",
@@ -165,7 +166,7 @@ class PaymentToMutation(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Find the invoice and its debtor, then build the entry."""
-        order = record.source or record.data
+        order = source_payload(record, "line_items")
         if not order.get("date_paid"):
             raise SkipRecord("the order is not paid")
         payment_account(self.config.payment_accounts, str(order.get("payment_method") or ""))

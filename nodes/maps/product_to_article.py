@@ -15,6 +15,7 @@ from pydantic import Field
 
 from nodes.accounting import as_id, cents, money, plain_text
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
+from nodes.maps.inputs import source_payload
 
 __all__ = ("ArticleSettings", "ProductToArticle", "build_article", "price_ex_vat")
 
@@ -132,7 +133,7 @@ class ProductToArticle(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Build the article and pass the field ownership on to the target."""
-        product = record.source or record.data
+        product = source_payload(record, "sku")
         parent = product.get("parent") or record.context.get("parent") or {}
         if self.config.prices_include_tax == "store":
             includes_tax = await self._store_includes_tax()
