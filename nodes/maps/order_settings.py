@@ -70,7 +70,7 @@ class OrderLineSettings(NodeConfig):
         "(intra-EU reverse charge), 'eu:<rate>' (EU consumers without their own row, e.g. eu:0 for vouchers and "
         "untaxed fees), 'world:0' (export). A country row wins over a rule; outside the EU a rate uses the "
         "domestic row. A missing row parks the order as 'needs mapping'.",
-        json_schema_extra=_table("woocommerce.countries", "asperion.vatcodes"),
+        json_schema_extra=_table(None, "asperion.vatcodes"),
     )
     revenue_accounts: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_REVENUE_ACCOUNTS),
