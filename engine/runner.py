@@ -117,6 +117,8 @@ class _Page:
     records: list[Record]
     remaining: int
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    delivered: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(target node, source id) → target id, read from the idempotency map once for the whole page."""
 
 
 class _Execution:
@@ -202,6 +204,7 @@ class _Execution:
                     done = await self.sink.already_logged([r.source_id for r in records])
                     records = [r for r in records if r.source_id not in done]
                 page = _Page(source, records, remaining=len(records))
+                page.delivered = await self._delivered([r.source_id for r in records])
                 await pages.put(page)
                 if not records:
                     page.done.set()
@@ -230,7 +233,7 @@ class _Execution:
             try:
                 if not self.cancelled():
                     try:
-                        result = await self._walk(page.source, record)
+                        result = await self._walk(page, record)
                     except (asyncio.CancelledError, RunCancelled):
                         raise
                     except Exception as exc:  # a bug in the engine itself: still log the record, keep going
@@ -249,8 +252,9 @@ class _Execution:
                 if page.remaining == 0:
                     page.done.set()
 
-    async def _walk(self, source: GraphNode, record: Record) -> RecordResult:
+    async def _walk(self, page: _Page, record: Record) -> RecordResult:
         """Carry one record from its source through every node it reaches, in topological order."""
+        source = page.source
         result = RecordResult(source_id=record.source_id, outcome="skipped")
         outcomes: list[str] = []
         inbox: dict[str, list[tuple[Record, list[dict[str, Any]]]]] = {}
@@ -264,7 +268,7 @@ class _Execution:
             gnode = self.graph.nodes[node_id]
             node = self.instances[node_id]
             for incoming, steps in arrivals:
-                outgoing, status = await self._visit(node, gnode, incoming, steps, result)
+                outgoing, status = await self._visit(node, gnode, incoming, steps, result, page)
                 if status is not None:
                     outcomes.append(status)
                 if outgoing is not None:
@@ -284,6 +288,7 @@ class _Execution:
         record: Record,
         steps: list[dict[str, Any]],
         result: RecordResult,
+        page: _Page,
     ) -> tuple[Record | None, str | None]:
         """Run one node on one record; returns what goes on (if anything) and the terminal status (if any)."""
         entry: dict[str, Any] = {"node_id": gnode.id, "record_key": record.key[:200], "source_id": record.source_id}
@@ -291,7 +296,7 @@ class _Execution:
         outgoing: Record | None = None
         try:
             if isinstance(node, TargetNode):
-                outgoing, status = await self._deliver(node, gnode, record, entry, detail, result)
+                outgoing, status = await self._deliver(node, gnode, record, entry, detail, result, page)
             else:
                 assert isinstance(node, ProcessNode)
                 outgoing = await node.process(record)
@@ -328,9 +333,10 @@ class _Execution:
         entry: dict[str, Any],
         detail: dict[str, Any],
         result: RecordResult,
+        page: _Page,
     ) -> tuple[Record | None, str]:
         if not node.upsert:
-            known = await self._idempotent_target(gnode.id, record.source_id)
+            known = page.delivered.get((gnode.id, record.source_id))
             if known is not None:
                 raise SkipRecord(f"already delivered as {known}", target_id=known)
         existing = await node.find_existing(record)
@@ -355,16 +361,20 @@ class _Execution:
         out.context.setdefault("targets", {})[gnode.id] = delivery.target_id
         return out, "ok"
 
-    async def _idempotent_target(self, node_id: str, source_id: str) -> str | None:
+    async def _delivered(self, source_ids: list[str]) -> dict[tuple[str, str], str]:
+        """What the idempotency map knows of these records, for every target that is not an upsert."""
+        targets = [nid for nid, node in self.instances.items() if isinstance(node, TargetNode) and not node.upsert]
+        if not targets or not source_ids:
+            return {}
         async with self.ctx.db.session() as session:
-            result = await session.execute(
-                select(IdempotencyEntry.target_id).where(
+            rows = await session.execute(
+                select(IdempotencyEntry.node_id, IdempotencyEntry.source_id, IdempotencyEntry.target_id).where(
                     IdempotencyEntry.flow_key == self.ctx.flow_key,
-                    IdempotencyEntry.node_id == node_id,
-                    IdempotencyEntry.source_id == source_id,
+                    IdempotencyEntry.node_id.in_(targets),
+                    IdempotencyEntry.source_id.in_(source_ids),
                 )
             )
-            return result.scalar_one_or_none()
+            return {(node_id, source_id): target_id for node_id, source_id, target_id in rows}
 
 
 async def execute_graph(

@@ -1,0 +1,274 @@
+"""Koppel's overhead over plain HTTP: the orders → sales invoices template against the sandbox, then a bare httpx
+script making the same calls with the same concurrency, in the same process run.
+
+    .venv/bin/python bench/engine.py --orders 10000 [--concurrency 8] [--json]
+
+The sandbox runs in its own process (seeded once); between the two phases its Asperion side is emptied so that
+both phases create the same debtors and invoices. Peak RSS is this process' peak during the Koppel phase (run
+N = 10,000 and N = 100,000 as separate invocations to compare them). The last line printed is one JSON object:
+{"orders", "koppel_s", "bare_s", "ratio", "records_per_s", "peak_rss_mb", ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+KOPPEL = str(Path(sys.executable).parent / "koppel")
+STATUSES = "processing,completed"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_sandbox(orders: int, tmp: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, Any]]:
+    port = free_port()
+    conn = tmp / "conn.json"
+    log = (tmp / "sandbox.log").open("wb")
+    proc = subprocess.Popen(
+        [KOPPEL, "sandbox", "--port", str(port), "--orders", str(orders), "--customers", str(max(orders // 4, 10)),
+         "--products", "40", "--seed", "1", "--connections-out", str(conn)],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the sandbox stopped: see {tmp / 'sandbox.log'}")
+        try:
+            if httpx.get(f"{base}/_sandbox/stats", timeout=2).status_code == 200 and conn.exists():
+                return proc, base, json.loads(conn.read_text())
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the sandbox did not start")
+
+
+def sandbox_requests(base: str) -> Counter[str]:
+    stats = httpx.get(f"{base}/_sandbox/stats", timeout=30).json()
+    return Counter(stats.get("requests", {}))
+
+
+def reset_asperion(base: str) -> None:
+    httpx.post(f"{base}/_sandbox/reset", json={"apps": ["asperion"]}, timeout=60).raise_for_status()
+    httpx.delete(f"{base}/_sandbox/stats", timeout=30)
+
+
+async def koppel_phase(connections: dict[str, Any], concurrency: int, tmp: Path) -> tuple[float, dict[str, int]]:
+    os.environ["KOPPEL_VAR_DIR"] = str(tmp / "var")
+    os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / 'var' / 'bench.db'}"
+    os.environ.setdefault("KOPPEL_SECRET_KEY", "bench")
+    from engine.db import Database, migrate
+    from engine.service import create_run, execute_run
+    from engine.settings import get_settings
+    from engine.templates import get_template
+
+    settings = get_settings()
+    await migrate(settings)
+    db = Database(settings.database_url)
+    document = get_template("orders-to-sales-invoices")
+    document.setdefault("settings", {})["concurrency"] = concurrency
+    for spec in connections.values():
+        spec["concurrency"] = concurrency
+    run = await create_run(db, document=document, connections=connections, trigger="bench")
+    started = time.perf_counter()
+    finished = await execute_run(db, run.id, settings)
+    elapsed = time.perf_counter() - started
+    await db.dispose()
+    assert finished is not None
+    if finished.error:
+        raise SystemExit(f"the Koppel run failed: {finished.error}")
+    return elapsed, finished.counts()
+
+
+# ---- the bare script: the same HTTP conversation, no engine, no logs, no database ----------------------------
+
+VAT_BY_RATE = {Decimal("21"): "H21", Decimal("9"): "L9"}
+
+
+def bare_invoice(order: dict[str, Any], debtor: str) -> dict[str, Any]:
+    lines = []
+    for item in order["line_items"] + order["shipping_lines"] + order["fee_lines"]:
+        total = Decimal(str(item.get("total") or 0))
+        tax = Decimal(str(item.get("total_tax") or 0))
+        rate = (tax / total * 100).quantize(Decimal("1")) if total else Decimal(0)
+        lines.append(
+            {
+                "description": item.get("name") or item.get("method_title") or "line",
+                "amount": float(total),
+                "vatAmount": float(tax),
+                "vatCode": VAT_BY_RATE.get(rate, "N0"),
+                "ledgerAccountId": 8000,
+            }
+        )
+    return {
+        "date": order["date_created"][:10],
+        "description": f"WooCommerce order {order['number']}",
+        "journalId": "70",
+        "debtorCustomerNumber": debtor,
+        "paymentConditionId": 1,
+        "lines": {"_data": lines, "_meta": {"totalCount": len(lines)}},
+    }
+
+
+async def bare_phase(connections: dict[str, Any], concurrency: int) -> tuple[float, int]:
+    woo, asp = connections["woocommerce"], connections["asperion"]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    started = time.perf_counter()
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        token = (
+            await client.post(
+                f"{asp['identity_url']}/connect/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": asp["refresh_token"],
+                    "client_id": asp["client_id"],
+                    "client_secret": asp["client_secret"],
+                },
+            )
+        ).json()["access_token"]
+        ah = {"Authorization": f"Bearer {token}", "X-Tenant-Id": str(asp["tenant_id"])}
+        wauth = (woo["consumer_key"], woo["consumer_secret"])
+        wbase = f"{woo['url']}/wp-json/wc/v3"
+        await client.get(f"{asp['url']}/v1/vatcodes", headers=ah, params={"pageSize": 250})
+        await client.get(f"{asp['url']}/v1/debtors", headers=ah, params={"CustomerNumber": "9999"})
+        sem = asyncio.Semaphore(concurrency)
+        locks: dict[str, asyncio.Lock] = {}
+        debtors: dict[str, str] = {}
+        done = 0
+
+        async def debtor_for(order: dict[str, Any]) -> str:
+            email = (order["billing"].get("email") or "").strip().lower()
+            if not order["customer_id"] or not email:
+                return "9999"
+            async with locks.setdefault(email, asyncio.Lock()):
+                if email in debtors:
+                    return debtors[email]
+                found = (
+                    await client.get(f"{asp['url']}/v1/debtors", headers=ah, params={"EmailAddress": email})
+                ).json()["_data"]
+                if found:
+                    debtors[email] = found[0]["customerNumber"]
+                else:
+                    body = {"name": f"{order['billing']['first_name']} {order['billing']['last_name']}",
+                            "emailAddress": email, "countryCode": order["billing"]["country"]}  # fmt: skip
+                    created = (await client.post(f"{asp['url']}/v1/debtors", headers=ah, json=body)).json()
+                    debtors[email] = created["customerNumber"]
+                return debtors[email]
+
+        async def one(order: dict[str, Any]) -> None:
+            nonlocal done
+            async with sem:
+                debtor = await debtor_for(order)
+                description = f"WooCommerce order {order['number']}"
+                existing = await client.get(
+                    f"{asp['url']}/v1/salesinvoices",
+                    headers=ah,
+                    params={"Description": description, "Description_comparison": "Equals"},
+                )
+                if not existing.json()["_data"]:
+                    answer = await client.post(
+                        f"{asp['url']}/v1/salesinvoiceswithlines", headers=ah, json=bare_invoice(order, debtor)
+                    )
+                    answer.raise_for_status()
+                done += 1
+
+        page = 1
+        pending: set[asyncio.Task[None]] = set()
+        while True:
+            answer = await client.get(
+                f"{wbase}/orders",
+                auth=wauth,
+                params={"status": STATUSES, "per_page": 100, "page": page, "orderby": "id", "order": "asc"},
+            )
+            orders = answer.json()
+            if not orders:
+                break
+            for order in orders:
+                pending.add(asyncio.create_task(one(order)))
+            # Read ahead at most two pages, as the engine does.
+            while len(pending) > 2 * 100:
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    task.result()
+            page += 1
+            if page > int(answer.headers.get("X-WP-TotalPages", page)):
+                break
+        for task in pending:
+            await task
+    return time.perf_counter() - started, done
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    args = parser.parse_args()
+    import logging
+
+    logging.disable(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        t0 = time.perf_counter()
+        proc, base, connections = start_sandbox(args.orders, tmp)
+        seed_s = time.perf_counter() - t0
+        try:
+            koppel_s, counts = asyncio.run(koppel_phase(json.loads(json.dumps(connections)), args.concurrency, tmp))
+            rss = peak_rss_mb()
+            koppel_calls = sandbox_requests(base)
+            reset_asperion(base)
+            bare_s, bare_done = asyncio.run(bare_phase(connections, args.concurrency))
+            bare_calls = sandbox_requests(base)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    result = {
+        "orders": args.orders,
+        "koppel_s": round(koppel_s, 2),
+        "bare_s": round(bare_s, 2),
+        "ratio": round(koppel_s / bare_s, 3),
+        "records_per_s": round(counts["read"] / koppel_s, 1),
+        "peak_rss_mb": round(rss, 1),
+        "records": counts,
+        "bare_records": bare_done,
+        "concurrency": args.concurrency,
+        "koppel_requests": sum(koppel_calls.values()),
+        "bare_requests": sum(bare_calls.values()),
+        "sandbox_seed_s": round(seed_s, 1),
+    }
+    if not args.json:
+        print(f"orders seeded: {args.orders} in {seed_s:.1f}s; records read by the flow: {counts['read']}")
+        print(f"koppel: {koppel_s:.2f}s ({result['records_per_s']} records/s), {result['koppel_requests']} requests")
+        print(f"bare:   {bare_s:.2f}s, {result['bare_requests']} requests")
+        print(f"ratio:  {result['ratio']}   peak RSS (Koppel phase): {result['peak_rss_mb']} MB")
+        for key in sorted(set(koppel_calls) | set(bare_calls)):
+            print(f"  {koppel_calls.get(key, 0):7d} {bare_calls.get(key, 0):7d}  {key}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
