@@ -1,7 +1,8 @@
 """The ``/_sandbox`` control endpoints (contracts.md, "The sandbox").
 
 - ``POST /_sandbox/reset`` empties both simulators (configuration stays); body ``{"apps": ["asperion"]}`` only one.
-- ``POST /_sandbox/seed`` ``{"orders", "customers", "products", "seed"}`` adds a deterministic shop.
+- ``POST /_sandbox/seed`` ``{"orders", "customers", "products", "seed"}`` adds a deterministic shop (customers
+  left out: a quarter of the orders; products left out: the built-in catalogue when there are orders).
 - ``GET|PUT /_sandbox/faults`` ``{"latency_ms", "fail_rate", "rate_limit_per_s", "timeout_rate", "drop_rate",
   "timeout_s"}``.
 - ``GET /_sandbox/stats`` request counts per method and path template, faults injected; ``DELETE`` zeroes them.
@@ -25,6 +26,7 @@ from sandbox.credentials import (
     WOO_RW_SECRET,
 )
 from sandbox.http import Request, Response, json_response
+from sandbox.woocommerce.seed import default_customers
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxApp
@@ -107,12 +109,11 @@ class Control:
                 return json_response({"status": "reset", "apps": sorted(apps)})
             if path == "/_sandbox/seed" and method == "POST":
                 data = req.json() or {}
-                args = (
-                    _count(data, "orders"),
-                    _count(data, "customers"),
-                    _count(data, "products"),
-                    _count(data, "seed", 1),
+                orders = _count(data, "orders")
+                customers = (
+                    _count(data, "customers") if data.get("customers") is not None else default_customers(orders)
                 )
+                args = (orders, customers, _count(data, "products"), _count(data, "seed", 1))
                 counts = self.seed(*args)  # blocks the loop while seeding: no request sees half a store
                 return json_response({"status": "seeded", **counts})
             if path == "/_sandbox/faults":

@@ -13,6 +13,7 @@ from sandbox.app import SandboxApp, create_sandbox_app
 from sandbox.control import connections
 from sandbox.credentials import WOO_READ_KEY, WOO_READ_SECRET, WOO_RW_KEY, WOO_RW_SECRET
 from sandbox.faults import FaultConfig, Faults
+from sandbox.woocommerce.seed import default_customers
 
 __all__ = ("build_sandbox", "serve_sandbox", "write_connections")
 
@@ -37,7 +38,7 @@ def build_sandbox(
     None means the built-in catalogue when there are orders.
     """
     if customers is None:
-        customers = max(orders // 4, 10) if orders else 0
+        customers = default_customers(orders)
     faults = Faults(FaultConfig(latency_ms=latency_ms or 0, fail_rate=fail_rate or 0, rate_limit_per_s=rate_limit or 0))
     app = create_sandbox_app(faults=faults)
     counts: dict[str, Any] = {}

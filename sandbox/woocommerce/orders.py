@@ -19,6 +19,7 @@ __all__ = (
     "adjust_stock",
     "apply_order_update",
     "build_order",
+    "change_stock",
     "find_product",
     "finish_order",
     "order_links",
@@ -459,6 +460,27 @@ _REDUCE = frozenset({"processing", "completed", "on-hold"})
 _RESTORE = frozenset({"cancelled", "pending"})
 
 
+def change_stock(sim: WooSim, line: dict[str, Any], delta: int) -> tuple[Any, int] | None:
+    """Add ``delta`` to the stock of a line's product (or its parent when the variation says "parent").
+
+    Returns the collection and id of the product changed, or None when its stock is not managed.
+    """
+    pid = int(line.get("variation_id") or line.get("product_id") or 0)
+    coll = sim.variations if pid in sim.variations else sim.products
+    product = coll.get(pid)
+    if product is not None and product.get("manage_stock") == "parent":
+        pid = int(product.get("parent_id") or 0)
+        coll, product = sim.products, sim.products.get(pid)
+    if product is None or product.get("manage_stock") is not True or product.get("stock_quantity") is None:
+        return None
+    product["stock_quantity"] = int(product["stock_quantity"]) + delta
+    product["total_sales"] = max(0, int(product.get("total_sales") or 0) - delta)
+    derive_product(product)
+    product["date_modified"], product["date_modified_gmt"] = now_pair()
+    coll.put(product)
+    return coll, pid
+
+
 def adjust_stock(sim: WooSim, req: Any, order: dict[str, Any]) -> None:
     """``wc_maybe_reduce_stock_levels`` / ``wc_maybe_increase_stock_levels``.
 
@@ -477,20 +499,11 @@ def adjust_stock(sim: WooSim, req: Any, order: dict[str, Any]) -> None:
     else:
         return
     for line in order["line_items"]:
-        pid = int(line.get("variation_id") or line.get("product_id") or 0)
-        coll = sim.variations if pid in sim.variations else sim.products
-        product = coll.get(pid)
-        if product is not None and product.get("manage_stock") == "parent":
-            pid = int(product.get("parent_id") or 0)
-            coll, product = sim.products, sim.products.get(pid)
-        if product is None or product.get("manage_stock") is not True or product.get("stock_quantity") is None:
-            continue
         qty = int(line.get("quantity") or 0)
-        product["stock_quantity"] = int(product["stock_quantity"]) + sign * qty
-        product["total_sales"] = max(0, int(product.get("total_sales") or 0) - sign * qty)
-        derive_product(product)
-        product["date_modified"], product["date_modified_gmt"] = now_pair()
-        coll.put(product)
+        touched = change_stock(sim, line, sign * qty)
+        if touched is None:
+            continue
+        coll, pid = touched
         if sign < 0:
             line["meta_data"].append(
                 {

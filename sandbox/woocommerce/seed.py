@@ -25,7 +25,7 @@ from sandbox.woocommerce.totals import r2
 if TYPE_CHECKING:
     from sandbox.woocommerce.sim import WooSim
 
-__all__ = ("asperion_articles", "ean13", "seed_store")
+__all__ = ("asperion_articles", "default_customers", "ean13", "seed_store")
 
 END = datetime(2026, 10, 31, 17, 0, tzinfo=UTC)
 BIG_STORE = 20_000
@@ -527,6 +527,11 @@ def _seed_orders(sim: WooSim, rng: random.Random, count: int, start: datetime) -
         order["date_modified"], order["date_modified_gmt"] = date_pair(max(last, created))
         sim.orders.put(order)
     return count, refunds
+
+
+def default_customers(orders: int) -> int:
+    """Customers to seed when only orders are asked for: a quarter of them, at least 10."""
+    return max(orders // 4, 10) if orders else 0
 
 
 def seed_store(sim: WooSim, *, orders: int = 0, customers: int = 0, products: int = 0, seed: int = 1) -> dict[str, int]:

@@ -153,17 +153,29 @@ class WooSim:
         try:
             if not path.startswith("/wp-json/"):
                 raise no_route()
-            permission = authenticate(req) if path.startswith("/wp-json/wc/") else None
-            found = self.router.match(req.method, path)
+            if path.startswith("/wp-json/wc/"):
+                permission = authenticate(req)
+            elif authenticate(req) is not None:
+                raise WooError(
+                    "woocommerce_rest_authentication_error",
+                    "The provided API key cannot be used to access this endpoint.",
+                    401,
+                )
+            else:
+                permission = None
+            method = "GET" if req.method == "HEAD" else req.method
+            found = self.router.match(method, path)
             if found is None:
                 raise no_route()
             route, params = found
             template = route.template
-            kind = self._kinds.get((req.method, route.template), "view")
+            kind = self._kinds.get((method, route.template), "view")
             if permission is None:
                 code, message = _DENIED[kind]
                 raise WooError(code, message, 401)
             resp = route.handler(self, req, **params)
+            if req.method == "HEAD":
+                resp = Response(resp.status, b"", resp.headers)
             if req.method == "GET" and resp.status == 200 and req.arg("_fields"):
                 resp = _only_fields(resp, req.arg("_fields") or "")
             return resp, template

@@ -169,3 +169,9 @@ def test_asperion_invoice_is_processed_through_the_control_endpoint(control: htt
     processed = control.post(f"/asperion/process/{invoice.json()['id']}")
     assert processed.status_code == 200, processed.text
     assert processed.json()["invoiceNumber"] and processed.json()["status"] == 3
+
+
+def test_seed_with_orders_only_adds_customers_and_a_catalogue(control: httpx.Client, woo: httpx.Client) -> None:
+    counts = control.post("/seed", json={"orders": 60, "seed": 4}).json()
+    assert counts["customers"] == 15 and counts["products"] == 16
+    assert woo.get("/customers", params={"per_page": 1}).headers["x-wp-total"] == "15"

@@ -163,3 +163,45 @@ def test_coupons_crud(woo: httpx.Client) -> None:
     assert woo.post("/coupons", json={"code": "zomer25"}).status_code == 400
     assert [c["code"] for c in woo.get("/coupons").json()] == ["zomer25"]
     assert woo.get("/coupons/987654").status_code == 404
+
+
+def test_stock_is_reduced_on_payment_restored_on_cancel_and_restocked_by_refunds(woo: httpx.Client) -> None:
+    product = woo.post(
+        "/products",
+        json={"name": "Molen", "regular_price": "12.10", "sku": "ML-1", "manage_stock": True, "stock_quantity": 10},
+    ).json()
+    order = woo.post(
+        "/orders",
+        json={
+            "payment_method": "stripe",
+            "set_paid": True,
+            "line_items": [{"product_id": product["id"], "quantity": 3}],
+        },
+    ).json()
+    assert woo.get(f"/products/{product['id']}").json()["stock_quantity"] == 7
+    assert {m["key"]: m["value"] for m in order["line_items"][0]["meta_data"]}["_reduced_stock"] == "3"
+    line = order["line_items"][0]
+    woo.post(
+        f"/orders/{order['id']}/refunds",
+        json={"line_items": [{"id": line["id"], "quantity": 1, "refund_total": "10.00"}], "api_restock": True},
+    )
+    assert woo.get(f"/products/{product['id']}").json()["stock_quantity"] == 8
+    second = woo.post(
+        "/orders", json={"status": "on-hold", "line_items": [{"product_id": product["id"], "quantity": 8}]}
+    )
+    assert woo.get(f"/products/{product['id']}").json()["stock_status"] == "outofstock"
+    woo.put(f"/orders/{second.json()['id']}", json={"status": "cancelled"})
+    assert woo.get(f"/products/{product['id']}").json()["stock_quantity"] == 8
+
+
+def test_variable_price_follows_variations_head_and_foreign_namespace(woo: httpx.Client) -> None:
+    parent = woo.post("/products", json={"name": "Trui", "type": "variable"}).json()
+    assert parent["price"] == ""
+    for price in ("30.00", "25.00"):
+        woo.post(f"/products/{parent['id']}/variations", json={"regular_price": price})
+    assert woo.get(f"/products/{parent['id']}").json()["price"] == "25.00"
+    head = woo.head("/products")
+    assert head.status_code == 200 and head.content == b"" and head.headers["x-wp-total"] == "1"
+    foreign = woo.get(str(woo.base_url).replace("/wc/v3", "/wp/v2") + "/posts")
+    assert foreign.status_code == 401
+    assert foreign.json()["message"] == "The provided API key cannot be used to access this endpoint."

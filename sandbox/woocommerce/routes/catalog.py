@@ -233,9 +233,17 @@ def _create_variation(sim: WooSim, req: Request, product_id: int, data: dict[str
     variation = new_variation(vid, parent_plain, data, now_pair())
     sim.variations.put(variation)
     parent.setdefault("variations", []).append(vid)
+    _sync_variable_price(sim, parent)
     sim.products.put(parent)
     emit(sim, req, "product", "created", vid, render_product(req, sim.variations, vid))
     return _out(req, sim.variations, vid)
+
+
+def _sync_variable_price(sim: WooSim, parent: dict[str, Any]) -> None:
+    """``WC_Product_Variable::sync``: the parent's price is the lowest variation price."""
+    prices = [sim.variations.index[v]["price"] for v in parent.get("variations", []) if v in sim.variations.index]
+    prices = [p for p in prices if p != ""]
+    parent["price"] = min(prices, key=float) if prices else ""
 
 
 def _update_variation(sim: WooSim, req: Request, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -248,6 +256,10 @@ def _update_variation(sim: WooSim, req: Request, product_id: int, data: dict[str
     if "attributes" in data:
         variation["attributes"] = data["attributes"]
     sim.variations.put(variation)
+    parent = sim.products.get(product_id)
+    if parent is not None and ("regular_price" in data or "sale_price" in data):
+        _sync_variable_price(sim, parent)
+        sim.products.put(parent)
     emit(sim, req, "product", "updated", vid, render_product(req, sim.variations, vid))
     return _out(req, sim.variations, vid)
 

@@ -23,6 +23,7 @@ from sandbox.woocommerce.orders import (
     adjust_stock,
     apply_order_update,
     build_order,
+    change_stock,
     order_or_404,
 )
 from sandbox.woocommerce.routes.common import as_bool, batch, body_dict, created, fill, force, rest_base
@@ -206,6 +207,11 @@ def create_refund(
     for line in lines:
         line["id"] = sim.item_id()
         line["meta_data"][0]["id"] = sim.meta_id()
+    if as_bool(data.get("api_restock", True)) and order["id"] in sim.stock_reduced:
+        for item in data.get("line_items") or []:
+            src = next((li for li in order["line_items"] if li["id"] == int(item.get("id") or 0)), None)
+            if src is not None and int(item.get("quantity") or 0) > 0:
+                change_stock(sim, src, int(item["quantity"]))
     local, gmt = dates or now_pair()
     rid = sim.post_id()
     refund = {
