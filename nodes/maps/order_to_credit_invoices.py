@@ -21,6 +21,7 @@ from nodes.maps.inputs import source_payload
 from nodes.maps.order_lines import InvoiceLine
 from nodes.maps.order_settings import InvoiceSettings
 from nodes.maps.order_to_invoice import facts_context, payment_condition
+from nodes.maps.payment_to_mutation import InvoiceNotBooked
 from nodes.maps.refund_lines import is_full_refund, refund_lines, refund_totals
 
 __all__ = ("CreditInvoiceSettings", "OrderToCreditInvoices", "build_credit_invoices")
@@ -117,6 +118,13 @@ class OrderToCreditInvoices(ProcessNode):
                 fresh.append((refund_id, invoice))
         return fresh
 
+    async def _require_invoice(self, order: Mapping[str, Any]) -> None:
+        """A refund is credited only once the order's own invoice is in Asperion; until then it waits."""
+        description = self.config.describe(order)
+        found = await self.ctx.client(self.config.connection).find_invoice_by_description(description)
+        if not found or str(found.get("description") or "").strip() != description:
+            raise InvoiceNotBooked(description)
+
     async def process(self, record: Record) -> Record:
         """Build the credit invoices of the refunds not credited yet; skips orders without them."""
         order = source_payload(record, "line_items")
@@ -124,6 +132,7 @@ class OrderToCreditInvoices(ProcessNode):
         if not refunds:
             raise SkipRecord("the order has no refunds")
         invoices, warnings = build_credit_invoices(order, refunds, self.config)
+        await self._require_invoice(order)
         ordered = [str(r.get("id")) for r in sorted(refunds, key=lambda item: int(item.get("id") or 0))]
         pairs = await self._uncredited(list(zip(ordered, invoices, strict=True)))
         ids = [refund_id for refund_id, _ in pairs]

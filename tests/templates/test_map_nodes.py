@@ -102,9 +102,13 @@ async def test_credit_node_fetches_refunds_and_credits_only_new_ones(b2b: dict[s
     node = OrderToCreditInvoices("credit", CreditInvoiceSettings(), Ctx(asperion=asperion, woocommerce=woo))
     record = order_record(b2b)
     record.data = {**b2b, "debtorCustomerNumber": "10007"}
+    with pytest.raises(RecordProblem) as waiting:
+        await node.process(record)  # the order's own invoice is not booked yet
+    assert waiting.value.status == "waiting"
+    asperion.invoices["WooCommerce order 5012"] = {"id": 3, "description": "WooCommerce order 5012"}
 
     both = await node.process(record)
-    assert woo.paths == ["orders/5012/refunds"]
+    assert woo.paths == ["orders/5012/refunds", "orders/5012/refunds"]
     assert both.source_id == "order:5012:refunds:5020,5031"
     assert [i["description"] for i in both.data["invoices"]] == [
         "WooCommerce refund 5020 of order 5012",
