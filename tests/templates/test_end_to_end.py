@@ -354,3 +354,13 @@ async def test_needs_mapping_waits_then_a_filled_row_books_on_retry(db: Database
     for order in parked:
         assert f"WooCommerce order {order['number']}" in invoices, (counts, waiting_ids, order["id"], problems)
         assert invoices[f"WooCommerce order {order['number']}"]["paymentConditionId"] == 3
+
+
+async def test_dry_run_of_every_order_template_writes_nothing(db: Database, store: SandboxURL) -> None:
+    for name in ("orders-to-sales-invoices", "orders-to-sales-orders", "customers-to-debtors", "products-to-articles"):
+        counts, problems = await run_template(db, name, store, dry_run=True)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+        assert counts["ok"] > 0, name
+    administration = tenant(store)
+    assert not administration.invoices and not administration.sales_orders
+    assert [d["customerNumber"] for d in administration.debtors.values()] == ["9999"]
