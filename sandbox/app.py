@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sandbox.control import Control
 from sandbox.faults import Faults
 from sandbox.http import Request, json_response, read_body, send_response, split_scope
 from sandbox.stats import Stats, template_of
 from sandbox.woocommerce import WooSim
+from sandbox.woocommerce.articles import asperion_articles
 
 if TYPE_CHECKING:
     from sandbox.asperion import AsperionSim
@@ -55,8 +57,6 @@ class SandboxApp:
         self.stats = stats
         woo.on_webhook = lambda outcome: self.stats.webhooks.update([outcome])
         woo.on_seeded = self._seed_articles
-        from sandbox.control import Control
-
         self.control = Control(self)
 
     @property
@@ -70,8 +70,6 @@ class SandboxApp:
 
     def _seed_articles(self, woo: WooSim) -> None:
         if self.asperion is not None:
-            from sandbox.woocommerce.seed import asperion_articles
-
             self.asperion.seed_articles(asperion_articles(woo))
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -13,11 +13,13 @@ __all__ = (
     "REST_SITE",
     "SITE",
     "TZ",
+    "as_bool",
     "billing_address",
     "customer_index",
     "customer_links",
     "date_pair",
     "links",
+    "new_coupon",
     "new_customer",
     "new_product",
     "new_variation",
@@ -379,3 +381,44 @@ def customer_index(c: dict[str, Any]) -> dict[str, Any]:
         "modified": c.get("date_modified") or "",
         "modified_gmt": c.get("date_modified_gmt") or "",
     }
+
+
+def new_coupon(cid: int, code: str, kind: str, amount: str, desc: str, local: str, gmt: str) -> dict[str, Any]:
+    """A coupon object with every field."""
+    return {
+        "id": cid,
+        "code": code,
+        "amount": amount,
+        "status": "publish",
+        "date_created": local,
+        "date_created_gmt": gmt,
+        "date_modified": local,
+        "date_modified_gmt": gmt,
+        "discount_type": kind,
+        "description": desc,
+        "date_expires": None,
+        "date_expires_gmt": None,
+        "usage_count": 0,
+        "individual_use": False,
+        "product_ids": [],
+        "excluded_product_ids": [],
+        "usage_limit": None,
+        "usage_limit_per_user": None,
+        "limit_usage_to_x_items": None,
+        "free_shipping": False,
+        "product_categories": [],
+        "excluded_product_categories": [],
+        "exclude_sale_items": False,
+        "minimum_amount": "0.00",
+        "maximum_amount": "0.00",
+        "email_restrictions": [],
+        "used_by": [],
+        "meta_data": [],
+    }
+
+
+def as_bool(value: Any) -> bool:
+    """WordPress's ``rest_sanitize_boolean``."""
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "yes", "on")
+    return bool(value)

@@ -10,7 +10,6 @@ are consistent to the cent. The same ``seed`` always gives the same data.
 
 from __future__ import annotations
 
-import html
 import random
 import re
 import unicodedata
@@ -18,14 +17,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sandbox.woocommerce.objects import SITE, date_pair, new_customer, new_product, new_variation
+from sandbox.woocommerce.objects import SITE, date_pair, new_coupon, new_customer, new_product, new_variation
 from sandbox.woocommerce.orders import build_order
+from sandbox.woocommerce.refunds import create_refund
 from sandbox.woocommerce.totals import r2
 
 if TYPE_CHECKING:
     from sandbox.woocommerce.sim import WooSim
 
-__all__ = ("asperion_articles", "default_customers", "ean13", "seed_store")
+__all__ = ("default_customers", "ean13", "seed_store")
 
 END = datetime(2026, 10, 31, 17, 0, tzinfo=UTC)
 BIG_STORE = 20_000
@@ -275,40 +275,7 @@ def _seed_coupons(sim: WooSim, created: datetime) -> None:
         if any(c["code"] == code for c in sim.coupons.values()):
             continue
         cid = sim.post_id()
-        sim.coupons[cid] = _coupon_obj(cid, code, kind, amount, desc, local, gmt)
-
-
-def _coupon_obj(cid: int, code: str, kind: str, amount: str, desc: str, local: str, gmt: str) -> dict[str, Any]:
-    return {
-        "id": cid,
-        "code": code,
-        "amount": amount,
-        "status": "publish",
-        "date_created": local,
-        "date_created_gmt": gmt,
-        "date_modified": local,
-        "date_modified_gmt": gmt,
-        "discount_type": kind,
-        "description": desc,
-        "date_expires": None,
-        "date_expires_gmt": None,
-        "usage_count": 0,
-        "individual_use": False,
-        "product_ids": [],
-        "excluded_product_ids": [],
-        "usage_limit": None,
-        "usage_limit_per_user": None,
-        "limit_usage_to_x_items": None,
-        "free_shipping": False,
-        "product_categories": [],
-        "excluded_product_categories": [],
-        "exclude_sale_items": False,
-        "minimum_amount": "0.00",
-        "maximum_amount": "0.00",
-        "email_restrictions": [],
-        "used_by": [],
-        "meta_data": [],
-    }
+        sim.coupons[cid] = new_coupon(cid, code, kind, amount, desc, local, gmt)
 
 
 _STATUS_WEIGHTS = [
@@ -376,8 +343,6 @@ def _payment(rng: random.Random, country: str) -> tuple[str, str]:
 
 
 def _seed_orders(sim: WooSim, rng: random.Random, count: int, start: datetime) -> tuple[int, int]:
-    from sandbox.woocommerce.routes.orders import create_refund
-
     product_ids = [i for i, x in sim.products.index.items() if x["status"] == "publish"]
     variations: dict[int, list[int]] = {}
     for vid, x in sim.variations.index.items():
@@ -568,42 +533,3 @@ def seed_store(sim: WooSim, *, orders: int = 0, customers: int = 0, products: in
         _seed_coupons(sim, start)
     made_orders, refunds = _seed_orders(sim, rng, orders, start) if orders else (0, 0)
     return {"orders": made_orders, "customers": customers, "products": made_products, "refunds": refunds}
-
-
-def _plain(text: str) -> str:
-    return html.unescape(re.sub(r"<[^>]*>", "", text)).strip()
-
-
-_SALES_TYPE = {"": 1, "standard": 1, "reduced-rate": 2, "zero-rate": 3}
-"""WooCommerce tax class → the seeded Asperion sales type (revenue 21 % / 9 % / 0 %)."""
-
-
-def asperion_articles(sim: WooSim) -> list[dict[str, Any]]:
-    """Asperion articles for every product and variation with a SKU: code, description, salesPrice ex VAT, ean,
-    salesTypeId (by tax class)."""
-    out = []
-    store = sim.store
-    for coll in (sim.products, sim.variations):
-        for pid in coll.ids():
-            p = coll.get(pid)
-            if not p or not p.get("sku") or p.get("type") == "variable":
-                continue
-            klass = p.get("tax_class") or ""
-            if klass == "parent":
-                parent = sim.products.get(int(p.get("parent_id") or 0)) or {}
-                klass = parent.get("tax_class") or ""
-            price = Decimal(p.get("price") or "0")
-            if store.prices_include_tax:
-                pct = sum(
-                    (Decimal(r["rate"]) for r in store.rates_for(store.base_country, "", "", "", klass)), Decimal(0)
-                )
-                price = price / (1 + pct / 100)
-            out.append(
-                {
-                    "code": p["sku"],
-                    "description": _plain(p.get("name", ""))[:100],
-                    "salesPrice": float(r2(price)),
-                    "ean": p.get("global_unique_id") or "",
-                }
-            )
-    return out

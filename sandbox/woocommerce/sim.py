@@ -12,8 +12,11 @@ from sandbox.http import Request, Response, Router, dumps, loads, read_body, sen
 from sandbox.woocommerce.auth import authenticate
 from sandbox.woocommerce.collection import Collection
 from sandbox.woocommerce.errors import WooError, no_route
+from sandbox.woocommerce.importer import import_payloads
 from sandbox.woocommerce.objects import customer_index, customer_links, order_index, product_index, product_links
 from sandbox.woocommerce.orders import order_links
+from sandbox.woocommerce.routes import register as register_routes
+from sandbox.woocommerce.seed import seed_store
 from sandbox.woocommerce.store import StoreConfig
 
 __all__ = ("REST_PREFIX", "WooSim")
@@ -47,9 +50,7 @@ class WooSim:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._client: Any = None
         self.reset()
-        from sandbox.woocommerce import routes
-
-        routes.register(self)
+        register_routes(self)
 
     # -- state ----------------------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -104,8 +105,6 @@ class WooSim:
     # -- seeding / import (implemented in seed.py / importer.py) -------------------------------------------------
     def seed(self, orders: int = 0, customers: int = 0, products: int = 0, seed: int = 1) -> dict[str, int]:
         """Add a deterministic Dutch shop: see :func:`sandbox.woocommerce.seed.seed_store`."""
-        from sandbox.woocommerce.seed import seed_store
-
         collecting = gc.isenabled()
         gc.disable()  # seeding allocates many long-lived objects; cyclic GC passes would dominate
         try:
@@ -124,8 +123,6 @@ class WooSim:
         products: list[dict[str, Any]] | None = None,
     ) -> dict[str, int]:
         """Store real payloads verbatim (ids, totals and all); variations are products with ``type: variation``."""
-        from sandbox.woocommerce.importer import import_payloads
-
         return import_payloads(self, orders or [], customers or [], products or [])
 
     # -- routing --------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.http import Request, Response, json_response
 from sandbox.woocommerce.errors import WooError
-from sandbox.woocommerce.objects import SITE
+from sandbox.woocommerce.objects import SITE, as_bool
 
 if TYPE_CHECKING:
     from sandbox.woocommerce.sim import WooSim
@@ -40,13 +40,6 @@ def rest_base(req: Request) -> str:
 def fill(req: Request, raw: bytes) -> bytes:
     """Stored record bytes with the site placeholder replaced by the request's store URL."""
     return raw.replace(_SITE_B, req.base_url.encode()) if _SITE_B in raw else raw
-
-
-def as_bool(value: Any) -> bool:
-    """WordPress's ``rest_sanitize_boolean``."""
-    if isinstance(value, str):
-        return value.lower() in ("1", "true", "yes", "on")
-    return bool(value)
 
 
 def force(req: Request) -> bool:
