@@ -113,6 +113,7 @@ _CATALOG = [
     ("Sokken Koffieboon", "Kleding", "", "12.50", "variable"),
     ("Weegschaal 0,1 g precisie", "Keuken", "", "27.95", "simple"),
 ]
+_CATEGORY_IDS = {name: 15 + n for n, name in enumerate(sorted({c[1] for c in _CATALOG}))}
 _SIZES = ["S", "M", "L", "XL"]
 _COLORS = ["Zwart", "Crème", "Groen"]
 _UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
@@ -186,9 +187,7 @@ def _seed_products(sim: WooSim, rng: random.Random, count: int, created: datetim
             "downloadable": name.startswith("E-book"),
             "description": f"<p>{name} uit ons assortiment.</p>\n",
             "short_description": "<p>Snel geleverd vanuit Amsterdam.</p>\n",
-            "categories": [
-                {"id": 15 + _CATALOG.index(_CATALOG[n % len(_CATALOG)]) % 6, "name": cat, "slug": cat.lower()}
-            ],
+            "categories": [{"id": _CATEGORY_IDS[cat], "name": cat, "slug": cat.lower()}],
             "images": [
                 {
                     "id": 1000 + n,

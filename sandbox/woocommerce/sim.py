@@ -64,6 +64,7 @@ class WooSim:
         self.refunds: dict[int, dict[str, Any]] = {}
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.coupons: dict[int, dict[str, Any]] = {}
+        self.categories: dict[int, dict[str, Any]] = {}
         self.webhooks: dict[int, dict[str, Any]] = {}
         self.stock_reduced: set[int] = set()
         self.trash: dict[str, set[int]] = {"order": set(), "product": set(), "coupon": set()}

@@ -292,3 +292,15 @@ def test_remove_lines_and_fields_filter(woo: httpx.Client) -> None:
     assert set(few) == {"id", "status", "billing", "_links"} and few["billing"] == {"country": "NL"}
     listed = woo.get("/orders", params={"_fields": "id,total"}).json()
     assert {k for o in listed for k in o} == {"id", "total", "_links"}
+
+
+def test_status_changes_and_refunds_leave_system_notes(woo: httpx.Client) -> None:
+    order = woo.post("/orders", json={"payment_method": "paypal", "fee_lines": [{"name": "f", "total": "10"}]}).json()
+    woo.put(f"/orders/{order['id']}", json={"status": "processing"})
+    woo.post(f"/orders/{order['id']}/refunds", json={"amount": order["total"], "reason": "retour"})
+    notes = [n["note"] for n in woo.get(f"/orders/{order['id']}/notes").json()]
+    assert notes == [
+        "Order status changed from Processing to Refunded.",
+        f"Refunded €{order['total']} – retour",
+        "Order status changed from Pending payment to Processing.",
+    ]

@@ -205,3 +205,16 @@ def test_variable_price_follows_variations_head_and_foreign_namespace(woo: httpx
     foreign = woo.get(str(woo.base_url).replace("/wc/v3", "/wp/v2") + "/posts")
     assert foreign.status_code == 401
     assert foreign.json()["message"] == "The provided API key cannot be used to access this endpoint."
+
+
+def test_categories_from_products_and_created(woo: httpx.Client, control: httpx.Client) -> None:
+    control.post("/seed", json={"products": 16, "seed": 1})
+    cats = woo.get("/products/categories", params={"per_page": 100}).json()
+    assert len(cats) >= 5 and all(c["count"] >= 1 for c in cats)
+    assert sum(c["count"] for c in cats) == 16
+    one = woo.get(f"/products/categories/{cats[0]['id']}").json()
+    assert one["name"] == cats[0]["name"]
+    missing = woo.get("/products/categories/99999")
+    assert missing.status_code == 404 and missing.json()["code"] == "woocommerce_rest_term_invalid"
+    made = woo.post("/products/categories", json={"name": "Thee & Koffie"})
+    assert made.status_code == 201 and made.json()["count"] == 0

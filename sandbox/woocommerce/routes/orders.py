@@ -31,7 +31,19 @@ from sandbox.woocommerce.webhooks import emit
 if TYPE_CHECKING:
     from sandbox.woocommerce.sim import WooSim
 
-__all__ = ("register", "render_order")
+__all__ = ("STATUS_NAMES", "add_note", "register", "render_order")
+
+STATUS_NAMES = {
+    "pending": "Pending payment",
+    "processing": "Processing",
+    "on-hold": "On hold",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "refunded": "Refunded",
+    "failed": "Failed",
+    "checkout-draft": "Draft",
+    "trash": "Trash",
+}
 
 _ORDERBY = {
     "date": "created",
@@ -102,10 +114,38 @@ def _order_ids(sim: WooSim, req: Request) -> list[int]:
     return sort_ids(req, ids, index, _ORDERBY)
 
 
+def add_note(sim: WooSim, order_id: int, text: str, *, customer: bool = False, by_user: bool = False) -> dict[str, Any]:
+    """Add an order note (system notes are by "WooCommerce", not customer-facing)."""
+    local, gmt = now_pair()
+    note = {
+        "id": sim.next_comment_id,
+        "author": "admin" if by_user else "WooCommerce",
+        "date_created": local,
+        "date_created_gmt": gmt,
+        "note": text,
+        "customer_note": customer,
+        "added_by_user": by_user,
+    }
+    sim.next_comment_id += 1
+    sim.notes.setdefault(order_id, []).append(note)
+    return note
+
+
+def _status_note(sim: WooSim, order: dict[str, Any], old: str) -> None:
+    if order["status"] != old:
+        add_note(
+            sim,
+            order["id"],
+            f"Order status changed from {STATUS_NAMES.get(old, old)} to "
+            f"{STATUS_NAMES.get(order['status'], order['status'])}.",
+        )
+
+
 def create_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, Any]:
     if data.get("id"):
         raise WooError("woocommerce_rest_shop_order_exists", "Cannot create existing shop_order.", 400)
     order = build_order(sim, data)
+    _status_note(sim, order, "pending")
     adjust_stock(sim, req, order)
     return loads(_save(sim, req, order, "created"))
 
@@ -113,7 +153,9 @@ def create_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, A
 def update_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, Any]:
     oid = int(data.get("id") or 0)
     order = order_or_404(sim, oid, 400)
+    old = order["status"]
     apply_order_update(sim, order, data)
+    _status_note(sim, order, old)
     adjust_stock(sim, req, order)
     return loads(_save(sim, req, order, "updated"))
 
@@ -208,7 +250,11 @@ def register(sim: WooSim) -> None:
         order = sim.orders.get(order_id)
         if order is None or order["status"] == "trash":
             raise WooError("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404)
+        old = order["status"]
         refund = create_refund(sim, order, body_dict(req))
+        reason = f" – {refund['reason']}" if refund["reason"] else ""
+        add_note(sim, order_id, f"Refunded €{refund['amount']}{reason}")
+        _status_note(sim, order, old)
         _save(sim, req, order, "updated")
         out = _refund_out(req, refund)
         return created(out, out["_links"]["self"][0]["href"])
@@ -253,18 +299,13 @@ def register(sim: WooSim) -> None:
         data = body_dict(req)
         if not data.get("note"):
             raise WooError("rest_missing_callback_param", "Missing parameter(s): note", 400, params=["note"])
-        local, gmt = now_pair()
-        note = {
-            "id": sim.next_comment_id,
-            "author": "WooCommerce" if not as_bool(data.get("added_by_user")) else "admin",
-            "date_created": local,
-            "date_created_gmt": gmt,
-            "note": str(data["note"]),
-            "customer_note": as_bool(data.get("customer_note", False)),
-            "added_by_user": as_bool(data.get("added_by_user", False)),
-        }
-        sim.next_comment_id += 1
-        sim.notes.setdefault(order_id, []).append(note)
+        note = add_note(
+            sim,
+            order_id,
+            str(data["note"]),
+            customer=as_bool(data.get("customer_note", False)),
+            by_user=as_bool(data.get("added_by_user", False)),
+        )
         out = _note_out(req, order_id, note)
         return created(out, out["_links"]["self"][0]["href"])
 
