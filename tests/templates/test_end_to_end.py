@@ -12,10 +12,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from engine.db import Database
-from engine.models import LogEntry
+from engine.models import Cursor, IdempotencyEntry, LogEntry
 from engine.service import create_run, execute_run
 from engine.templates import get_template
 from nodes.accounting import EU_MEMBERS
@@ -206,8 +206,19 @@ async def test_orders_to_sales_invoices_books_every_order_to_the_cent(db: Databa
     refunds = sum(len(o.get("refunds") or []) for o in orders)
     assert len(invoices) == len(orders) + refunds
 
+    # again, reading every order (not only what changed): the idempotency map skips them all
+    everything = get_template("orders-to-sales-invoices")
+    everything["nodes"][0]["config"]["incremental"] = False
+    again, problems = await run_template(db, "orders-to-sales-invoices", store, document=everything)
+    assert again["failed"] == 0 and again["ok"] == 0 and again["skipped"] == len(orders), (again, problems)
+    assert len(administration.invoices) == len(orders) + refunds
+
+    # and with the run history lost (a crash before the idempotency map was written): Asperion itself is asked
+    async with db.session() as session, session.begin():
+        await session.execute(delete(IdempotencyEntry))
+        await session.execute(delete(Cursor))
     again, problems = await run_template(db, "orders-to-sales-invoices", store)
-    assert again["failed"] == 0 and again["ok"] == 0, problems
+    assert again["failed"] == 0 and again["ok"] == 0, (again, problems)
     assert len(administration.invoices) == len(orders) + refunds
 
 
