@@ -142,3 +142,15 @@ def test_customer_filters(woo: httpx.Client, control: httpx.Client, sandbox: San
     assert woo.get("/customers", params={"role": "wizard"}).status_code == 400
     by_id = woo.get("/customers", params={"orderby": "id", "order": "asc", "per_page": 100}).json()
     assert [c["id"] for c in by_id] == sorted(c["id"] for c in customers)
+
+
+def test_modified_keyset_paging_in_gmt(woo: httpx.Client, control: httpx.Client) -> None:
+    seed(control, orders=60, customers=10)
+    params = {"orderby": "modified", "order": "asc", "dates_are_gmt": "true", "per_page": 100}
+    every = woo.get("/orders", params=params).json()
+    stamps = [o["date_modified_gmt"] for o in every]
+    assert stamps == sorted(stamps)
+    boundary = stamps[29]
+    later = woo.get("/orders", params={**params, "modified_after": boundary}).json()
+    assert later and all(o["date_modified_gmt"] > boundary for o in later)
+    assert [o["id"] for o in later] == [o["id"] for o in every if o["date_modified_gmt"] > boundary]

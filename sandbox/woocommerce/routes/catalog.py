@@ -18,15 +18,15 @@ if TYPE_CHECKING:
 __all__ = ("register", "render_product")
 
 _ORDERBY = {
-    "date": "created",
+    "date": "created_gmt",
     "id": None,
-    "include": "created",
+    "include": "created_gmt",
     "title": "name",
     "slug": "slug",
-    "modified": "modified",
+    "modified": "modified_gmt",
     "price": "price",
-    "popularity": "created",
-    "rating": "created",
+    "popularity": "created_gmt",
+    "rating": "created_gmt",
     "menu_order": "menu_order",
 }
 _TYPES = ("simple", "grouped", "external", "variable")

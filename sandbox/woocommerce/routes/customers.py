@@ -20,7 +20,7 @@ __all__ = ("register",)
 _EMAIL_EXISTS = (
     "An account is already registered with your email address. " + '<a href="#" class="showlogin">Please log in.</a>'
 )
-_ORDERBY = {"name": "name", "id": None, "include": "name", "registered_date": "created"}
+_ORDERBY = {"name": "name", "id": None, "include": "name", "registered_date": "created_gmt"}
 _ROLES = ("all", "administrator", "editor", "author", "contributor", "subscriber", "customer", "shop_manager")
 
 

@@ -45,13 +45,13 @@ STATUS_NAMES = {
     "trash": "Trash",
 }
 
-_ORDERBY = {
-    "date": "created",
+_ORDERBY = {  # HPOS orders sort on their GMT columns
+    "date": "created_gmt",
     "id": None,
-    "include": "created",
-    "title": "created",
-    "slug": "created",
-    "modified": "modified",
+    "include": "created_gmt",
+    "title": "created_gmt",
+    "slug": "created_gmt",
+    "modified": "modified_gmt",
 }
 
 
