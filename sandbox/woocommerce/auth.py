@@ -1,7 +1,8 @@
 """Consumer key authentication as ``WC_REST_Authentication`` does it over HTTPS.
 
 Loopback (and any) HTTP to the sandbox is treated as the HTTPS case: ``consumer_key``/``consumer_secret`` in
-the query string first, then HTTP Basic. A wrong secret for a known key is an authentication error; an unknown
+the query string first, then HTTP Basic; OAuth 1.0a signed requests (WooCommerce's plain-HTTP method) are
+accepted too (:mod:`sandbox.woocommerce.oauth`). A wrong secret for a known key is an authentication error; an unknown
 key is no error at all (the request continues anonymously and the endpoint's permission check answers 401); a
 read-only key is refused on writes before routing.
 """
@@ -14,8 +15,9 @@ import hmac
 from sandbox.credentials import WOO_READ_KEY, WOO_READ_SECRET, WOO_RW_KEY, WOO_RW_SECRET
 from sandbox.http import Request
 from sandbox.woocommerce.errors import WooError
+from sandbox.woocommerce.oauth import NonceStore, oauth_params, verify
 
-__all__ = ("KEYS", "WWW_AUTHENTICATE", "authenticate")
+__all__ = ("KEYS", "NONCES", "WWW_AUTHENTICATE", "authenticate")
 
 # consumer key → (secret, permissions)
 KEYS: dict[str, tuple[str, str]] = {
@@ -45,15 +47,22 @@ def _credentials(req: Request) -> tuple[str, str] | None:
     return None
 
 
+NONCES = NonceStore()
+
+
 def authenticate(req: Request) -> str | None:
     """The permission (``read`` / ``read_write``) of the request's key, or None when anonymous.
 
     Raises:
-        WooError: 401 for a wrong secret or for a write with a read-only key.
+        WooError: 401 for a wrong secret, a bad OAuth signature or a write with a read-only key.
     """
     creds = _credentials(req)
     if creds is None:
-        return None
+        params = oauth_params(req)
+        if params is None:
+            return None
+        key = verify(req, params, KEYS, NONCES)
+        return _permission(req, KEYS[key][1])
     key, secret = creds
     known = KEYS.get(key)
     if known is None:
@@ -65,7 +74,10 @@ def authenticate(req: Request) -> str | None:
             401,
             headers={"WWW-Authenticate": WWW_AUTHENTICATE},
         )
-    permission = known[1]
+    return _permission(req, known[1])
+
+
+def _permission(req: Request, permission: str) -> str:
     if req.method in _WRITE_METHODS and permission == "read":
         raise WooError(
             "woocommerce_rest_authentication_error", "The API key provided does not have write permissions.", 401

@@ -73,3 +73,58 @@ def test_plain_permalinks_rest_route_parameter(sandbox: SandboxURL) -> None:
     )
     assert answer.status_code == 200
     assert answer.json() == []
+
+
+def _oauth(
+    method: str,
+    url: str,
+    key: str,
+    secret: str,
+    nonce: str,
+    extra: dict | None = None,
+    timestamp: int | None = None,
+    algorithm: str = "HMAC-SHA256",
+) -> dict:
+    """Sign as WooCommerce's docs describe: sorted rawurlencoded pairs joined with %3D / %26, key = secret + '&'."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+    from urllib.parse import quote
+
+    params = {
+        "oauth_consumer_key": key,
+        "oauth_timestamp": str(timestamp or int(time.time())),
+        "oauth_nonce": nonce,
+        "oauth_signature_method": algorithm,
+        **(extra or {}),
+    }
+    pairs = sorted((quote(k, safe="~"), quote(v, safe="~")) for k, v in params.items())
+    base = f"{method}&{quote(url, safe='~')}&" + "%26".join(f"{k}%3D{v}" for k, v in pairs)
+    digest = hashlib.sha256 if algorithm == "HMAC-SHA256" else hashlib.sha1
+    params["oauth_signature"] = base64.b64encode(
+        hmac.new(f"{secret}&".encode(), base.encode(), digest).digest()
+    ).decode()
+    return params
+
+
+def test_oauth1_signed_requests(sandbox: SandboxURL) -> None:
+    url = sandbox + REST + "/orders"
+    ok = httpx.get(
+        url, params=_oauth("GET", url, WOO_RW_KEY, WOO_RW_SECRET, "n1", {"per_page": "5"}) | {"per_page": "5"}
+    )
+    assert ok.status_code == 200, ok.text
+    sha1 = _oauth("GET", url, WOO_RW_KEY, WOO_RW_SECRET, "n2", algorithm="HMAC-SHA1")
+    assert httpx.get(url, params=sha1).status_code == 200
+    assert httpx.get(url, params=sha1).json()["message"] == "Invalid nonce - nonce has already been used."
+    bad = _oauth("GET", url, WOO_RW_KEY, "cs_wrong", "n3")
+    assert httpx.get(url, params=bad).json()["message"] == "Invalid signature - provided signature does not match."
+    old = _oauth("GET", url, WOO_RW_KEY, WOO_RW_SECRET, "n4", timestamp=1_000_000_000)
+    assert httpx.get(url, params=old).json()["message"] == "Invalid timestamp."
+    unknown = _oauth("GET", url, "ck_nobody", "cs_x", "n5")
+    assert httpx.get(url, params=unknown).json()["message"] == "Consumer key is invalid."
+    missing = httpx.get(url, params={"oauth_consumer_key": WOO_RW_KEY})
+    assert missing.status_code == 401 and missing.json()["code"] == "woocommerce_rest_authentication_missing_parameter"
+    read_only = _oauth("POST", url, WOO_READ_KEY, WOO_READ_SECRET, "n6")
+    denied = httpx.post(url, params=read_only, json={})
+    assert denied.json()["message"] == "The API key provided does not have write permissions."
