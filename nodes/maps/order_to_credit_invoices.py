@@ -1,17 +1,18 @@
-"""``map.order_to_credit_invoices``: the refunds of a WooCommerce order → one Asperion credit invoice per refund.
+"""``map.order_to_credit_invoices``: the refunds of a WooCommerce order → Asperion credit invoices, once per refund.
 
-One order record comes in and one record goes out (the node interface is one in, one out). Each refund's credit
-invoice has its own description "WooCommerce refund {refund id} of order {number}"; the node asks Asperion which of
-them it has already and keeps only the new ones. One new credit invoice (the usual case: the order was modified by
-one refund since the last run) goes out as a plain sales invoice; several go out as ``{"invoices": [...]}`` for a
-target or engine that fans them out. The record's ``source_id`` becomes ``order:<id>:refunds:<new ids>``, so the
-idempotency map tells refunds apart while the order itself keeps its own entry for the invoice.
+A credit invoice is described "WooCommerce refund {refund id} of order {number}"; the node asks Asperion which
+refunds it has credited already (by that exact description) and credits only the others. The node interface is one
+record in, one record out, so the refunds that are new at the same time — usually one: each refund modifies the order,
+which the next run reads — go out as one credit invoice: one new refund gives "WooCommerce refund 5020 of order
+5012"; several give "WooCommerce refund 5020, 5031 of order 5012", with each line saying which refund it credits.
+Such a combined invoice is recognised later by its exact description too, so every refund is credited exactly once.
+The record's ``source_id`` becomes ``order:<id>:refunds:<new ids>`` for the idempotency map.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic import Field
@@ -24,7 +25,14 @@ from nodes.maps.order_to_invoice import facts_context, payment_condition
 from nodes.maps.payment_to_mutation import InvoiceNotBooked
 from nodes.maps.refund_lines import is_full_refund, refund_lines, refund_totals
 
-__all__ = ("CreditInvoiceSettings", "OrderToCreditInvoices", "build_credit_invoices")
+__all__ = (
+    "CreditInvoiceSettings",
+    "OrderToCreditInvoices",
+    "build_credit_invoices",
+    "combine_credit_invoices",
+    "credit_description",
+    "credited_refunds",
+)
 
 
 class CreditInvoiceSettings(InvoiceSettings):
@@ -36,8 +44,16 @@ class CreditInvoiceSettings(InvoiceSettings):
     refund_description_template: str = Field(
         "WooCommerce refund {refund} of order {number}",
         title="Credit invoice description",
-        description="{refund} is the refund id, {number} the order number; found again by this text.",
+        description="{refund} is the refund id (several: '5020, 5031'), {number} the order number; found again "
+        "by this text.",
     )
+
+
+def credit_description(settings: CreditInvoiceSettings, order: Mapping[str, Any], refund_ids: list[str]) -> str:
+    """The description of the credit invoice of ``refund_ids`` (ascending) of ``order``."""
+    number = str(order.get("number") or order.get("id") or "")
+    text = settings.refund_description_template.replace("{refund}", ", ".join(refund_ids))
+    return text.replace("{number}", number)
 
 
 def build_credit_invoices(
@@ -53,7 +69,6 @@ def build_credit_invoices(
     """
     rules = settings.rules(None)
     condition = payment_condition(settings.payment_conditions, str(order.get("payment_method") or ""))
-    number = str(order.get("number") or order.get("id") or "")
     invoices: list[dict[str, Any]] = []
     warnings: list[str] = []
     for refund in sorted(refunds, key=lambda item: int(item.get("id") or 0)):
@@ -61,11 +76,10 @@ def build_credit_invoices(
         warning = refund_totals(refund, lines, settings.tolerance)
         if warning:
             warnings.append(warning)
-        description = settings.refund_description_template.replace("{refund}", str(refund.get("id")))
         invoices.append(
             {
                 "date": str(refund.get("date_created") or order.get("date_modified") or "")[:10],
-                "description": description.replace("{number}", number),
+                "description": credit_description(settings, order, [str(refund.get("id"))]),
                 "journalId": settings.journal_id,
                 "debtorCustomerNumber": None,
                 "paymentConditionId": condition,
@@ -73,6 +87,44 @@ def build_credit_invoices(
             }
         )
     return invoices, warnings
+
+
+def combine_credit_invoices(
+    order: Mapping[str, Any], pending: list[tuple[str, dict[str, Any]]], settings: CreditInvoiceSettings
+) -> dict[str, Any]:
+    """One credit invoice for the refunds credited together: their lines, the newest refund's date. Pure."""
+    if len(pending) == 1:
+        return pending[0][1]
+    first = pending[0][1]
+    return {
+        **first,
+        "date": max(invoice["date"] for _, invoice in pending),
+        "description": credit_description(settings, order, [refund_id for refund_id, _ in pending]),
+        "lines": [line for _, invoice in pending for line in invoice["lines"]],
+    }
+
+
+async def credited_refunds(ids: list[str], exists: Callable[[list[str]], Awaitable[bool]]) -> set[str]:
+    """The refund ids (ascending) that Asperion has credited, alone or together with later ones.
+
+    A combined credit invoice holds refunds that were new at the same time, so it is a run of consecutive ids
+    starting at the first id not credited alone; the longest such run that exists is taken.
+    """
+    credited: set[str] = set()
+    index = 0
+    while index < len(ids):
+        if await exists([ids[index]]):
+            credited.add(ids[index])
+            index += 1
+            continue
+        for end in range(len(ids), index + 1, -1):
+            if await exists(ids[index:end]):
+                credited.update(ids[index:end])
+                index = end
+                break
+        else:
+            index += 1
+    return credited
 
 
 class OrderToCreditInvoices(ProcessNode):
@@ -84,7 +136,7 @@ class OrderToCreditInvoices(ProcessNode):
     description = (
         "For an order with refunds: one credit invoice per refund (the refunded lines, shipping and fees as negative "
         "amounts with the order's VAT codes), described 'WooCommerce refund {refund id} of order {number}' so each "
-        "refund is credited once. Output: data.invoices, a list for the sales invoice target."
+        "refund is credited once (refunds new at the same time share one credit invoice)."
     )
     app = None  # two connections (Asperion and WooCommerce): see connection_names
     config_model = CreditInvoiceSettings
@@ -108,21 +160,14 @@ class OrderToCreditInvoices(ProcessNode):
         fetched = await client.get(f"orders/{order['id']}/refunds")
         return [refund for refund in fetched or () if isinstance(refund, dict)]
 
-    async def _uncredited(self, pairs: builtins.list[tuple[str, dict[str, Any]]]) -> builtins.list[tuple[str, Any]]:
-        """The (refund id, credit invoice) pairs Asperion does not have yet (by exact description)."""
-        client = self.ctx.client(self.config.connection)
-        fresh = []
-        for refund_id, invoice in pairs:
-            found = await client.find_invoice_by_description(invoice["description"])
-            if not found or str(found.get("description") or "").strip() != invoice["description"]:
-                fresh.append((refund_id, invoice))
-        return fresh
+    async def _exists(self, description: str) -> bool:
+        found = await self.ctx.client(self.config.connection).find_invoice_by_description(description)
+        return bool(found) and str(found.get("description") or "").strip() == description
 
     async def _require_invoice(self, order: Mapping[str, Any]) -> None:
         """A refund is credited only once the order's own invoice is in Asperion; until then it waits."""
         description = self.config.describe(order)
-        found = await self.ctx.client(self.config.connection).find_invoice_by_description(description)
-        if not found or str(found.get("description") or "").strip() != description:
+        if not await self._exists(description):
             raise InvoiceNotBooked(description)
 
     async def process(self, record: Record) -> Record:
@@ -135,19 +180,20 @@ class OrderToCreditInvoices(ProcessNode):
         if not self.ctx.dry_run:  # a test run books no invoice to wait for: show the credit invoice
             await self._require_invoice(order)
         ordered = [str(r.get("id")) for r in sorted(refunds, key=lambda item: int(item.get("id") or 0))]
-        pairs = await self._uncredited(list(zip(ordered, invoices, strict=True)))
-        ids = [refund_id for refund_id, _ in pairs]
-        invoices = [invoice for _, invoice in pairs]
-        if not invoices:
+
+        async def exists(refund_ids: builtins.list[str]) -> bool:
+            return await self._exists(credit_description(self.config, order, refund_ids))
+
+        credited = await credited_refunds(ordered, exists)
+        pending = [(rid, inv) for rid, inv in zip(ordered, invoices, strict=True) if rid not in credited]
+        if not pending:
             raise SkipRecord("every refund of the order is credited already")
+        credit = combine_credit_invoices(order, pending, self.config)
         debtor = record.data.get("debtorCustomerNumber") or (record.context.get("debtor") or {}).get("customerNumber")
-        for invoice in invoices:
-            invoice["debtorCustomerNumber"] = str(debtor) if debtor else None
-        # One credit invoice (the usual case: one new refund since the last run) is a plain invoice for the
-        # sales invoice target; several go as a list (see the module docstring).
-        data = invoices[0] if len(invoices) == 1 else {"invoices": invoices, "debtorCustomerNumber": debtor}
-        out = record.derive(data)
-        out.source_id = f"{record.source_id}:refunds:{','.join(ids)}"
+        credit["debtorCustomerNumber"] = str(debtor) if debtor else None
+        ids = [refund_id for refund_id, _ in pending]
+        out = record.derive(credit)
+        out.source_id = f"order:{order.get('id')}:refunds:{','.join(ids)}"
         out.context["vat"] = facts_context(order, self.config)
         out.context["refund_ids"] = ids
         out.warnings.extend(warnings)

@@ -11,7 +11,7 @@ import pytest
 from nodes.base import Record, RecordProblem, SkipRecord
 from nodes.maps.asperion_order_to_woocommerce import AsperionOrderSettings, AsperionOrderToWooCommerce
 from nodes.maps.order_settings import InvoiceSettings
-from nodes.maps.order_to_credit_invoices import CreditInvoiceSettings, OrderToCreditInvoices
+from nodes.maps.order_to_credit_invoices import CreditInvoiceSettings, OrderToCreditInvoices, credited_refunds
 from nodes.maps.order_to_invoice import OrderToInvoice
 from nodes.maps.payment_to_mutation import PaymentSettings, PaymentToMutation
 from nodes.maps.product_to_article import ArticleSettings, ProductToArticle
@@ -110,29 +110,46 @@ async def test_credit_node_fetches_refunds_and_credits_only_new_ones(b2b: dict[s
     both = await node.process(record)
     assert woo.paths == ["orders/5012/refunds", "orders/5012/refunds"]
     assert both.source_id == "order:5012:refunds:5020,5031"
-    assert [i["description"] for i in both.data["invoices"]] == [
-        "WooCommerce refund 5020 of order 5012",
-        "WooCommerce refund 5031 of order 5012",
-    ]
-    assert {i["debtorCustomerNumber"] for i in both.data["invoices"]} == {"10007"}
+    assert both.data["description"] == "WooCommerce refund 5020, 5031 of order 5012"
+    assert both.data["debtorCustomerNumber"] == "10007"
+    assert [line["description"].split(":")[0] for line in both.data["lines"]] == [
+        "Refund 5020", "Refund 5031", "Refund 5031", "Refund 5031",
+    ]  # fmt: skip
+    total = sum(line["amount"] + line["vatAmount"] for line in both.data["lines"])
+    assert round(total, 2) == -25.0
 
+    # booked together: both are credited, nothing is credited again
+    asperion.invoices[both.data["description"]] = {"id": 4, "description": both.data["description"]}
+    with pytest.raises(SkipRecord, match="credited already"):
+        await node.process(record)
+
+    # booked alone, then a later refund: only the new one
+    del asperion.invoices[both.data["description"]]
     asperion.invoices["WooCommerce refund 5020 of order 5012"] = {
-        "id": 1,
-        "description": "WooCommerce refund 5020 of order 5012",
-    }
+        "id": 1, "description": "WooCommerce refund 5020 of order 5012",
+    }  # fmt: skip
     one = await node.process(record)
     assert one.source_id == "order:5012:refunds:5031"
     assert one.data["description"] == "WooCommerce refund 5031 of order 5012"
 
     asperion.invoices["WooCommerce refund 5031 of order 5012"] = {
-        "id": 2,
-        "description": "WooCommerce refund 5031 of order 5012",
-    }
+        "id": 2, "description": "WooCommerce refund 5031 of order 5012",
+    }  # fmt: skip
     with pytest.raises(SkipRecord, match="credited already"):
         await node.process(record)
     b2b["refunds"] = []
     with pytest.raises(SkipRecord, match="no refunds"):
         await node.process(order_record(b2b))
+
+
+async def test_credited_refunds_recognises_single_and_combined_credit_invoices() -> None:
+    booked = {("1",), ("2", "3"), ("5",)}
+
+    async def exists(ids: list[str]) -> bool:
+        return tuple(ids) in booked
+
+    assert await credited_refunds(["1", "2", "3", "4", "5"], exists) == {"1", "2", "3", "5"}
+    assert await credited_refunds([], exists) == set()
 
 
 async def test_payment_waits_for_its_invoice_then_settles_it(orders: dict[str, dict[str, Any]]) -> None:
