@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import fakeredis
+import pytest
 from arq import ArqRedis
 
 import tests.engine.fakes as fakes
@@ -16,6 +17,14 @@ from nodes.registry import register
 
 for _cls in (fakes.FakeSource, fakes.FakeFilter, fakes.FakeMap, fakes.FakeTarget):
     register(_cls)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest) -> Database:
+    """The test's database on SQLite and again on PostgreSQL (the SQL of purge, erase and slots must hold on both)."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_db")  # type: ignore[no-any-return]
+    return request.getfixturevalue("db")  # type: ignore[no-any-return]
 
 
 def fake_queue() -> ArqRedis:

@@ -48,7 +48,8 @@ def test_redaction_removes_the_person_and_keeps_the_business() -> None:
     assert debtor == {"name": REDACTED, "emailAddress": REDACTED, "countryCode": "NL"}
 
 
-async def test_flows_with_privacy_store_redacted_snapshots(db: Database, tmp_path: Path) -> None:
+async def test_flows_with_privacy_store_redacted_snapshots(any_db: Database, tmp_path: Path) -> None:
+    db = any_db
     fakes.write_items(tmp_path / "private.json", 2, billing={"email": "p@example.com", "first_name": "Piet"})
     flow = await make_flow(db, tmp_path, name="private", settings={"privacy": {"redact_personal": True}})
     run = await store.start_flow_run(db, flow.id, enqueue=False)
@@ -77,7 +78,8 @@ async def _entry(db: Database, run_id: str, flow_id: str | None, key: str, sourc
         )
 
 
-async def test_erase_by_email_removes_one_person_everywhere_and_reports(db: Database, tmp_path: Path) -> None:
+async def test_erase_by_email_removes_one_person_everywhere_and_reports(any_db: Database, tmp_path: Path) -> None:
+    db = any_db
     a = await make_flow(db, tmp_path, name="a")
     b = await make_flow(db, tmp_path, name="b")
     runs = {}

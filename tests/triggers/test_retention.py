@@ -54,7 +54,8 @@ async def _state(db: Database) -> dict[str, Any]:
     return {"runs": set(runs), "snapshots": per_run, "idempotency": idem, "cursors": cursors}
 
 
-async def test_purge_removes_exactly_what_retention_says(db: Database, tmp_path: Path) -> None:
+async def test_purge_removes_exactly_what_retention_says(any_db: Database, tmp_path: Path) -> None:
+    db = any_db
     a = await make_flow(db, tmp_path, name="a")  # defaults: snapshots 14 days, runs 90 days
     b = await make_flow(db, tmp_path, name="b", settings={"retention_days": 30, "run_retention_days": 120})
     await _run(db, a.id, 100, 5)  # finished 100 days ago: deleted with its 5 entries
@@ -86,7 +87,8 @@ async def test_purge_removes_exactly_what_retention_says(db: Database, tmp_path:
     assert again.as_dict() == {"snapshots": 0, "runs": 0, "log_entries": 0, "deliveries": 0, "slots": 0}
 
 
-async def test_purged_entries_keep_what_happened(db: Database, tmp_path: Path) -> None:
+async def test_purged_entries_keep_what_happened(any_db: Database, tmp_path: Path) -> None:
+    db = any_db
     a = await make_flow(db, tmp_path, name="a")
     run_id = await _run(db, a.id, 20, 1)
     await purge(db)

@@ -47,7 +47,8 @@ async def _finish_all(db: Database) -> None:
         await session.execute(update(Run).values(status=RunStatus.SUCCEEDED))
 
 
-async def test_racing_schedulers_start_one_run_per_slot(db: Database, tmp_path: Path) -> None:
+async def test_racing_schedulers_start_one_run_per_slot(any_db: Database, tmp_path: Path) -> None:
+    db = any_db
     flow = await make_flow(db, tmp_path, trigger={"type": "interval", "every_s": 60})
     queue = fake_queue()
     now = T0 + timedelta(seconds=3)
@@ -62,7 +63,8 @@ async def test_racing_schedulers_start_one_run_per_slot(db: Database, tmp_path: 
     assert len(await fire_due(db, now=now + timedelta(seconds=60), queue=queue)) == 1
 
 
-async def test_inactive_flows_and_stale_slots_do_not_fire(db: Database, tmp_path: Path) -> None:
+async def test_inactive_flows_and_stale_slots_do_not_fire(any_db: Database, tmp_path: Path) -> None:
+    db = any_db
     await make_flow(db, tmp_path, name="off", trigger={"type": "interval", "every_s": 60}, active=False)
     await make_flow(db, tmp_path, name="nightly", trigger={"type": "cron", "cron": "0 2 * * *"})
     # switched on at 10:00: the 02:00 slot is eight hours old and must not fire now
@@ -71,7 +73,8 @@ async def test_inactive_flows_and_stale_slots_do_not_fire(db: Database, tmp_path
     assert len(await fire_due(db, now=datetime(2026, 11, 28, 2, 0, 5, tzinfo=UTC), queue=fake_queue())) == 1
 
 
-async def test_a_busy_flow_skips_the_slot_and_says_so(db: Database, tmp_path: Path) -> None:
+async def test_a_busy_flow_skips_the_slot_and_says_so(any_db: Database, tmp_path: Path) -> None:
+    db = any_db
     await make_flow(db, tmp_path, trigger={"type": "interval", "every_s": 60})
     queue = fake_queue()
     assert len(await fire_due(db, now=T0, queue=queue)) == 1  # queued, not finished: the flow is busy
@@ -83,7 +86,8 @@ async def test_a_busy_flow_skips_the_slot_and_says_so(db: Database, tmp_path: Pa
     assert len(await _runs(db)) == 1
 
 
-async def test_webhook_flows_get_catch_up_runs(db: Database, tmp_path: Path) -> None:
+async def test_webhook_flows_get_catch_up_runs(any_db: Database, tmp_path: Path) -> None:
+    db = any_db
     await make_flow(db, tmp_path, trigger={"type": "webhook", "catch_up_every_s": 300})
     ids = await fire_due(db, now=T0 + timedelta(seconds=1), queue=fake_queue())
     assert len(ids) == 1
