@@ -229,9 +229,9 @@ def _gateway_title(sim: WooSim, method: str) -> str:
     return next((g["title"] for g in sim.store.gateways if g["id"] == method), "")
 
 
-def _status_dates(order: dict[str, Any], old_status: str | None) -> None:
+def _status_dates(order: dict[str, Any], old_status: str | None, when: tuple[str, str] | None = None) -> None:
     status = order["status"]
-    local, gmt = now_pair()
+    local, gmt = when or now_pair()
     if status in ("processing", "completed") and not order.get("date_paid"):
         order["date_paid"], order["date_paid_gmt"] = local, gmt
     if status == "completed" and old_status != "completed":
@@ -323,7 +323,7 @@ def build_order(
     calculate_totals(order, sim.store, coupons=coupons or None, untaxed=untaxed, next_item_id=sim.item_id)
     if data.get("set_paid") in (True, "true", 1, "1") and status == "pending":
         order["status"] = "processing"
-    _status_dates(order, None)
+    _status_dates(order, None, (local, gmt))
     if data.get("set_paid") in (True, "true", 1, "1"):
         order["date_paid"], order["date_paid_gmt"] = local, gmt
     finish_order(order)

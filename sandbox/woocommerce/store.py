@@ -288,6 +288,7 @@ class StoreConfig:
         self.next_zone_id = 4
         self.gateways: list[dict[str, Any]] = load_data("payment_gateways.json")
         self._rate_cache: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self._options: dict[str, dict[str, Any]] | None = None
 
     def invalidate(self) -> None:
         """Forget cached rate look-ups (call after changing ``tax_rates`` or tax settings)."""
@@ -295,11 +296,11 @@ class StoreConfig:
 
     # -- settings ---------------------------------------------------------------------------------------------
     def option(self, oid: str) -> Any:
-        """The value of a general or tax option."""
-        for o in (*self.general, *self.tax_options):
-            if o["id"] == oid:
-                return o["value"]
-        return None
+        """The value of a general or tax option (option objects are looked up by id, values read live)."""
+        if self._options is None:
+            self._options = {o["id"]: o for o in (*self.general, *self.tax_options)}
+        found = self._options.get(oid)
+        return None if found is None else found["value"]
 
     @property
     def currency(self) -> str:
