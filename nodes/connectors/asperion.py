@@ -391,11 +391,13 @@ class AsperionClient(ApiClient):
         fold = ("email" in field.lower()) if case_insensitive is None else case_insensitive
         if fold:
             wanted = wanted.casefold()
-        query = {**(extra or {}), _filter_key(field): str(value).strip()}
-        if not fold:
-            # An exact filter keeps "order 1" from paging through orders 10-19, 100-199, …; the re-check stays,
-            # and case-insensitive fields (e-mail) keep the default Contains in case Equals is case-sensitive.
-            query[f"{_filter_key(field)}_comparison"] = "Equals"
+        # Equals keeps "order 1" from paging through orders 10-19, 100-199, …; it never finds less than the
+        # default Contains would match exactly, and the exact re-check below stays.
+        query = {
+            **(extra or {}),
+            _filter_key(field): str(value).strip(),
+            f"{_filter_key(field)}_comparison": "Equals",
+        }
         async for page in self.pages(path, query):
             for item in page:
                 got = str(item.get(field) if item.get(field) is not None else "").strip()

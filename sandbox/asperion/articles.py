@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from sandbox.asperion.listing import note_mutation
 from sandbox.asperion.money import ZERO
 from sandbox.asperion.problems import Errors, ProblemError
 from sandbox.asperion.rules import check_reference, require
@@ -126,4 +127,5 @@ def update_article(
     del tenant.article_codes[article["code"].lower()]
     tenant.article_codes[updated["code"].lower()] = article["id"]
     article.update(updated)
+    note_mutation()
     return article

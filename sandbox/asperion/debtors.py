@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sandbox.asperion.listing import note_mutation
 from sandbox.asperion.problems import Errors, ProblemError
 from sandbox.asperion.rules import check_reference, require
 from sandbox.asperion.schema import DEBTOR, read_fields
@@ -120,4 +121,5 @@ def update_debtor(tenant: Tenant, debtor: Record, body: Mapping[str, Any], now: 
         del tenant.debtor_numbers[debtor["customerNumber"]]
         tenant.debtor_numbers[updated["customerNumber"]] = debtor["id"]
     debtor.update(updated)
+    note_mutation()
     return debtor

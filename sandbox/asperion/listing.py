@@ -21,10 +21,12 @@ from sandbox.asperion.state import Record, Tenant
 
 __all__ = (
     "DEFAULT_PAGE_SIZE",
+    "INDEXED_FIELDS",
     "MAX_PAGE_SIZE",
     "ListQuery",
     "Resource",
     "envelope",
+    "note_mutation",
     "parse_list_query",
     "render",
 )
@@ -67,6 +69,57 @@ class ListQuery:
     order: list[tuple[str, bool]] = field(default_factory=list)
     meta_only: bool = False
     predicates: list[Predicate] = field(default_factory=list)
+    equals: dict[str, str] = field(default_factory=dict)
+    """Field → lower-cased value of the ``Equals`` string filters (answered from an index where there is one)."""
+
+
+INDEXED_FIELDS = {
+    ("debtors", "emailAddress"),
+    ("debtors", "customerNumber"),
+    ("invoices", "description"),
+    ("journal_entries", "description"),
+    ("articles", "code"),
+    ("sales_orders", "description"),
+}
+"""Fields that lookups filter with ``Equals`` all the time: a benchmark's thousands of lookups must not each scan."""
+
+
+@dataclass(slots=True)
+class _Index:
+    collection: dict[Any, Record]
+    size: int
+    epoch: int
+    values: dict[str, list[Record]]
+
+
+_INDEXES: dict[tuple[int, str], _Index] = {}
+_epoch = 0
+
+
+def note_mutation() -> None:
+    """Records changed in place (a PUT): indexes are rebuilt at their next use."""
+    global _epoch
+    _epoch += 1
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).lower()
+
+
+def _candidates(collection: dict[Any, Record], name: str, needle: str) -> list[Record]:
+    """Records whose ``name`` may equal ``needle``: from an index kept up to date with appended records."""
+    key = (id(collection), name)
+    index = _INDEXES.get(key)
+    if index is None or index.collection is not collection or index.epoch != _epoch or len(collection) < index.size:
+        index = _Index(collection, 0, _epoch, {})
+        _INDEXES[key] = index
+    added = len(collection) - index.size
+    if added:
+        newest = reversed(collection.values())  # records are only ever appended: the new ones are at the end
+        for record in [next(newest) for _ in range(added)]:
+            index.values.setdefault(_text(record.get(name)), []).append(record)
+        index.size = len(collection)
+    return index.values.get(needle, [])
 
 
 def _parse_number(raw: str, field_type: FieldType) -> int | Decimal | None:
@@ -216,7 +269,10 @@ def parse_list_query(params: list[tuple[str, str]], resource: Resource, tenant: 
         field_type = resource.fields[name]
         predicate: Predicate | None
         if field_type in ("str", "any") and kind == "eq":
-            predicate = _string_predicate(name, raw, comparisons.get(base, "contains"))
+            comparison = comparisons.get(base, "contains")
+            predicate = _string_predicate(name, raw, comparison)
+            if comparison == "equals":
+                query.equals[name] = raw.lower()
         elif field_type in ("str", "any"):
             predicate = None
         else:
@@ -271,6 +327,12 @@ def _page_url(base: str, path: str, params: list[tuple[str, str]], page: int) ->
     return f"{base}{path}?{urlencode(kept, quote_via=quote)}"
 
 
+def _is_all_of(records: Iterable[Record], collection: dict[Any, Record]) -> bool:
+    """True when ``records`` is the whole collection (its values view), so an index may stand in for it."""
+    values = collection.values()
+    return type(records) is type(values) and len(values) == len(collection)
+
+
 def envelope(
     records: Iterable[Record],
     query: ListQuery,
@@ -299,6 +361,10 @@ def envelope(
     Returns:
         ``{"_data": [...], "_meta": {...}}``.
     """
+    collection = getattr(tenant, resource.collection, None)
+    indexed = [name for name in query.equals if (resource.collection, name) in INDEXED_FIELDS]
+    if indexed and isinstance(collection, dict) and records is not None and _is_all_of(records, collection):
+        records = sorted(_candidates(collection, indexed[0], query.equals[indexed[0]]), key=lambda r: r.get("id", 0))
     matched = [record for record in records if all(predicate(record) for predicate in query.predicates)]
     for name, descending in reversed(query.order):
         matched.sort(key=_sort_key(name), reverse=descending)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from sandbox.asperion.listing import note_mutation
 from sandbox.asperion.money import round_half_up
 from sandbox.asperion.problems import Errors, ProblemError
 from sandbox.asperion.rules import check_ledger, check_reference, check_vat, require
@@ -159,5 +160,6 @@ def update_sales_order(tenant: Tenant, order: Record, body: Mapping[str, Any], *
         return updated
     _move_stock(tenant, order, -1)
     order.update(updated)
+    note_mutation()
     _move_stock(tenant, order, +1)
     return order
