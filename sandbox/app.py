@@ -129,7 +129,8 @@ class SandboxApp:
             await send(
                 {"type": "http.response.start", "status": 200, "headers": [_DROP_HEADERS, (b"content-length", b"4096")]}
             )
-            await send({"type": "http.response.body", "body": b'{"id":', "more_body": False})
+            # more_body=True and return: the server closes the connection mid-body (a dropped connection)
+            await send({"type": "http.response.body", "body": b'{"id":', "more_body": True})
             self.stats.count_request(method, template, 0)
             return True
         await send_response(send, resp)

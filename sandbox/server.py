@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,21 @@ from sandbox.credentials import WOO_READ_KEY, WOO_READ_SECRET, WOO_RW_KEY, WOO_R
 from sandbox.faults import FaultConfig, Faults
 from sandbox.woocommerce.seed import default_customers
 
-__all__ = ("build_sandbox", "serve_sandbox", "write_connections")
+__all__ = ("QuietDrops", "build_sandbox", "serve_sandbox", "write_connections")
+
+
+class QuietDrops(logging.Filter):
+    """Injected dropped connections are on purpose: keep uvicorn from reporting each as an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing response" not in record.getMessage()
+
+    @classmethod
+    def install(cls) -> None:
+        """Add the filter to uvicorn's error logger once."""
+        logger = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, cls) for f in logger.filters):
+            logger.addFilter(cls())
 
 
 def write_connections(path: str | Path, base_url: str) -> None:
@@ -86,6 +101,7 @@ def serve_sandbox(
     if connections_out:
         lines.append(f"  connections written to {connections_out}")
     print("\n".join(lines), flush=True)
+    QuietDrops.install()
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):

@@ -12,6 +12,7 @@ The yielded URL is a ``str`` that also carries ``.app`` (the :class:`sandbox.app
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from typing import Any
 import uvicorn
 
 from sandbox.app import SandboxApp, create_sandbox_app
+from sandbox.server import QuietDrops
 
 __all__ = ("SandboxURL", "free_port", "running_sandbox", "serve_app")
 
@@ -44,6 +46,7 @@ def free_port() -> int:
 @contextmanager
 def serve_app(app: Any) -> Iterator[str]:
     """Serve any ASGI app on a free port in a thread; yields ``http://127.0.0.1:<port>``."""
+    QuietDrops.install()
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
