@@ -12,7 +12,6 @@ The yielded URL is a ``str`` that also carries ``.app`` (the :class:`sandbox.app
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 import time
