@@ -110,6 +110,11 @@ class OrderLineSettings(NodeConfig):
         description="Largest difference per order between the booked totals and WooCommerce's that is booked "
         "(with a warning); a larger one fails the order and books nothing.",
     )
+    currency: str = Field(
+        "EUR",
+        title="Administration currency",
+        description="Orders in another currency are booked with their amounts as they are, with a warning.",
+    )
     date_field: Literal["date_paid", "date_created"] = Field(
         "date_paid",
         title="Date",
@@ -135,6 +140,14 @@ class OrderLineSettings(NodeConfig):
             articles=articles if self.articles == "when_available" else None,
             unknown_article=self.unknown_article,
         )
+
+    def currency_warning(self, order: Mapping[str, Any]) -> str | None:
+        """A warning when the order is not in the administration's currency."""
+        currency = str(order.get("currency") or "").upper()
+        if currency and currency != self.currency.upper():
+            own = self.currency.upper()
+            return f"the order is in {currency}, the administration books {own}: amounts taken as they are"
+        return None
 
     def describe(self, order: Mapping[str, Any]) -> str:
         """The booking's description for an order."""

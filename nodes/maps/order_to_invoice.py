@@ -100,6 +100,5 @@ class OrderToInvoice(ProcessNode):
             invoice["debtorCustomerNumber"] = str(earlier)
         out = record.derive(invoice)
         out.context["vat"] = facts_context(order, self.config)
-        if warning:
-            out.warnings.append(warning)
+        out.warnings.extend(w for w in (warning, self.config.currency_warning(order)) if w)
         return out

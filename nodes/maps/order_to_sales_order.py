@@ -121,6 +121,5 @@ class OrderToSalesOrder(ProcessNode):
             sales_order["debtorCustomerNumber"] = str(earlier)
         out = record.derive(sales_order)
         out.context["vat"] = facts_context(order, self.config)
-        if warning:
-            out.warnings.append(warning)
+        out.warnings.extend(w for w in (warning, self.config.currency_warning(order)) if w)
         return out

@@ -94,7 +94,10 @@ def build_article(
     sku = str(product.get("sku") or "").strip()
     if not sku:
         raise SkipRecord("the product has no SKU")
-    tax_class = str(product.get("tax_class") or parent.get("tax_class") or "") or "standard"
+    tax_class = str(product.get("tax_class") or "")
+    if tax_class == "parent" or (not tax_class and kind == "variation"):
+        tax_class = str(parent.get("tax_class") or "")  # a variation's "same as parent"
+    tax_class = tax_class or "standard"
     rate = money(settings.tax_class_rates.get(tax_class, settings.tax_class_rates.get("standard", "0")))
     if product.get("tax_status") == "none":
         rate = Decimal(0)

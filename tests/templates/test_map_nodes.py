@@ -14,7 +14,7 @@ from nodes.maps.order_settings import InvoiceSettings
 from nodes.maps.order_to_credit_invoices import CreditInvoiceSettings, OrderToCreditInvoices, credited_refunds
 from nodes.maps.order_to_invoice import OrderToInvoice
 from nodes.maps.payment_to_mutation import PaymentSettings, PaymentToMutation
-from nodes.maps.product_to_article import ArticleSettings, ProductToArticle
+from nodes.maps.product_to_article import ArticleSettings, ProductToArticle, build_article
 from tests.templates.conftest import load
 
 
@@ -189,3 +189,16 @@ async def test_asperion_order_customer_output_skips_debtors_without_email() -> N
     record = Record(key="SO-1", source_id="salesorder:1", data={"id": 1, "debtorCustomerNumber": "9999", "lines": []})
     with pytest.raises(SkipRecord, match="no e-mail"):
         await node.process(record)
+
+
+async def test_invoice_node_warns_about_another_currency(orders: dict[str, dict[str, Any]]) -> None:
+    node = OrderToInvoice("invoice", InvoiceSettings(articles="never"), Ctx(asperion=FakeAsperion()))
+    out = await node.process(order_record(orders["list-orders-page-723"]))
+    assert out.warnings == ["the order is in USD, the administration books EUR: amounts taken as they are"]
+
+
+def test_a_variation_takes_its_parents_tax_class() -> None:
+    parent = {**load("product-variable-1"), "tax_class": "reduced-rate"}
+    variation = {**load("variation-1"), "sku": "V-1", "tax_class": "parent", "regular_price": "10.90"}
+    article = build_article(variation, ArticleSettings(), parent=parent, includes_tax=True)
+    assert article["salesPrice"] == 10.0  # 10.90 / 1.09
