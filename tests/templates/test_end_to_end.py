@@ -18,7 +18,7 @@ from engine.db import Database
 from engine.models import Cursor, IdempotencyEntry, LogEntry
 from engine.service import create_run, execute_run
 from engine.templates import get_template
-from nodes.accounting import EU_MEMBERS
+from nodes.accounting import EU_MEMBERS, plain_text
 from sandbox.credentials import (
     ASPERION_CLIENT_ID,
     ASPERION_CLIENT_SECRET,
@@ -97,6 +97,10 @@ def woo_orders(sandbox: SandboxURL) -> list[dict[str, Any]]:
 def tenant(sandbox: SandboxURL) -> Any:
     assert sandbox.app.asperion is not None
     return sandbox.app.asperion.tenants[ASPERION_DEFAULT_TENANT]
+
+
+def articles_now(sandbox: SandboxURL) -> dict[str, dict[str, Any]]:
+    return {str(a["code"]).lower(): a for a in tenant(sandbox).articles.values()}
 
 
 def lines_of(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -286,6 +290,15 @@ async def test_products_to_articles_and_stock_back(db: Database, store: SandboxU
             rate = {"": 21, "reduced-rate": 9, "zero-rate": 0}.get(product.get("tax_class", ""), 21)
             price = (price / (1 + Decimal(rate) / 100)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         assert D(article["salesPrice"]) == price, product["sku"]
+
+    variations = [v for vid in woo.variations.ids() if (v := woo.variations.get(vid)) and v.get("sku")]
+    assert variations
+    for variation in variations:
+        parent = woo.products.get(int(variation["parent_id"]))
+        assert parent is not None
+        options = ", ".join(f"{a['name']}: {a['option']}" for a in variation.get("attributes") or [])
+        article = articles_now(store)[variation["sku"].lower()]
+        assert article["description"] == plain_text(f"{parent['name']} – {options}" if options else parent["name"])
 
     counts, problems = await run_template(db, "stock-to-woocommerce", store)
     assert counts["failed"] == 0, problems
