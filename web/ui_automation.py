@@ -175,4 +175,40 @@ async def erase(request: Request[Any, Any, Any], db: Database, flow_id: str) -> 
     return await _section(request, db, flow_id, message=message)
 
 
-AUTOMATION_UI_ROUTES = [automation_section, save_automation, webhook_action, save_cursor, backfill, erase]
+TRIGGER_LABELS = {
+    "manual": "by hand",
+    "interval": "schedule",
+    "cron": "schedule",
+    "webhook": "webhook + catch-up",
+}
+
+
+def _since(minutes: float | None) -> str:
+    if minutes is None:
+        return ""
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.0f} h"
+    return f"{minutes / 1440:.0f} d"
+
+
+@get("/automation/health")
+async def health_card(request: Request[Any, Any, Any], db: Database) -> Response[str]:
+    """The dashboard's health card: last success and time since, success rate, queued runs, webhook backlog."""
+    from sqlalchemy import select
+
+    from engine.models import Flow
+
+    data = await automation.health(db)
+    async with db.session() as session:
+        rows = (await session.execute(select(Flow.id, Flow.trigger))).all()
+    triggers: dict[str, dict[str, Any]] = {fid: trigger or {} for fid, trigger in rows}
+    for row in data["flows"]:
+        kind = str(triggers.get(row["flow_id"], {}).get("type", "manual"))
+        row["trigger_label"] = TRIGGER_LABELS.get(kind, kind)
+        row["since_label"] = _since(row["minutes_since_success"])
+    return render(request, "fragments/health.html", h=data)
+
+
+AUTOMATION_UI_ROUTES = [health_card, automation_section, save_automation, webhook_action, save_cursor, backfill, erase]

@@ -19,6 +19,8 @@ from tests.conftest import require
 from web.auth import create_user, user_count
 
 pytestmark = pytest.mark.browser
+WAIT_MS = 20_000
+"""The first catch-up run (200 demo orders) runs while the page is used: writes may wait for SQLite's lock."""
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def _login(page: Any, server: LiveServer) -> None:
     page.get_by_label("E-mail address").fill(ADMIN[0])
     page.get_by_label("Password").fill(ADMIN[1])
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=WAIT_MS)
 
 
 def _flow(server: LiveServer) -> str:
@@ -81,30 +83,34 @@ def test_automation_settings_on_the_flow_page(live_server: LiveServer, watched_p
     flow_id = _flow(live_server)
     page.goto(f"{live_server.url}/flows/{flow_id}")
     page.get_by_role("link", name="Settings").click()
-    expect(page.get_by_role("heading", name="WooCommerce webhook")).to_be_visible()
-    expect(page.locator(".delivery-url")).to_have_text(f"{live_server.url}/hooks/woocommerce/{flow_id}")
+    expect(page.get_by_role("heading", name="WooCommerce webhook")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(".delivery-url")).to_have_text(
+        f"{live_server.url}/hooks/woocommerce/{flow_id}", timeout=WAIT_MS
+    )
 
     # trigger: webhook + active (the basic settings form), then the catch-up appears
     page.get_by_label("Trigger", exact=True).select_option("webhook")
     page.get_by_label("Active (runs by its trigger)").check()
     page.get_by_role("button", name="Save settings").click()
-    expect(page.get_by_label("Also read what changed every (minutes, 0 = never)")).to_be_visible()
-    expect(page.locator(".next-fire[data-kind=catch_up]")).to_be_visible()
+    expect(page.get_by_label("Also read what changed every (minutes, 0 = never)")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(".next-fire[data-kind=catch_up]")).to_be_visible(timeout=WAIT_MS)
 
     # webhook: registered on the (demo) store, which pings Koppel
     page.get_by_role("button", name="Register webhook on the store").click()
-    expect(page.locator(".webhook-hooks")).to_contain_text("order.created")
-    expect(page.locator(".webhook-hooks")).to_contain_text("active")
+    expect(page.locator(".webhook-hooks")).to_contain_text("order.created", timeout=WAIT_MS)
+    expect(page.locator(".webhook-hooks")).to_contain_text("active", timeout=WAIT_MS)
     shot(page, "automation-webhook")
 
     # cursor of the orders source
     cursor = page.locator(".cursor-form").first
     cursor.get_by_role("textbox").fill("not a date")
     cursor.get_by_role("button", name="Save position").click()
-    expect(page.get_by_role("alert")).to_contain_text("give a date and time")
+    expect(page.get_by_role("alert")).to_contain_text("give a date and time", timeout=WAIT_MS)
     page.locator(".cursor-form").first.get_by_role("textbox").fill("2026-11-01T00:00:00")
     page.locator(".cursor-form").first.get_by_role("button", name="Save position").click()
-    expect(page.get_by_role("status").filter(has_text="The next run reads from 2026-11-01T00:00:00")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="The next run reads from 2026-11-01T00:00:00")).to_be_visible(
+        timeout=WAIT_MS
+    )
 
     # alerts, retention, privacy, catch-up
     page.get_by_label("Also read what changed every (minutes, 0 = never)").fill("30")
@@ -115,7 +121,7 @@ def test_automation_settings_on_the_flow_page(live_server: LiveServer, watched_p
     page.get_by_label("Keep record snapshots for (days)").fill("7")
     page.get_by_label("Leave names, e-mail addresses, phone numbers and addresses out of stored snapshots").check()
     page.get_by_role("button", name="Save automation").click()
-    expect(page.get_by_role("status").filter(has_text="Automation settings saved.")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Automation settings saved.")).to_be_visible(timeout=WAIT_MS)
     shot(page, "automation-saved")
 
     flow, cursors = _stored(live_server, flow_id)
@@ -130,15 +136,29 @@ def test_automation_settings_on_the_flow_page(live_server: LiveServer, watched_p
     # what was saved is shown after a reload
     page.reload()
     page.get_by_role("link", name="Settings").click()
-    expect(page.get_by_label("E-mail to (comma-separated)")).to_have_value("ops@shop.test, boss@shop.test")
-    expect(page.get_by_label("Keep record snapshots for (days)")).to_have_value("7")
-    expect(page.locator(".cursor-form").first.get_by_role("textbox")).to_have_value("2026-11-01T00:00:00")
+    expect(page.get_by_label("E-mail to (comma-separated)")).to_have_value(
+        "ops@shop.test, boss@shop.test", timeout=WAIT_MS
+    )
+    expect(page.get_by_label("Keep record snapshots for (days)")).to_have_value("7", timeout=WAIT_MS)
+    expect(page.locator(".cursor-form").first.get_by_role("textbox")).to_have_value(
+        "2026-11-01T00:00:00", timeout=WAIT_MS
+    )
 
     # erase a person (confirm dialog accepted), then a backfill opens its run
     page.get_by_label("E-mail address of the person").fill("nobody@example.com")
     page.get_by_role("button", name="Erase").click()
-    expect(page.get_by_role("status").filter(has_text="Nothing stored mentions this address.")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Nothing stored mentions this address.")).to_be_visible(
+        timeout=WAIT_MS
+    )
     page.get_by_label("Or these records (one a line, e.g. order:1234)").fill("order:1\norder:2")
     page.get_by_role("button", name="Start backfill").click()
     page.wait_for_url(f"{live_server.url}/runs/*")
+
+    # the dashboard's health card lists the flow with how it runs
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", name="Health")).to_be_visible(timeout=WAIT_MS)
+    row = page.locator(f".health tr[data-flow='{flow_id}']")
+    expect(row).to_contain_text("Automated books", timeout=WAIT_MS)
+    expect(row).to_contain_text("webhook + catch-up", timeout=WAIT_MS)
+    shot(page, "automation-health")
     assert watch.errors == [] and watch.dialogs == []
