@@ -115,9 +115,9 @@ class SandboxApp:
             await self.woo._client.aclose()
             self.woo._client = None
 
-    async def _fault(self, send: Any, method: str, template: str) -> bool:
+    async def _fault(self, send: Any, method: str, template: str, simulator: str) -> bool:
         """Inject a configured fault; True when the request was answered (or dropped) by it."""
-        if not self.faults.active:
+        if not self.faults.active(simulator):
             return False
         kind, resp = await self.faults.before()
         if self.faults.config.latency_ms:
@@ -140,7 +140,7 @@ class SandboxApp:
     async def _woocommerce(self, scope: dict[str, Any], receive: Any, send: Any, prefix: str, path: str) -> None:
         rel = path[len("/woocommerce") :] or "/"
         req = Request(scope, await read_body(receive), prefix + "/woocommerce", rel)
-        if await self._fault(send, req.method, "/woocommerce" + self.woo.template_for(rel)):
+        if await self._fault(send, req.method, "/woocommerce" + self.woo.template_for(rel), "woocommerce"):
             return
         resp, template = await self.woo.handle(req)
         self.stats.count_request(req.method, "/woocommerce" + template, resp.status)
@@ -153,7 +153,7 @@ class SandboxApp:
             await send_response(send, json_response({"error": "asperion simulator not available"}, 503))
             self.stats.count_request(method, "/asperion" + template_of(rel), 503)
             return
-        if await self._fault(send, method, "/asperion" + template_of(rel)):
+        if await self._fault(send, method, "/asperion" + template_of(rel), "asperion"):
             return
         root = prefix + "/asperion"
         sub = {k: v for k, v in scope.items() if k not in _SCOPE_PRIVATE}

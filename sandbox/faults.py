@@ -4,6 +4,7 @@ Kinds: ``latency_ms`` (every request waits), ``rate_limit_per_s`` (over the limi
 429 with ``Retry-After``), ``fail_rate`` (→ 500/502/503 with a JSON body), ``timeout_rate`` (the request
 hangs ``timeout_s`` and then answers 504, so clients with shorter timeouts see a timeout) and ``drop_rate``
 (the connection is cut in the middle of the response: headers announce a body that never completes).
+``target`` limits them to one simulator.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class FaultConfig:
     timeout_rate: float = 0.0
     drop_rate: float = 0.0
     timeout_s: float = 30.0
+    target: str = "all"
+    """Which simulator the faults hit: ``all``, ``woocommerce`` or ``asperion``."""
 
     def update(self, data: dict[str, Any]) -> list[str]:
         """Apply the known keys of ``data``; return error messages for bad values."""
@@ -38,6 +41,12 @@ class FaultConfig:
         for key, value in data.items():
             if key not in names:
                 errors.append(f"unknown setting {key!r}")
+                continue
+            if key == "target":
+                if value in (None, "all", "woocommerce", "asperion"):
+                    self.target = value or "all"
+                else:
+                    errors.append("target must be all, woocommerce or asperion")
                 continue
             if value is None:
                 value = 0
@@ -50,7 +59,7 @@ class FaultConfig:
             setattr(self, key, float(value))
         return errors
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | str]:
         """As JSON."""
         return asdict(self)
 
@@ -64,10 +73,11 @@ class Faults:
         self._window = 0
         self._count = 0
 
-    @property
-    def active(self) -> bool:
-        """True when any fault or latency is configured."""
+    def active(self, simulator: str) -> bool:
+        """True when any fault or latency is configured for ``simulator`` (``woocommerce`` / ``asperion``)."""
         c = self.config
+        if c.target not in ("all", simulator):
+            return False
         return bool(c.latency_ms or c.fail_rate or c.rate_limit_per_s or c.timeout_rate or c.drop_rate)
 
     def _rate_limited(self) -> float | None:

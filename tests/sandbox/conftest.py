@@ -27,7 +27,14 @@ def fx_sandbox(sandbox_url: SandboxURL) -> SandboxURL:
         assert (
             control.put(
                 "/_sandbox/faults",
-                json={"latency_ms": 0, "fail_rate": 0, "rate_limit_per_s": 0, "timeout_rate": 0, "drop_rate": 0},
+                json={
+                    "latency_ms": 0,
+                    "fail_rate": 0,
+                    "rate_limit_per_s": 0,
+                    "timeout_rate": 0,
+                    "drop_rate": 0,
+                    "target": "all",
+                },
             ).status_code
             == 200
         )

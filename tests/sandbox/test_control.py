@@ -175,3 +175,13 @@ def test_seed_with_orders_only_adds_customers_and_a_catalogue(control: httpx.Cli
     counts = control.post("/seed", json={"orders": 60, "seed": 4}).json()
     assert counts["customers"] == 15 and counts["products"] == 16
     assert woo.get("/customers", params={"per_page": 1}).headers["x-wp-total"] == "15"
+
+
+def test_faults_can_target_one_simulator(woo: httpx.Client, control: httpx.Client, sandbox: SandboxURL) -> None:
+    assert control.put("/faults", json={"fail_rate": 1, "target": "asperion"}).json()["target"] == "asperion"
+    assert woo.get("/orders").status_code == 200
+    assert httpx.get(sandbox + "/asperion/v1/debtors").status_code >= 500
+    control.put("/faults", json={"target": "woocommerce"})
+    assert woo.get("/orders").status_code >= 500
+    assert control.put("/faults", json={"target": "shop"}).status_code == 400
+    control.put("/faults", json={"fail_rate": 0, "target": "all"})
