@@ -67,7 +67,6 @@ class WooSim:
         self.categories: dict[int, dict[str, Any]] = {}
         self.webhooks: dict[int, dict[str, Any]] = {}
         self.stock_reduced: set[int] = set()
-        self.trash: dict[str, set[int]] = {"order": set(), "product": set(), "coupon": set()}
         self.next_post_id = 10
         self.next_user_id = 2
         self.next_item_id = 1
