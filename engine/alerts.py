@@ -268,11 +268,11 @@ async def _lag(db: Database, flow: Flow, document: dict[str, Any], rules: AlertR
     sources = [n for n in document.get("nodes", []) if n.get("type") == "woocommerce.orders"]
     if not sources:
         return None
-    from engine.webhooks import _client
+    from engine.webhooks import woocommerce_client
 
     limit = now - timedelta(minutes=rules.lag_minutes)
     connection = str((sources[0].get("config") or {}).get("connection") or "woocommerce")
-    client = await _client(db, connection)
+    client = await woocommerce_client(db, connection)
     try:
         orders = await client.get(
             "/orders",

@@ -11,6 +11,7 @@ mention the address, and every entry of the same record), and from run errors, a
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ __all__ = (
     "redact_personal",
     "redactor_for",
 )
+
+log = logging.getLogger("koppel.privacy")
 
 REDACTED = "[redacted]"
 ERASED = "[erased]"
@@ -296,4 +299,5 @@ async def erase_by_email(db: Database, email: str, *, batch: int = 200) -> Erasu
             report.values += counter.replaced
             runs.add(run_id)
     report.runs = sorted(runs)
+    log.info("erased a person from %d log entries and %d run errors", report.entries, report.run_errors)
     return report

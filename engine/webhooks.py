@@ -46,6 +46,7 @@ __all__ = (
     "sign",
     "unregister_webhooks",
     "webhook_status",
+    "woocommerce_client",
 )
 
 log = logging.getLogger("koppel.webhooks")
@@ -174,7 +175,8 @@ def flow_topics(document: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
-async def _client(db: Database, name: str) -> Any:
+async def woocommerce_client(db: Database, name: str) -> Any:
+    """A client for the stored WooCommerce connection ``name`` (close it with ``aclose``)."""
     from engine.service import connection_specs
     from nodes.connectors import make_client
 
@@ -212,12 +214,18 @@ async def register_webhooks(db: Database, flow_id: str, *, base_url: str | None 
         raise LookupError("the flow has no WooCommerce source: there is nothing a webhook could announce")
     url = delivery_url(flow_id, base_url)
     secret = flow_secret(flow)
+    from nodes.connectors.http import is_loopback
+
     hooks: list[dict[str, Any]] = []
     clients: dict[str, Any] = {}
     try:
         for connection, topic in pairs:
-            client = clients.get(connection) or await _client(db, connection)
+            client = clients.get(connection) or await woocommerce_client(db, connection)
             clients[connection] = client
+            if is_loopback(url) and not is_loopback(client.store_url):
+                raise LookupError(
+                    f"the store cannot reach {url}: set KOPPEL_BASE_URL to the address where the shop reaches Koppel"
+                )
             existing = await client.get("/webhooks", {"per_page": 100})
             found = next(
                 (h for h in existing or [] if h.get("delivery_url") == url and h.get("topic") == topic),
@@ -246,7 +254,7 @@ async def unregister_webhooks(db: Database, flow_id: str) -> dict[str, Any]:
     state = (flow.settings or {}).get("webhook") or {}
     removed = []
     for hook in state.get("hooks", []):
-        client = await _client(db, hook.get("connection", "woocommerce"))
+        client = await woocommerce_client(db, hook.get("connection", "woocommerce"))
         try:
             await client.delete(f"/webhooks/{hook['id']}", {"force": True})
         except NotFound:
@@ -267,7 +275,7 @@ async def webhook_status(db: Database, flow_id: str, *, live: bool = False) -> d
     if live:
         for hook in state.get("hooks", []):
             try:
-                client = await _client(db, hook.get("connection", "woocommerce"))
+                client = await woocommerce_client(db, hook.get("connection", "woocommerce"))
                 try:
                     remote = await client.get(f"/webhooks/{hook['id']}")
                 finally:
