@@ -286,6 +286,7 @@ async def automation_view(db: Database, flow_id: str) -> dict[str, Any] | None:
         "active": flow.active,
         "trigger": flow.trigger or {"type": "manual"},
         "next": next_fire_times(flow.trigger or {}),
+        "trigger_problems": validate_automation({"trigger": flow.trigger or {"type": "manual"}})[1],
         "max_parallel_runs": int(settings.get("max_parallel_runs", 1) or 0),
         "retention_days": snapshot_days,
         "run_retention_days": run_days,

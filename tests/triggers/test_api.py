@@ -64,6 +64,7 @@ async def test_settings_are_validated_and_stored(client: AsyncTestClient[Any], t
     assert view["alerts"]["heartbeat_hours"] == 24
     assert view["webhook"]["delivery_url"].endswith(f"/hooks/woocommerce/{flow_id}")
     assert [c["id"] for c in view["cursors"]] == ["src"]
+    assert view["trigger_problems"] == []
 
 
 async def test_cursor_edit_and_backfill(client: AsyncTestClient[Any], tmp_path: Path) -> None:
