@@ -10,9 +10,16 @@ from typing import Any
 
 import pytest
 
-FIXTURES = Path("/work/shared/fixtures/woocommerce")
-if not FIXTURES.exists():  # a checkout elsewhere keeps copies next to the tests
-    FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent / "fixtures"
+"""Copies of the shared WooCommerce fixtures (``../shared/fixtures/woocommerce``), kept equal by a test."""
+SHARED_FIXTURES = Path("/work/shared/fixtures/woocommerce")
+ORDER_FIXTURES = (
+    "order-example-1",
+    "order-create-response-1",
+    "order-synthetic-b2b-eur-coupon-fee-multitax-refund",
+    "webhook-order-created-1",
+    "list-orders-page",
+)
 
 
 def load(name: str) -> Any:

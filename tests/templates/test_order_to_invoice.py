@@ -18,7 +18,15 @@ from nodes.lookups.debtor_rules import debtor_payload
 from nodes.maps.order_settings import InvoiceSettings
 from nodes.maps.order_to_invoice import build_invoice
 from nodes.maps.order_to_sales_order import SalesOrderSettings, build_sales_order
-from tests.templates.conftest import D, expected_lines, expected_totals, fixture_orders
+from tests.templates.conftest import (
+    FIXTURES,
+    ORDER_FIXTURES,
+    SHARED_FIXTURES,
+    D,
+    expected_lines,
+    expected_totals,
+    fixture_orders,
+)
 
 SEEDED_PERCENTAGES = {
     "H21": D(21), "L9": D(9), "N0": D(0), "ICP": D(0), "EXP": D(0),
@@ -155,3 +163,16 @@ def test_sales_order_has_the_same_lines(b2b: dict[str, Any]) -> None:
     assert sales_order["lines"][0]["unitPrice"] == 50.0  # subtotal / quantity: the coupon is in the amount
     assert sales_order["description"] == "WooCommerce order 5012"
     assert "journalId" not in sales_order
+
+
+@pytest.mark.skipif(not SHARED_FIXTURES.exists(), reason="the shared fixtures are not on this machine")
+def test_fixture_copies_are_the_shared_fixtures_and_cover_every_order() -> None:
+    for copy_ in FIXTURES.glob("*.json"):
+        assert copy_.read_bytes() == (SHARED_FIXTURES / copy_.name).read_bytes(), copy_.name
+    orders = set()
+    for path in SHARED_FIXTURES.glob("*.json"):
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        items = payload if isinstance(payload, list) else [payload]
+        if any(isinstance(item, dict) and "line_items" in item and "billing" in item for item in items):
+            orders.add(path.stem)
+    assert orders == set(ORDER_FIXTURES)
