@@ -15,6 +15,7 @@ from pydantic import Field
 
 from nodes.accounting import cents, money
 from nodes.base import ANY, Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed, SkipRecord
+from nodes.maps.fields import CodeTable
 from nodes.maps.inputs import source_payload
 from nodes.maps.order_settings import load_articles
 
@@ -36,7 +37,7 @@ class AsperionOrderSettings(NodeConfig):
     woocommerce_connection: str = Field(
         "woocommerce", title="WooCommerce connection", description="Read to find products by SKU."
     )
-    status_map: dict[str, str] = Field(
+    status_map: CodeTable = Field(
         default_factory=lambda: {"open": "processing", "delivered": "completed", "invoiced": "completed"},
         title="Order status per Asperion status",
         description="Asperion sales order status → WooCommerce order status.",

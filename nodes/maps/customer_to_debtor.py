@@ -12,6 +12,7 @@ from pydantic import Field
 from nodes.accounting import DEFAULT_VAT_NUMBER_KEYS
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
 from nodes.lookups.debtor_rules import DEFAULT_CLASSIFICATION, debtor_payload, normalize_email
+from nodes.maps.fields import CodeTable
 from nodes.maps.inputs import source_payload
 
 __all__ = ("CustomerToDebtor", "DebtorSettings")
@@ -25,7 +26,7 @@ class DebtorSettings(NodeConfig):
         title="Customer roles",
         description="WordPress roles that become debtors (empty: every role).",
     )
-    classification: dict[str, str] = Field(
+    classification: CodeTable = Field(
         default_factory=lambda: dict(DEFAULT_CLASSIFICATION),
         title="Debtor kind per region",
         description="business/consumer : domestic/eu/world → Asperion debtor kind (customer classification). "

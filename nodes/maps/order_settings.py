@@ -14,6 +14,7 @@ from pydantic import Field
 
 from nodes.accounting import DEFAULT_REVENUE_ACCOUNTS, DEFAULT_VAT_CODES, DEFAULT_VAT_NUMBER_KEYS, money
 from nodes.base import NodeConfig, NodeContext
+from nodes.maps.fields import Code, CodeTable
 from nodes.maps.order_lines import DEFAULT_SHIPPING_ACCOUNTS, LineRules
 
 __all__ = (
@@ -63,7 +64,7 @@ class OrderLineSettings(NodeConfig):
         title="VAT number meta keys",
         description="Order meta keys holding the customer's VAT number; the first non-empty one counts.",
     )
-    vat_codes: dict[str, str] = Field(
+    vat_codes: CodeTable = Field(
         default_factory=lambda: dict(DEFAULT_VAT_CODES),
         title="VAT code per country and rate",
         description="Rows '<country>:<rate>' (e.g. DE:19 for OSS) or a rule: 'domestic:<rate>', 'eu-vat-number:0' "
@@ -72,14 +73,14 @@ class OrderLineSettings(NodeConfig):
         "domestic row. A missing row parks the order as 'needs mapping'.",
         json_schema_extra=_table(None, "asperion.vatcodes"),
     )
-    revenue_accounts: dict[str, str] = Field(
+    revenue_accounts: CodeTable = Field(
         default_factory=lambda: dict(DEFAULT_REVENUE_ACCOUNTS),
         title="Revenue account per country",
         description="Country code → ledger account for product and fee lines; rows 'domestic', 'eu' and 'world' "
         "cover the countries without their own row.",
         json_schema_extra=_table("woocommerce.countries", "asperion.ledgeraccounts"),
     )
-    shipping_accounts: dict[str, str] = Field(
+    shipping_accounts: CodeTable = Field(
         default_factory=lambda: dict(DEFAULT_SHIPPING_ACCOUNTS),
         title="Ledger account per shipping method",
         description="Shipping method id (e.g. flat_rate, local_pickup) → ledger account; '*' = any other method.",
@@ -157,12 +158,12 @@ class OrderLineSettings(NodeConfig):
 class InvoiceSettings(OrderLineSettings):
     """Order line settings plus the invoice header (mappings.md step 4)."""
 
-    journal_id: str = Field(
+    journal_id: Code = Field(
         "70",
         title="Sales journal",
         json_schema_extra={"ui": {"widget": "select", "options_from": "asperion.journals"}},
     )
-    payment_conditions: dict[str, str] = Field(
+    payment_conditions: CodeTable = Field(
         default_factory=lambda: dict(DEFAULT_PAYMENT_CONDITIONS),
         title="Payment condition per payment method",
         description="WooCommerce payment method → Asperion payment condition; '*' = any other method. Without a "

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from nodes.base import Kind, Port, ProcessNode, Record, RecordFailed
+from nodes.maps.fields import Code
 from nodes.maps.inputs import source_payload
 from nodes.maps.order_lines import InvoiceLine, order_lines
 from nodes.maps.order_settings import OrderLineSettings, header_date, load_articles, load_vat_percentages
@@ -24,13 +25,13 @@ __all__ = ("OrderToSalesOrder", "SalesOrderSettings", "build_sales_order")
 class SalesOrderSettings(OrderLineSettings):
     """Order line settings plus the articles of lines that have none (sales orders hold article lines only)."""
 
-    shipping_article: str = Field(
+    shipping_article: Code = Field(
         "VERZEND",
         title="Shipping costs article",
         description="Article code for shipping lines.",
         json_schema_extra={"ui": {"widget": "select", "options_from": "asperion.articles"}},
     )
-    fallback_article: str = Field(
+    fallback_article: Code = Field(
         "VERZEND",
         title="Article for other lines",
         description="Article code for fees, discounts and products without an article of their own; the line keeps "

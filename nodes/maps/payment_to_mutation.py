@@ -14,6 +14,7 @@ from pydantic import Field
 
 from nodes.accounting import as_id, cents, money
 from nodes.base import Kind, NeedsMapping, NodeConfig, Port, ProcessNode, Record, RecordProblem, SkipRecord
+from nodes.maps.fields import Code, CodeTable
 from nodes.maps.inputs import source_payload
 
 __all__ = (
@@ -55,12 +56,12 @@ class PaymentSettings(NodeConfig):
     connection: str = Field(
         "asperion", title="Asperion connection", description="Read to find the order's invoice and its debtor."
     )
-    journal_id: str = Field(
+    journal_id: Code = Field(
         "10",
         title="Bank journal",
         json_schema_extra={"ui": {"widget": "select", "options_from": "asperion.journals"}},
     )
-    payment_accounts: dict[str, str] = Field(
+    payment_accounts: CodeTable = Field(
         default_factory=lambda: dict(DEFAULT_PAYMENT_ACCOUNTS),
         title="Bank/clearing account per payment method",
         description="WooCommerce payment method → ledger account the money arrives on ('mollie*' matches every "
@@ -73,7 +74,7 @@ class PaymentSettings(NodeConfig):
             }
         },
     )
-    debtors_account: str = Field(
+    debtors_account: Code = Field(
         "1300",
         title="Debtors account",
         json_schema_extra={"ui": {"widget": "select", "options_from": "asperion.ledgeraccounts"}},

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from nodes.accounting import as_id, cents, money, plain_text
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
+from nodes.maps.fields import CodeTable
 from nodes.maps.inputs import source_payload
 
 __all__ = ("ArticleSettings", "ProductToArticle", "build_article", "price_ex_vat")
@@ -34,13 +35,13 @@ class ArticleSettings(NodeConfig):
         description="store: as the store's 'prices entered with tax' setting says; yes/no overrides it. "
         "Asperion's sales price is always ex VAT.",
     )
-    tax_class_rates: dict[str, str] = Field(
+    tax_class_rates: CodeTable = Field(
         default_factory=lambda: dict(DEFAULT_TAX_CLASS_RATES),
         title="VAT rate per tax class",
         description="Tax class slug ('standard' for the empty class) → rate in %, to take VAT out of prices.",
         json_schema_extra={"ui": {"widget": "table", "key_options_from": "woocommerce.tax_classes"}},
     )
-    sales_types: dict[str, str] = Field(
+    sales_types: CodeTable = Field(
         default_factory=dict,
         title="Sales type per tax class",
         description="Tax class → Asperion sales type (decides revenue account and VAT code); no row: none set.",
