@@ -31,7 +31,7 @@ from nodes.accounting import (
 )
 from nodes.base import NeedsMapping, RecordFailed
 
-__all__ = ("InvoiceLine", "LineRules", "OrderFacts", "order_facts", "order_lines", "quantity_text")
+__all__ = ("InvoiceLine", "LineBuilder", "LineRules", "OrderFacts", "order_facts", "order_lines", "quantity_text")
 
 DEFAULT_SHIPPING_ACCOUNTS: dict[str, str] = {"*": "8300"}
 
@@ -141,7 +141,7 @@ def _product_description(item: Mapping[str, Any]) -> str:
     return f"{text} ({sku})" if sku else text
 
 
-class _Builder:
+class LineBuilder:
     def __init__(self, order: Mapping[str, Any], rules: LineRules) -> None:
         self.order = order
         self.rules = rules
@@ -268,7 +268,7 @@ def order_lines(order: Mapping[str, Any], rules: LineRules) -> list[InvoiceLine]
         NeedsMapping: a table lacks a row (VAT code, revenue account, shipping ledger).
         RecordFailed: an article is unknown and the setting says fail.
     """
-    builder = _Builder(order, rules)
+    builder = LineBuilder(order, rules)
     products = [(item, builder.product(item)) for item in order.get("line_items") or ()]
     lines = [line for _, line in products]
     if rules.coupons_as_lines:

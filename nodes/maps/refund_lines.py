@@ -13,7 +13,7 @@ from typing import Any
 
 from nodes.accounting import cents, money, plain_text
 from nodes.base import RecordFailed
-from nodes.maps.order_lines import InvoiceLine, LineRules, _Builder, order_lines
+from nodes.maps.order_lines import InvoiceLine, LineBuilder, LineRules, order_lines
 from nodes.maps.preflight import Totals, asperion_totals, check_totals
 
 __all__ = ("is_full_refund", "refund_lines", "refund_totals")
@@ -65,7 +65,7 @@ def refund_lines(order: Mapping[str, Any], refund: Mapping[str, Any], rules: Lin
     """
     # The refund's own taxes refer to the order's tax rate ids; its tax_lines are usually empty.
     context = {**order, "line_items": refund.get("line_items") or [], "shipping_lines": [], "fee_lines": []}
-    builder = _Builder({**context, "tax_lines": order.get("tax_lines") or []}, replace(rules, articles=None))
+    builder = LineBuilder({**context, "tax_lines": order.get("tax_lines") or []}, replace(rules, articles=None))
     lines: list[InvoiceLine] = []
     for item in refund.get("line_items") or ():
         quantity = abs(money(item.get("quantity")))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.sandbox.server import SandboxURL, running_sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures"
 """Copies of the shared WooCommerce fixtures (``../shared/fixtures/woocommerce``), kept equal by a test."""
@@ -66,3 +69,10 @@ def fx_orders() -> dict[str, dict[str, Any]]:
 @pytest.fixture(name="b2b")
 def fx_b2b() -> dict[str, Any]:
     return copy.deepcopy(load("order-synthetic-b2b-eur-coupon-fee-multitax-refund"))
+
+
+@pytest.fixture(name="store")
+def fx_store(request: pytest.FixtureRequest) -> Iterator[SandboxURL]:
+    seed = getattr(request, "param", 7)
+    with running_sandbox(orders=80, customers=20, products=15, seed=seed) as url:
+        yield url
