@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from engine.settings import Settings, get_settings
 
-__all__ = ("SecretBox", "get_box", "redact")
+__all__ = ("SECRET_KEYS", "SecretBox", "get_box", "redact")
 
 SECRET_KEYS = frozenset(
     {

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.broadcast import get_broadcaster
-from engine.crypto import redact
+from engine.crypto import SECRET_KEYS, redact
 from engine.models import IdempotencyEntry, LogEntry, Run, utcnow
 
 if TYPE_CHECKING:
@@ -37,8 +37,11 @@ def snapshot(value: Any, limit: int = SNAPSHOT_LIMIT) -> Any:
     """A capped, redacted copy of ``value`` fit for a log entry."""
     if value is None:
         return None
-    value = redact(value)
     text = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+    lowered = text.lower()
+    if any(f'"{key}"' in lowered for key in SECRET_KEYS):  # walk the value only when a secret may be in it
+        value = redact(value)
+        text = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
     if len(text) <= limit:
         return value
     return {"_truncated": True, "size": len(text), "preview": text[:limit]}

@@ -189,7 +189,8 @@ class _Execution:
     async def _run_source(self, source: GraphNode) -> None:
         node = self.instances[source.id]
         assert isinstance(node, SourceNode)
-        queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=self.concurrency * 4)
+        # Room for about two pages: the next page is fetched while this one is worked on, and memory stays bounded.
+        queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=max(self.concurrency * 4, 200))
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
         pages: asyncio.Queue[_Page | None] = asyncio.Queue()
         committer = asyncio.create_task(self._commit_cursors(node, pages))
@@ -279,6 +280,12 @@ class _Execution:
             if status in outcomes:
                 result.outcome = status
                 break
+        if result.outcome != "skipped" and len(result.entries) > 1:
+            # A branch that merely did not apply (a filter on a side path) keeps its reason, not a second copy of
+            # the journey: the entry of the record's outcome carries that.
+            for entry in result.entries:
+                if entry["status"] == "skipped":
+                    entry["detail"] = {k: v for k, v in entry["detail"].items() if k not in ("input", "steps")}
         return result
 
     async def _visit(

@@ -156,3 +156,14 @@ async def test_expected_count_is_recorded_for_the_progress_bar(db: Database, tmp
     fakes.write_items(tmp_path / "in.json", 7)
     run = await run_document(db, fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl"))
     assert run.expected_count == 7
+
+
+def test_snapshots_are_capped_and_secrets_redacted() -> None:
+    from engine.logsink import snapshot
+
+    assert snapshot({"a": 1, "nested": {"client_secret": "s3cr3t", "list": [{"Authorization": "Bearer x"}]}}) == {
+        "a": 1,
+        "nested": {"client_secret": "***", "list": [{"Authorization": "***"}]},
+    }
+    big = snapshot({"text": "x" * 50_000}, limit=1000)
+    assert big["_truncated"] is True and len(big["preview"]) == 1000 and big["size"] > 50_000
