@@ -165,10 +165,19 @@ class OrderToCreditInvoices(ProcessNode):
         return bool(found) and str(found.get("description") or "").strip() == description
 
     async def _require_invoice(self, order: Mapping[str, Any]) -> None:
-        """A refund is credited only once the order's own invoice is in Asperion; until then it waits."""
+        """A refund is credited only once the order's own invoice is in Asperion; until then it waits.
+
+        Raises:
+            InvoiceNotBooked: the invoice is not there yet (the record waits).
+            SkipRecord: the order is fully refunded and was never invoiced.
+        """
         description = self.config.describe(order)
-        if not await self._exists(description):
-            raise InvoiceNotBooked(description)
+        if await self._exists(description):
+            return
+        if order.get("status") == "refunded":
+            # refunded before it was ever booked (e.g. before the first run): no sale in the books, nothing to credit
+            raise SkipRecord(f"no invoice '{description}' was booked for this refunded order: nothing to credit")
+        raise InvoiceNotBooked(description)
 
     async def process(self, record: Record) -> Record:
         """Build the credit invoices of the refunds not credited yet; skips orders without them."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import httpx
 import pytest
 from sqlalchemy import delete
 
 from engine.db import Database
 from engine.models import Cursor, IdempotencyEntry
 from engine.templates import get_template
+from sandbox.credentials import WOO_RW_KEY, WOO_RW_SECRET
 from tests.sandbox.server import SandboxURL, running_sandbox
 from tests.templates.conftest import D, fixture_orders, load
 from tests.templates.sandbox_runs import (
@@ -67,7 +69,9 @@ async def test_orders_to_sales_invoices_books_every_order_to_the_cent(db: Databa
     everything = get_template("orders-to-sales-invoices")
     everything["nodes"][0]["config"]["incremental"] = False
     again, problems = await run_template(db, "orders-to-sales-invoices", store, document=everything)
-    assert again["failed"] == 0 and again["ok"] == 0 and again["skipped"] == len(orders), (again, problems)
+    read = [o for o in woo_orders(store) if o["status"] in {*BOOKED_STATUSES, "refunded"}]
+    assert again["failed"] == 0 and again["ok"] == 0, (again, problems)
+    assert again["skipped"] == again["read"] == len(read)
     assert len(administration.invoices) == len(orders) + refunds
 
     # and with the run history lost (a crash before the idempotency map was written): Asperion itself is asked
@@ -208,3 +212,30 @@ async def test_fixture_orders_imported_into_the_sandbox(db: Database) -> None:
         combined = invoices["WooCommerce refund 724, 726 of order 723"]  # two refunds new at the same time
         assert sum(totals(booked_lines(combined)), Decimal(0)) == D("-19.00")
         assert {line[2] for line in booked_lines(combined)} == {"EXP"}
+
+
+async def test_an_invoiced_order_refunded_later_gets_its_credit_invoice(db: Database) -> None:
+    with running_sandbox(orders=40, customers=10, products=10, seed=3) as store:
+        counts, problems = await run_template(db, "orders-to-sales-invoices", store)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, problems
+        # a booked, paid order without refunds, refunded in full afterwards (its status becomes "refunded")
+        order = next(
+            o for o in woo_orders(store)
+            if o["status"] in BOOKED_STATUSES and not o.get("refunds") and o["payment_method"] != "cod"
+        )  # fmt: skip
+        async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
+            answer = await http.post(
+                f"{store}/woocommerce/wp-json/wc/v3/orders/{order['id']}/refunds",
+                json={"amount": order["total"], "reason": "Retour", "api_refund": False},
+            )
+        assert answer.status_code == 201, answer.text
+        assert store.app.woo.orders.get(order["id"])["status"] == "refunded"
+
+        counts, problems = await run_template(db, "orders-to-sales-invoices", store)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, problems
+        invoices = by_description(tenant(store).invoices.values())
+        credit = invoices[f"WooCommerce refund {answer.json()['id']} of order {order['number']}"]
+        assert sum(totals(booked_lines(credit)), Decimal(0)) == -D(order["total"])
+        original = invoices[f"WooCommerce order {order['number']}"]
+        assert {line[2] for line in booked_lines(credit)} <= {line[2] for line in booked_lines(original)}
+        assert credit["debtorCustomerNumber"] == original["debtorCustomerNumber"]
