@@ -99,8 +99,17 @@ _DEBTOR_QUESTIONS = [
     _ask(["debtor", "refund_debtor"], "guests_to_default", "Book orders of guests (no account) on one default debtor?"),
     _ask(["debtor", "refund_debtor"], "default_debtor", "The customer number of that default debtor in Asperion"),
 ]
+_INVOICE_QUESTIONS = [
+    _ask(
+        ["orders"],
+        "statuses",
+        "Which order statuses should be read? Processing and completed ones are invoiced; keep 'refunded' so that "
+        "full refunds are credited.",
+    ),
+    *_ORDER_QUESTIONS[1:],
+]
 _QUESTIONS: dict[str, list[dict[str, Any]]] = {
-    "orders-to-sales-invoices": _ORDER_QUESTIONS + _DEBTOR_QUESTIONS,
+    "orders-to-sales-invoices": _INVOICE_QUESTIONS + _DEBTOR_QUESTIONS,
     "orders-to-sales-orders": _ORDER_QUESTIONS + _DEBTOR_QUESTIONS,
     "payments-to-financial-mutations": _ORDER_QUESTIONS,
     "customers-to-debtors": [],
