@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from nodes.accounting import DEFAULT_REVENUE_ACCOUNTS, DEFAULT_VAT_CODES, DEFAULT_VAT_NUMBER_KEYS, money
 from nodes.base import NodeConfig, NodeContext
@@ -104,7 +104,7 @@ class OrderLineSettings(NodeConfig):
         description="What happens to a line without SKU or whose SKU is not an Asperion article: a text line, "
         "or the order fails (so that stock is never missed).",
     )
-    tolerance: Decimal = Field(
+    tolerance: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "multipleOf": 0.01})] = Field(
         Decimal("0.01"),
         ge=0,
         title="Preflight tolerance",
