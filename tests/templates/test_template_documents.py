@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from engine.flow import validate_flow
@@ -80,3 +82,19 @@ def test_wizard_questions_name_fields_of_the_template(name: str) -> None:
         for node in targets:
             cls = get_node_type(node["type"])
             assert cls is not None and question["field"] in cls.config_model.model_fields
+
+
+def test_every_domain_map_describes_itself_for_the_palette() -> None:
+    types = [
+        "map.order_to_invoice", "map.order_to_sales_order", "map.order_to_credit_invoices", "map.payment_to_mutation",
+        "map.customer_to_debtor", "map.product_to_article", "map.article_to_stock", "map.asperion_order_to_woocommerce",
+    ]  # fmt: skip
+    for name in types:
+        cls = get_node_type(name)
+        assert cls is not None, name
+        described = json.loads(json.dumps(cls.describe()))
+        assert described["kind"] == "map" and described["title"] and described["description"]
+        tables = [
+            p for p in described["config_schema"]["properties"].values() if p.get("ui", {}).get("widget") == "table"
+        ]
+        assert all(p.get("type") == "object" for p in tables), name
