@@ -6,6 +6,7 @@ Under ``CI=true`` these tests run or fail; elsewhere they skip when Chromium is 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import threading
@@ -51,7 +52,9 @@ class LiveServer:
             finally:
                 await db.dispose()
 
-        return asyncio.run(go())
+        # Playwright's sync API owns this thread's event loop: use another thread.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, go()).result(timeout=60)
 
 
 @pytest.fixture(scope="session")
@@ -139,4 +142,4 @@ def watched_page(browser: Any) -> Iterator[tuple[Any, Watch]]:
 
 
 def shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, animations="disabled")

@@ -146,11 +146,13 @@ def add_filter_on_canvas(page: Any) -> None:
     rule.get_by_label("Value").fill("NL")
     form.get_by_label("Label").fill("Dutch customers")
     _wait(
-        lambda: page.evaluate(
-            "(() => { const n = window.koppelFlow.toDocument().nodes.find(n => n.id === 'filter');"
-            " return JSON.stringify(n.config); })()"
-        )
-        == '{"conditions":{"all":[{"field":"billing.country","op":"equals","value":"NL"}]},"label":"Dutch customers"}',
+        lambda: (
+            page.evaluate(
+                "(() => { const n = window.koppelFlow.toDocument().nodes.find(n => n.id === 'filter');"
+                " return JSON.stringify(n.config); })()"
+            )
+            == '{"conditions":{"all":[{"field":"billing.country","op":"equals","value":"NL"}]},"label":"Dutch customers"}'
+        ),
         5,
         "the filter config on the node",
     )
@@ -184,5 +186,81 @@ def test_journey(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> No
     expect(page.locator("#versions")).to_contain_text(ADMIN[0])
     shot(page, "09-versions")
     page.get_by_role("link", name="Canvas").click()
+    assert not watch.dialogs, watch.dialogs
+    assert not watch.errors, watch.errors
+
+
+def import_broken_order(url: str) -> str:
+    """Add to the sandbox shop a paid Dutch order whose total is 5.00 more than its lines (the invoice's preflight
+    refuses it: a failed record) and whose customer note carries HTML and a script."""
+    import httpx
+
+    from sandbox import credentials as c
+
+    api = url + "/sandbox/woocommerce/wp-json/wc/v3"
+    auth = (c.WOO_RW_KEY, c.WOO_RW_SECRET)
+    orders = httpx.get(api + "/orders", params={"per_page": 100, "status": "processing"}, auth=auth, timeout=30).json()
+    order = next(o for o in orders if (o.get("billing") or {}).get("country") == "NL" and not o.get("refunds"))
+    broken = dict(order)
+    broken["id"] = 990001
+    broken["number"] = "990001"
+    broken["total"] = f"{float(order['total']) + 5:.2f}"
+    broken["customer_note"] = "<script>window.__xss = 1</script><b>bold</b>"
+    answer = httpx.post(url + "/sandbox/_sandbox/import", json={"orders": [broken]}, timeout=30)
+    assert answer.status_code < 300, answer.text
+    return "990001"
+
+
+def test_run_flow(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> None:
+    """Test run, run now with live log lines, a failed record's drawer, and the UI in Dutch."""
+    page, watch = watched_page
+    url = live_server.url
+    first_run_and_login(page, url)
+    page.get_by_role("link", name="Dashboard").click()
+    flows = page.locator("table.table tbody tr a", has_text="Shop orders → invoices")
+    if flows.count() == 0:
+        add_connections(page, url)
+        create_flow_from_template(page)
+        add_filter_on_canvas(page)
+        save(page, "only Dutch customers")
+    else:
+        flows.first.click()
+    page.get_by_label("Records to test").fill("3")
+    page.get_by_role("button", name="Test run").click()
+    result = page.locator("#test-output .test-run")
+    expect(result).to_contain_text("Nothing was written", timeout=30_000)
+    expect(result.locator(".badge").first).not_to_have_text(re.compile("queued|running"), timeout=90_000)
+    shot(page, "10-test-run")
+    expect(result).to_contain_text("records read")
+    broken = import_broken_order(url)
+    page.get_by_role("button", name="Run now").click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    rows = page.locator("#log-rows tr")
+    shot(page, "11-run-start")
+    expect(rows.first).to_be_visible(timeout=90_000)
+    shot(page, "11-run-live")
+    expect(page.locator("#run-status")).to_have_text(re.compile("succeeded|partial|failed"), timeout=180_000)
+    shot(page, "12-run-done")
+    page.get_by_label("Search record").fill(broken)
+    page.get_by_label("Status").select_option("failed")
+    failed = page.locator("#log-rows tr.status-failed")
+    expect(failed.first).to_be_visible()
+    expect(failed.first).to_contain_text(broken)
+    failed.first.get_by_role("button", name=re.compile("Details")).click()
+    drawer = page.locator("#drawer")
+    expect(drawer.get_by_role("heading", name=re.compile("Record"))).to_be_visible()
+    expect(drawer).to_contain_text("Source record")
+    expect(drawer).to_contain_text("<script>window.__xss = 1</script>")
+    assert page.evaluate("window.__xss === undefined")
+    shot(page, "13-record-drawer")
+    drawer.get_by_role("button", name="Close").click()
+    page.get_by_label("Language").select_option("nl")
+    expect(page.get_by_role("link", name="Verbindingen")).to_be_visible()
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_text("Geleverd").first).to_be_visible()
+    shot(page, "14-dashboard-nl")
+    page.get_by_label("Taal").select_option("en")
+    expect(page.get_by_role("link", name="Connections")).to_be_visible()
     assert not watch.dialogs, watch.dialogs
     assert not watch.errors, watch.errors

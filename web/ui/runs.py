@@ -199,7 +199,9 @@ async def run_rows(
 
 
 @get("/runs/{run_id:str}/stream")
-async def run_stream(request: Request[Any, Any, Any], db: Database, run_id: str, after_id: FromQuery[int] = 0) -> Any:
+async def run_stream(
+    request: Request[Any, Any, Any], db: Database, run_id: str, after_id: FromQuery[int] = 0
+) -> ServerSentEvent:
     """SSE of HTML: ``entry`` = new log rows (newest on top), ``run`` = progress and counts, ``close`` at the end."""
     await _run(db, run_id)
 
