@@ -176,7 +176,10 @@ class EmbeddedWorker:
 
     async def stop(self) -> None:
         if self.worker is not None:
-            await self.worker.close()
+            # close() cancels jobs still running (a scheduler tick, say) and gathers them: their cancellation is
+            # the expected outcome here, not an error of the shutdown.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.worker.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(BaseException):
