@@ -107,6 +107,7 @@ DEFAULT_REVENUE_ACCOUNTS: dict[str, str] = {"domestic": "8000", "eu": "8100", "w
 """Rows country code (or region) → revenue ledger account."""
 
 _TAG = re.compile(r"<[^>]*>")
+_HIDDEN = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 
 
@@ -138,8 +139,9 @@ def rate_key(rate: Decimal) -> str:
 
 
 def plain_text(value: Any) -> str:
-    """HTML tags stripped, entities decoded (``&ndash;`` → ``–``) and whitespace collapsed."""
-    text = html.unescape(_TAG.sub(" ", str(value or "")))
+    """HTML tags stripped (scripts and styles with their content), entities decoded (``&ndash;`` → ``–``), whitespace
+    collapsed."""
+    text = html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", str(value or ""))))
     return _SPACE.sub(" ", text).strip()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from nodes.accounting import plain_text
 from nodes.base import NeedsMapping, RecordFailed, SkipRecord
 from nodes.lookups.asperion_debtor import LookupDebtorConfig
 from nodes.lookups.debtor_rules import debtor_payload
@@ -355,3 +356,8 @@ def test_asperion_order_needs_every_article_in_woocommerce() -> None:
 
 def test_totals_helper_matches_the_fixture(b2b: dict[str, Any]) -> None:
     assert expected_totals(b2b) == (D("114.95"), D("19.68"), D("134.63"))
+
+
+def test_plain_text_drops_scripts_and_decodes_entities() -> None:
+    assert plain_text("Koffie &amp; Thee <script>alert(1)</script> proefpakket") == "Koffie & Thee proefpakket"
+    assert plain_text("<p>Caf&eacute;<br/>cr&egrave;me</p>") == "Café crème"
