@@ -61,10 +61,15 @@ def asperion_totals(lines: Sequence[Any], percentages: Mapping[str, Decimal] | N
 
 
 def order_totals(order: Mapping[str, Any]) -> Totals:
-    """WooCommerce's totals of an order: ``total − total_tax``, ``total_tax``, ``total``."""
+    """WooCommerce's totals of an order: ``total − total_tax``, ``total_tax``, ``total``, and the VAT per tax rate."""
     total = money(order.get("total"))
     tax = money(order.get("total_tax"))
-    return Totals(total - tax, tax, total, {})
+    per_rate = {
+        str(line.get("rate_code") or line.get("label") or line.get("rate_id")): money(line.get("tax_total"))
+        + money(line.get("shipping_tax_total"))
+        for line in order.get("tax_lines") or ()
+    }
+    return Totals(total - tax, tax, total, per_rate)
 
 
 def check_totals(ours: Totals, theirs: Totals, tolerance: Decimal, *, what: str) -> str | None:

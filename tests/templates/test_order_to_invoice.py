@@ -131,6 +131,8 @@ def test_preflight_refuses_what_asperion_would_book_differently(orders: dict[str
     assert side["asperion"]["vat"] == "0.00" and side["woocommerce"]["vat"] == "1.35"
     assert side["difference"]["incl_vat"] == "-1.35"
     assert "Asperion 28.00 vs WooCommerce 29.35" in failed.value.message
+    assert side["woocommerce"]["vat_per_code"] == {"US-CA-STATE TAX": "1.35"}
+    assert side["asperion"]["vat_per_code"] == {"EXP": "0.00"}
 
 
 def test_preflight_books_a_cent_within_tolerance_with_a_warning(b2b: dict[str, Any]) -> None:
