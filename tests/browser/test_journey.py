@@ -14,6 +14,11 @@ from tests.browser.conftest import ADMIN, LiveServer, Watch, shot
 pytestmark = pytest.mark.browser
 
 
+WANTED_FILTER = (
+    '{"conditions":{"all":[{"field":"billing.country","op":"equals","value":"NL"}]},"label":"Dutch customers"}'
+)
+
+
 def _wait(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -151,7 +156,7 @@ def add_filter_on_canvas(page: Any) -> None:
                 "(() => { const n = window.koppelFlow.toDocument().nodes.find(n => n.id === 'filter');"
                 " return JSON.stringify(n.config); })()"
             )
-            == '{"conditions":{"all":[{"field":"billing.country","op":"equals","value":"NL"}]},"label":"Dutch customers"}'
+            == WANTED_FILTER
         ),
         5,
         "the filter config on the node",
