@@ -94,7 +94,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             os.environ["KOPPEL_BASE_URL"] = old
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # a session-wide Playwright loop would break the async tests after it
 def browser() -> Iterator[Any]:
     require(Path(CHROMIUM).exists(), "Chromium at /usr/bin/chromium")
     from playwright.sync_api import sync_playwright
