@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADMIN, LiveServer, Watch, shot
+from tests.browser.conftest import ADMIN, ARTIFACTS, LiveServer, Watch, shot
 
 pytestmark = pytest.mark.browser
 
@@ -161,9 +161,25 @@ def add_filter_on_canvas(page: Any) -> None:
         5,
         "the filter config on the node",
     )
+    # the field picker offers the paths of sample records read from the shop
+    expect(form.locator("datalist option[value='billing.country']")).to_have_count(1, timeout=30_000)
     page.get_by_role("button", name="Zoom in").click()
     page.get_by_role("button", name="Zoom out").click()
     page.get_by_role("button", name="Fit").click()
+
+
+def check_invoice_form(page: Any) -> None:
+    """Selects and mapping tables of the invoice step are filled live from the Asperion and WooCommerce connections."""
+    node_box(page, "invoice").click()
+    form = page.locator("#node-config")
+    expect(form.get_by_role("heading", name="Order → sales invoice")).to_be_visible()
+    journal = form.get_by_label("Sales journal")
+    _wait(lambda: journal.locator("option").count() > 2, 30, "journals from Asperion")
+    expect(form.locator("#dl-vat_codes-values option").first).to_be_attached(timeout=30_000)
+    expect(form.locator("#dl-payment_conditions-keys option").first).to_be_attached(timeout=30_000)
+    shot(page, "08b-editor-invoice-form")
+    form.locator('[data-field="payment_conditions"]').scroll_into_view_if_needed()
+    page.locator("#side-panel").screenshot(path=str(ARTIFACTS / "08c-invoice-mapping-tables.png"))
 
 
 def save(page: Any, note: str) -> None:
@@ -183,6 +199,7 @@ def test_journey(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> No
     assert not watch.errors, watch.errors
     add_filter_on_canvas(page)
     shot(page, "08-editor-filter")
+    check_invoice_form(page)
     save(page, "only Dutch customers")
     expect(page.locator("#save-result .problems")).to_have_count(0)
     # version list shows who and when
