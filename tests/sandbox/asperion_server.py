@@ -5,53 +5,22 @@ Test modules import the fixtures they use (``from tests.sandbox.asperion_server 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from litestar import Litestar, asgi
 
 from sandbox.asperion import AsperionSim
+from tests.sandbox.server import serve_app
 
 __all__ = ("Api", "Live", "asp", "asperion_live", "mounted", "serve")
 
 
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a background thread on a free loopback port.
-
-    Args:
-        app: The ASGI app.
-
-    Yields:
-        The server's base URL, e.g. ``http://127.0.0.1:41234``.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+serve = serve_app
+"""Serve an ASGI app with uvicorn in a background thread on a free loopback port (the sandbox tests' helper)."""
 
 
 def mounted(sim: AsperionSim, prefix: str) -> Litestar:
