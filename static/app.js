@@ -1,7 +1,7 @@
 /* Koppel pages: tabs, the record drawer, live log trimming and following. */
 (function () {
   "use strict";
-  const LIVE_ROWS = 200;
+  const LIVE_ROWS = 100;
   document.addEventListener("click", function (e) {
     const tab = e.target.closest(".tab[data-tab]");
     if (tab) {
@@ -29,6 +29,16 @@
       const follow = document.getElementById("follow");
       if (follow && !follow.checked) e.preventDefault();
     }
+  });
+  // when the run has finished: the paged log (with "Older entries") replaces the live rows
+  document.addEventListener("htmx:sseClose", function (e) {
+    const root = document.getElementById("run-root");
+    if (!root || !e.detail || e.detail.type !== "message") return;
+    const cancel = document.getElementById("cancel-run");
+    if (cancel) cancel.remove();
+    const follow = document.getElementById("follow");
+    if (follow) follow.closest("label").remove();
+    htmx.ajax("GET", window.location.pathname + "/rows", { target: "#log-page", swap: "innerHTML" });
   });
   document.addEventListener("htmx:sseMessage", function (e) {
     if (e.target.id === "log-rows") {

@@ -263,6 +263,14 @@ def test_run_flow(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> N
     shot(page, "11-run-live")
     expect(page.locator("#run-status")).to_have_text(re.compile("succeeded|partial|failed"), timeout=180_000)
     shot(page, "12-run-done")
+    # once finished, the log is paged (newest first), never one giant table
+    older = page.get_by_role("button", name="Older entries")
+    expect(older).to_be_visible()
+    newest_id = page.locator("#log-rows tr").first.get_attribute("data-id")
+    assert page.locator("#log-rows tr").count() <= 100
+    older.click()
+    expect(page.get_by_role("button", name="Newest")).to_be_visible()
+    assert page.locator("#log-rows tr").first.get_attribute("data-id") != newest_id
     page.get_by_label("Search record").fill(broken)
     page.get_by_label("Status").select_option("failed")
     failed = page.locator("#log-rows tr.status-failed")
@@ -276,6 +284,18 @@ def test_run_flow(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> N
     assert page.evaluate("window.__xss === undefined")
     shot(page, "13-record-drawer")
     drawer.get_by_role("button", name="Close").click()
+    # retry the failed record: a new run of just that record
+    first_run = page.url
+    page.get_by_role("button", name="Retry failed records").click()
+    page.wait_for_url(lambda u: u != first_run and re.search(r"/runs/[0-9a-f]+$", u) is not None)
+    expect(page.locator("#run-status")).to_have_text(re.compile("succeeded|partial|failed"), timeout=60_000)
+    expect(page.locator("#run-live")).to_contain_text("records processed")  # only the failed and waiting ones
+    assert "retry" in page.locator("h1").inner_text()
+    page.get_by_role("link", name="Runs", exact=True).click()
+    expect(page.locator("table.table tbody tr")).to_have_count(3)  # test run, run, retry
+    shot(page, "15-runs")
+    page.get_by_role("link", name="Inbox").click()
+    shot(page, "16-inbox")
     page.get_by_label("Language").select_option("nl")
     expect(page.get_by_role("link", name="Verbindingen")).to_be_visible()
     page.get_by_role("link", name="Dashboard").click()

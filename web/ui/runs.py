@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ("RUN_ROUTES", "invoice_summary")
 
 PAGE = 50
-LIVE_ROWS = 200
+LIVE_ROWS = 100
 STATUSES = ("ok", "skipped", "waiting", "failed", "info")
 
 
