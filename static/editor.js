@@ -271,6 +271,8 @@
       if (form) unmappedHints(form);
     } else if (e.target.id === "save-result" && e.detail.xhr && e.detail.xhr.status < 300 && e.detail.requestConfig.path.endsWith("/save")) {
       dirty = false;
+    } else if (e.target.id === "test-output") {
+      dirty = false;  // a test run saves the canvas first
     }
   });
 
@@ -337,9 +339,14 @@
   // --- save / test run send the canvas
   document.body.addEventListener("htmx:configRequest", function (e) {
     const f = e.detail.elt;
-    if (f && (f.id === "save-form" || f.id === "test-form")) e.detail.parameters["document"] = JSON.stringify(toDocument());
+    if (f && (f.id === "save-form" || f.id === "test-form" || f.classList.contains("run-now"))) {
+      e.detail.parameters["document"] = JSON.stringify(toDocument());
+    }
   });
   window.addEventListener("beforeunload", function (e) { if (dirty) { e.preventDefault(); e.returnValue = ""; } });
+  document.body.addEventListener("htmx:beforeRequest", function (e) {
+    if (e.detail.elt && e.detail.elt.classList && e.detail.elt.classList.contains("run-now")) dirty = false;
+  });
   window.koppelFlow = { toDocument: toDocument, byDocId: byDocId, loadForm: loadForm, isDirty: function () { return dirty; } };
 
   syncHidden();

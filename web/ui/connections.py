@@ -6,6 +6,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromQuery
 
 from engine import store
 from web.ui.render import redirect, render
@@ -29,11 +30,17 @@ async def connections_page(request: Request[Any, Any, Any], db: Database) -> Res
 
 
 @get("/connections/new")
-async def new_connection(request: Request[Any, Any, Any], app: str = "woocommerce") -> Response[str]:
+async def new_connection(
+    request: Request[Any, Any, Any], db: Database, app: FromQuery[str] = "woocommerce"
+) -> Response[str]:
     apps = _apps()
     if app not in apps:
         app = "woocommerce"
-    return render(request, "connection_form.html", conn=None, app=apps[app], values={}, problems=[], name="")
+    taken = {row.name for row in await store.list_connections(db)}
+    name, n = app, 2
+    while name in taken:
+        name, n = f"{app}-{n}", n + 1
+    return render(request, "connection_form.html", conn=None, app=apps[app], values={}, problems=[], name=name)
 
 
 @get("/connections/{connection_id:str}")

@@ -312,12 +312,27 @@ async def save_settings(request: Request[Any, Any, Any], db: Database, flow_id: 
 
 @post("/flows/{flow_id:str}/run")
 async def run_now(request: Request[Any, Any, Any], db: Database, flow_id: str) -> Response[str]:
-    """Run the last saved version for real and open its run page."""
+    """Save the canvas when it changed, run it for real and open the run page."""
     await _flow(db, flow_id)
     version = await store.get_version(db, flow_id)
-    problems = [p.as_dict() for p in await store.validate_flow_document(db, version.document)]
+    document = version.document
+    form = await request.form()
+    try:
+        posted = json.loads(str(form.get("document") or "null"))
+    except ValueError:
+        posted = None
+    if isinstance(posted, dict) and posted != document:
+        await store.save_version(db, flow_id, posted, note="saved before running", created_by=_email(request))
+        document = posted
+    problems = [p.as_dict() for p in await store.validate_flow_document(db, document)]
     if problems:
-        return render(request, "fragments/problems.html", problems=problems, intro="Fix the flow before running it:")
+        return render(
+            request,
+            "fragments/problems.html",
+            problems=problems,
+            intro="Fix the flow before running it:",
+            headers={"HX-Trigger": json.dumps({"koppel:problems": {"problems": problems}})},
+        )
     try:
         run = await store.start_flow_run(db, flow_id, trigger="manual", params={}, created_by=_email(request))
     except store.FlowBusy as exc:

@@ -79,7 +79,10 @@ def _find(name: str) -> dict[str, Any]:
 
 @get("/templates")
 async def gallery(request: Request[Any, Any, Any]) -> Response[str]:
-    return render(request, "templates.html", templates=_templates())
+    from nodes.registry import all_node_types
+
+    titles = {name: cls.title for name, cls in all_node_types().items()}
+    return render(request, "templates.html", templates=_templates(), titles=titles)
 
 
 @get("/templates/{name:str}/use")
