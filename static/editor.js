@@ -81,7 +81,9 @@
     const json = JSON.stringify(toDocument());
     document.querySelectorAll('#save-form input[name="document"], #test-form input[name="document"]').forEach(function (i) { i.value = json; });
   }
-  function changed() { dirty = true; syncHidden(); }
+  const unsaved = document.getElementById("unsaved");
+  function setDirty(value) { dirty = value; if (unsaved) unsaved.hidden = !value; }
+  function changed() { setDirty(true); syncHidden(); }
 
   // --- problems on nodes
   function markProblems() {
@@ -149,6 +151,32 @@
     out[mode] = items;
     return out;
   }
+  function collectFieldRow(row) {
+    const target = row.querySelector(".fm-target").value.trim();
+    if (!target) return null;
+    const kind = row.querySelector(".fm-kind").value;
+    const text = row.querySelector(".fm-text").value;
+    const source = { kind: kind, on_missing: row.querySelector(".fm-missing").value };
+    if (kind === "path") source.path = text.trim();
+    else if (kind === "constant") source.value = text;
+    else if (kind === "expression") source.expression = text;
+    else if (kind === "table") {
+      source.key_path = text.trim();
+      const table = {};
+      row.querySelector(".fm-table").value.split("\n").forEach(function (line) {
+        const at = line.indexOf("=");
+        if (at > 0) table[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+      });
+      source.table = table;
+    }
+    const def = row.querySelector(".fm-default").value;
+    if (def !== "") source["default"] = def;
+    return { target: target, source: source };
+  }
+  function toggleFieldRow(row) {
+    const label = row.querySelector(".fm-table-label");
+    if (label) label.hidden = row.querySelector(".fm-kind").value !== "table";
+  }
   function collect(form, old) {
     const cfg = {};
     form.querySelectorAll(":scope > .field").forEach(function (f) {
@@ -174,6 +202,8 @@
           if (k) o[k] = r.querySelector(".kv-value").value;
         });
         cfg[name] = o;
+      } else if (w === "fieldmap") {
+        cfg[name] = Array.from(f.querySelectorAll(".fieldmap > .fm-row")).map(collectFieldRow).filter(Boolean);
       } else if (w === "conditions") {
         cfg[name] = collectGroup(f.querySelector(".conditions > .cond-group"));
       }
@@ -215,6 +245,7 @@
   panel.addEventListener("change", function (e) {
     if (e.target.classList.contains("node-id-input")) { renameNode(e.target); return; }
     if (e.target.classList.contains("cond-op")) toggleValue(e.target.closest(".cond-rule"));
+    if (e.target.classList.contains("fm-kind")) toggleFieldRow(e.target.closest(".fm-row"));
     syncForm();
   });
   function renameNode(input) {
@@ -249,6 +280,13 @@
       const last = items.lastElementChild;
       const focus = last && last.querySelector("input, select");
       if (focus) focus.focus();
+    } else if (t.classList.contains("add-fm")) {
+      field.querySelector(".fieldmap").appendChild(field.querySelector("template.tpl-fm").content.cloneNode(true));
+      const rows = field.querySelectorAll(".fieldmap > .fm-row");
+      toggleFieldRow(rows[rows.length - 1]);
+      rows[rows.length - 1].querySelector(".fm-target").focus();
+    } else if (t.classList.contains("remove-fm")) {
+      t.closest(".fm-row").remove();
     } else if (t.classList.contains("remove-rule")) {
       t.closest(".cond-rule").remove();
     } else if (t.classList.contains("remove-group")) {
@@ -264,15 +302,16 @@
   document.body.addEventListener("htmx:afterSwap", function (e) {
     if (e.target.id === "node-form") {
       e.target.querySelectorAll(".cond-rule").forEach(toggleValue);
+      e.target.querySelectorAll(".fm-row").forEach(toggleFieldRow);
       const form = document.getElementById("node-config");
       if (form) unmappedHints(form);
     } else if (e.target.classList && e.target.classList.contains("key-options")) {
       const form = document.getElementById("node-config");
       if (form) unmappedHints(form);
     } else if (e.target.id === "save-result" && e.detail.xhr && e.detail.xhr.status < 300 && e.detail.requestConfig.path.endsWith("/save")) {
-      dirty = false;
+      setDirty(false);
     } else if (e.target.id === "test-output") {
-      dirty = false;  // a test run saves the canvas first
+      setDirty(false);  // a test run saves the canvas first
     }
   });
 
@@ -295,8 +334,20 @@
   });
   document.querySelectorAll(".add-node").forEach(function (b) {
     b.addEventListener("click", function () {
-      const r = el.getBoundingClientRect();
-      place(b.dataset.type, r.x + r.width / 2 - 80, r.y + r.height / 2 - 40 + (Object.keys(byDocId).length % 5) * 20);
+      const type = b.dataset.type;
+      if (!types[type]) return;
+      const data = nodes();
+      const ids = Object.keys(data);
+      let x = 80, y = 120;
+      if (ids.length) {
+        // to the right of the selected step (or of the rightmost one)
+        const from = (selected && data[selected]) || ids.map(function (i) { return data[i]; }).sort(function (a, b) { return b.pos_x - a.pos_x; })[0];
+        x = from.pos_x + 240; y = from.pos_y;
+      }
+      const id = addNode(freshId(type), type, {}, x, y);
+      changed();
+      fit();
+      loadForm(id);
     });
   });
 
@@ -343,9 +394,8 @@
       e.detail.parameters["document"] = JSON.stringify(toDocument());
     }
   });
-  window.addEventListener("beforeunload", function (e) { if (dirty) { e.preventDefault(); e.returnValue = ""; } });
   document.body.addEventListener("htmx:beforeRequest", function (e) {
-    if (e.detail.elt && e.detail.elt.classList && e.detail.elt.classList.contains("run-now")) dirty = false;
+    if (e.detail.elt && e.detail.elt.classList && e.detail.elt.classList.contains("run-now")) setDirty(false);
   });
   window.koppelFlow = { toDocument: toDocument, byDocId: byDocId, loadForm: loadForm, isDirty: function () { return dirty; } };
 

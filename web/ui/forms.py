@@ -153,6 +153,9 @@ def build_widgets(
         elif kind in ("integer", "number"):
             w.widget = "number"
             w.value_type = kind
+        elif kind == "array" and {"target", "source"} <= set(_item_properties(prop, defs)):
+            w.widget = "fieldmap"
+            w.value = [_fieldmap_row(item) for item in value] if isinstance(value, list) else []
         elif kind == "array" and _resolve(prop.get("items") or {}, defs).get("type") == "string":
             items = _resolve(prop.get("items") or {}, defs)
             if "enum" in items:
@@ -173,6 +176,37 @@ def build_widgets(
             w.value = json.dumps(value, indent=2, ensure_ascii=False) if value is not None else ""
         widgets.append(w)
     return widgets
+
+
+def _item_properties(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    properties = _resolve(prop.get("items") or {}, defs).get("properties")
+    return properties if isinstance(properties, dict) else {}
+
+
+def _fieldmap_row(item: Any) -> dict[str, Any]:
+    """One row of the generic map's field list, flattened for the form."""
+    item = item if isinstance(item, dict) else {}
+    raw_source = item.get("source")
+    source: dict[str, Any] = raw_source if isinstance(raw_source, dict) else {}
+    kind = str(source.get("kind") or "path")
+    if kind == "constant":
+        text = "" if source.get("value") is None else str(source.get("value"))
+    elif kind == "expression":
+        text = str(source.get("expression") or "")
+    elif kind == "table":
+        text = str(source.get("key_path") or "")
+    else:
+        text = str(source.get("path") or "")
+    raw_table = source.get("table")
+    table: dict[str, Any] = raw_table if isinstance(raw_table, dict) else {}
+    return {
+        "target": str(item.get("target") or ""),
+        "kind": kind,
+        "text": text,
+        "table": "\n".join(f"{k} = {v}" for k, v in table.items()),
+        "default": "" if source.get("default") is None else str(source.get("default")),
+        "on_missing": str(source.get("on_missing") or "default"),
+    }
 
 
 def field_problems(problems: list[dict[str, Any]]) -> dict[str, list[str]]:

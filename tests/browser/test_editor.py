@@ -1,0 +1,64 @@
+"""Canvas details a user relies on: add with the + button, the generic map's field list, remove a step, problems."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import LiveServer, Watch, shot
+from tests.browser.test_journey import first_run_and_login
+
+pytestmark = pytest.mark.browser
+
+
+def doc(page: Any) -> dict[str, Any]:
+    return dict(page.evaluate("window.koppelFlow.toDocument()"))
+
+
+def test_build_a_small_flow_by_hand(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> None:
+    page, watch = watched_page
+    first_run_and_login(page, live_server.url)
+    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("button", name="New empty flow").click()
+    expect(page.locator("#drawflow")).to_be_visible()
+    page.get_by_role("button", name="Add WooCommerce customers").click()
+    page.get_by_role("button", name="Add Map fields").click()
+    form = page.locator("#node-config")
+    expect(form.get_by_role("heading", name="Map fields")).to_be_visible()
+    form.get_by_role("button", name="Add field").click()
+    row = form.locator(".fm-row").last
+    row.get_by_label("Target field").fill("emailAddress")
+    row.get_by_label("Comes from").select_option("path")
+    row.get_by_label("Field, value or formula").fill("email")
+    form.get_by_role("button", name="Add field").click()
+    row = form.locator(".fm-row").last
+    row.get_by_label("Target field").fill("kind")
+    row.get_by_label("Comes from").select_option("table")
+    row.get_by_label("Field, value or formula").fill("billing.country")
+    row.get_by_label('Table (one "key = value" a line)').fill("NL = domestic\nBE = eu")
+    row.get_by_label("When there is no value").select_option("needs_mapping")
+    shot(page, "30-map-fields")
+    config = next(n for n in doc(page)["nodes"] if n["type"] == "map")["config"]
+    assert config["fields"] == [
+        {"target": "emailAddress", "source": {"kind": "path", "on_missing": "default", "path": "email"}},
+        {
+            "target": "kind",
+            "source": {
+                "kind": "table",
+                "on_missing": "needs_mapping",
+                "key_path": "billing.country",
+                "table": {"NL": "domestic", "BE": "eu"},
+            },
+        },
+    ], json.dumps(config)
+    # a step that leads nowhere is flagged on the canvas after saving
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#save-result")).to_contain_text("cannot run yet")
+    expect(page.locator("#drawflow .drawflow-node.has-problem").first).to_be_visible()
+    # remove the map step again
+    form.get_by_role("button", name="Remove step").click()
+    assert [n["type"] for n in doc(page)["nodes"]] == ["woocommerce.customers"]
+    assert not watch.errors, watch.errors
