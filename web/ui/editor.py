@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, get, post
@@ -32,9 +33,15 @@ _SAMPLES: dict[tuple[str, str], tuple[float, list[str]]] = {}
 SAMPLE_TTL_S = 120.0
 
 
-def palette() -> list[dict[str, Any]]:
-    """Node types grouped by kind, in palette order."""
+@lru_cache(maxsize=1)
+def _palette() -> tuple[dict[str, Any], ...]:
     described = [cls.describe() for cls in all_node_types().values()]
+    return tuple(described)
+
+
+def palette() -> list[dict[str, Any]]:
+    """Node types grouped by kind, in palette order (their descriptions are computed once)."""
+    described = _palette()
     groups = []
     for kind, label in KIND_ORDER:
         items = sorted((d for d in described if d["kind"] == kind), key=lambda d: d["title"])
@@ -67,14 +74,15 @@ async def editor_page(request: Request[Any, Any, Any], db: Database, flow_id: st
     connections = {row.name: row.app for row in await store.list_connections(db)}
     problems = [p.as_dict() for p in await store.validate_flow_document(db, version.document)]
     versions = (await store.list_versions(db, flow_id))[:30]
-    types = {d["type"]: d for group in palette() for d in group["items"]}
+    groups = palette()
+    types = {d["type"]: d for group in groups for d in group["items"]}
     return render(
         request,
         "editor.html",
         flow=flow,
         version=version,
         document=version.document,
-        groups=palette(),
+        groups=groups,
         types=types,
         connections=connections,
         problems=problems,
