@@ -24,6 +24,31 @@
   document.body && document.body.addEventListener("htmx:afterSwap", function (e) {
     if (e.target.id === "drawer") e.target.classList.add("open");
   });
+  // a request that failed says so instead of doing nothing
+  function toast(text) {
+    let box = document.getElementById("toast");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "toast";
+      box.className = "toast";
+      box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(box._timer);
+    box._timer = setTimeout(function () { box.hidden = true; }, 8000);
+  }
+  document.addEventListener("htmx:responseError", function (e) {
+    const xhr = e.detail.xhr;
+    let text = (document.body.dataset.errorText || "Something went wrong") + " (" + xhr.status + ")";
+    const detail = (xhr.responseText || "").replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+    if (detail && detail.length < 300) text += ": " + detail;
+    toast(text);
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast(document.body.dataset.offlineText || "The server cannot be reached.");
+  });
   document.addEventListener("htmx:sseBeforeMessage", function (e) {
     if (e.target.id === "log-rows") {
       const follow = document.getElementById("follow");
