@@ -321,16 +321,50 @@
   });
   el.addEventListener("dragover", function (e) { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; });
   function place(type, clientX, clientY) {
-    if (!types[type]) return;
+    if (!types[type]) return null;
     const rect = editor.precanvas.getBoundingClientRect();
     const x = (clientX - rect.x) / editor.zoom, y = (clientY - rect.y) / editor.zoom;
-    const id = addNode(freshId(type), type, {}, x, y);
+    const id = addNode(freshId(type), type, {}, x - 20, y - 20);
     changed();
     loadForm(id);
+    return id;
+  }
+  // the wire under a point (a few pixels of slack: wires are thin), as [output node id, input node id]
+  function wireAt(clientX, clientY) {
+    for (let dx = -6; dx <= 6; dx += 3) {
+      for (let dy = -6; dy <= 6; dy += 3) {
+        const hit = document.elementsFromPoint(clientX + dx, clientY + dy).find(function (n) {
+          return n.classList && n.classList.contains("main-path");
+        });
+        if (hit) {
+          const cls = hit.parentElement.classList;
+          const input = Array.from(cls).find(function (c) { return c.startsWith("node_in_node-"); });
+          const output = Array.from(cls).find(function (c) { return c.startsWith("node_out_node-"); });
+          if (input && output) return [output.slice("node_out_node-".length), input.slice("node_in_node-".length)];
+        }
+      }
+    }
+    return null;
   }
   el.addEventListener("drop", function (e) {
     e.preventDefault();
-    place(e.dataTransfer.getData("text/plain"), e.clientX, e.clientY);
+    const type = e.dataTransfer.getData("text/plain");
+    const wire = wireAt(e.clientX, e.clientY);
+    const t = types[type];
+    const id = place(type, e.clientX, e.clientY);
+    // dropped onto a wire: the step is spliced into it
+    if (id && wire && t && t.inputs.length && t.outputs.length) {
+      editor.removeSingleConnection(wire[0], wire[1], "output_1", "input_1");
+      editor.addConnection(wire[0], id, "output_1", "input_1");
+      editor.addConnection(id, wire[1], "output_1", "input_1");
+      // keep it clear of its neighbours: just below the wire
+      const n = nodes()[id];
+      const box = document.getElementById("node-" + id);
+      n.pos_y += 110;
+      box.style.top = n.pos_y + "px";
+      editor.updateConnectionNodes("node-" + id);
+      changed();
+    }
   });
   document.querySelectorAll(".add-node").forEach(function (b) {
     b.addEventListener("click", function () {
@@ -338,13 +372,17 @@
       if (!types[type]) return;
       const data = nodes();
       const ids = Object.keys(data);
-      let x = 80, y = 120;
+      let x = 80, y = 120, from = null;
       if (ids.length) {
-        // to the right of the selected step (or of the rightmost one)
-        const from = (selected && data[selected]) || ids.map(function (i) { return data[i]; }).sort(function (a, b) { return b.pos_x - a.pos_x; })[0];
-        x = from.pos_x + 240; y = from.pos_y;
+        // to the right of the selected step (or of the rightmost one), wired to it
+        from = (selected && data[selected]) || ids.map(function (i) { return data[i]; }).sort(function (a, b) { return b.pos_x - a.pos_x; })[0];
+        x = from.pos_x + 280; y = from.pos_y;
       }
       const id = addNode(freshId(type), type, {}, x, y);
+      const fromType = from && types[from.data.type];
+      if (fromType && fromType.outputs.length && types[type].inputs.length) {
+        editor.addConnection(from.id, id, "output_1", "input_1");
+      }
       changed();
       fit();
       loadForm(id);

@@ -58,7 +58,23 @@ def test_build_a_small_flow_by_hand(live_server: LiveServer, watched_page: tuple
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator("#save-result")).to_contain_text("cannot run yet")
     expect(page.locator("#drawflow .drawflow-node.has-problem").first).to_be_visible()
+    # + wired the map after the source; a filter dropped onto that wire goes in between
+    assert [(e["from"], e["to"]) for e in doc(page)["edges"]] == [("customers", "map")]
+    customers_id = page.evaluate("window.koppelFlow.byDocId['customers']")
+    map_id = page.evaluate("window.koppelFlow.byDocId['map']")
+    wire = page.locator(f"#drawflow .connection.node_out_node-{customers_id}.node_in_node-{map_id} path").bounding_box()
+    assert wire
+    middle = {"x": wire["x"] + wire["width"] / 2, "y": wire["y"] + wire["height"] / 2}
+    canvas = page.locator("#drawflow").bounding_box()
+    assert canvas
+    page.locator('.palette-item[data-type="filter"]').drag_to(
+        page.locator("#drawflow"), target_position={"x": middle["x"] - canvas["x"], "y": middle["y"] - canvas["y"]}
+    )
+    edges = {(e["from"], e["to"]) for e in doc(page)["edges"]}
+    assert edges == {("customers", "filter"), ("filter", "map")}, edges
+    shot(page, "31-spliced-filter")
     # remove the map step again
+    page.locator('#drawflow .drawflow-node[data-doc-id="map"]').click()
     form.get_by_role("button", name="Remove step").click()
-    assert [n["type"] for n in doc(page)["nodes"]] == ["woocommerce.customers"]
+    assert [n["type"] for n in doc(page)["nodes"]] == ["woocommerce.customers", "filter"]
     assert not watch.errors, watch.errors
