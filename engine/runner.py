@@ -111,6 +111,21 @@ def _error_text(exc: BaseException) -> str:
     return text if text else type(exc).__name__
 
 
+def _journey(source: dict[str, Any], steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each node's output, capped; a node that passed the record on unchanged (a source, a filter) says only that,
+    so the same order is not stored three times in one log entry."""
+    journey: list[dict[str, Any]] = []
+    previous: Any = source
+    for step in steps:
+        output = step["output"]
+        if output is previous:
+            journey.append({"node": step["node"], "unchanged": True})
+        else:
+            journey.append({"node": step["node"], "output": snapshot(output)})
+        previous = output
+    return journey
+
+
 @dataclass
 class _Page:
     source: GraphNode
@@ -326,7 +341,7 @@ class _Execution:
             if status == "ok":
                 entry["message"] = "; ".join([entry.get("message", ""), *warnings]).strip("; ")
         detail["input"] = snapshot(record.source)
-        detail["steps"] = [{"node": s["node"], "output": snapshot(s["output"])} for s in steps]
+        detail["steps"] = _journey(record.source, steps)
         entry["status"] = status
         entry["detail"] = detail
         result.entries.append(entry)
