@@ -199,7 +199,8 @@
         const o = {};
         f.querySelectorAll("tbody .kv-row").forEach(function (r) {
           const k = r.querySelector(".kv-key").value.trim();
-          if (k) o[k] = r.querySelector(".kv-value").value;
+          const v = r.querySelector(".kv-value").value;
+          if (k && v !== "") o[k] = v;  // a row without a value is not finished yet
         });
         cfg[name] = o;
       } else if (w === "fieldmap") {
@@ -299,8 +300,28 @@
     }
     syncForm();
   });
+  // coming from the inbox: a new row for the missing key in the table that lacks it
+  let pendingRow = el.dataset.addTable ? { table: el.dataset.addTable, key: el.dataset.addKey || "" } : null;
+  function addPendingRow() {
+    if (!pendingRow) return;
+    const field = document.querySelector('#node-config .field[data-widget="table"][data-field="' + CSS.escape(pendingRow.table) + '"]');
+    if (!field) return;
+    const known = Array.from(field.querySelectorAll("tbody .kv-key")).find(function (i) { return i.value.trim() === pendingRow.key; });
+    let row = known && known.closest("tr");
+    if (!row) {
+      field.querySelector("tbody").appendChild(field.querySelector("template.kv-template").content.cloneNode(true));
+      const rows = field.querySelectorAll("tbody .kv-row");
+      row = rows[rows.length - 1];
+      row.querySelector(".kv-key").value = pendingRow.key;
+    }
+    row.classList.add("highlight");
+    row.scrollIntoView({ block: "center" });
+    row.querySelector(".kv-value").focus();
+    pendingRow = null;
+  }
   document.body.addEventListener("htmx:afterSwap", function (e) {
     if (e.target.id === "node-form") {
+      addPendingRow();
       e.target.querySelectorAll(".cond-rule").forEach(toggleValue);
       e.target.querySelectorAll(".fm-row").forEach(toggleFieldRow);
       const form = document.getElementById("node-config");

@@ -78,3 +78,49 @@ def test_build_a_small_flow_by_hand(live_server: LiveServer, watched_page: tuple
     form.get_by_role("button", name="Remove step").click()
     assert [n["type"] for n in doc(page)["nodes"]] == ["woocommerce.customers", "filter"]
     assert not watch.errors, watch.errors
+
+
+async def _waiting_record(db: Any) -> str:
+    from engine import store
+    from engine.models import LogEntry, Run
+    from engine.templates import get_template
+
+    flow = await store.create_flow(db, {**get_template("orders-to-sales-invoices"), "name": "Inbox flow"})
+    run = Run(flow_id=flow.id, document={}, status="partial", trigger="manual", params={}, waiting_count=1)
+    async with db.session() as session, session.begin():
+        session.add(run)
+        await session.flush()
+        session.add(
+            LogEntry(
+                run_id=run.id,
+                flow_id=flow.id,
+                node_id="invoice",
+                record_key="4711",
+                source_id="order:4711",
+                status="waiting",
+                message="needs mapping: payment_conditions has no row for 'klarna'",
+                detail={"missing": {"table": "payment_conditions", "key": "klarna"}},
+            )
+        )
+    return str(flow.id)
+
+
+def test_inbox_leads_to_the_missing_mapping(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> None:
+    page, watch = watched_page
+    first_run_and_login(page, live_server.url)
+    live_server.db_call(_waiting_record)
+    page.get_by_role("link", name="Inbox").click()
+    row = page.locator("tr", has_text="4711")
+    expect(row).to_contain_text("payment_conditions")
+    row.get_by_role("link", name="Add the mapping").click()
+    form = page.locator("#node-config")
+    new_row = form.locator(".kv-row.highlight")
+    expect(new_row).to_be_visible(timeout=15_000)
+    expect(new_row.locator(".kv-key")).to_have_value("klarna")
+    new_row.locator(".kv-value").fill("3")
+    config = next(n for n in doc(page)["nodes"] if n["id"] == "invoice")["config"]
+    assert config["payment_conditions"]["klarna"] == "3"
+    shot(page, "32-inbox-mapping")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#save-result")).to_contain_text("Saved as version")
+    assert not watch.errors, watch.errors
