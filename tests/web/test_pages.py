@@ -327,3 +327,16 @@ def test_every_template_string_has_a_dutch_translation() -> None:
             if match.group(2) not in dutch:
                 missing.append((path.name, match.group(2)))
     assert not missing, missing
+
+
+def test_personal_api_token_is_shown_once_and_works(site: Site) -> None:
+    made = site.client.post("/account/tokens", data={"name": "backup script"}, headers=site.htmx())
+    found = re.search(r'<pre id="new-token">(kp_[^<]+)</pre>', made.text)
+    assert found, made.text[:500]
+    token = found.group(1)
+    listed = site.client.get("/account/tokens")
+    assert "backup script" in listed.text and token not in listed.text
+    site.client.cookies.clear()  # no session: only the token speaks
+    assert site.client.get("/api/flows").status_code == 401
+    assert site.client.get("/api/flows", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert site.client.get("/api/flows", headers={"Authorization": "Bearer kp_wrong"}).status_code == 401

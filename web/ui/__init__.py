@@ -14,6 +14,7 @@ from web.ui.editor import EDITOR_ROUTES
 from web.ui.gallery import GALLERY_ROUTES
 from web.ui.render import redirect, render
 from web.ui.runs import RUN_ROUTES
+from web.ui.tokens import TOKEN_ROUTES
 from web.ui_automation import AUTOMATION_UI_ROUTES
 
 __all__ = ("ROUTES",)
@@ -44,6 +45,7 @@ ui_router = Router(
         *GALLERY_ROUTES,
         *EDITOR_ROUTES,
         *RUN_ROUTES,
+        *TOKEN_ROUTES,
         *AUTOMATION_UI_ROUTES,
     ],
     exception_handlers={
