@@ -15,6 +15,7 @@ from web.ui.gallery import GALLERY_ROUTES
 from web.ui.render import redirect, render
 from web.ui.runs import RUN_ROUTES
 from web.ui.tokens import TOKEN_ROUTES
+from web.ui.wizard import WIZARD_ROUTES
 from web.ui_automation import AUTOMATION_UI_ROUTES
 
 __all__ = ("ROUTES",)
@@ -47,6 +48,7 @@ ui_router = Router(
         *RUN_ROUTES,
         *TOKEN_ROUTES,
         *AUTOMATION_UI_ROUTES,
+        *WIZARD_ROUTES,
     ],
     exception_handlers={
         NotAuthorizedException: _to_login,
