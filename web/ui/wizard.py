@@ -201,9 +201,10 @@ async def _connection_page(
     name: str = "",
 ) -> Response[str]:
     app = _apps()[app_name]
-    choices = [row for row in await store.list_connections(db) if row.app == app_name]
+    rows = await store.list_connections(db)
+    choices = [row for row in rows if row.app == app_name]
     if not name:
-        taken = {row.name for row in choices} | {row.name for row in await store.list_connections(db)}
+        taken = {row.name for row in rows}
         name, n = app_name, 2
         while name in taken:
             name, n = f"{app_name}-{n}", n + 1
