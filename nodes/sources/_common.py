@@ -95,7 +95,8 @@ def effective_limit(params: Mapping[str, Any], amount_per_run: int | None) -> in
 
 
 def record_ids(params: Mapping[str, Any], prefixes: Iterable[str]) -> list[int] | None:
-    """The run's ``record_ids`` that belong to this source, as numbers (``1234``, ``"1234"``, ``"order:1234"``).
+    """The run's ``record_ids`` that belong to this source, as numbers (``1234``, ``"order:1234"``, and
+    ``"order:1234:refunds:40"`` for a record derived from order 1234).
 
     Returns:
         None when the run does not restrict the ids, else the list (possibly empty: none are this source's).
@@ -108,8 +109,9 @@ def record_ids(params: Mapping[str, Any], prefixes: Iterable[str]) -> list[int] 
     allowed = set(prefixes)
     ids: list[int] = []
     for item in raw:
-        text = str(item).strip()
-        prefix, sep, number = text.rpartition(":")
+        # A record derived from a source record keeps its origin in front: "order:12:refunds:40" is order 12.
+        parts = str(item).strip().split(":")
+        prefix, sep, number = (parts[0], ":", parts[1]) if len(parts) >= 2 else ("", "", parts[0])
         if sep and prefix not in allowed:
             continue
         if number.isdigit() and int(number) not in ids:

@@ -146,3 +146,11 @@ async def test_variable_products_become_variations_with_parent() -> None:
     node = ProductsSource("prod3", ProductsConfig(), ctx)
     records = [r for page in await run_source(node) for r in page]
     assert [r.source_id for r in records] == ["variation:21"] and records[0].data["parent"]["id"] == 2
+
+
+def test_record_ids_of_derived_records_point_at_their_origin() -> None:
+    from nodes.sources._common import record_ids
+
+    params = {"record_ids": ["order:12:refunds:40,41", "order:7", "customer:3", "9"]}
+    assert record_ids(params, ("order",)) == [12, 7, 9]
+    assert record_ids(params, ("customer",)) == [3, 9]
