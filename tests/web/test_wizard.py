@@ -195,6 +195,19 @@ async def test_steps_answers_land_in_the_flows_and_activation_switches_them_on(s
         assert f'hx-get="/runs/{run.id}/test-result"' in step5.text
     next_link = re.search(r'href="(/wizard/activate\?[^"]+)"', step5.text)
     assert next_link
+    # Back: the answers given are shown, and answering again changes the same flows (no second set)
+    back = re.search(r'href="(/wizard/questions\?[^"]+)"', step5.text)
+    assert back
+    again = site.client.get(back.group(1).replace("&amp;", "&"))
+    assert 'value="1234"' in again.text and 'type="date" value="2026-01-01"' in again.text
+    batch = re.search(r'name="batch" value="([^"]+)"', again.text)
+    assert batch and ("batch", batch.group(1)) not in answers
+    changed = [(k, "5678" if v == "1234" else v) for k, v in answers] + [("batch", batch.group(1))]
+    redone = site.client.post("/wizard/create", data=_form(changed), headers=site.htmx())
+    assert parse_qs(urlsplit(redone.headers["HX-Redirect"]).query)["flow"] == flow_ids
+    assert len(await _all_flows(site)) == 3
+    _flow, invoices = (await _flows(site, flow_ids))["orders-to-sales-invoices"]
+    assert _config(invoices, "debtor")["default_debtor"] == "5678"
     # step 6: schedule (every 15 minutes unless changed) and switch on
     step6 = site.client.get(next_link.group(1).replace("&amp;", "&"))
     assert step6.text.count('value="15"') == 3 and ">Activate</button>" in step6.text

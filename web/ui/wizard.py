@@ -7,6 +7,7 @@ the created flows' documents; test runs and schedules are the flows' own (the sa
 from __future__ import annotations
 
 import contextlib
+import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from engine import store
-from engine.models import Run
+from engine.models import Flow, Run
 from nodes.registry import get_node_type
 from web.i18n import translate
 from web.ui.forms import Widget, build_widgets
@@ -305,6 +306,7 @@ async def wizard_flows(
     woo: FromQuery[str] = "",
     asp: FromQuery[str] = "",
     t: FromQuery[list[str] | None] = None,
+    batch: FromQuery[str] = "",
 ) -> Response[str]:
     """Step 3: which flows."""
     if not woo or not asp:
@@ -314,11 +316,31 @@ async def wizard_flows(
         "wizard.html",
         step=3,
         steps=STEPS,
-        state={"woo": woo, "asp": asp},
+        state={"woo": woo, "asp": asp, "batch": batch},
         templates=_templates(),
         chosen=list(t or []),
         error=None,
     )
+
+
+async def _batch_flows(db: Database, batch: str, chosen: list[str]) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """The flows this wizard pass (``batch``) made already, by template, with their current documents."""
+    if not batch:
+        return {}
+    async with db.session() as session:
+        rows = list((await session.execute(select(Flow).where(Flow.template.in_(chosen)))).scalars())
+    out: dict[str, tuple[Any, dict[str, Any]]] = {}
+    for row in rows:
+        if (row.settings or {}).get("wizard") == batch and row.template not in out:
+            out[str(row.template)] = (row, (await store.get_version(db, row.id)).document)
+    return out
+
+
+def _document(base: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """``base`` (the template's document or the flow made from it) using the chosen connections."""
+    chosen = {"woocommerce": state.get("woo"), "asperion": state.get("asp")}
+    mapping = {slot: str(chosen.get(app) or slot) for slot, app in connection_slots(base).items()}
+    return use_connections(base, mapping)
 
 
 async def _questions_page(
@@ -331,10 +353,11 @@ async def _questions_page(
     problems: dict[str, str] | None = None,
 ) -> Response[str]:
     connections = await store.connection_apps(db)
+    made = await _batch_flows(db, str(state.get("batch") or ""), chosen)
     items = []
     for template in _templates(chosen):
-        document = _document(template, state)
-        asked = wizard_questions(template["name"], document, connections)
+        base = made[template["name"]][1] if template["name"] in made else template["document"]
+        asked = wizard_questions(template["name"], _document(base, state), connections)
         if form is not None:
             for question in asked:
                 question["widget"].value = _read_answer(form, question)
@@ -352,14 +375,6 @@ async def _questions_page(
     )
 
 
-def _document(template: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    """The template's document using the chosen WooCommerce and Asperion connections."""
-    document: dict[str, Any] = template["document"]
-    chosen = {"woocommerce": state.get("woo"), "asperion": state.get("asp")}
-    mapping = {slot: str(chosen.get(app) or slot) for slot, app in connection_slots(document).items()}
-    return use_connections(document, mapping)
-
-
 @get("/wizard/questions")
 async def wizard_questions_page(
     request: Request[Any, Any, Any],
@@ -367,8 +382,9 @@ async def wizard_questions_page(
     woo: FromQuery[str] = "",
     asp: FromQuery[str] = "",
     t: FromQuery[list[str] | None] = None,
+    batch: FromQuery[str] = "",
 ) -> Response[str]:
-    """Step 4: the few questions of each chosen template (prefilled with the template's defaults)."""
+    """Step 4: the few questions of each chosen template (prefilled with the defaults, or the answers given)."""
     known = {template["name"] for template in _templates()}
     chosen = [name for name in (t or []) if name in known]
     if not chosen:
@@ -377,41 +393,55 @@ async def wizard_questions_page(
             "wizard.html",
             step=3,
             steps=STEPS,
-            state={"woo": woo, "asp": asp},
+            state={"woo": woo, "asp": asp, "batch": batch},
             templates=_templates(),
             chosen=[],
             error="Choose at least one flow.",
         )
-    return await _questions_page(request, db, {"woo": woo, "asp": asp}, chosen)
+    state = {"woo": woo, "asp": asp, "batch": batch or uuid.uuid4().hex}
+    return await _questions_page(request, db, state, chosen)
 
 
 @post("/wizard/create")
 async def wizard_create(request: Request[Any, Any, Any], db: Database) -> Response[str]:
-    """Create one flow per chosen template with the answers, and start a test run of each."""
+    """Create one flow per chosen template with the answers (or update the ones made before), and test each."""
+    from engine import automation
+
     form = await request.form()
-    state = {"woo": str(form.get("woo") or ""), "asp": str(form.get("asp") or "")}
+    state = {key: str(form.get(key) or "") for key in ("woo", "asp", "batch")}
+    state["batch"] = state["batch"] or uuid.uuid4().hex
     known = {template["name"] for template in _templates()}
     chosen = [str(name) for name in form.getall("t", []) if str(name) in known]
     if not chosen:
-        return redirect(request, _url("/wizard/flows", **state))
+        return redirect(request, _url("/wizard/flows", woo=state["woo"], asp=state["asp"]))
     connections = await store.connection_apps(db)
+    made = await _batch_flows(db, state["batch"], chosen)
     documents: list[tuple[str, dict[str, Any]]] = []
     problems: dict[str, str] = {}
     lang = language_of(request)
     for template in _templates(chosen):
-        document = _document(template, state)
-        asked = wizard_questions(template["name"], document, connections)
-        answers = [(q, _read_answer(form, q)) for q in asked]
-        document, found = apply_answers(document, answers)
-        problems.update({f"{template['name']}:{key}": message for key, message in found.items()})
-        documents.append((template["name"], {**document, "name": translate(lang, template["title"])}))
+        name = template["name"]
+        base = made[name][1] if name in made else {**template["document"], "name": translate(lang, template["title"])}
+        document = _document(base, state)
+        asked = wizard_questions(name, document, connections)
+        document, found = apply_answers(document, [(q, _read_answer(form, q)) for q in asked])
+        problems.update({f"{name}:{key}": message for key, message in found.items()})
+        documents.append((name, document))
     if problems:
         return await _questions_page(request, db, state, chosen, form=form, problems=problems)
     flow_ids = []
     for name, document in documents:
-        flow = await store.create_flow(
-            db, document, note="created by the setup wizard", created_by=_email(request), template=name
-        )
+        if name in made:
+            flow, before = made[name]
+            if document != before:
+                await store.save_version(
+                    db, flow.id, document, note="answers changed in the setup wizard", created_by=_email(request)
+                )
+        else:
+            flow = await store.create_flow(
+                db, document, note="created by the setup wizard", created_by=_email(request), template=name
+            )
+            await automation.apply_automation(db, flow.id, {"settings": {"wizard": state["batch"]}})
         flow_ids.append(flow.id)
         if not await store.validate_flow_document(db, document):
             with contextlib.suppress(store.FlowBusy):
@@ -422,7 +452,9 @@ async def wizard_create(request: Request[Any, Any, Any], db: Database) -> Respon
                     params={"dry_run": True, "limit": TEST_LIMIT},
                     created_by=_email(request),
                 )
-    return redirect(request, _url("/wizard/test", flow=flow_ids))
+    return redirect(
+        request, _url("/wizard/test", flow=flow_ids, woo=state["woo"], asp=state["asp"], t=chosen, batch=state["batch"])
+    )
 
 
 async def _flows(db: Database, flow_ids: list[str]) -> list[Any]:
@@ -435,7 +467,13 @@ async def _flows(db: Database, flow_ids: list[str]) -> list[Any]:
 
 @get("/wizard/test")
 async def wizard_test(
-    request: Request[Any, Any, Any], db: Database, flow: FromQuery[list[str] | None] = None
+    request: Request[Any, Any, Any],
+    db: Database,
+    flow: FromQuery[list[str] | None] = None,
+    woo: FromQuery[str] = "",
+    asp: FromQuery[str] = "",
+    t: FromQuery[list[str] | None] = None,
+    batch: FromQuery[str] = "",
 ) -> Response[str]:
     """Step 5: each new flow's test run on its first records (polled until finished), and a button to run it again."""
     items = []
@@ -454,7 +492,20 @@ async def wizard_test(
         items.append({"flow": row, "run": run, "problems": problems})
     if not items:
         return redirect(request, "/wizard")
-    return render(request, "wizard.html", step=5, steps=STEPS, state={}, items=items, limit=TEST_LIMIT)
+    back = _url("/wizard/questions", woo=woo, asp=asp, t=list(t or []), batch=batch) if batch and t else None
+    return render(
+        request,
+        "wizard.html",
+        step=5,
+        steps=STEPS,
+        state={},
+        items=items,
+        limit=TEST_LIMIT,
+        back_url=back,
+        next_url=_url(
+            "/wizard/activate", flow=[i["flow"].id for i in items], woo=woo, asp=asp, t=list(t or []), batch=batch
+        ),
+    )
 
 
 @get("/wizard/activate")
@@ -479,6 +530,7 @@ async def wizard_activate_page(
         every={f.id: DEFAULT_EVERY_MINUTES for f in flows},
         problems={},
         default_every=DEFAULT_EVERY_MINUTES,
+        back_url="/wizard/test?" + urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "done"]),
     )
 
 
