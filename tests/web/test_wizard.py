@@ -130,6 +130,9 @@ async def test_steps_answers_land_in_the_flows_and_activation_switches_them_on(s
     assert step3.text.count('type="checkbox"') == 7
     nothing = site.client.get("/wizard/questions?woo=shop&asp=books")
     assert "Choose at least one flow." in nothing.text
+    both = site.client.get("/wizard/questions?woo=shop&asp=books&t=orders-to-sales-invoices&t=orders-to-sales-orders")
+    assert "Choose sales invoices or sales orders for your orders, not both" in both.text
+    assert both.text.count(" checked>") == 2  # the choice is kept
     # step 4: the questions, prefilled
     chosen = "t=orders-to-sales-invoices&t=products-to-articles&t=customers-to-debtors"
     step4 = site.client.get(f"/wizard/questions?woo=shop&asp=books&{chosen}")

@@ -375,6 +375,18 @@ async def _questions_page(
     )
 
 
+ORDER_TYPES = ("orders-to-sales-invoices", "orders-to-sales-orders")
+"""The order type: each order becomes either a sales invoice or a sales order, never both."""
+
+
+def _choice_problem(chosen: list[str]) -> str | None:
+    if not chosen:
+        return "Choose at least one flow."
+    if all(name in chosen for name in ORDER_TYPES):
+        return "Choose sales invoices or sales orders for your orders, not both: each order would be booked twice."
+    return None
+
+
 @get("/wizard/questions")
 async def wizard_questions_page(
     request: Request[Any, Any, Any],
@@ -387,7 +399,8 @@ async def wizard_questions_page(
     """Step 4: the few questions of each chosen template (prefilled with the defaults, or the answers given)."""
     known = {template["name"] for template in _templates()}
     chosen = [name for name in (t or []) if name in known]
-    if not chosen:
+    error = _choice_problem(chosen)
+    if error:
         return render(
             request,
             "wizard.html",
@@ -395,8 +408,8 @@ async def wizard_questions_page(
             steps=STEPS,
             state={"woo": woo, "asp": asp, "batch": batch},
             templates=_templates(),
-            chosen=[],
-            error="Choose at least one flow.",
+            chosen=chosen,
+            error=error,
         )
     state = {"woo": woo, "asp": asp, "batch": batch or uuid.uuid4().hex}
     return await _questions_page(request, db, state, chosen)
@@ -412,7 +425,7 @@ async def wizard_create(request: Request[Any, Any, Any], db: Database) -> Respon
     state["batch"] = state["batch"] or uuid.uuid4().hex
     known = {template["name"] for template in _templates()}
     chosen = [str(name) for name in form.getall("t", []) if str(name) in known]
-    if not chosen:
+    if _choice_problem(chosen):
         return redirect(request, _url("/wizard/flows", woo=state["woo"], asp=state["asp"]))
     connections = await store.connection_apps(db)
     made = await _batch_flows(db, state["batch"], chosen)
