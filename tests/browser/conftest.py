@@ -57,8 +57,9 @@ class LiveServer:
             return pool.submit(asyncio.run, go()).result(timeout=60)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server (and sandbox) per test module, so modules never share state such as rotated OAuth tokens."""
     import uvicorn
 
     from engine.db import migrate_sync

@@ -85,7 +85,7 @@ async def _waiting_record(db: Any) -> str:
     from engine.models import LogEntry, Run
     from engine.templates import get_template
 
-    flow = await store.create_flow(db, {**get_template("orders-to-sales-invoices"), "name": "Inbox flow"})
+    flow = await store.create_flow(db, {**get_template("orders-to-sales-invoices"), "name": "Mapping flow"})
     run = Run(flow_id=flow.id, document={}, status="partial", trigger="manual", params={}, waiting_count=1)
     async with db.session() as session, session.begin():
         session.add(run)
@@ -109,7 +109,7 @@ def test_inbox_leads_to_the_missing_mapping(live_server: LiveServer, watched_pag
     page, watch = watched_page
     first_run_and_login(page, live_server.url)
     live_server.db_call(_waiting_record)
-    page.get_by_role("link", name="Inbox").click()
+    page.get_by_role("link", name="Inbox", exact=True).click()
     row = page.locator("tr", has_text="4711")
     expect(row).to_contain_text("payment_conditions")
     row.get_by_role("link", name="Add the mapping").click()

@@ -50,6 +50,35 @@ def first_run_and_login(page: Any, url: str) -> None:
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
+def fresh_refresh_token(identity_url: str) -> str:
+    """A new Asperion refresh token from the simulator's authorization-code flow (what "connect Asperion" yields:
+    refresh tokens rotate, so the initial demo token may already be used by the demo connection)."""
+    import httpx
+
+    from sandbox import credentials as c
+
+    callback = "http://127.0.0.1/callback"
+    approved = httpx.get(
+        identity_url + "/connect/authorize",
+        params={"response_type": "code", "client_id": c.ASPERION_CLIENT_ID, "redirect_uri": callback},
+        follow_redirects=False,
+        timeout=30,
+    )
+    code = httpx.URL(approved.headers["location"]).params["code"]
+    tokens = httpx.post(
+        identity_url + "/connect/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": callback,
+            "client_id": c.ASPERION_CLIENT_ID,
+            "client_secret": c.ASPERION_CLIENT_SECRET,
+        },
+        timeout=30,
+    ).json()
+    return str(tokens["refresh_token"])
+
+
 def add_connections(page: Any, url: str) -> None:
     from sandbox import credentials as c
 
@@ -75,7 +104,7 @@ def add_connections(page: Any, url: str) -> None:
     page.get_by_label("Identity address").fill(base + "/asperion")
     page.get_by_label("Client id").fill(c.ASPERION_CLIENT_ID)
     page.get_by_label("Client secret").fill(c.ASPERION_CLIENT_SECRET)
-    page.get_by_label("Refresh token").fill(c.ASPERION_INITIAL_REFRESH_TOKEN)
+    page.get_by_label("Refresh token").fill(fresh_refresh_token(base + "/asperion"))
     page.get_by_label("Administration (tenant) id").fill(str(c.ASPERION_DEFAULT_TENANT))
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
@@ -292,9 +321,10 @@ def test_run_flow(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> N
     expect(page.locator("#run-live")).to_contain_text("records processed")  # only the failed and waiting ones
     assert "retry" in page.locator("h1").inner_text()
     page.get_by_role("link", name="Runs", exact=True).click()
-    expect(page.locator("table.table tbody tr")).to_have_count(3)  # test run, run, retry
+    runs = page.locator("table.table tbody tr", has_text="Shop orders → invoices")
+    expect(runs).to_have_count(3)  # test run, run, retry
     shot(page, "15-runs")
-    page.get_by_role("link", name="Inbox").click()
+    page.get_by_role("link", name="Inbox", exact=True).click()
     shot(page, "16-inbox")
     page.get_by_label("Language").select_option("nl")
     expect(page.get_by_role("link", name="Verbindingen")).to_be_visible()
