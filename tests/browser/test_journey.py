@@ -119,7 +119,8 @@ def add_connections(page: Any, url: str) -> None:
 def create_flow_from_template(page: Any) -> str:
     page.get_by_role("link", name="Templates", exact=True).click()
     shot(page, "05-templates")
-    page.get_by_role("link", name=re.compile("Use this template: Orders → sales invoices")).click()
+    card = page.get_by_role("article", name="Orders → sales invoices")
+    card.get_by_role("link", name="Use this template", exact=True).click()
     page.get_by_label("Name of the new flow").fill("Shop orders → invoices")
     page.get_by_label(re.compile(r"Which connection for WooCommerce")).select_option("shop")
     page.get_by_label(re.compile(r"Which connection for Asperion")).select_option("books")
