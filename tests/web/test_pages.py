@@ -340,3 +340,25 @@ def test_personal_api_token_is_shown_once_and_works(site: Site) -> None:
     assert site.client.get("/api/flows").status_code == 401
     assert site.client.get("/api/flows", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert site.client.get("/api/flows", headers={"Authorization": "Bearer kp_wrong"}).status_code == 401
+
+
+async def test_use_template_offers_the_connection_that_passed_its_test(site: Site) -> None:
+    from datetime import UTC, datetime
+
+    from engine import store
+    from engine.models import Connection
+
+    db = Database(site.database_url)
+    try:
+        fields = {"url": "http://127.0.0.1:9/asperion", "identity_url": "http://127.0.0.1:9/asperion"}
+        secrets = {"client_id": "c", "client_secret": "s", "refresh_token": "r"}
+        await store.save_connection(db, name="asperion", app="asperion", fields={**fields, **secrets})
+        books = await store.save_connection(db, name="books", app="asperion", fields={**fields, **secrets})
+        async with db.session() as session, session.begin():
+            row = await session.get(Connection, books.id)
+            assert row is not None
+            row.last_test_ok, row.last_test_at = True, datetime.now(UTC)
+    finally:
+        await db.dispose()
+    form = site.client.get("/templates/orders-to-sales-invoices/use").text
+    assert re.search(r'<option value="books" selected>books ✓</option>', form), form

@@ -90,7 +90,24 @@ async def use_form(request: Request[Any, Any, Any], db: Database, name: str) -> 
     template = _find(name)
     connections = await store.list_connections(db)
     slots = connection_slots(template["document"])
-    return render(request, "template_use.html", template=template, slots=slots, connections=connections, error=None)
+    preferred = {slot: _preferred(connections, app, slot) for slot, app in slots.items()}
+    return render(
+        request,
+        "template_use.html",
+        template=template,
+        slots=slots,
+        connections=connections,
+        preferred=preferred,
+        error=None,
+    )
+
+
+def _preferred(connections: list[Any], app: str, slot: str) -> str:
+    """The connection to offer first: the last one of this app that passed its test, else the template's name."""
+    tested = [c for c in connections if c.app == app and c.last_test_ok and c.last_test_at is not None]
+    if tested:
+        return str(max(tested, key=lambda c: c.last_test_at).name)
+    return slot
 
 
 @post("/templates/{name:str}/use")
