@@ -51,19 +51,11 @@ def _session_secret(settings: Settings) -> bytes:
 
 
 def _route_handlers() -> list[Any]:
-    handlers: list[Any] = [health]
-    with contextlib.suppress(ImportError):
-        from web.api import ROUTES as API_ROUTES
+    from web.api import ROUTES as API_ROUTES
+    from web.hooks import ROUTES as HOOK_ROUTES
+    from web.ui import ROUTES as UI_ROUTES
 
-        handlers.extend(API_ROUTES)
-    with contextlib.suppress(ImportError):
-        from web.ui import ROUTES as UI_ROUTES
-
-        handlers.extend(UI_ROUTES)
-    with contextlib.suppress(ImportError):
-        from web.hooks import ROUTES as HOOK_ROUTES
-
-        handlers.extend(HOOK_ROUTES)
+    handlers: list[Any] = [health, *API_ROUTES, *UI_ROUTES, *HOOK_ROUTES]
     if STATIC.exists():
         handlers.append(
             create_static_files_router(path="/static", directories=[STATIC], opt={"exclude_from_auth": True})
@@ -119,11 +111,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
             worker = EmbeddedWorker(settings, database)
             await worker.start()
-        with contextlib.suppress(ImportError):
-            from web.bootstrap import bootstrap
+        from web.bootstrap import bootstrap
 
-            sandbox_app = sandbox_handler.opt["sandbox_app"] if sandbox_handler else None
-            await bootstrap(app, settings, database, sandbox=sandbox_app)
+        sandbox_app = sandbox_handler.opt["sandbox_app"] if sandbox_handler else None
+        await bootstrap(app, settings, database, sandbox=sandbox_app)
         try:
             yield
         finally:

@@ -25,6 +25,12 @@ log = logging.getLogger("koppel.bootstrap")
 DEMO_SEED = {"orders": 200, "customers": 60, "products": 40, "seed": 1}
 
 
+def _fresh_grant(asperion: Any, redirect_uri: str) -> str:
+    """A refresh token of its own for the demo user, through the simulator's authorization-code grant."""
+    code = asperion.tokens.issue_code(redirect_uri, None, "plain")
+    return str(asperion.tokens.redeem_code(code, redirect_uri, None)["refresh_token"])
+
+
 async def bootstrap(app: Litestar, settings: Settings, db: Database, *, sandbox: Any = None) -> None:
     if settings.admin_email and settings.admin_password and await user_count(db) == 0:
         await create_user(db, settings.admin_email, settings.admin_password, is_admin=True)
@@ -39,6 +45,11 @@ async def bootstrap(app: Litestar, settings: Settings, db: Database, *, sandbox:
     for name, spec in connections(base).items():
         row = existing.get(name)
         fields = {k: v for k, v in spec.items() if k != "app"}
+        if spec["app"] == "asperion" and getattr(sandbox, "asperion", None) is not None:
+            # The demo connection signs in on its own (as "Connect with Asperion" would), so the refresh token the
+            # sandbox prints stays unused for whoever copies it into a connection of their own: refresh tokens
+            # rotate, and two connections sharing one would lock each other out.
+            fields["refresh_token"] = _fresh_grant(sandbox.asperion, f"{base}/demo-callback")
         saved = await store.save_connection(
             db, name=name, app=spec["app"], fields=fields, connection_id=row.id if row else None
         )
