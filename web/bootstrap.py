@@ -25,6 +25,34 @@ log = logging.getLogger("koppel.bootstrap")
 DEMO_SEED = {"orders": 200, "customers": 60, "products": 40, "seed": 1}
 
 
+DEMO_BROKEN_ORDER = 990000
+
+
+async def _import_order_with_rounding_error(sandbox: Any) -> None:
+    """The demo shop also holds one order as a buggy discount plugin leaves them: its total is 0.05 more than its
+    lines and taxes. The invoice's preflight refuses to book it, so a newcomer sees what a failed record looks like
+    (the seeded orders themselves add up to the cent)."""
+    import httpx
+
+    from sandbox import credentials as c
+
+    transport = httpx.ASGITransport(app=sandbox)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+        answer = await client.get(
+            "/woocommerce/wp-json/wc/v3/orders",
+            params={"status": "processing", "per_page": 100, "orderby": "id", "order": "asc"},
+            auth=(c.WOO_RW_KEY, c.WOO_RW_SECRET),
+        )
+    orders = answer.json() if answer.status_code == 200 else []
+    order = next((o for o in orders if o["billing"].get("country") == "NL" and not o.get("refunds")), None)
+    if order is None:
+        return
+    broken = {k: v for k, v in order.items() if k != "_links"}
+    broken.update(id=DEMO_BROKEN_ORDER, number=str(DEMO_BROKEN_ORDER), total=f"{float(order['total']) + 0.05:.2f}")
+    broken["customer_note"] = "Imported from the old shop by a discount plugin that rounds per line."
+    sandbox.woo.import_payloads(orders=[broken])
+
+
 def _fresh_grant(asperion: Any, redirect_uri: str) -> str:
     """A refresh token of its own for the demo user, through the simulator's authorization-code grant."""
     code = asperion.tokens.issue_code(redirect_uri, None, "plain")
@@ -40,6 +68,7 @@ async def bootstrap(app: Litestar, settings: Settings, db: Database, *, sandbox:
     from sandbox.control import connections
 
     sandbox.seed(**DEMO_SEED)
+    await _import_order_with_rounding_error(sandbox)
     base = os.environ.get("KOPPEL_BASE_URL", "http://127.0.0.1:8000").rstrip("/") + "/sandbox"
     existing = {row.name: row for row in await store.list_connections(db)}
     for name, spec in connections(base).items():
