@@ -129,7 +129,9 @@ APPS: dict[str, AppInfo] = {
                 "refresh_token",
                 "Refresh token",
                 secret=True,
-                help="Obtained when connecting Asperion; Koppel keeps the newest one, as Asperion rotates it.",
+                required=False,
+                help="Filled in by 'Connect with Asperion' after you approve Koppel (or paste one you were given); "
+                "Koppel keeps the newest one, as Asperion rotates it.",
             ),
             FieldInfo(
                 "tenant_id",

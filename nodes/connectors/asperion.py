@@ -14,9 +14,12 @@ may have rotated the token meanwhile). A call answered 401 gets one fresh token 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+
+import httpx
 
 from nodes.connectors.http import (
     ApiClient,
@@ -33,11 +36,14 @@ __all__ = (
     "ARTICLES",
     "DEBTORS",
     "JOURNAL_ENTRIES",
+    "OAUTH_SCOPE",
     "SALES_INVOICES",
     "SALES_ORDERS",
     "AsperionClient",
     "MemoryTokenStore",
     "TokenStore",
+    "authorize_url",
+    "exchange_code",
     "lines_of",
     "wrap_lines",
 )
@@ -108,6 +114,68 @@ def lines_of(obj: Mapping[str, Any], key: str = "lines") -> list[dict[str, Any]]
 
 def _filter_key(field: str) -> str:
     return field[:1].upper() + field[1:]
+
+
+OAUTH_SCOPE = "api offline_access"
+"""What Koppel asks Asperion's identity server for: the API, and refresh tokens to keep access."""
+
+
+def authorize_url(identity_url: str, client_id: str, redirect_uri: str, state: str) -> str:
+    """Where to send the user's browser so that they approve Koppel (OAuth authorization-code flow)."""
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": OAUTH_SCOPE,
+        "state": state,
+    }
+    return f"{identity_url.strip().rstrip('/')}/connect/authorize?{urlencode(query)}"
+
+
+async def exchange_code(
+    identity_url: str,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    redirect_uri: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> dict[str, Any]:
+    """Redeem the code Asperion sent back for tokens: ``{access_token, refresh_token, expires_at}``.
+
+    Raises:
+        AuthError: the code, client id or secret was refused (the message says which).
+        Unreachable: the identity host did not answer.
+    """
+    token_url = f"{identity_url.strip().rstrip('/')}/connect/token"
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": client_id,
+        "client_secret": client_secret,
+    }
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=30) as client:
+            response = await client.post(token_url, data=form)
+    except httpx.HTTPError as exc:
+        raise Unreachable(
+            0, f"Asperion's identity server at {identity_url} did not answer ({type(exc).__name__})."
+        ) from exc
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    if response.status_code != 200 or not isinstance(answer, dict) or not answer.get("access_token"):
+        error = answer.get("error", f"HTTP {response.status_code}") if isinstance(answer, dict) else "no JSON"
+        raise AuthError(
+            response.status_code, f"Asperion did not accept the sign-in ({error}); try Connect again.", None
+        )
+    return {
+        "access_token": answer["access_token"],
+        "refresh_token": answer.get("refresh_token") or "",
+        "expires_at": time.time() + float(answer.get("expires_in") or 3600),
+    }
 
 
 class _TokenRefused(Exception):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromQuery
+from litestar.params import FromQuery, Parameter
 
 from engine import store
 from web.ui.render import redirect, render
@@ -124,6 +124,79 @@ async def delete_connection(request: Request[Any, Any, Any], db: Database, conne
     return redirect(request, "/connections")
 
 
+ASPERION_CALLBACK = "/connections/asperion/callback"
+
+
+@post("/connections/{connection_id:str}/asperion/connect")
+async def asperion_connect(request: Request[Any, Any, Any], db: Database, connection_id: str) -> Response[str]:
+    """Send the browser to Asperion's sign-in, which comes back to the callback with a code (OAuth)."""
+    import secrets
+
+    from nodes.connectors.asperion import authorize_url
+
+    row = await _get(db, connection_id)
+    settings = row.settings
+    if row.app != "asperion" or not settings.get("identity_url") or not settings.get("client_id"):
+        result = {
+            "ok": False,
+            "message": "Fill in and save the identity address and client id first.",
+            "can_write": None,
+        }
+        return render(request, "fragments/test_result.html", result=result)
+    state = secrets.token_urlsafe(24)
+    request.set_session({**(request.session or {}), "asperion_oauth": {"state": state, "connection": row.id}})
+    redirect_uri = str(request.base_url).rstrip("/") + ASPERION_CALLBACK
+    return redirect(request, authorize_url(settings["identity_url"], settings["client_id"], redirect_uri, state))
+
+
+@get(ASPERION_CALLBACK)
+async def asperion_callback(
+    request: Request[Any, Any, Any],
+    db: Database,
+    code: FromQuery[str] = "",
+    oauth_state: Annotated[str, Parameter(query="state")] = "",  # "state" is a name Litestar reserves
+    error: FromQuery[str] = "",
+) -> Response[str]:
+    """Asperion sent the user back: check the state, redeem the code, keep the tokens with the connection."""
+    import hmac
+
+    from engine.crypto import get_box
+    from engine.service import DbTokenStore
+    from nodes.connectors.asperion import exchange_code
+
+    pending = (request.session or {}).get("asperion_oauth") or {}
+    connection_id = str(pending.get("connection", ""))
+    if not connection_id or not oauth_state or not hmac.compare_digest(oauth_state, str(pending.get("state", ""))):
+        return Response(
+            "This sign-in link is not valid (any more). Start again from the connection page.", status_code=400
+        )
+    request.set_session({k: v for k, v in (request.session or {}).items() if k != "asperion_oauth"})
+    if error or not code:
+        return redirect(request, f"/connections/{connection_id}?oauth_error={error or 'no code'}")
+    row = await _get(db, connection_id)
+    secrets_ = get_box().open(row.secrets)
+    redirect_uri = str(request.base_url).rstrip("/") + ASPERION_CALLBACK
+    try:
+        tokens = await exchange_code(
+            row.settings["identity_url"],
+            row.settings["client_id"],
+            secrets_.get("client_secret", ""),
+            code,
+            redirect_uri,
+        )
+    except Exception as exc:
+        return redirect(request, f"/connections/{connection_id}?oauth_error={str(exc)[:200]}")
+    await store.save_connection(
+        db,
+        name=row.name,
+        app=row.app,
+        fields={**row.settings, "refresh_token": tokens["refresh_token"]},
+        connection_id=row.id,
+    )
+    await DbTokenStore(db, f"conn:{row.id}").save(tokens)
+    return redirect(request, f"/connections/{connection_id}?connected=1")
+
+
 CONNECTION_ROUTES = [
     connections_page,
     new_connection,
@@ -131,4 +204,6 @@ CONNECTION_ROUTES = [
     edit_connection,
     test_connection,
     delete_connection,
+    asperion_connect,
+    asperion_callback,
 ]
