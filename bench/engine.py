@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 KOPPEL = str(Path(sys.executable).parent / "koppel")
-STATUSES = "processing,completed"
+STATUSES = "processing,completed,refunded"  # as the template reads: refunded orders for their credit invoices
+INVOICED = {"processing", "completed"}
+MEMO_SIZE = 5_000  # the debtor lookup node remembers this many debtors per run (bounded memory)
 
 
 def free_port() -> int:
@@ -154,46 +156,52 @@ async def bare_phase(connections: dict[str, Any], concurrency: int) -> tuple[flo
         await client.get(f"{asp['url']}/v1/debtors", headers=ah, params={"CustomerNumber": "9999"})
         sem = asyncio.Semaphore(concurrency)
         locks: dict[str, asyncio.Lock] = {}
-        debtors: dict[str, str] = {}
+        memos: dict[str, OrderedDict[str, str]] = {"invoice": OrderedDict(), "refund": OrderedDict()}
         done = 0
 
-        async def debtor_for(order: dict[str, Any]) -> str:
+        async def debtor_for(order: dict[str, Any], branch: str) -> str:
+            """The lookup node: guests → default debtor; else by e-mail, created when missing; a bounded memo."""
             email = (order["billing"].get("email") or "").strip().lower()
             if not order["customer_id"] or not email:
                 return "9999"
-            async with locks.setdefault(email, asyncio.Lock()):
-                if email in debtors:
-                    return debtors[email]
+            memo = memos[branch]
+            async with locks.setdefault(f"{branch}:{email}", asyncio.Lock()):
+                if email in memo:
+                    memo.move_to_end(email)
+                    return memo[email]
                 found = (
-                    await client.get(f"{asp['url']}/v1/debtors", headers=ah, params={"EmailAddress": email})
+                    await client.get(
+                        f"{asp['url']}/v1/debtors",
+                        headers=ah,
+                        params={"EmailAddress": email, "EmailAddress_comparison": "Equals"},
+                    )
                 ).json()["_data"]
                 if found:
-                    debtors[email] = found[0]["customerNumber"]
+                    number = found[0]["customerNumber"]
                 else:
                     body = {"name": f"{order['billing']['first_name']} {order['billing']['last_name']}",
                             "emailAddress": email, "countryCode": order["billing"]["country"]}  # fmt: skip
-                    created = (await client.post(f"{asp['url']}/v1/debtors", headers=ah, json=body)).json()
-                    debtors[email] = created["customerNumber"]
-                return debtors[email]
+                    number = (await client.post(f"{asp['url']}/v1/debtors", headers=ah, json=body)).json()[
+                        "customerNumber"
+                    ]
+                memo[email] = number
+                if len(memo) > MEMO_SIZE:
+                    memo.popitem(last=False)
+                return str(number)
 
         async def one(order: dict[str, Any]) -> None:
             nonlocal done
             async with sem:
-                debtor = await debtor_for(order)
-                description = f"WooCommerce order {order['number']}"
-                existing = await client.get(
-                    f"{asp['url']}/v1/salesinvoices",
-                    headers=ah,
-                    params={"Description": description, "Description_comparison": "Equals"},
-                )
-                if not existing.json()["_data"]:
-                    answer = await client.post(
-                        f"{asp['url']}/v1/salesinvoiceswithlines", headers=ah, json=bare_invoice(order, debtor)
-                    )
-                    answer.raise_for_status()
+                if order["status"] in INVOICED:
+                    debtor = await debtor_for(order, "invoice")
+                    if not await find_invoice(f"WooCommerce order {order['number']}"):
+                        answer = await client.post(
+                            f"{asp['url']}/v1/salesinvoiceswithlines", headers=ah, json=bare_invoice(order, debtor)
+                        )
+                        answer.raise_for_status()
+                    done += 1
                 if order.get("refunds"):
-                    await credit(order, debtor)
-                done += 1
+                    await credit(order, await debtor_for(order, "refund"))
 
         async def find_invoice(description: str) -> bool:
             answer = await client.get(
@@ -204,8 +212,11 @@ async def bare_phase(connections: dict[str, Any], concurrency: int) -> tuple[flo
             return bool(answer.json()["_data"])
 
         async def credit(order: dict[str, Any], debtor: str) -> None:
-            """The refund branch: read the refunds, ask which are credited, book one credit invoice for the rest."""
+            """The refund branch: read the refunds, check the order's invoice, ask which refunds are credited, book
+            one credit invoice for the rest."""
             refunds = (await client.get(f"{wbase}/orders/{order['id']}/refunds", auth=wauth)).json()
+            if not await find_invoice(f"WooCommerce order {order['number']}"):
+                return  # refunded before it was ever invoiced: nothing to credit
             new = []
             for refund in refunds:
                 if not await find_invoice(f"WooCommerce refund {refund['id']} of order {order['number']}"):
