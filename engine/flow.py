@@ -150,7 +150,9 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
         nodes[dst].parents.append(src)
 
     order = _topological_order(nodes, problems)
-    if order is not None:
+    if not raw_nodes:
+        problems.append(Problem(None, "nodes", "the flow has no nodes"))
+    elif order is not None and nodes:
         _check_shape(nodes, order, problems)
     if problems or order is None:
         return None, problems
@@ -198,11 +200,8 @@ def _topological_order(nodes: dict[str, GraphNode], problems: list[Problem]) -> 
 
 def _check_shape(nodes: dict[str, GraphNode], order: list[str], problems: list[Problem]) -> None:
     sources = [nid for nid in order if issubclass(nodes[nid].cls, SourceNode)]
-    if not sources and nodes:
+    if not sources:
         problems.append(Problem(None, None, "the flow has no source node"))
-    if not nodes:
-        problems.append(Problem(None, "nodes", "the flow has no nodes"))
-        return
     reachable: set[str] = set()
     stack = list(sources)
     while stack:

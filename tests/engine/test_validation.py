@@ -113,3 +113,10 @@ def test_missing_connection_is_reported_when_connections_are_known(doc: dict[str
         "field": "connection",
         "message": "connection 'shop' is a asperion connection, not woocommerce",
     } in problems(doc, {"shop": "asperion"})
+
+
+def test_an_empty_flow_and_a_flow_of_unknown_nodes_say_different_things() -> None:
+    empty = {"format": "koppel.flow/1", "name": "x", "nodes": [], "edges": []}
+    assert problems(empty) == [{"node": None, "field": "nodes", "message": "the flow has no nodes"}]
+    unknown = {**empty, "nodes": [{"id": "a", "type": "nope"}]}
+    assert problems(unknown) == [{"node": "a", "field": "type", "message": "unknown node type 'nope'"}]
