@@ -156,3 +156,22 @@ async def test_dry_run_from_the_api_writes_nothing(client: AsyncTestClient[Any],
     finished = await _wait_run(client, run["id"])
     assert finished["counts"]["ok"] == 2 and finished["trigger"] == "test"
     assert not (tmp_path / "out.jsonl").exists()
+
+
+async def test_flow_settings_follow_the_automation_rules(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+    flow_id = await _make_flow(client, tmp_path)
+    bad = await client.put(f"/api/flows/{flow_id}/settings", json={"trigger": {"type": "cron", "cron": "every day"}})
+    assert bad.status_code == 400 and "trigger.cron" in bad.text
+    unknown = await client.put(f"/api/flows/{flow_id}/settings", json={"settings": {"colour": "red"}})
+    assert unknown.status_code == 400 and "unknown settings: colour" in unknown.text
+    good = await client.put(
+        f"/api/flows/{flow_id}/settings",
+        json={
+            "trigger": {"type": "cron", "cron": "*/15 * * * *"},
+            "settings": {"max_parallel_runs": 2},
+            "active": True,
+        },
+    )
+    assert good.status_code == 200, good.text
+    assert good.json()["trigger"] == {"type": "cron", "cron": "*/15 * * * *"}
+    assert good.json()["settings"]["max_parallel_runs"] == 2 and good.json()["active"] is True

@@ -148,17 +148,19 @@ class FlowController(Controller):
     async def update_settings(
         self, db: NamedDependency[Database], flow_id: FromPath[str], data: SettingsIn
     ) -> dict[str, Any]:
-        """Trigger, schedule, run settings and whether the flow is active."""
-        async with db.session() as session, session.begin():
-            flow = await session.get(Flow, flow_id)
-            if flow is None:
-                raise not_found(f"no flow {flow_id!r}")
-            if data.trigger is not None:
-                flow.trigger = data.trigger
-            if data.settings is not None:
-                flow.settings = {**flow.settings, **data.settings}
-            if data.active is not None:
-                flow.active = data.active
+        """Trigger, schedule, run settings and whether the flow is active (the automation API's rules apply)."""
+        from engine.automation import SETTING_KEYS, apply_automation, validate_automation
+
+        settings = data.settings or {}
+        unknown = sorted(set(settings) - set(SETTING_KEYS))
+        if unknown:
+            raise bad_request(f"unknown settings: {', '.join(unknown)} (known: {', '.join(SETTING_KEYS)})")
+        change, problems = validate_automation({"trigger": data.trigger, "active": data.active, **settings})
+        if problems:
+            raise bad_request("the settings are not valid", problems)
+        flow = await apply_automation(db, flow_id, change)
+        if flow is None:
+            raise not_found(f"no flow {flow_id!r}")
         return flow_view(flow)
 
     @delete("/{flow_id:str}", operation_id="DeleteFlow", status_code=204)

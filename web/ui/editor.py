@@ -294,27 +294,31 @@ async def restore_version(request: Request[Any, Any, Any], db: Database, flow_id
 
 @post("/flows/{flow_id:str}/settings")
 async def save_settings(request: Request[Any, Any, Any], db: Database, flow_id: str) -> Response[str]:
-    """The basic run settings (trigger, parallel runs); issue 6 extends ``flow_settings.html``."""
+    """The basic run settings (trigger, parallel runs); issue 6 extends ``flow_settings.html``.
+
+    Checked by the same rules as the automation API (a cron expression must parse, an interval is long enough).
+    """
+    from engine.automation import apply_automation, validate_automation
+
     form = await request.form()
-    async with db.session() as session, session.begin():
-        flow = await session.get(Flow, flow_id)
-        if flow is None:
-            raise NotFoundException("This flow does not exist.")
-        trigger = dict(flow.trigger or {})
-        trigger["type"] = str(form.get("trigger_type") or trigger.get("type") or "manual")
-        every = str(form.get("every_minutes", "")).strip()
-        if every.isdigit() and int(every) > 0:
-            trigger["every_s"] = int(every) * 60
-        cron = str(form.get("cron", "")).strip()
-        if cron:
-            trigger["cron"] = cron
-        flow.trigger = trigger
-        settings = dict(flow.settings or {})
-        parallel = str(form.get("max_parallel_runs", "")).strip()
-        if parallel.isdigit():
-            settings["max_parallel_runs"] = int(parallel)
-        flow.settings = settings
-        flow.active = form.get("active") in ("on", "1", "true")
+    flow = await _flow(db, flow_id)
+    trigger = dict(flow.trigger or {})  # fields the form does not show (a webhook's catch-up) are kept
+    trigger["type"] = str(form.get("trigger_type") or trigger.get("type") or "manual")
+    every = str(form.get("every_minutes", "")).strip()
+    if every.isdigit() and int(every) > 0:
+        trigger["every_s"] = int(every) * 60
+    cron = str(form.get("cron", "")).strip()
+    if cron:
+        trigger["cron"] = cron
+    change_in: dict[str, Any] = {"trigger": trigger, "active": form.get("active") in ("on", "1", "true")}
+    parallel = str(form.get("max_parallel_runs", "")).strip()
+    if parallel.isdigit():
+        change_in["max_parallel_runs"] = int(parallel)
+    change, problems = validate_automation(change_in)
+    if problems:
+        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return render(request, "fragments/alert.html", kind="error", message=message)
+    await apply_automation(db, flow_id, change)
     return render(request, "fragments/alert.html", kind="success", message="Settings saved.")
 
 
