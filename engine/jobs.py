@@ -177,9 +177,16 @@ class EmbeddedWorker:
     async def stop(self) -> None:
         if self.worker is not None:
             # close() cancels jobs still running (a scheduler tick, say) and gathers them: their cancellation is
-            # the expected outcome here, not an error of the shutdown.
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.worker.close()
+            # the expected outcome here, not an error of the shutdown. A job that will not stop must not hold the
+            # server's shutdown forever either: after a while the worker's tasks are cancelled below regardless.
+            try:
+                await asyncio.wait_for(self.worker.close(), timeout=10)
+            except asyncio.CancelledError:
+                pass
+            except TimeoutError:
+                log.warning("the in-process worker did not stop within 10 s; cancelling its jobs")
+                for task in list(self.worker.tasks.values()):
+                    task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(BaseException):
