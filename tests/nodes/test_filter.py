@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from nodes.base import Kind, Record, SkipRecord
+from nodes.base import Kind, SkipRecord
 from nodes.filter import FilterConfig, FilterNode
 from nodes.registry import get_node_type
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@dataclass
-class FakeContext:
-    flow_key: str = "test-flow"
-    run_id: str = "run-1"
-    dry_run: bool = False
-    params: dict[str, Any] = field(default_factory=dict)
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    def client(self, connection: str) -> Any:
-        raise AssertionError("the filter needs no connection")
-
-    def cursor(self, node_id: str) -> Any:
-        raise AssertionError("the filter keeps no cursor")
-
-    def now(self) -> datetime:
-        return datetime(2025, 3, 10, tzinfo=UTC)
-
-
-def order_record(name: str = "order-b2b-de.json") -> Record:
-    data = json.loads((FIXTURES / name).read_text())
-    return Record(key=str(data["number"]), source_id=f"order:{data['id']}", data=data)
+from tests.nodes.fakes import FakeContext, order_record
 
 
 def make_filter(config: dict[str, Any]) -> FilterNode:
