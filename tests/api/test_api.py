@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 import tests.engine.fakes as fakes
 from engine.settings import Settings
@@ -22,39 +22,62 @@ for _cls in (fakes.FakeSource, fakes.FakeFilter, fakes.FakeMap, fakes.FakeTarget
 
 
 @pytest.fixture
-async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AsyncTestClient[Any]]:
+async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan (migration, embedded worker) in this test's own event loop.
+
+    Litestar's AsyncTestClient runs the lifespan in a portal thread with a loop of its own, while the requests come
+    from the test's loop: the database pool and the in-process worker then straddle two loops, and now and then an
+    await never woke up. One loop for everything, as a real server has.
+    """
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("KOPPEL_DEMO", raising=False)
     app = create_app(Settings.from_env())
-    async with AsyncTestClient(app=app) as test_client:
-        db = app.state.db
-        user = await create_user(db, "owner@example.com", "correct horse battery")
-        token = await create_api_token(db, user.id, "tests")
-        test_client.headers["Authorization"] = f"Bearer {token}"
-        yield test_client
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold_lifespan() -> None:  # entered and left in one task, as its cancel scope requires
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    holder = asyncio.create_task(hold_lifespan())
+    async with asyncio.timeout(60):
+        await asyncio.wait({holder, asyncio.create_task(started.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    if holder.done():
+        holder.result()  # start-up failed: raise its error
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as test_client:
+            db = app.state.db
+            user = await create_user(db, "owner@example.com", "correct horse battery")
+            token = await create_api_token(db, user.id, "tests")
+            test_client.headers["Authorization"] = f"Bearer {token}"
+            yield test_client
+    finally:
+        stop.set()
+        await asyncio.wait_for(holder, 30)
 
 
-async def test_health_needs_no_login(client: AsyncTestClient[Any]) -> None:
+async def test_health_needs_no_login(client: httpx.AsyncClient) -> None:
     del client.headers["Authorization"]
     response = await client.get("/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-async def test_api_requires_login(client: AsyncTestClient[Any]) -> None:
+async def test_api_requires_login(client: httpx.AsyncClient) -> None:
     del client.headers["Authorization"]
     assert (await client.get("/api/flows")).status_code == 401
     client.headers["Authorization"] = "Bearer kp_wrong"
     assert (await client.get("/api/flows")).status_code == 401
 
 
-async def test_openapi_schema_is_served(client: AsyncTestClient[Any]) -> None:
+async def test_openapi_schema_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/schema/openapi.json")
     assert response.status_code == 200
     assert "/api/flows" in response.json()["paths"]
 
 
-async def test_connection_secrets_are_write_only(client: AsyncTestClient[Any]) -> None:
+async def test_connection_secrets_are_write_only(client: httpx.AsyncClient) -> None:
     body = {
         "name": "shop",
         "app": "woocommerce",
@@ -75,13 +98,13 @@ async def test_connection_secrets_are_write_only(client: AsyncTestClient[Any]) -
     assert updated.json()["secrets_set"]["consumer_secret"] is True
 
 
-async def test_bad_connection_gets_clear_errors(client: AsyncTestClient[Any]) -> None:
+async def test_bad_connection_gets_clear_errors(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/connections", json={"name": "x", "app": "nope", "fields": {}})
     assert response.status_code == 400
     assert "app: must be one of" in response.text
 
 
-async def _make_flow(client: AsyncTestClient[Any], tmp_path: Path, count: int = 5, **config: Any) -> str:
+async def _make_flow(client: httpx.AsyncClient, tmp_path: Path, count: int = 5, **config: Any) -> str:
     fakes.write_items(tmp_path / "in.json", count)
     doc = fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl", **config)
     response = await client.post("/api/flows", json={"document": doc, "note": "first"})
@@ -90,7 +113,7 @@ async def _make_flow(client: AsyncTestClient[Any], tmp_path: Path, count: int = 
     return str(response.json()["id"])
 
 
-async def test_each_save_is_a_new_version_and_old_ones_restore(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+async def test_each_save_is_a_new_version_and_old_ones_restore(client: httpx.AsyncClient, tmp_path: Path) -> None:
     flow_id = await _make_flow(client, tmp_path)
     doc = (await client.get(f"/api/flows/{flow_id}")).json()["document"]
     doc["name"] = "renamed"
@@ -103,7 +126,7 @@ async def test_each_save_is_a_new_version_and_old_ones_restore(client: AsyncTest
     assert (await client.get(f"/api/flows/{flow_id}")).json()["document"]["name"] == "test flow"
 
 
-async def test_validate_returns_problems(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+async def test_validate_returns_problems(client: httpx.AsyncClient, tmp_path: Path) -> None:
     doc = fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl")
     doc["nodes"][1]["type"] = "bogus"
     response = await client.post("/api/flows/validate", json=doc)
@@ -111,7 +134,7 @@ async def test_validate_returns_problems(client: AsyncTestClient[Any], tmp_path:
     assert {"node": "keep", "field": "type", "message": "unknown node type 'bogus'"} in response.json()["problems"]
 
 
-async def _wait_run(client: AsyncTestClient[Any], run_id: str) -> dict[str, Any]:
+async def _wait_run(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
     async with asyncio.timeout(30):
         while True:
             run: dict[str, Any] = (await client.get(f"/api/runs/{run_id}")).json()
@@ -120,7 +143,7 @@ async def _wait_run(client: AsyncTestClient[Any], run_id: str) -> dict[str, Any]
             await asyncio.sleep(0.05)
 
 
-async def test_run_logs_entry_journey_and_retry(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+async def test_run_logs_entry_journey_and_retry(client: httpx.AsyncClient, tmp_path: Path) -> None:
     flow_id = await _make_flow(client, tmp_path, count=8, target={"fail_values": [4]})
     started = await client.post(f"/api/flows/{flow_id}/runs", json={})
     assert started.status_code == 201, started.text
@@ -139,7 +162,7 @@ async def test_run_logs_entry_journey_and_retry(client: AsyncTestClient[Any], tm
     assert retried["counts"]["read"] == 1 and retried["counts"]["failed"] == 1
 
 
-async def test_sse_stream_sends_entries_and_closes(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+async def test_sse_stream_sends_entries_and_closes(client: httpx.AsyncClient, tmp_path: Path) -> None:
     flow_id = await _make_flow(client, tmp_path, count=6)
     run_id = (await client.post(f"/api/flows/{flow_id}/runs", json={})).json()["id"]
     await _wait_run(client, run_id)
@@ -150,7 +173,7 @@ async def test_sse_stream_sends_entries_and_closes(client: AsyncTestClient[Any],
     assert events[-1].startswith("event: close")
 
 
-async def test_dry_run_from_the_api_writes_nothing(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+async def test_dry_run_from_the_api_writes_nothing(client: httpx.AsyncClient, tmp_path: Path) -> None:
     flow_id = await _make_flow(client, tmp_path, count=4)
     run = (await client.post(f"/api/flows/{flow_id}/runs", json={"dry_run": True, "limit": 2})).json()
     finished = await _wait_run(client, run["id"])
@@ -158,7 +181,7 @@ async def test_dry_run_from_the_api_writes_nothing(client: AsyncTestClient[Any],
     assert not (tmp_path / "out.jsonl").exists()
 
 
-async def test_flow_settings_follow_the_automation_rules(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+async def test_flow_settings_follow_the_automation_rules(client: httpx.AsyncClient, tmp_path: Path) -> None:
     flow_id = await _make_flow(client, tmp_path)
     bad = await client.put(f"/api/flows/{flow_id}/settings", json={"trigger": {"type": "cron", "cron": "every day"}})
     assert bad.status_code == 400 and "trigger.cron" in bad.text
