@@ -11,7 +11,9 @@ import secrets
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +115,38 @@ def redis_url() -> Iterator[str]:
         yield url
     finally:
         redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=chosen).flushdb()
+
+
+@asynccontextmanager
+async def api_client(app: Any) -> AsyncIterator[Any]:
+    """An ``httpx.AsyncClient`` on ``app``, whose lifespan runs in this test's own event loop, logged in with a token.
+
+    Litestar's AsyncTestClient runs the lifespan in a portal thread with a loop of its own while requests come from
+    the test's loop: the database pool and the in-process worker then straddle two loops, and now and then an
+    await never woke up. Here one task holds the lifespan (its cancel scope must be left where it was entered).
+    """
+    import httpx
+
+    from web.auth import create_api_token, create_user
+
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold_lifespan() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    holder = asyncio.create_task(hold_lifespan())
+    async with asyncio.timeout(60):
+        await asyncio.wait({holder, asyncio.create_task(started.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    if holder.done():
+        holder.result()  # start-up failed: raise its error
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
+            user = await create_user(app.state.db, "owner@example.com", "correct horse battery")
+            client.headers["Authorization"] = f"Bearer {await create_api_token(app.state.db, user.id, 'tests')}"
+            yield client
+    finally:
+        stop.set()
+        await asyncio.wait_for(holder, 30)

@@ -14,8 +14,8 @@ import pytest
 import tests.engine.fakes as fakes
 from engine.settings import Settings
 from nodes.registry import register
+from tests.conftest import api_client
 from web.app import create_app
-from web.auth import create_api_token, create_user
 
 for _cls in (fakes.FakeSource, fakes.FakeFilter, fakes.FakeMap, fakes.FakeTarget):
     register(_cls)
@@ -23,39 +23,12 @@ for _cls in (fakes.FakeSource, fakes.FakeFilter, fakes.FakeMap, fakes.FakeTarget
 
 @pytest.fixture
 async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan (migration, embedded worker) in this test's own event loop.
-
-    Litestar's AsyncTestClient runs the lifespan in a portal thread with a loop of its own, while the requests come
-    from the test's loop: the database pool and the in-process worker then straddle two loops, and now and then an
-    await never woke up. One loop for everything, as a real server has.
-    """
+    """The app with its lifespan (migration, embedded worker) in this test's own event loop (see ``api_client``)."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("KOPPEL_DEMO", raising=False)
-    app = create_app(Settings.from_env())
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def hold_lifespan() -> None:  # entered and left in one task, as its cancel scope requires
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    holder = asyncio.create_task(hold_lifespan())
-    async with asyncio.timeout(60):
-        await asyncio.wait({holder, asyncio.create_task(started.wait())}, return_when=asyncio.FIRST_COMPLETED)
-    if holder.done():
-        holder.result()  # start-up failed: raise its error
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as test_client:
-            db = app.state.db
-            user = await create_user(db, "owner@example.com", "correct horse battery")
-            token = await create_api_token(db, user.id, "tests")
-            test_client.headers["Authorization"] = f"Bearer {token}"
-            yield test_client
-    finally:
-        stop.set()
-        await asyncio.wait_for(holder, 30)
+    async with api_client(create_app(Settings.from_env())) as test_client:
+        yield test_client
 
 
 async def test_health_needs_no_login(client: httpx.AsyncClient) -> None:

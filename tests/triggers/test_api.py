@@ -4,30 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 import tests.engine.fakes as fakes
 from engine.settings import Settings
+from tests.conftest import api_client
 from web.app import create_app
-from web.auth import create_api_token, create_user
 
 
 @pytest.fixture
-async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AsyncTestClient[Any]]:
+async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("KOPPEL_DEMO", raising=False)
-    app = create_app(Settings.from_env())
-    async with AsyncTestClient(app=app) as test_client:
-        user = await create_user(app.state.db, "owner@example.com", "correct horse battery")
-        test_client.headers["Authorization"] = f"Bearer {await create_api_token(app.state.db, user.id, 'tests')}"
+    async with api_client(create_app(Settings.from_env())) as test_client:
         yield test_client
 
 
-async def _flow(client: AsyncTestClient[Any], tmp_path: Path) -> str:
+async def _flow(client: httpx.AsyncClient, tmp_path: Path) -> str:
     fakes.write_items(tmp_path / "in.json", 3)
     document = fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl")
     response = await client.post("/api/flows", json={"document": document})
@@ -35,7 +31,7 @@ async def _flow(client: AsyncTestClient[Any], tmp_path: Path) -> str:
     return str(response.json()["id"])
 
 
-async def test_settings_are_validated_and_stored(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+async def test_settings_are_validated_and_stored(client: httpx.AsyncClient, tmp_path: Path) -> None:
     flow_id = await _flow(client, tmp_path)
     url = f"/api/flows/{flow_id}/automation"
     bad = await client.put(
@@ -67,7 +63,7 @@ async def test_settings_are_validated_and_stored(client: AsyncTestClient[Any], t
     assert view["trigger_problems"] == []
 
 
-async def test_cursor_edit_and_backfill(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+async def test_cursor_edit_and_backfill(client: httpx.AsyncClient, tmp_path: Path) -> None:
     flow_id = await _flow(client, tmp_path)
     url = f"/api/flows/{flow_id}/automation"
     assert (await client.put(f"{url}/cursors/src", json={"value": "yesterday"})).status_code == 400
@@ -81,7 +77,7 @@ async def test_cursor_edit_and_backfill(client: AsyncTestClient[Any], tmp_path: 
     assert run.json()["trigger"] == "backfill"
 
 
-async def test_erase_and_health(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+async def test_erase_and_health(client: httpx.AsyncClient, tmp_path: Path) -> None:
     await _flow(client, tmp_path)
     assert (await client.post("/api/privacy/erase", json={"email": "not-an-address"})).status_code == 400
     report = await client.post("/api/privacy/erase", json={"email": "nobody@example.com"})
