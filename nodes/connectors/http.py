@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from nodes import jsoncodec
+
 __all__ = (
     "IDEMPOTENT_METHODS",
     "ApiClient",
@@ -555,7 +557,10 @@ class ApiClient:
         if not response.content:
             return None
         try:
-            return response.json()
+            try:
+                return jsoncodec.loads(response.content)
+            except ValueError:  # perhaps not UTF-8: decode the text by the response's charset
+                return jsoncodec.loads(response.text)
         except ValueError as exc:
             snippet = self._decode(response)
             raise ApiError(

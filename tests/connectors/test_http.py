@@ -12,6 +12,7 @@ import pytest
 
 from nodes.connectors.http import (
     ApiClient,
+    ApiError,
     AuthError,
     NotFound,
     RateLimited,
@@ -216,3 +217,15 @@ def test_redact_patterns() -> None:
     assert "s3cr3t" not in redact('{"refresh_token": "r0tate", "client_secret": "s3cr3t"}')
     assert "pw" not in redact("https://user:pw@host/x").split("@")[0].split("//")[1]
     assert redact("order 1234 for jan@example.nl") == "order 1234 for jan@example.nl"
+
+
+async def test_json_bodies_in_any_declared_charset_and_non_json_is_a_readable_error() -> None:
+    latin1 = '{"name": "Zoë"}'.encode("latin-1")
+    handler, _ = sequence(
+        httpx.Response(200, content=latin1, headers={"Content-Type": "application/json; charset=iso-8859-1"}),
+        httpx.Response(200, content=b"<html>Maintenance</html>", headers={"Content-Type": "text/html"}),
+    )
+    client, _ = make(handler)
+    assert await client.request_json("GET", "things") == {"name": "Zoë"}
+    with pytest.raises(ApiError, match="not JSON"):
+        await client.request_json("GET", "things")
