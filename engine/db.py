@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,20 @@ from engine.settings import Settings, get_settings
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ("Database", "alembic_config", "migrate", "migrate_sync")
+__all__ = ("Database", "EncodedJSON", "alembic_config", "migrate", "migrate_sync")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class EncodedJSON(str):
+    """JSON text encoded already (the log sink encodes each entry's detail once, to measure and cap it): a JSON
+    column stores it as it is instead of encoding the value a second time."""
+
+
+def _json_serializer(value: Any) -> str:
+    if isinstance(value, EncodedJSON):
+        return str.__str__(value)
+    return json.dumps(value)
 
 
 class Database:
@@ -24,7 +36,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo}
+        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _json_serializer}
         if url.startswith("sqlite"):
             _ensure_sqlite_dir(url)
             kwargs["connect_args"] = {"timeout": 30}

@@ -9,42 +9,90 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.broadcast import get_broadcaster
 from engine.crypto import SECRET_KEYS, redact
+from engine.db import EncodedJSON
 from engine.models import IdempotencyEntry, LogEntry, Run, utcnow
+from nodes import jsoncodec
 
 if TYPE_CHECKING:
     from engine.db import Database
 
-__all__ = ("SNAPSHOT_LIMIT", "LogSink", "RecordResult", "snapshot")
+_LOG = cast(Table, LogEntry.__table__)
+_IDEMPOTENCY = cast(Table, IdempotencyEntry.__table__)
+_RUN = cast(Table, Run.__table__)
+
+__all__ = ("SNAPSHOT_LIMIT", "LogSink", "RecordResult", "encode_detail", "snapshot")
 
 SNAPSHOT_LIMIT = 16_000
 """Characters of one snapshot kept in a log entry; longer ones are cut and marked."""
 
 OUTCOME_ORDER = ("failed", "waiting", "ok", "skipped")
 
+SNAPSHOT_KEYS = ("input", "request", "response")
+"""The keys of a log entry's detail that hold whole objects (as does each step's ``output``): capped one by one."""
+
+
+_dumps = jsoncodec.dumps
+
+_SECRET_WORDS = ("secret", "token", "password", "authorization")
+"""Every key of :data:`SECRET_KEYS` contains one of these."""
+assert all(any(word in key for word in _SECRET_WORDS) for key in SECRET_KEYS)
+_SECRET_KEY_TEXT = re.compile("|".join(f'"{re.escape(key)}"' for key in sorted(SECRET_KEYS)), re.IGNORECASE)
+
+
+def _may_hold_secret(text: str) -> bool:
+    """Whether a secret key occurs in JSON ``text``: a quick look for the words first, the exact keys only when one
+    is there (then :func:`redact` walks the value)."""
+    lowered = text.lower()
+    if not any(word in lowered for word in _SECRET_WORDS):
+        return False
+    return _SECRET_KEY_TEXT.search(text) is not None
+
 
 def snapshot(value: Any, limit: int = SNAPSHOT_LIMIT) -> Any:
     """A capped, redacted copy of ``value`` fit for a log entry."""
     if value is None:
         return None
-    text = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
-    lowered = text.lower()
-    if any(f'"{key}"' in lowered for key in SECRET_KEYS):  # walk the value only when a secret may be in it
+    text = _dumps(value)
+    if _may_hold_secret(text):  # walk the value only when a secret may be in it
         value = redact(value)
-        text = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+        text = _dumps(value)
     if len(text) <= limit:
         return value
     return {"_truncated": True, "size": len(text), "preview": text[:limit]}
+
+
+def encode_detail(detail: dict[str, Any], limit: int = SNAPSHOT_LIMIT) -> str:
+    """The JSON text of a log entry's detail, encoded once in the common case.
+
+    The engine puts whole objects in a detail (the record as read, each node's output, the request, the response);
+    here they are redacted when a secret key may be among them, and each is capped at ``limit`` characters. When
+    the whole text is within ``limit``, no part can exceed it, so the first encoding is the answer.
+    """
+    text = _dumps(detail)
+    if _may_hold_secret(text):
+        detail = redact(detail)
+        text = _dumps(detail)
+    if len(text) <= limit:
+        return text
+    capped = {key: snapshot(value, limit) if key in SNAPSHOT_KEYS else value for key, value in detail.items()}
+    steps = capped.get("steps")
+    if isinstance(steps, list):
+        capped["steps"] = [
+            {**step, "output": snapshot(step["output"], limit)} if isinstance(step, dict) and "output" in step else step
+            for step in steps
+        ]
+    return _dumps(capped)
 
 
 @dataclass
@@ -66,7 +114,7 @@ class LogSink:
         flow_id: str | None,
         *,
         batch_size: int = 500,
-        interval_s: float = 0.2,
+        interval_s: float = 0.5,
         max_pending: int = 5000,
     ) -> None:
         self.db = db
@@ -128,43 +176,55 @@ class LogSink:
             delta["read"] += 1
             delta[result.outcome] += 1
             for entry in result.entries:
-                if self._redact is not None and entry.get("detail"):
-                    entry = {**entry, "detail": self._redact(entry["detail"])}
+                detail = entry.get("detail")
+                if detail and self._redact is not None:
+                    detail = self._redact(detail)
                 rows.append(
-                    {"run_id": self.run_id, "flow_id": self.flow_id, "created_at": now, "resolved": False, **entry}
+                    {
+                        "run_id": self.run_id,
+                        "flow_id": self.flow_id,
+                        "node_id": entry["node_id"],
+                        "record_key": entry.get("record_key", ""),
+                        "source_id": entry.get("source_id", ""),
+                        "status": entry["status"],
+                        "message": entry.get("message", ""),
+                        "detail": EncodedJSON(encode_detail(detail)) if detail else None,
+                        "resolved": False,
+                        "created_at": now,
+                    }
                 )
             for delivery in result.deliveries:
                 deliveries.append({"flow_key": self.flow_key, "run_id": self.run_id, "created_at": now, **delivery})
             if result.outcome in ("ok", "skipped"):
                 settled.append(result.source_id)
-        async with self.db.session() as session, session.begin():
+        # Core statements on one connection: the ORM's unit of work has nothing to add to these bulk writes.
+        async with self.db.engine.begin() as conn:
             if rows:
-                await session.execute(insert(LogEntry), rows)
+                await conn.execute(insert(_LOG), rows)
             if deliveries:
                 dialect = sqlite if self.db.is_sqlite else postgresql
-                stmt = dialect.insert(IdempotencyEntry).on_conflict_do_nothing()
-                await session.execute(stmt, deliveries)
+                await conn.execute(dialect.insert(_IDEMPOTENCY).on_conflict_do_nothing(), deliveries)
             if settled and self.flow_id:
-                await session.execute(
-                    update(LogEntry)
+                await conn.execute(
+                    update(_LOG)
                     .where(
-                        LogEntry.flow_id == self.flow_id,
-                        LogEntry.source_id.in_(settled),
-                        LogEntry.status.in_(("waiting", "failed")),
-                        LogEntry.resolved.is_(False),
-                        LogEntry.run_id != self.run_id,
+                        _LOG.c.flow_id == self.flow_id,
+                        _LOG.c.source_id.in_(settled),
+                        _LOG.c.status.in_(("waiting", "failed")),
+                        _LOG.c.resolved.is_(False),
+                        _LOG.c.run_id != self.run_id,
                     )
                     .values(resolved=True)
                 )
-            await session.execute(
-                update(Run)
-                .where(Run.id == self.run_id)
+            await conn.execute(
+                update(_RUN)
+                .where(_RUN.c.id == self.run_id)
                 .values(
-                    read_count=Run.read_count + delta["read"],
-                    ok_count=Run.ok_count + delta["ok"],
-                    skipped_count=Run.skipped_count + delta["skipped"],
-                    waiting_count=Run.waiting_count + delta["waiting"],
-                    failed_count=Run.failed_count + delta["failed"],
+                    read_count=_RUN.c.read_count + delta["read"],
+                    ok_count=_RUN.c.ok_count + delta["ok"],
+                    skipped_count=_RUN.c.skipped_count + delta["skipped"],
+                    waiting_count=_RUN.c.waiting_count + delta["waiting"],
+                    failed_count=_RUN.c.failed_count + delta["failed"],
                     heartbeat_at=now,
                 )
             )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from engine.flow import FlowGraph, GraphNode
-from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult, snapshot
+from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
 from engine.models import Cursor, IdempotencyEntry
 from nodes.base import Node, NodeContext, ProcessNode, Record, RecordProblem, SkipRecord, SourceNode, TargetNode
 
@@ -63,8 +63,21 @@ class ClientPool:
 
 
 class DbCursor:
-    def __init__(self, db: Database, flow_key: str, node_id: str, *, read_only: bool) -> None:
+    """A source's stored cursor. ``before_write`` is awaited before the cursor moves: the engine commits the log
+    and idempotency entries of the records the cursor passes first, so a crash never leaves a record behind the
+    cursor without its entries."""
+
+    def __init__(
+        self,
+        db: Database,
+        flow_key: str,
+        node_id: str,
+        *,
+        read_only: bool,
+        before_write: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.db, self.flow_key, self.node_id, self.read_only = db, flow_key, node_id, read_only
+        self.before_write = before_write
 
     async def get(self) -> str | None:
         async with self.db.session() as session:
@@ -74,6 +87,8 @@ class DbCursor:
     async def set(self, value: str) -> None:
         if self.read_only:
             return
+        if self.before_write is not None:
+            await self.before_write()
         async with self.db.session() as session, session.begin():
             row = await session.get(Cursor, (self.flow_key, self.node_id))
             if row is None:
@@ -93,6 +108,8 @@ class RunContext(NodeContext):
     dry_run: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
+    before_cursor_write: Callable[[], Awaitable[None]] | None = None
+    """Awaited before a source's cursor moves (:func:`execute_graph` sets it to the log sink's flush)."""
 
     def client(self, connection: str) -> Any:
         return self.clients.get(connection)
@@ -100,7 +117,7 @@ class RunContext(NodeContext):
     def cursor(self, node_id: str) -> DbCursor:
         # A dry run, a backfill or an explicit list of records must not move the incremental cursor.
         read_only = self.dry_run or bool(self.params.get("record_ids")) or bool(self.params.get("modified_after"))
-        return DbCursor(self.db, self.flow_key, node_id, read_only=read_only)
+        return DbCursor(self.db, self.flow_key, node_id, read_only=read_only, before_write=self.before_cursor_write)
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -112,8 +129,8 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _journey(source: dict[str, Any], steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each node's output, capped; a node that passed the record on unchanged (a source, a filter) says only that,
-    so the same order is not stored three times in one log entry."""
+    """Each node's output (capped by the log sink); a node that passed the record on unchanged (a source, a filter)
+    says only that, so the same order is not stored three times in one log entry."""
     journey: list[dict[str, Any]] = []
     previous: Any = source
     for step in steps:
@@ -121,7 +138,7 @@ def _journey(source: dict[str, Any], steps: list[dict[str, Any]]) -> list[dict[s
         if output is previous:
             journey.append({"node": step["node"], "unchanged": True})
         else:
-            journey.append({"node": step["node"], "output": snapshot(output)})
+            journey.append({"node": step["node"], "output": output})
         previous = output
     return journey
 
@@ -240,7 +257,6 @@ class _Execution:
             await page.done.wait()
             if self.cancelled():
                 continue
-            await self.sink.flush()
             await node.commit_cursor(page.records)
 
     async def _worker(self, queue: asyncio.Queue[tuple[_Page, Record] | None]) -> None:
@@ -340,7 +356,7 @@ class _Execution:
             detail["warnings"] = list(warnings)
             if status == "ok":
                 entry["message"] = "; ".join([entry.get("message", ""), *warnings]).strip("; ")
-        detail["input"] = snapshot(record.source)
+        detail["input"] = record.source
         detail["steps"] = _journey(record.source, steps)
         entry["status"] = status
         entry["detail"] = detail
@@ -368,15 +384,15 @@ class _Execution:
             what = getattr(node, "what", "")
             raise SkipRecord(f"already exists as {what + ' ' if what else ''}{existing}", target_id=existing)
         payload = await node.build(record)
-        detail["request"] = snapshot(payload)
+        detail["request"] = payload
         if self.ctx.dry_run:
             entry["message"] = "dry run: would send"
             detail["dry_run"] = True
             return record, "ok"
         delivery = await node.send(record, payload)
         if delivery.request is not None:
-            detail["request"] = snapshot(delivery.request)
-        detail["response"] = snapshot(delivery.response)
+            detail["request"] = delivery.request
+        detail["response"] = delivery.response
         entry["message"] = delivery.message or f"delivered as {delivery.target_id}"
         result.deliveries.append({"node_id": gnode.id, "source_id": record.source_id, "target_id": delivery.target_id})
         out = record.derive(record.data)
@@ -410,6 +426,7 @@ async def execute_graph(
     on_expected: Callable[[int], Awaitable[None]] | None = None,
 ) -> None:
     """Run ``graph`` to the end (raises :class:`RunCancelled` when ``cancelled()`` turned true)."""
+    ctx.before_cursor_write = sink.flush
     execution = _Execution(
         graph, ctx, sink, concurrency=concurrency, resumed=resumed, cancelled=cancelled, on_expected=on_expected
     )

@@ -167,3 +167,31 @@ def test_snapshots_are_capped_and_secrets_redacted() -> None:
     }
     big = snapshot({"text": "x" * 50_000}, limit=1000)
     assert big["_truncated"] is True and len(big["preview"]) == 1000 and big["size"] > 50_000
+
+
+def test_log_details_are_encoded_once_redacted_and_capped_part_by_part() -> None:
+    import json
+    from decimal import Decimal
+
+    from engine.logsink import encode_detail
+
+    small = {"input": {"total": Decimal("12.10"), "name": "Zoë"}, "message": "ok"}
+    assert json.loads(encode_detail(small)) == {"input": {"total": "12.10", "name": "Zoë"}, "message": "ok"}
+
+    secret = {"request": {"headers": {"Authorization": "Bearer abc"}, "client_secret": "s3"}, "response": None}
+    assert "abc" not in encode_detail(secret) and "s3" not in encode_detail(secret)
+
+    # Too long as a whole: each snapshot is capped on its own, the small ones stay whole.
+    detail = {
+        "input": {"text": "x" * 3000},
+        "steps": [{"node": "map", "output": {"text": "y" * 3000}}, {"node": "filter", "unchanged": True}],
+        "request": {"id": 1},
+        "error": {"message": "boom"},
+    }
+    capped = json.loads(encode_detail(detail, limit=2000))
+    assert capped["input"]["_truncated"] is True and len(capped["input"]["preview"]) == 2000
+    assert capped["steps"][0]["output"]["_truncated"] is True and capped["steps"][1] == {
+        "node": "filter",
+        "unchanged": True,
+    }
+    assert capped["request"] == {"id": 1} and capped["error"] == {"message": "boom"}
