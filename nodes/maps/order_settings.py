@@ -6,7 +6,8 @@ renders them as forms whose table editors offer live Asperion and WooCommerce va
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -197,25 +198,47 @@ def _flatten(items: list[Any]) -> list[dict[str, Any]]:
     return flat
 
 
+async def _once_per_run(ctx: NodeContext, key: str, build: Callable[[], Awaitable[Any]]) -> Any:
+    """``build()``'s answer, computed once per run and shared by the records (concurrent ones wait for the first;
+    a failure is not kept, so the next record asks again)."""
+    if key not in ctx.cache:
+        lock = ctx.cache.setdefault(f"{key}:lock", asyncio.Lock())
+        async with lock:
+            if key not in ctx.cache:
+                ctx.cache[key] = await build()
+    return ctx.cache[key]
+
+
 async def _cached_list(ctx: NodeContext, connection: str, method: str) -> list[dict[str, Any]] | None:
     """All items of a client list method, once per run (``None`` when the client has no such method)."""
-    key = f"maps:{connection}:{method}"
-    if key not in ctx.cache:
+
+    async def fetch_all() -> list[dict[str, Any]] | None:
         fetch = getattr(ctx.client(connection), method, None)
-        ctx.cache[key] = None if fetch is None else _flatten(await _collect(fetch()))
-    cached: list[dict[str, Any]] | None = ctx.cache[key]
+        return None if fetch is None else _flatten(await _collect(fetch()))
+
+    cached: list[dict[str, Any]] | None = await _once_per_run(ctx, f"maps:{connection}:{method}", fetch_all)
     return cached
 
 
 async def load_articles(ctx: NodeContext, connection: str) -> dict[str, int | str] | None:
     """Article id by code of the administration, or None when it has none (or the client cannot list them)."""
-    items = await _cached_list(ctx, connection, "articles")
-    if not items:
-        return None
-    return {str(item["code"]).strip(): item["id"] for item in items if item.get("code") and "id" in item}
+
+    async def by_code() -> dict[str, int | str] | None:
+        items = await _cached_list(ctx, connection, "articles")
+        if not items:
+            return None
+        return {str(item["code"]).strip(): item["id"] for item in items if item.get("code") and "id" in item}
+
+    articles: dict[str, int | str] | None = await _once_per_run(ctx, f"maps:{connection}:articles:by-code", by_code)
+    return articles
 
 
 async def load_vat_percentages(ctx: NodeContext, connection: str) -> dict[str, Decimal]:
     """Percentage per VAT code id of the administration (empty when the client cannot list them)."""
-    items = await _cached_list(ctx, connection, "vat_codes") or []
-    return {str(item["id"]): money(item.get("percentage")) for item in items if "id" in item}
+
+    async def by_id() -> dict[str, Decimal]:
+        items = await _cached_list(ctx, connection, "vat_codes") or []
+        return {str(item["id"]): money(item.get("percentage")) for item in items if "id" in item}
+
+    percentages: dict[str, Decimal] = await _once_per_run(ctx, f"maps:{connection}:vat_codes:by-id", by_id)
+    return percentages
