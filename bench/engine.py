@@ -83,7 +83,9 @@ async def koppel_phase(connections: dict[str, Any], concurrency: int, tmp: Path)
     from engine.service import create_run, execute_run
     from engine.settings import get_settings
     from engine.templates import get_template
+    from nodes.registry import all_node_types
 
+    all_node_types()  # as a worker does at start-up: module imports are not per-record work
     settings = get_settings()
     await migrate(settings)
     db = Database(settings.database_url)

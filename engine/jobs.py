@@ -95,6 +95,9 @@ def worker_options(settings: Settings, *, embedded: bool = False) -> dict[str, A
             ctx["own_db"] = True
         if not embedded:
             set_broadcaster(RedisBroadcaster(ctx["redis"]))
+        from nodes.registry import all_node_types
+
+        all_node_types()  # import every node module now, not during the first run
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if ctx.get("own_db"):
