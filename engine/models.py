@@ -261,7 +261,8 @@ class Cursor(Base):
 
     flow_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     node_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))
+    value: Mapped[str] = mapped_column(Text)
+    """Bare stamp, or ``{"at", "seen"}`` JSON whose ``seen`` ids grow with the records changed near the stamp."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
