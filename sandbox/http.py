@@ -8,6 +8,7 @@ so every absolute URL is built from the request's own base URL (scheme, host and
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -125,6 +126,12 @@ class Request:
     def has_arg(self, name: str) -> bool:
         """True when the query has ``name`` (or ``name[]``)."""
         return any(k == name or k.startswith(name + "[") for k, _ in self.query)
+
+    def without(self, name: str) -> Request:
+        """The same request without query parameter ``name`` (to share work between requests that differ in it)."""
+        clone = copy.copy(self)
+        clone._query = [(k, v) for k, v in self.query if k != name]
+        return clone
 
     def arg_list(self, name: str) -> list[str]:
         """A list parameter: ``a=1,2``, ``a[]=1&a[]=2`` or repeated ``a=`` all work (as in WordPress)."""

@@ -154,3 +154,14 @@ def test_modified_keyset_paging_in_gmt(woo: httpx.Client, control: httpx.Client)
     later = woo.get("/orders", params={**params, "modified_after": boundary}).json()
     assert later and all(o["date_modified_gmt"] > boundary for o in later)
     assert [o["id"] for o in later] == [o["id"] for o in every if o["date_modified_gmt"] > boundary]
+
+    # Each keyset page is answered from the list without the stamp (shared between pages): it must still be the
+    # exact tail, with its own total, and follow changes made between two pages.
+    answer = woo.get("/orders", params={**params, "modified_after": boundary, "per_page": 5})
+    assert answer.headers["X-WP-Total"] == str(len(later)) and [o["id"] for o in answer.json()] == [
+        o["id"] for o in later[:5]
+    ]
+    early = every[0]["id"]
+    assert woo.put(f"/orders/{early}", json={"customer_note": "changed"}).status_code == 200
+    again = woo.get("/orders", params={**params, "modified_after": boundary}).json()
+    assert [o["id"] for o in again] == [o["id"] for o in later] + [early]
