@@ -19,9 +19,12 @@ _NULL_DEFAULTS = ("addressLine2", "addressLine3", "comments", "characteristic4",
 
 
 def _next_customer_number(tenant: Tenant) -> str:
-    number = FIRST_CUSTOMER_NUMBER
+    """The lowest free customer number from the first one on (remembering where the search may start, so that
+    creating the 100,000th debtor does not walk past the 99,999 before it)."""
+    number = max(FIRST_CUSTOMER_NUMBER, tenant.free_number_from)
     while str(number) in tenant.debtor_numbers:
         number += 1
+    tenant.free_number_from = number
     return str(number)
 
 
@@ -118,8 +121,11 @@ def update_debtor(tenant: Tenant, debtor: Record, body: Mapping[str, Any], now: 
     if validate_only:
         return updated
     if updated["customerNumber"] != debtor["customerNumber"]:
-        del tenant.debtor_numbers[debtor["customerNumber"]]
+        freed = str(debtor["customerNumber"])
+        del tenant.debtor_numbers[freed]
         tenant.debtor_numbers[updated["customerNumber"]] = debtor["id"]
+        if freed.isdigit():
+            tenant.free_number_from = min(tenant.free_number_from, int(freed))
     debtor.update(updated)
     note_mutation()
     return debtor

@@ -40,6 +40,8 @@ class Tenant:
     """Uploaded invoice files: id → metadata plus ``_content`` (bytes) and ``_invoiceId``."""
     debtor_numbers: dict[str, int] = field(default_factory=dict)
     """Index ``customerNumber`` → debtor id."""
+    free_number_from: int = 0
+    """No customer number below this one (and at or above the first) is free: where the search for the next starts."""
     article_codes: dict[str, int] = field(default_factory=dict)
     """Index lower-cased article ``code`` → article id (codes are unique regardless of case)."""
     invoice_sequence: int = 0

@@ -40,6 +40,17 @@ def test_create_returns_the_object_itself_with_assigned_numbers(asp: Api) -> Non
     assert stored["vatNumber"] == "NL000000000B01"
 
 
+def test_the_next_number_is_the_lowest_free_one_also_after_a_number_is_given_up(asp: Api) -> None:
+    first, second = (asp.post("/v1/debtors", json={"name": n}).json() for n in ("Een", "Twee"))
+    assert asp.post("/v1/debtors", json={"name": "Vijf", "customerNumber": "10003"}).status_code == 201
+    assert asp.post("/v1/debtors", json={"name": "Drie"}).json()["customerNumber"] == "10002"
+    assert asp.post("/v1/debtors", json={"name": "Vier"}).json()["customerNumber"] == "10004"
+    renamed = asp.put(f"/v1/debtors/{first['id']}", json={"name": "Een", "customerNumber": "K-1"})
+    assert renamed.status_code == 200 and second["customerNumber"] == "10001"
+    assert asp.post("/v1/debtors", json={"name": "Zes"}).json()["customerNumber"] == "10000"  # given up by "Een"
+    assert asp.post("/v1/debtors", json={"name": "Zeven"}).json()["customerNumber"] == "10005"
+
+
 def test_duplicate_customer_number_is_a_409(asp: Api) -> None:
     assert asp.post("/v1/debtors", json={"name": "Een", "customerNumber": "C-1"}).status_code == 201
     duplicate = asp.post(

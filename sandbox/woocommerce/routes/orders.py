@@ -253,8 +253,10 @@ def register(sim: WooSim) -> None:
     # -- refunds ------------------------------------------------------------------------------------------------
     @sim.route("GET", "/orders/{order_id:int}/refunds", "list")
     def _refunds(sim: WooSim, req: Request, order_id: int) -> Response:
-        order_or_404(sim, order_id)
-        ids = sorted((r for r, x in sim.refunds.items() if x["_order_id"] == order_id), reverse=True)
+        order = order_or_404(sim, order_id)
+        # The order lists its refunds (as the API shows them): no walk over every refund of the store.
+        listed = {int(r["id"]) for r in order.get("refunds") or [] if str(r.get("id", "")).isdigit()}
+        ids = sorted(listed & sim.refunds.keys(), reverse=True)
         ids = id_filters(req, ids)
         return list_response(req, ids, lambda i: dumps(_refund_out(req, sim.refunds[i])))
 
