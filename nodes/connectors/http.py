@@ -388,7 +388,9 @@ class ApiClient:
         extra = await self.request_headers()
         if headers:
             extra.update(headers)
-        request = self.http.build_request(method, path, params=params, json=json, data=data, headers=extra)
+        # The absolute URL, joined as httpx joins it with ``base_url`` (which would copy and re-parse it each time).
+        url = path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+        request = self.http.build_request(method, url, params=params, json=json, data=data, headers=extra)
         if auth is not None:
             return await self.http.send(request, auth=auth)
         return await self.http.send(request)
