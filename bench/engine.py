@@ -86,12 +86,12 @@ async def koppel_phase(
     os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / 'var' / f'bench-{round_no}.db'}"  # a fresh one per round
     os.environ.setdefault("KOPPEL_SECRET_KEY", "bench")
     from engine.db import Database, migrate
+    from engine.jobs import prepare_worker_process
     from engine.service import create_run, execute_run
     from engine.settings import get_settings
     from engine.templates import get_template
-    from nodes.registry import all_node_types
 
-    all_node_types()  # as a worker does at start-up: module imports are not per-record work
+    prepare_worker_process()  # as a worker does at start-up (the bare phase later runs under the same settings)
     get_settings.cache_clear()
     settings = get_settings()
     await migrate(settings)
