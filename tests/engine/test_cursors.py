@@ -39,6 +39,21 @@ async def test_a_cursor_with_80_overlap_ids_is_stored_whole(any_db: Database) ->
     assert decode_cursor(await cursor.get())[1] == frozenset(str(12000 + i) for i in range(80))
 
 
+async def test_the_log_is_flushed_before_the_cursor_moves_and_only_then(db: Database) -> None:
+    # The engine hands the log sink's flush to every cursor: a crash right after a cursor write must never leave
+    # records behind the cursor without their log and idempotency entries.
+    events: list[str] = []
+
+    async def flush() -> None:
+        stored = await DbCursor(db, "flow-1", "source", read_only=True).get()
+        events.append(f"flush (cursor was {stored})")
+
+    await DbCursor(db, "flow-1", "source", read_only=False, before_write=flush).set(STAMP)
+    await DbCursor(db, "flow-1", "source", read_only=True, before_write=flush).set("2027-01-01T00:00:00")
+    assert events == ["flush (cursor was None)"]  # before the write; a read-only cursor (dry run) neither
+    assert await DbCursor(db, "flow-1", "source", read_only=True).get() == STAMP
+
+
 def _cursor_values(url: str, rows: dict[str, str] | None = None) -> dict[str, str]:
     async def run() -> dict[str, str]:
         engine = create_async_engine(url)
