@@ -77,6 +77,26 @@ def _stored(server: LiveServer, flow_id: str) -> tuple[Flow, list[Cursor]]:
     return result
 
 
+def _wait_until_no_run_is_going(server: LiveServer, flow_id: str, timeout_s: float = 30.0) -> None:
+    """Wait for the flow's own runs (its catch-up fires as soon as it is switched on) to end: a backfill of a busy
+    flow is refused with a message instead of opening a run page."""
+    import time
+
+    from sqlalchemy import func, select
+
+    from engine.models import Run
+
+    async def going(db: Any) -> int:
+        async with db.session() as session:
+            query = select(func.count()).where(Run.flow_id == flow_id, Run.status.in_(("queued", "running")))
+            return int((await session.execute(query)).scalar_one())
+
+    deadline = time.monotonic() + timeout_s
+    while _db(server, going):
+        assert time.monotonic() < deadline, "the flow's runs did not end"
+        time.sleep(0.1)
+
+
 def test_automation_settings_on_the_flow_page(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> None:  # noqa: F811
     page, watch = watched_page
     _login(page, live_server)
@@ -151,6 +171,7 @@ def test_automation_settings_on_the_flow_page(live_server: LiveServer, watched_p
         timeout=WAIT_MS
     )
     page.get_by_label("Or these records (one a line, e.g. order:1234)").fill("order:1\norder:2")
+    _wait_until_no_run_is_going(live_server, flow_id)
     page.get_by_role("button", name="Start backfill").click()
     page.wait_for_url(f"{live_server.url}/runs/*")
 
