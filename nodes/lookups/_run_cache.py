@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
-__all__ = ("BoundedMemo", "KeyedLocks", "run_scoped")
+__all__ = ("BoundedMemo", "KeyedLocks", "once_per_run", "run_scoped")
 
 T = TypeVar("T")
 _MISSING = object()
@@ -80,4 +80,15 @@ def run_scoped(cache: MutableMapping[str, Any], key: str, factory: Callable[[], 
     if value is None:
         value = factory()
         cache[key] = value
+    return value
+
+
+async def once_per_run(cache: MutableMapping[str, Any], key: str, build: Callable[[], Awaitable[T]]) -> T:
+    """``await build()``, once per run and shared by the records: concurrent ones wait for the first; a failure is
+    not kept, so the next record asks again."""
+    if key not in cache:
+        async with run_scoped(cache, f"{key}:lock", asyncio.Lock):
+            if key not in cache:
+                cache[key] = await build()
+    value: T = cache[key]
     return value

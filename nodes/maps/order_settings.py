@@ -6,8 +6,7 @@ renders them as forms whose table editors offer live Asperion and WooCommerce va
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -15,6 +14,7 @@ from pydantic import Field, WithJsonSchema
 
 from nodes.accounting import DEFAULT_REVENUE_ACCOUNTS, DEFAULT_VAT_CODES, DEFAULT_VAT_NUMBER_KEYS, money
 from nodes.base import NodeConfig, NodeContext
+from nodes.lookups._run_cache import once_per_run
 from nodes.maps.fields import Code, CodeTable
 from nodes.maps.order_lines import DEFAULT_SHIPPING_ACCOUNTS, LineRules
 
@@ -198,17 +198,6 @@ def _flatten(items: list[Any]) -> list[dict[str, Any]]:
     return flat
 
 
-async def _once_per_run(ctx: NodeContext, key: str, build: Callable[[], Awaitable[Any]]) -> Any:
-    """``build()``'s answer, computed once per run and shared by the records (concurrent ones wait for the first;
-    a failure is not kept, so the next record asks again)."""
-    if key not in ctx.cache:
-        lock = ctx.cache.setdefault(f"{key}:lock", asyncio.Lock())
-        async with lock:
-            if key not in ctx.cache:
-                ctx.cache[key] = await build()
-    return ctx.cache[key]
-
-
 async def _cached_list(ctx: NodeContext, connection: str, method: str) -> list[dict[str, Any]] | None:
     """All items of a client list method, once per run (``None`` when the client has no such method)."""
 
@@ -216,8 +205,7 @@ async def _cached_list(ctx: NodeContext, connection: str, method: str) -> list[d
         fetch = getattr(ctx.client(connection), method, None)
         return None if fetch is None else _flatten(await _collect(fetch()))
 
-    cached: list[dict[str, Any]] | None = await _once_per_run(ctx, f"maps:{connection}:{method}", fetch_all)
-    return cached
+    return await once_per_run(ctx.cache, f"maps:{connection}:{method}", fetch_all)
 
 
 async def load_articles(ctx: NodeContext, connection: str) -> dict[str, int | str] | None:
@@ -229,8 +217,7 @@ async def load_articles(ctx: NodeContext, connection: str) -> dict[str, int | st
             return None
         return {str(item["code"]).strip(): item["id"] for item in items if item.get("code") and "id" in item}
 
-    articles: dict[str, int | str] | None = await _once_per_run(ctx, f"maps:{connection}:articles:by-code", by_code)
-    return articles
+    return await once_per_run(ctx.cache, f"maps:{connection}:articles:by-code", by_code)
 
 
 async def load_vat_percentages(ctx: NodeContext, connection: str) -> dict[str, Decimal]:
@@ -240,5 +227,4 @@ async def load_vat_percentages(ctx: NodeContext, connection: str) -> dict[str, D
         items = await _cached_list(ctx, connection, "vat_codes") or []
         return {str(item["id"]): money(item.get("percentage")) for item in items if "id" in item}
 
-    percentages: dict[str, Decimal] = await _once_per_run(ctx, f"maps:{connection}:vat_codes:by-id", by_id)
-    return percentages
+    return await once_per_run(ctx.cache, f"maps:{connection}:vat_codes:by-id", by_id)

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from nodes.accounting import as_id, cents, money, plain_text
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
+from nodes.lookups._run_cache import once_per_run
 from nodes.maps.fields import CodeTable
 from nodes.maps.inputs import source_payload
 
@@ -148,8 +149,9 @@ class ProductToArticle(ProcessNode):
 
     async def _store_includes_tax(self) -> bool:
         """The store's ``woocommerce_prices_include_tax`` setting, read once per run."""
-        key = f"maps:{self.config.connection}:prices_include_tax"
-        if key not in self.ctx.cache:
+
+        async def read() -> bool:
             setting = await self.ctx.client(self.config.connection).get("settings/tax/woocommerce_prices_include_tax")
-            self.ctx.cache[key] = str((setting or {}).get("value") or "no") == "yes"
-        return bool(self.ctx.cache[key])
+            return str((setting or {}).get("value") or "no") == "yes"
+
+        return await once_per_run(self.ctx.cache, f"maps:{self.config.connection}:prices_include_tax", read)
