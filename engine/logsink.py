@@ -42,8 +42,6 @@ SNAPSHOT_KEYS = ("input", "request", "response")
 """The keys of a log entry's detail that hold whole objects (as does each step's ``output``): capped one by one."""
 
 
-_dumps = jsoncodec.dumps
-
 _SECRET_WORDS = ("secret", "token", "password", "authorization")
 """Every key of :data:`SECRET_KEYS` contains one of these."""
 assert all(any(word in key for word in _SECRET_WORDS) for key in SECRET_KEYS)
@@ -59,14 +57,20 @@ def _may_hold_secret(text: str) -> bool:
     return _SECRET_KEY_TEXT.search(text) is not None
 
 
+def _redacted(value: Any) -> tuple[Any, str]:
+    """``value`` without secrets, and its JSON text (the value is walked only when a secret key is in the text)."""
+    text = jsoncodec.dumps(value)
+    if _may_hold_secret(text):
+        value = redact(value)
+        text = jsoncodec.dumps(value)
+    return value, text
+
+
 def snapshot(value: Any, limit: int = SNAPSHOT_LIMIT) -> Any:
     """A capped, redacted copy of ``value`` fit for a log entry."""
     if value is None:
         return None
-    text = _dumps(value)
-    if _may_hold_secret(text):  # walk the value only when a secret may be in it
-        value = redact(value)
-        text = _dumps(value)
+    value, text = _redacted(value)
     if len(text) <= limit:
         return value
     return {"_truncated": True, "size": len(text), "preview": text[:limit]}
@@ -79,10 +83,7 @@ def encode_detail(detail: dict[str, Any], limit: int = SNAPSHOT_LIMIT) -> str:
     here they are redacted when a secret key may be among them, and each is capped at ``limit`` characters. When
     the whole text is within ``limit``, no part can exceed it, so the first encoding is the answer.
     """
-    text = _dumps(detail)
-    if _may_hold_secret(text):
-        detail = redact(detail)
-        text = _dumps(detail)
+    detail, text = _redacted(detail)
     if len(text) <= limit:
         return text
     capped = {key: snapshot(value, limit) if key in SNAPSHOT_KEYS else value for key, value in detail.items()}
@@ -92,7 +93,7 @@ def encode_detail(detail: dict[str, Any], limit: int = SNAPSHOT_LIMIT) -> str:
             {**step, "output": snapshot(step["output"], limit)} if isinstance(step, dict) and "output" in step else step
             for step in steps
         ]
-    return _dumps(capped)
+    return jsoncodec.dumps(capped)
 
 
 @dataclass
