@@ -99,16 +99,17 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def _connections_problems(connections: Any) -> list[str]:
-    from nodes.connectors import APPS, validate_spec
+    from nodes.connectors.registry import connectors
 
     if not isinstance(connections, dict):
         return ["the connections file must be a JSON object of name → connection"]
+    known = connectors()
     problems = []
     for name, spec in connections.items():
-        if not isinstance(spec, dict) or spec.get("app") not in APPS:
-            problems.append(f"connection {name!r}: 'app' must be one of {', '.join(sorted(APPS))}")
+        if not isinstance(spec, dict) or spec.get("app") not in known:
+            problems.append(f"connection {name!r}: 'app' must be one of {', '.join(known)}")
             continue
-        problems.extend(f"connection {name!r}: {message}" for message in validate_spec(spec["app"], spec))
+        problems.extend(f"connection {name!r}: {message}" for message in known[spec["app"]].validate(spec))
     return problems
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from engine.connections import ClientPool
 from engine.flow import FlowGraph, GraphNode
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
 from engine.models import Cursor, IdempotencyEntry
@@ -33,33 +34,6 @@ log = logging.getLogger("koppel.runner")
 
 class RunCancelled(Exception):
     pass
-
-
-class ClientPool:
-    """Connector clients of one run, created on first use from connection specs and closed at the end."""
-
-    def __init__(self, specs: dict[str, dict[str, Any]], token_store_for: Callable[[str, dict[str, Any]], Any]) -> None:
-        self._specs = specs
-        self._token_store_for = token_store_for
-        self._clients: dict[str, Any] = {}
-
-    def get(self, name: str) -> Any:
-        client = self._clients.get(name)
-        if client is None:
-            from nodes.connectors import make_client
-
-            spec = self._specs.get(name)
-            if spec is None:
-                raise KeyError(f"no connection named {name!r}")
-            client = make_client(spec["app"], spec, token_store=self._token_store_for(name, spec))
-            self._clients[name] = client
-        return client
-
-    async def close(self) -> None:
-        for client in self._clients.values():
-            with contextlib.suppress(Exception):
-                await client.aclose()
-        self._clients.clear()
 
 
 class DbCursor:

@@ -27,8 +27,10 @@ from urllib.parse import parse_qs
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.connections import client_for, connection_specs
 from engine.crypto import get_box
 from engine.models import Flow, WebhookDelivery, utcnow
+from nodes.connectors.registry import get_connector
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,11 +53,10 @@ __all__ = (
 
 log = logging.getLogger("koppel.webhooks")
 
-TOPICS_BY_SOURCE: dict[str, tuple[str, ...]] = {
-    "woocommerce.orders": ("order.created", "order.updated"),
-    "woocommerce.customers": ("customer.created", "customer.updated"),
-    "woocommerce.products": ("product.created", "product.updated"),
-}
+HOOK_APP = "woocommerce"
+"""The application whose signed deliveries this module verifies (``X-WC-Webhook-Signature``)."""
+_HOOKS = get_connector(HOOK_APP).webhooks
+TOPICS_BY_SOURCE: dict[str, tuple[str, ...]] = dict(_HOOKS.topics_by_source) if _HOOKS else {}
 SOURCE_PREFIX = {"order": "order", "customer": "customer", "product": "product"}
 
 
@@ -177,14 +178,11 @@ def flow_topics(document: dict[str, Any]) -> list[tuple[str, str]]:
 
 async def woocommerce_client(db: Database, name: str) -> Any:
     """A client for the stored WooCommerce connection ``name`` (close it with ``aclose``)."""
-    from engine.service import connection_specs
-    from nodes.connectors import make_client
-
     specs = await connection_specs(db)
     spec = specs.get(name)
-    if spec is None or spec.get("app") != "woocommerce":
+    if spec is None or spec.get("app") != HOOK_APP:
         raise LookupError(f"no WooCommerce connection named {name!r}")
-    return make_client("woocommerce", spec)
+    return client_for(db, name, spec)
 
 
 async def _save_state(db: Database, flow_id: str, state: dict[str, Any] | None) -> None:

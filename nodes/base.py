@@ -23,9 +23,12 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
+
+from nodes.connectors.base import ConnectionRef
+from nodes.connectors.http import ApiClient
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -47,6 +50,8 @@ __all__ = (
     "SourceNode",
     "TargetNode",
 )
+
+ClientT = TypeVar("ClientT", bound=ApiClient)
 
 ANY = "any"
 """Port schema that connects to anything."""
@@ -183,8 +188,15 @@ class NodeContext(Protocol):
     cache: dict[str, Any]
     """Per-run scratch space shared by the run's nodes (e.g. looked-up tables)."""
 
+    @overload
+    def client(self, connection: ConnectionRef[ClientT]) -> ClientT: ...
+
+    @overload
+    def client(self, connection: str) -> Any: ...
+
     def client(self, connection: str) -> Any:
-        """The connector client of the named connection (``WooCommerceClient`` / ``AsperionClient``)."""
+        """The connector client of the named connection; typed by the config field's reference
+        (``connection: AsperionConnection`` gives an ``AsperionClient``)."""
         ...
 
     def cursor(self, node_id: str) -> CursorStore: ...
@@ -201,7 +213,8 @@ class Node(ABC):
     title: ClassVar[str]
     description: ClassVar[str] = ""
     app: ClassVar[str | None] = None
-    """The application whose connection the node needs (``woocommerce``/``asperion``), if any."""
+    """The application the node belongs to in the palette (``woocommerce``/``asperion``), if any; the connections it
+    needs are its config's :class:`~nodes.connectors.base.ConnectionRef` fields (:meth:`connection_fields`)."""
     config_model: ClassVar[builtins.type[NodeConfig]] = NodeConfig
     inputs: ClassVar[tuple[Port, ...]] = (Port("in", ANY),)
     outputs: ClassVar[tuple[Port, ...]] = (Port("out", ANY),)
@@ -226,10 +239,28 @@ class Node(ABC):
         }
 
     @classmethod
+    def connection_fields(cls) -> dict[str, str]:
+        """Config field → application, for every field typed as a :class:`~nodes.connectors.base.ConnectionRef`."""
+        fields: dict[str, str] = {}
+        for name, info in cls.config_model.model_fields.items():
+            annotation = info.annotation
+            if isinstance(annotation, builtins.type) and issubclass(annotation, ConnectionRef) and annotation.app:
+                fields[name] = annotation.app
+        return fields
+
+    @classmethod
+    def connections(cls, config: NodeConfig) -> list[tuple[str, str, str]]:
+        """``(field, connection name, application)`` of each connection the node's config names."""
+        return [(name, str(getattr(config, name, "") or ""), app) for name, app in cls.connection_fields().items()]
+
+    @classmethod
     def connection_names(cls, config: NodeConfig) -> list[str]:
-        """The connections this node uses, by name (default: the config's ``connection`` field)."""
-        name = getattr(config, "connection", None)
-        return [name] if isinstance(name, str) and name else []
+        """The connections this node uses, by name."""
+        names: list[str] = []
+        for _, name, _ in cls.connections(config):
+            if name and name not in names:
+                names.append(name)
+        return names
 
     async def open(self) -> None:
         """Called once per run before the first record (load tables, warm caches)."""

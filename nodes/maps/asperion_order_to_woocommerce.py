@@ -7,7 +7,6 @@ customer that the WooCommerce customer target finds by e-mail (update) or create
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -15,6 +14,8 @@ from pydantic import Field
 
 from nodes.accounting import cents, money
 from nodes.base import ANY, Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed, SkipRecord
+from nodes.connectors.asperion import AsperionConnection
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.maps.fields import CodeTable
 from nodes.maps.inputs import source_payload
 from nodes.maps.order_settings import load_articles
@@ -33,9 +34,13 @@ REFERENCE_KEY = "_asperion_order_id"
 class AsperionOrderSettings(NodeConfig):
     """Settings of the Asperion order → WooCommerce order map."""
 
-    connection: str = Field("asperion", title="Asperion connection", description="Read for debtors and articles.")
-    woocommerce_connection: str = Field(
-        "woocommerce", title="WooCommerce connection", description="Read to find products by SKU."
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"), title="Asperion connection", description="Read for debtors and articles."
+    )
+    woocommerce_connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"),
+        title="WooCommerce connection",
+        description="Read to find products by SKU.",
     )
     status_map: CodeTable = Field(
         default_factory=lambda: {"open": "processing", "delivered": "completed", "invoiced": "completed"},
@@ -177,19 +182,12 @@ class AsperionOrderToWooCommerce(ProcessNode):
         "article lines as products found by SKU (missing SKUs fail the order), the status by the status table, "
         "and the Asperion order id in the order's meta so it is sent once."
     )
-    app = None  # two connections (Asperion and WooCommerce): see connection_names
+    app = "asperion"  # and a WooCommerce connection: both are typed connection fields of the config
     config_model = AsperionOrderSettings
     inputs = (Port("in", "asperion.sales_order"),)
     outputs = (Port("out", ANY),)  # woocommerce.order_create, or woocommerce.customer with output "customer"
 
     config: AsperionOrderSettings
-
-    @classmethod
-    def connection_names(cls, config: NodeConfig) -> builtins.list[str]:
-        """Both connections: Asperion (debtors, articles) and WooCommerce (products by SKU)."""
-        names = super().connection_names(config)
-        woo = getattr(config, "woocommerce_connection", "")
-        return [*names, woo] if woo and woo not in names else names
 
     async def process(self, record: Record) -> Record:
         """Look up debtor, article codes and products, then build the order."""

@@ -14,6 +14,7 @@ from pydantic import Field, WithJsonSchema
 
 from nodes.accounting import DEFAULT_REVENUE_ACCOUNTS, DEFAULT_VAT_CODES, DEFAULT_VAT_NUMBER_KEYS, money
 from nodes.base import NodeConfig, NodeContext
+from nodes.connectors.asperion import AsperionConnection
 from nodes.lookups._run_cache import once_per_run
 from nodes.maps.fields import Code, CodeTable
 from nodes.maps.order_lines import DEFAULT_SHIPPING_ACCOUNTS, LineRules
@@ -43,8 +44,8 @@ def _table(key_from: str | None, value_from: str | None) -> dict[str, Any]:
 class OrderLineSettings(NodeConfig):
     """How an order's lines become Asperion lines (mappings.md steps 5–11)."""
 
-    connection: str = Field(
-        "asperion",
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"),
         title="Asperion connection",
         description="Read to find articles by SKU and the VAT percentages for the preflight.",
     )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record, SourceNode
+from nodes.connectors.asperion import AsperionConnection
 from nodes.sources._common import CursorTracker, amount_field, decode_cursor, effective_limit, parse_stamp, record_ids
 
 if TYPE_CHECKING:
@@ -21,7 +22,9 @@ Status = Literal["open", "delivered", "invoiced"]
 class SalesOrdersConfig(NodeConfig):
     """Settings of the sales orders source."""
 
-    connection: str = Field("asperion", title="Asperion connection", description="The administration to read from.")
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"), title="Asperion connection", description="The administration to read from."
+    )
     statuses: list[Status] = Field(
         default_factory=lambda: list[Status](("open",)),
         title="Statuses",

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.sources._common import amount_field, gmt_stamp, incremental_field
 from nodes.sources._woocommerce import WooCommerceSource
 
@@ -17,7 +18,9 @@ __all__ = ("OrdersConfig", "OrdersSource", "order_record")
 class OrdersConfig(NodeConfig):
     """Settings of the orders source."""
 
-    connection: str = Field("woocommerce", title="WooCommerce connection", description="The store to read from.")
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to read from."
+    )
     statuses: list[str] = Field(
         default_factory=lambda: ["processing", "completed"],
         title="Order statuses",

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Port, Record, RecordFailed, TargetNode
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.targets._common import create_once
 
 __all__ = ("OrderConfig", "OrderTarget", "reference_of")
@@ -22,7 +23,9 @@ __all__ = ("OrderConfig", "OrderTarget", "reference_of")
 class OrderConfig(NodeConfig):
     """Settings of the order target."""
 
-    connection: str = Field("woocommerce", title="WooCommerce connection", description="The store to write to.")
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to write to."
+    )
     reference_meta_key: str = Field(
         "_asperion_order_id",
         title="Reference meta key",

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Port, Record, RecordFailed, SkipRecord, TargetNode
 from nodes.connectors.http import NotFound
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.targets._common import scratch, write
 
 __all__ = ("StockConfig", "StockTarget", "stock_body")
@@ -28,7 +29,9 @@ _FIELDS = "id,sku,parent_id,type,manage_stock,stock_quantity"
 class StockConfig(NodeConfig):
     """Settings of the stock target."""
 
-    connection: str = Field("woocommerce", title="WooCommerce connection", description="The store to write to.")
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to write to."
+    )
 
 
 def _int(value: Any, name: str) -> int:
