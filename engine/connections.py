@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from sqlalchemy import select
 
 from engine.crypto import get_box
 from engine.models import Connection, CredentialState
+from nodes.connectors.base import ConnectionRef
+from nodes.connectors.http import ApiClient
 from nodes.connectors.registry import open_spec
 
 if TYPE_CHECKING:
     from engine.db import Database
-    from nodes.connectors.http import ApiClient
+
+ClientT = TypeVar("ClientT", bound=ApiClient)
 
 __all__ = (
     "ClientPool",
@@ -83,21 +86,40 @@ def client_for(db: Database, name: str, spec: dict[str, Any], *, from_file: bool
     return open_spec(spec, token_store=DbTokenStore(db, token_key(name, spec, from_file=from_file)), **opts)
 
 
-@contextlib.asynccontextmanager
-async def open_client(
+@overload
+def open_client(
+    db: Database, connection: ConnectionRef[ClientT], **opts: Any
+) -> contextlib.AbstractAsyncContextManager[ClientT]: ...
+
+
+@overload
+def open_client(
     db: Database, connection: str, *, app: str | None = None, **opts: Any
-) -> AsyncIterator[ApiClient]:
+) -> contextlib.AbstractAsyncContextManager[ApiClient]: ...
+
+
+def open_client(
+    db: Database, connection: str, *, app: str | None = None, **opts: Any
+) -> contextlib.AbstractAsyncContextManager[Any]:
     """A client for the stored connection ``connection`` (id or name), closed when the block ends.
 
     Args:
         db: the database.
-        connection: the connection's id or name.
+        connection: the connection's id or name; a typed reference (``WooCommerceConnection(name)``) also gives a
+            typed client and requires its application.
         app: when given, the connection must belong to this application.
         **opts: client options (``transport``, ``retry``...).
 
     Raises:
         LookupError: no such connection (of that application).
     """
+    if isinstance(connection, ConnectionRef) and connection.app:
+        app = app or connection.app
+    return _open(db, str(connection), app, opts)
+
+
+@contextlib.asynccontextmanager
+async def _open(db: Database, connection: str, app: str | None, opts: dict[str, Any]) -> AsyncIterator[ApiClient]:
     async with db.session() as session:
         row = await session.get(Connection, connection)
         if row is None:

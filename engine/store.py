@@ -11,6 +11,7 @@ from engine.connections import open_client
 from engine.crypto import get_box
 from engine.flow import Problem, validate_flow
 from engine.models import Connection, Flow, FlowVersion, Run, RunStatus, utcnow
+from engine.queue import enqueue_run
 from engine.service import create_run
 from nodes.connectors import secret_fields
 from nodes.connectors.base import InvalidConnectionSpec
@@ -288,7 +289,5 @@ async def start_flow_run(
             raise FlowBusy(f"flow {flow.name!r} is already running; wait for that run to finish")
     run = await create_run(db, flow=flow, trigger=trigger, params=params, created_by=created_by)
     if enqueue:
-        from engine.jobs import enqueue_run
-
         await enqueue_run(run.id)
     return run

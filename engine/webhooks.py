@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -30,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.connections import client_for, connection_specs
 from engine.crypto import get_box
 from engine.models import Flow, WebhookDelivery, utcnow
+from engine.settings import get_settings
 from nodes.connectors.registry import get_connector
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def flow_secret(flow: Flow) -> str:
 
 
 def delivery_url(flow_id: str, base_url: str | None = None) -> str:
-    base = (base_url or os.environ.get("KOPPEL_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+    base = (base_url or get_settings().base_url).rstrip("/")
     return f"{base}/hooks/woocommerce/{flow_id}"
 
 

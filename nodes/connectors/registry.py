@@ -10,15 +10,17 @@ import importlib
 import pkgutil
 from functools import cache
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
-import nodes.connectors as _package
 from nodes.connectors.base import AppConnector, Connector, InvalidConnectionSpec, TokenStore
 from nodes.connectors.http import ApiClient
 
 __all__ = ("ENTRY_POINT_GROUP", "connectors", "get_connector", "open_spec")
 
 ENTRY_POINT_GROUP = "koppel.connectors"
+_HERE = Path(__file__).resolve().parent
+_PACKAGE = __name__.rpartition(".")[0]
 
 AnyConnector = AppConnector[Any, Any]
 
@@ -35,7 +37,7 @@ def _accept(found: dict[str, AnyConnector], connector: Any, where: str) -> None:
 def connectors() -> dict[str, AnyConnector]:
     """Every connector by application name, sorted by name."""
     found: dict[str, AnyConnector] = {}
-    for info in pkgutil.iter_modules(_package.__path__, _package.__name__ + "."):
+    for info in pkgutil.iter_modules([str(_HERE)], _PACKAGE + "."):
         if not info.ispkg:
             continue
         module = importlib.import_module(info.name)

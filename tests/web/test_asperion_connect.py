@@ -33,8 +33,8 @@ class LiveSite:
 def demo_site(sqlite_url: str, tmp_path: Path) -> Iterator[LiveSite]:
     """Koppel with the sandbox mounted, on a real port: the code exchange is a real HTTP call from the server."""
     from engine.settings import Settings
+    from koppel.app import create_app
     from tests.sandbox.server import serve_app
-    from web.app import create_app
 
     settings = Settings(var_dir=tmp_path, database_url=sqlite_url, redis_url=None, secret_key="oauth-test", demo=True)
     with serve_app(create_app(settings)) as base, httpx.Client(base_url=base, timeout=30) as client:
