@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -37,7 +38,9 @@ def _accept(found: dict[str, AnyConnector], connector: Any, where: str) -> None:
 def connectors() -> dict[str, AnyConnector]:
     """Every connector by application name, sorted by name."""
     found: dict[str, AnyConnector] = {}
-    for info in pkgutil.iter_modules([str(_HERE)], _PACKAGE + "."):
+    # The package's own search path (a plugin may extend it), read without importing the package here.
+    search = list(getattr(sys.modules.get(_PACKAGE), "__path__", [str(_HERE)]))
+    for info in pkgutil.iter_modules(search, _PACKAGE + "."):
         if not info.ispkg:
             continue
         module = importlib.import_module(info.name)

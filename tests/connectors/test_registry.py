@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel
 
@@ -117,3 +119,39 @@ def test_connection_references_are_plain_strings_with_their_application() -> Non
     schema = Config.model_json_schema()["properties"]
     assert schema["books"]["ui"] == {"widget": "connection", "app": "asperion"}
     assert schema["shop"]["ui"] == {"widget": "connection", "app": "woocommerce"}
+
+
+def test_a_new_connector_package_is_discovered_without_touching_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nodes.connectors
+    import nodes.connectors.registry as registry
+
+    package = tmp_path / "zz_test_app"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from nodes.connectors.woocommerce.connector import WooCommerceConnector\n"
+        "class ZzConnector(WooCommerceConnector):\n"
+        "    app = 'zz_test_app'\n"
+        "    label = 'Zz'\n"
+        "CONNECTOR = ZzConnector()\n"
+    )
+    monkeypatch.setattr(nodes.connectors, "__path__", [*nodes.connectors.__path__, str(tmp_path)])
+    registry.connectors.cache_clear()
+    try:
+        assert "zz_test_app" in registry.connectors()
+        assert validate_spec("zz_test_app", {**WOO, "app": "zz_test_app"}) == []
+    finally:
+        monkeypatch.undo()
+        registry.connectors.cache_clear()
+    assert "zz_test_app" not in registry.connectors()
+
+
+def test_a_connector_not_implementing_the_protocol_is_refused() -> None:
+    from nodes.connectors.registry import _accept
+
+    with pytest.raises(TypeError, match="protocol"):
+        _accept({}, object(), "somewhere")
+    found = dict(connectors())
+    with pytest.raises(ValueError, match="twice"):
+        _accept(found, get_connector("asperion"), "a second package")
