@@ -316,8 +316,8 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
         return self.build(credentials, token_store=token_store, **{**tuning, **opts})
 
     @abc.abstractmethod
-    def auth(self, credentials: CredT) -> httpx.Auth | None:
-        """The :class:`httpx.Auth` the client signs requests with (None when the client signs them itself)."""
+    def auth(self, credentials: CredT) -> httpx.Auth:
+        """The :class:`httpx.Auth` the client signs its requests with."""
 
     @abc.abstractmethod
     def build(self, credentials: CredT, *, token_store: TokenStore | None = None, **opts: Any) -> ClientT:

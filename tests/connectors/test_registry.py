@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import BaseModel
 
@@ -49,8 +50,12 @@ async def test_connector_conforms_to_the_protocol(app: str) -> None:
     assert connector.option_lists
     assert connector.oauth is None or isinstance(connector.oauth, OAuthHooks)
     assert connector.webhooks is None or isinstance(connector.webhooks, WebhookHooks)
+    credentials, _ = connector.parse(SPECS[app])
+    auth = connector.auth(credentials)
+    assert isinstance(auth, httpx.Auth)
     client = connector.client(SPECS[app])
     try:
+        assert type(client.http.auth) is type(auth)  # the client signs its requests with the connector's auth
         with pytest.raises(KeyError):
             await connector.options(client, "no-such-list")
     finally:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Generator, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -163,22 +163,42 @@ class _TokenRefused(Exception):
         self.exc = exc
 
 
-class AsperionAuth(httpx.Auth):
-    """Bearer auth from the client's rotating tokens: a 401 answer gets one fresh token and one more try."""
+class TokenSource(Protocol):
+    """Where :class:`AsperionAuth` gets bearer tokens (the client, which keeps the rotating pair)."""
 
-    def __init__(self, client: AsperionClient) -> None:
-        self._client = client
+    async def access_token(self) -> str: ...
+
+    async def forget(self, token: str) -> None: ...
+
+
+class AsperionAuth(httpx.Auth):
+    """Bearer auth from rotating tokens: a 401 answer gets one fresh token and one more try.
+
+    The connector makes it; the client binds itself as the token source (:meth:`bind`), since the token pair lives
+    with the client and its token store.
+    """
+
+    def __init__(self, source: TokenSource | None = None) -> None:
+        self._source = source
+
+    def bind(self, source: TokenSource) -> AsperionAuth:
+        """Take tokens from ``source`` (once)."""
+        if self._source is None:
+            self._source = source
+        return self
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise RuntimeError("the Asperion client is asynchronous")  # pragma: no cover
 
     async def async_auth_flow(self, request: httpx.Request) -> Any:
-        token = await self._client.access_token()
+        if self._source is None:
+            raise RuntimeError("AsperionAuth is not bound to a token source")
+        token = await self._source.access_token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
-            await self._client.forget(token)
-            request.headers["Authorization"] = f"Bearer {await self._client.access_token()}"
+            await self._source.forget(token)
+            request.headers["Authorization"] = f"Bearer {await self._source.access_token()}"
             yield request
 
 
@@ -217,8 +237,10 @@ class AsperionClient(ApiClient):
             raise ValueError("a client id and a client secret are required")
         secrets = [client_secret, refresh_token or "", *opts.pop("secrets", ())]
         shared = {k: opts[k] for k in _IDENTITY_OPTIONS if k in opts}
-        super().__init__(url, secrets=secrets, **opts)
-        self.http.auth = AsperionAuth(self)
+        auth = opts.pop("auth", None)
+        super().__init__(
+            url, secrets=secrets, auth=(auth if isinstance(auth, AsperionAuth) else AsperionAuth()).bind(self), **opts
+        )
         # Token requests go through a client of their own: a request waiting for a token inside the API's
         # concurrency limit must never wait for a slot of that same limit (a deadlock when every slot waits).
         self._identity = ApiClient(

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 
-from nodes.connectors.asperion.client import AsperionClient, authorize_url, exchange_code
+from nodes.connectors.asperion.client import AsperionAuth, AsperionClient, authorize_url, exchange_code
 from nodes.connectors.base import AppConnector, ConnectionRef, Credentials, TokenStore
 from nodes.connectors.http import ConnectionTest, Option
 
@@ -85,9 +85,9 @@ class AsperionConnector(AppConnector[AsperionCredentials, AsperionClient]):
     def __init__(self) -> None:
         self.oauth = AsperionOAuth()
 
-    def auth(self, credentials: AsperionCredentials) -> None:
-        """None: :class:`AsperionAuth` needs the client's token state, so the client installs it itself."""
-        return None
+    def auth(self, credentials: AsperionCredentials) -> AsperionAuth:
+        """Bearer tokens from the rotating pair; the client built with it binds itself as the token source."""
+        return AsperionAuth()
 
     def build(
         self, credentials: AsperionCredentials, *, token_store: TokenStore | None = None, **opts: Any
@@ -100,6 +100,7 @@ class AsperionConnector(AppConnector[AsperionCredentials, AsperionClient]):
             credentials.secret("refresh_token") or None,
             credentials.tenant_id,
             token_store,
+            auth=self.auth(credentials),
             **opts,
         )
 
