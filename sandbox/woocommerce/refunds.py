@@ -141,12 +141,12 @@ def _other_item(order: dict[str, Any], item_id: int) -> tuple[str, dict[str, Any
 def _refund_item(src: dict[str, Any], item: dict[str, Any], kind: str) -> dict[str, Any]:
     """A refund's shipping or fee line (negative amounts) for a request item naming the order's ``src`` item."""
     refund_total = Decimal(str(item.get("refund_total") or 0))
-    taxes = [
+    taxes: list[dict[str, Any]] = [
         {"id": int(t["id"]), "total": fmt2(-Decimal(str(t.get("refund_total") or 0))), "subtotal": ""}
         for t in item.get("refund_tax") or []
         if Decimal(str(t.get("refund_total") or 0))
     ]
-    tax_sum = sum((-Decimal(t["total"]) for t in taxes), Decimal(0))
+    tax_sum = sum((-Decimal(str(t["total"])) for t in taxes), Decimal(0))
     made: dict[str, Any] = {
         "id": 0,
         "total": fmt2(-refund_total),
