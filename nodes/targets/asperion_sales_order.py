@@ -23,6 +23,7 @@ class SalesOrderTarget(AsperionDocumentTarget):
     )
     inputs = (Port("in", "asperion.sales_order"),)
     what = "sales order"
+    creates = "salesorder"
     required = {"debtorCustomerNumber": "debtor", "description": "description"}
 
     async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:
