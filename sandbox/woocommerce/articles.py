@@ -60,6 +60,7 @@ def asperion_articles(sim: WooSim) -> list[dict[str, Any]]:
                     "salesPrice": float(r2(price)),
                     "ean": p.get("global_unique_id") or "",
                     "currentStock": physical_stock(p),
+                    "salesTypeId": _SALES_TYPE.get(klass, 1),
                 }
             )
     return out
