@@ -107,8 +107,9 @@ async def test_sales_orders_come_back_with_their_vat_treatment_fees_and_totals(d
         ],
     )
     # The article is reduced-rate in the shop but booked at 21 % here: WooCommerce would charge 9 %.
+    other = _debtor(store, name="Sem Bakker", emailAddress="sem.bakker@example.nl", city="Zwolle")
     mismatch = _sales_order(
-        store, consumer, "Verkeerde btw", [{"articleId": reduced["id"], "quantity": 1, "vatCode": "H21"}]
+        store, other, "Verkeerde btw", [{"articleId": reduced["id"], "quantity": 1, "vatCode": "H21"}]
     )
     before = {o["id"] for o in woo_orders(store)}
 
