@@ -474,7 +474,7 @@ class _Execution:
         for record in records:
             if record.source_id not in found:
                 origin = node.origin(record)
-                if isinstance(origin, Origin):
+                if origin is not None:
                     found[record.source_id] = origin
         return {source_id: origin.message() for source_id, origin in found.items()}
 

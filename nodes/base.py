@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from nodes.echo import Origin
+
 __all__ = (
     "ANY",
     "Delivery",
@@ -252,10 +254,12 @@ class SourceNode(Node):
     async def commit_cursor(self, records: list[Record]) -> None:
         """Advance the incremental cursor past ``records`` once they have all been handled."""
 
-    def origin(self, record: Record) -> Any:
-        """Where Koppel made this record from, when the record itself carries Koppel's mark (an
-        :class:`nodes.echo.Origin`), else None. The engine skips such records: they are Koppel's own writing coming
-        back (the echo guard), also when its own table of created records is gone."""
+    def origin(self, record: Record) -> Origin | None:
+        """Where Koppel made this record from, when the record itself carries Koppel's mark, else None.
+
+        The engine skips such records: they are Koppel's own writing coming back (the echo guard), also when its own
+        table of created records is gone.
+        """
         return None
 
 
