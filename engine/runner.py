@@ -22,6 +22,7 @@ from engine.flow import FlowGraph, GraphNode
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
 from engine.models import CreatedRecord, Cursor, IdempotencyEntry
 from nodes.base import Node, NodeContext, ProcessNode, Record, RecordProblem, SkipRecord, SourceNode, TargetNode
+from nodes.echo import Origin
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -451,8 +452,6 @@ class _Execution:
         from the table of created records, else from Koppel's mark in the record itself."""
         if not records:
             return {}
-        from nodes.echo import Origin
-
         found: dict[str, Origin] = {}
         if node.app:
             async with self.ctx.db.session() as session:
