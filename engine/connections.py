@@ -143,6 +143,13 @@ class ClientPool:
         self._from_file = from_file
         self._clients: dict[str, ApiClient] = {}
 
+    def scope(self, name: str) -> str:
+        """Which store or administration a connection reaches (its address and tenant), for the echo guard."""
+        spec = self._specs.get(name) or {}
+        url = str(spec.get("url") or "").strip().rstrip("/").lower()
+        tenant = spec.get("tenant_id")
+        return f"{url}#{tenant}" if tenant not in (None, "") else url
+
     def get(self, name: str) -> ApiClient:
         """The client of connection ``name``.
 

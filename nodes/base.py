@@ -33,6 +33,8 @@ from nodes.connectors.http import ApiClient
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from nodes.echo import Origin
+
 __all__ = (
     "ANY",
     "Delivery",
@@ -283,6 +285,14 @@ class SourceNode(Node):
     async def commit_cursor(self, records: list[Record]) -> None:
         """Advance the incremental cursor past ``records`` once they have all been handled."""
 
+    def origin(self, record: Record) -> Origin | None:
+        """Where Koppel made this record from, when the record itself carries Koppel's mark, else None.
+
+        The engine skips such records: they are Koppel's own writing coming back (the echo guard), also when its own
+        table of created records is gone.
+        """
+        return None
+
 
 class ProcessNode(Node):
     """Filter, map and lookup nodes."""
@@ -297,6 +307,12 @@ class TargetNode(Node):
     upsert: ClassVar[bool] = False
     """True for targets that keep a record up to date (debtors, articles, stock): the idempotency map does not
     stop them; ``find_existing`` decides, skipping with "unchanged" when nothing differs."""
+
+    creates: ClassVar[str | None] = None
+    """The kind of record this target creates, as the application's source names it (``order`` for
+    ``order:1234``, ``salesorder``): the engine remembers each one with the record it came from, and a source of that
+    application skips it (the echo guard). None for targets that only keep master data in step (debtors, articles,
+    stock), which are matched by their own key and meant to flow both ways."""
 
     async def find_existing(self, record: Record) -> str | None:
         """The id of this record in the target application if it is already there (asked when the map is silent)."""

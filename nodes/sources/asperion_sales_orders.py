@@ -9,6 +9,7 @@ from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record, SourceNode
 from nodes.connectors.asperion import AsperionConnection
+from nodes.echo import Origin, asperion_origin
 from nodes.sources._common import CursorTracker, amount_field, decode_cursor, effective_limit, parse_stamp, record_ids
 
 if TYPE_CHECKING:
@@ -130,3 +131,7 @@ class SalesOrdersSource(SourceNode):
         if total is None:
             return limit
         return min(total, limit) if limit is not None else total
+
+    def origin(self, record: Record) -> Origin | None:
+        """A sales order Koppel booked for a WooCommerce order is described "WooCommerce order {number}"."""
+        return asperion_origin(record.data)

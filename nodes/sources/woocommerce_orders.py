@@ -9,6 +9,7 @@ from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record
 from nodes.connectors.woocommerce import WooCommerceConnection
+from nodes.echo import Origin, woocommerce_origin
 from nodes.sources._common import amount_field, gmt_stamp, incremental_field
 from nodes.sources._woocommerce import WooCommerceSource
 
@@ -77,3 +78,7 @@ class OrdersSource(WooCommerceSource):
 
     async def to_records(self, items: list[dict[str, Any]]) -> list[Record]:
         return [order_record(order) for order in items]
+
+    def origin(self, record: Record) -> Origin | None:
+        """An order Koppel made (from an Asperion sales order, say) carries its ``_koppel_source`` meta."""
+        return woocommerce_origin(record.data)

@@ -23,7 +23,7 @@ from nodes.targets._common import scratch, write
 
 __all__ = ("StockConfig", "StockTarget", "stock_body")
 
-_FIELDS = "id,sku,parent_id,type,manage_stock,stock_quantity"
+_FIELDS = "id,sku,parent_id,type,manage_stock,stock_quantity,virtual,downloadable"
 
 
 class StockConfig(NodeConfig):
@@ -59,7 +59,8 @@ class StockTarget(TargetNode):
     title = "WooCommerce stock"
     description = (
         "Writes the record's stock quantity to the WooCommerce product or variation (found by id, else by SKU), "
-        "switching 'manage stock' on; unchanged stock is skipped."
+        "switching 'manage stock' on; unchanged stock is skipped, and virtual or downloadable products never get "
+        "'manage stock'."
     )
     app = "woocommerce"
     config_model = StockConfig
@@ -103,6 +104,11 @@ class StockTarget(TargetNode):
         body = stock_body(record.data)
         path, current = await self._current(record)
         scratch(record, self.id).update(path=path, current=current)
+        if (current.get("virtual") or current.get("downloadable")) and body["manage_stock"]:
+            # Nothing to count for an e-book, a workshop or a gift card: "manage stock" would only stop its sale.
+            kind = "downloadable" if current.get("downloadable") else "virtual"
+            label = record.data.get("sku") or path
+            raise SkipRecord(f"product {label} is {kind}: its stock is not managed", target_id=str(current["id"]))
         same_manage = current.get("manage_stock") is body["manage_stock"]
         if same_manage and (not body["manage_stock"] or current.get("stock_quantity") == body["stock_quantity"]):
             label = record.data.get("sku") or path

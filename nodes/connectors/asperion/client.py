@@ -555,6 +555,13 @@ class AsperionClient(ApiClient):
         """Create a sales order with its lines (inTrade)."""
         return dict(await self.post(SALES_ORDERS, dict(order)))
 
+    async def update_sales_order(self, order_id: int | str, order: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace a sales order (the full object with its lines), e.g. to move it to ``delivered`` (inTrade:
+        its reservation ends and the stock leaves)."""
+        body = {key: value for key, value in order.items() if key not in ("id", "_meta")}
+        body["lines"] = [{k: v for k, v in line.items() if k not in ("id", "_meta")} for line in lines_of(order)]
+        return dict(await self.put(f"{SALES_ORDERS}/{order_id}", body))
+
     async def find_journal_entry(
         self,
         *,
