@@ -316,7 +316,11 @@ async def save_settings(request: Request[Any, Any, Any], db: Database, flow_id: 
         change_in["max_parallel_runs"] = int(parallel)
     change, problems = validate_automation(change_in)
     if problems:
-        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        from web.i18n import translate
+        from web.ui.render import language_of
+
+        lang = language_of(request)
+        message = "; ".join(f"{p['field']}: {translate(lang, p['message'])}" for p in problems)
         return render(request, "fragments/alert.html", kind="error", message=message)
     await apply_automation(db, flow_id, change)
     return render(request, "fragments/alert.html", kind="success", message="Settings saved.")
