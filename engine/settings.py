@@ -48,6 +48,8 @@ class Settings:
     admin_email: str | None = None
     admin_password: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    requeue_after_s: float = 20.0
+    """A run queued this long without a job in Redis (flushed, restarted) is enqueued again."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -67,6 +69,7 @@ class Settings:
             poll_delay_s=_env_float("KOPPEL_POLL_DELAY_S", 0.05),
             admin_email=_env("KOPPEL_ADMIN_EMAIL") or None,
             admin_password=_env("KOPPEL_ADMIN_PASSWORD") or None,
+            requeue_after_s=_env_float("KOPPEL_REQUEUE_AFTER_S", 20.0),
         )
 
     @property
