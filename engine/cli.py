@@ -224,6 +224,9 @@ async def _flow_run(
     }
     if finished.error:
         summary["error"] = finished.error
+    retries = (finished.params or {}).get("retries")
+    if retries:
+        summary["retries"] = retries  # engine.retryset: records retried, recovered, pending a retry, given up
     if as_json:
         _print_json(summary)
     else:
@@ -232,6 +235,12 @@ async def _flow_run(
             f"run {finished.id}: {finished.status} — read {counts['read']}, ok {counts['ok']}, "
             f"skipped {counts['skipped']}, waiting {counts['waiting']}, failed {counts['failed']}\n"
         )
+        if retries:
+            sys.stdout.write(
+                f"  automatic retries: {retries['retried']} read again, {retries['recovered']} recovered; "
+                f"{retries['pending']} failed for now and will be retried by a later run, "
+                f"{retries['gave_up']} gave up (see the inbox)\n"
+            )
     if finished.error:
         sys.stderr.write(f"koppel: run failed: {finished.error}\n")
     return EXIT_FAILED if (finished.failed_count or finished.error) else EXIT_OK
