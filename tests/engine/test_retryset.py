@@ -173,6 +173,9 @@ async def test_the_inbox_lists_a_given_up_record_and_its_retry_delivers_it(
     assert started.status_code == 201, started.text
     first = await _run_to_end(client, started.json()["id"])
     assert first["counts"]["failed"] == 1
+    assert first["params"]["retries"] == {"retried": 0, "recovered": 0, "pending": 0, "gave_up": 1}
+    run_page = await client.get(f"/runs/{first['id']}")
+    assert "Automatic retries" in run_page.text and "gave up (see the inbox)" in run_page.text
     inbox = (await client.get("/api/inbox")).json()["entries"]
     assert [(e["source_id"], e["status"]) for e in inbox] == [("item:2", "failed")]
     assert "gave up after 1 automatic attempts" in inbox[0]["message"]
