@@ -232,10 +232,24 @@ class RetrySet:
         async with self.db.session() as session, session.begin():
             await session.execute(statement)
 
-    async def finish(self) -> dict[str, int]:
+    async def finish(self, *, complete: bool = True) -> dict[str, int]:
         """After the run's log is written: drop settled and given-up records from the set, keep the pending ones out
-        of the inbox, and note the figures on the run."""
-        leaving = sorted(self.stats.settled | self.stats.gave_up)
+        of the inbox, and note the figures on the run.
+
+        Args:
+            complete: the run read everything it meant to (no error, not cancelled): then a record it asked its
+                source for by id and did not get (deleted, or no longer in the statuses the source reads) leaves
+                the set too, instead of being asked for at every run.
+        """
+        gone: set[tuple[str, str]] = set()
+        if complete:
+            asked = {(node_id, source_id) for node_id, ids in self.due.items() for source_id in ids}
+            gone = {key for key in asked if key not in self._observed}
+            if gone:
+                log.info(
+                    "%d records of the retry set of %s are no longer read by their source", len(gone), self.flow_key
+                )
+        leaving = sorted(self.stats.settled | self.stats.gave_up | gone)
         pending = sorted({source_id for _, source_id in self.stats.pending})
         async with self.db.session() as session, session.begin():
             for start in range(0, len(leaving), _CHUNK):

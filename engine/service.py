@@ -217,7 +217,7 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
         await clients.close()
         if ctx.retry_set is not None:
             try:
-                await ctx.retry_set.finish()
+                await ctx.retry_set.finish(complete=error is None and not cancelled and not params.get("limit"))
             except Exception:  # the set stays as it was: the records are retried (and settled) again next time
                 log.exception("run %s could not update its flow's retry set", run_id)
     return await _finish(db, run_id, cancelled=cancelled, error=error)

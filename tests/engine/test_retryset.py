@@ -105,6 +105,17 @@ async def test_a_transient_failure_is_retried_by_the_next_run_and_delivered_once
     assert third.counts()["read"] == 0 and "retries" not in third.params
 
 
+async def test_a_record_its_source_no_longer_returns_leaves_the_set(db: Database, tmp_path: Path) -> None:
+    doc = _document(tmp_path, 5, {2: 1, 3: 1}, retry_backoff_s=0)
+    await run_document(db, doc)
+    assert [r.source_id for r in await _retry_rows(db)] == ["item:2", "item:3"]
+    items = json.loads((tmp_path / "in.json").read_text())
+    (tmp_path / "in.json").write_text(json.dumps([i for i in items if i["id"] != 3]))  # deleted in the application
+    second = await run_document(db, doc)
+    assert second.counts()["read"] == 1 and second.params["retries"]["recovered"] == 1
+    assert await _retry_rows(db) == []
+
+
 async def test_the_backoff_is_respected(db: Database, tmp_path: Path) -> None:
     doc = _document(tmp_path, 5, {2: 1})  # default backoff: the first retry after a minute
     first = await run_document(db, doc)
