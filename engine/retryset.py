@@ -196,7 +196,13 @@ class RetrySet:
             return
         next_at = utcnow() + self.policy.delay(attempts)
         message = next((e.get("message", "") for e in result.entries if e.get("status") == "failed"), "")
-        await self._save(key, record.key, attempts, next_at, str(message))
+        try:
+            await self._save(key, record.key, attempts, next_at, str(message))
+        except Exception:  # not kept for a retry: the record stays a plain failure, in the inbox with its reason
+            log.warning(
+                "record %s could not be put in the retry set of %s", record.source_id, self.flow_key, exc_info=True
+            )
+            return
         self._observed[key] = "pending"
         self.stats.pending.add(key)
         note = (
