@@ -123,3 +123,5 @@ async def test_the_automation_pages_show_a_stored_broken_trigger_instead_of_fail
     assert view.status_code == 200, view.text
     assert [p["field"] for p in view.json()["trigger_problems"]] == ["trigger"]
     assert (await client.get(f"/flows/{flow_id}/automation")).status_code == 200
+    assert (await client.get(f"/flows/{flow_id}")).status_code == 200
+    assert (await client.get("/")).status_code == 200

@@ -302,7 +302,8 @@ async def save_settings(request: Request[Any, Any, Any], db: Database, flow_id: 
 
     form = await request.form()
     flow = await _flow(db, flow_id)
-    trigger = dict(flow.trigger or {})  # fields the form does not show (a webhook's catch-up) are kept
+    # fields the form does not show (a webhook's catch-up) are kept; a broken stored trigger is replaced
+    trigger = dict(flow.trigger) if isinstance(flow.trigger, dict) else {}
     trigger["type"] = str(form.get("trigger_type") or trigger.get("type") or "manual")
     every = str(form.get("every_minutes", "")).strip()
     if every.isdigit() and int(every) > 0:
