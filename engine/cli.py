@@ -111,14 +111,45 @@ def cmd_flow(args: argparse.Namespace) -> int:
         params["dry_run"] = True
     if args.limit:
         params["limit"] = args.limit
-    return asyncio.run(_flow_run(document, connections, params, queue=args.queue, as_json=args.json))
+    if args.queue_timeout <= 0:
+        return _fail("--queue-timeout must be a number of seconds above 0")
+    return asyncio.run(
+        _flow_run(document, connections, params, queue=args.queue, as_json=args.json, queue_timeout=args.queue_timeout)
+    )
+
+
+async def _follow(db: Any, run_id: str, timeout_s: float) -> Any:
+    """Wait for a queued run to finish; None when no worker made progress on it (started it, or beat its
+    heartbeat) for ``timeout_s`` seconds."""
+    from engine.models import Run, RunStatus
+
+    loop = asyncio.get_running_loop()
+    last_seen: tuple[Any, ...] | None = None
+    progress_at = loop.time()
+    while True:
+        async with db.session() as session:
+            current = await session.get(Run, run_id)
+        if current is not None and current.status in RunStatus.FINISHED:
+            return current
+        seen = (current.status, current.heartbeat_at, current.read_count) if current is not None else None
+        if seen != last_seen:
+            last_seen, progress_at = seen, loop.time()
+        elif loop.time() - progress_at > timeout_s:
+            return None
+        await asyncio.sleep(0.2)
 
 
 async def _flow_run(
-    document: dict[str, Any], connections: dict[str, Any], params: dict[str, Any], *, queue: bool, as_json: bool
+    document: dict[str, Any],
+    connections: dict[str, Any],
+    params: dict[str, Any],
+    *,
+    queue: bool,
+    as_json: bool,
+    queue_timeout: float = 300.0,
 ) -> int:
     from engine.db import Database, migrate
-    from engine.models import Run, RunStatus
+    from engine.models import RunStatus
     from engine.service import create_run, execute_run
     from engine.settings import get_settings
 
@@ -142,14 +173,17 @@ async def _flow_run(
                 await enqueue_run(run.id, queue=redis)
             finally:
                 await redis.aclose()
-            finished: Run | None = None
-            while finished is None:
-                async with db.session() as session:
-                    current = await session.get(Run, run.id)
-                    if current is not None and current.status in RunStatus.FINISHED:
-                        finished = current
-                if finished is None:
-                    await asyncio.sleep(0.2)
+            finished = await _follow(db, run.id, queue_timeout)
+            if finished is None:
+                _fail(
+                    f"gave up on run {run.id} after {queue_timeout:g} s without a worker making progress on it: is "
+                    "`koppel worker` running with the same REDIS_URL and DATABASE_URL? The run stays queued and "
+                    "runs when a worker takes it (--queue-timeout changes how long this command waits).",
+                    EXIT_FAILED,
+                )
+                if as_json:
+                    _print_json({"run_id": run.id, "status": RunStatus.QUEUED, "error": "no worker took the run"})
+                return EXIT_FAILED
         else:
             finished = await execute_run(db, run.id, settings)
             assert finished is not None
@@ -164,6 +198,9 @@ async def _flow_run(
     }
     if finished.error:
         summary["error"] = finished.error
+    retries = (finished.params or {}).get("retries")
+    if retries:
+        summary["retries"] = retries  # engine.retryset: records retried, recovered, pending a retry, given up
     if as_json:
         _print_json(summary)
     else:
@@ -172,6 +209,12 @@ async def _flow_run(
             f"run {finished.id}: {finished.status} — read {counts['read']}, ok {counts['ok']}, "
             f"skipped {counts['skipped']}, waiting {counts['waiting']}, failed {counts['failed']}\n"
         )
+        if retries:
+            sys.stdout.write(
+                f"  automatic retries: {retries['retried']} read again, {retries['recovered']} recovered; "
+                f"{retries['pending']} failed for now and will be retried by a later run, "
+                f"{retries['gave_up']} gave up (see the inbox)\n"
+            )
     if finished.error:
         sys.stderr.write(f"koppel: run failed: {finished.error}\n")
     return EXIT_FAILED if (finished.failed_count or finished.error) else EXIT_OK
@@ -218,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--connections", required=True)
     run.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
     run.add_argument("--queue", action="store_true", help="run it on an arq worker (REDIS_URL)")
+    run.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="with --queue: give up when no worker starts or advances the run for this long (default 300)",
+    )
     run.add_argument("--dry-run", action="store_true", help="write nothing; log what would be sent")
     run.add_argument("--limit", type=int, default=None, help="at most this many records")
     flow.set_defaults(handler=cmd_flow)

@@ -42,12 +42,16 @@ async def run_flow(ctx: dict[str, Any], run_id: str) -> str | None:
 
 
 async def resume_stale_runs(ctx: dict[str, Any]) -> int:
-    """Re-enqueue runs whose worker died (no heartbeat): the next worker resumes them."""
+    """Re-enqueue runs whose worker died (no heartbeat) or whose queued job Redis lost: a worker picks them up."""
     ids = await stale_runs(ctx["db"], ctx["settings"])
     for run_id in ids:
         log.warning("run %s lost its worker; resuming it", run_id)
         await enqueue_run(run_id, attempt=int(asyncio.get_running_loop().time() * 1000), queue=ctx["redis"])
-    return len(ids)
+    # Queued runs whose job Redis lost (restart, flush) are enqueued again (engine.requeue).
+    from engine.requeue import requeue_lost_runs
+
+    lost = await requeue_lost_runs(ctx["db"], ctx["redis"], grace_s=ctx["settings"].requeue_after_s)
+    return len(ids) + len(lost)
 
 
 def prepare_worker_process() -> None:

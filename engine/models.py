@@ -36,6 +36,7 @@ __all__ = (
     "FlowVersion",
     "IdempotencyEntry",
     "LogEntry",
+    "RetryRecord",
     "Run",
     "RunStatus",
     "User",
@@ -362,3 +363,31 @@ class CreatedRecord(Base):
     flow_name: Mapped[str] = mapped_column(String(200), default="")
     run_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ==== Automatic recovery: records that failed on a transient error, retried by later runs (issue 11) ==========
+
+
+class RetryRecord(Base):
+    """A record of a flow's source that failed on a transient error (5xx, timeout, dropped connection, 429) and
+    will be read again by id by a later run once ``next_at`` has passed (:mod:`engine.retryset`).
+
+    Independent of the source's cursor, which moves on. After the flow's allowed attempts the row is removed and
+    the record's last failed log entry stays in the inbox with its reason.
+    """
+
+    __tablename__ = "retry_records"
+    __table_args__ = (Index("ix_retry_records_due", "flow_key", "next_at"),)
+
+    flow_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    """The source node that reads the record again."""
+    source_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    record_key: Mapped[str] = mapped_column(String(200), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    """Failed attempts so far (the first run's included)."""
+    next_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from nodes.echo import Origin
 
 if TYPE_CHECKING:
     from engine.db import Database
+    from engine.retryset import RetrySet
 
 __all__ = ("ClientPool", "RunCancelled", "RunContext", "execute_graph")
 
@@ -85,6 +87,8 @@ class RunContext(NodeContext):
     cache: dict[str, Any] = field(default_factory=dict)
     before_cursor_write: Callable[[], Awaitable[None]] | None = None
     """Awaited before a source's cursor moves (:func:`execute_graph` sets it to the log sink's flush)."""
+    retry_set: RetrySet | None = None
+    """The flow's retry set (:mod:`engine.retryset`): records it holds are read again, transient failures kept."""
 
     def client(self, connection: str) -> Any:
         return self.clients.get(connection)
@@ -165,6 +169,7 @@ class _Execution:
             if self.on_expected is not None:
                 await self._report_expected()
             for source in self.graph.sources:
+                await self._run_retries(source)
                 await self._run_source(source)
                 if self._limit_reached() or self.cancelled():
                     break
@@ -195,9 +200,27 @@ class _Execution:
     def _limit_reached(self) -> bool:
         return self.limit is not None and self.read >= self.limit
 
-    async def _run_source(self, source: GraphNode) -> None:
-        node = self.instances[source.id]
+    async def _run_retries(self, source: GraphNode) -> None:
+        """Read again, by id, the records of this source whose automatic retry is due (engine.retryset)."""
+        retry_set = self.ctx.retry_set
+        ids = retry_set.due_ids(source.id) if retry_set is not None else []
+        if not ids or self._limit_reached() or self.cancelled():
+            return
+        ctx = dataclasses.replace(self.ctx, params={**self.ctx.params, "record_ids": ids})
+        node = source.cls(source.id, source.config, ctx)
         assert isinstance(node, SourceNode)
+        await node.open()
+        try:
+            await self._run_source(source, node)
+        finally:
+            with contextlib.suppress(Exception):
+                await node.close()
+
+    async def _run_source(self, source: GraphNode, node: SourceNode | None = None) -> None:
+        if node is None:
+            instance = self.instances[source.id]
+            assert isinstance(instance, SourceNode)
+            node = instance
         # Room for about two pages: the next page is fetched while this one is worked on, and memory stays bounded.
         queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=max(self.concurrency * 4, 200))
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
@@ -256,6 +279,8 @@ class _Execution:
                             "message": f"internal error: {_error_text(exc)}",
                         }
                         result = RecordResult(source_id=record.source_id, outcome="failed", entries=[entry])
+                    if self.ctx.retry_set is not None:
+                        await self.ctx.retry_set.observe(page.source.id, record, result)
                     await self.sink.add(result)
             finally:
                 page.remaining -= 1
@@ -342,6 +367,8 @@ class _Execution:
             status = "failed"
             entry["message"] = _error_text(exc)
             detail["error"] = {"type": type(exc).__name__, "message": _error_text(exc)}
+            if getattr(exc, "transient", False) is True:  # may pass by itself: retried by a later run
+                detail["error"]["transient"] = True
         warnings = (outgoing or record).warnings
         if warnings:
             detail["warnings"] = list(warnings)

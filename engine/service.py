@@ -17,6 +17,7 @@ from engine.crypto import get_box
 from engine.flow import FlowInvalid, build_graph
 from engine.logsink import LogSink
 from engine.models import Flow, FlowVersion, Run, RunStatus, utcnow
+from engine.retryset import open_retry_set
 from engine.runner import RunCancelled, RunContext, execute_graph
 from engine.settings import Settings, get_settings
 
@@ -156,6 +157,7 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
         if graph is None:
             raise FlowInvalid(problems)
         concurrency = int(graph.settings.get("concurrency", 8))
+        ctx.retry_set = await open_retry_set(db, graph, flow_key, run.id, params, trigger=run.trigger)
         await execute_graph(
             graph,
             ctx,
@@ -180,6 +182,11 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
             await heartbeat
         await sink.close()
         await clients.close()
+        if ctx.retry_set is not None:
+            try:
+                await ctx.retry_set.finish(complete=error is None and not cancelled and not params.get("limit"))
+            except Exception:  # the set stays as it was: the records are retried (and settled) again next time
+                log.exception("run %s could not update its flow's retry set", run_id)
     return await _finish(db, run_id, cancelled=cancelled, error=error)
 
 

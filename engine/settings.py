@@ -87,6 +87,8 @@ class Settings:
     smtp: SmtpSettings | None = None
     """Alert e-mail (``KOPPEL_SMTP_*``); None = no e-mail."""
     extra: dict[str, str] = field(default_factory=dict)
+    requeue_after_s: float = 20.0
+    """A run queued this long without a job in Redis (flushed, restarted) is enqueued again."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -108,6 +110,7 @@ class Settings:
             admin_password=_env("KOPPEL_ADMIN_PASSWORD") or None,
             base_url=(_env("KOPPEL_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             smtp=SmtpSettings.from_env(),
+            requeue_after_s=_env_float("KOPPEL_REQUEUE_AFTER_S", 20.0),
         )
 
     @property

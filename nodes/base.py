@@ -273,6 +273,9 @@ class Node(ABC):
 
 class SourceNode(Node):
     inputs = ()
+    reads_by_id: ClassVar[bool] = False
+    """True when the source honours the run parameter ``record_ids`` (reads just those records, cursor untouched):
+    then a record that failed on a transient error is read again by id by a later run (engine.retryset)."""
 
     @abstractmethod
     def read(self) -> AsyncIterator[list[Record]]:

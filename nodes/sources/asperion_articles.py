@@ -46,6 +46,8 @@ def article_record(article: dict[str, Any]) -> Record:
 class ArticlesSource(SourceNode):
     """Reads Asperion articles page by page."""
 
+    reads_by_id = True
+
     type = "asperion.articles"
     kind = Kind.SOURCE
     title = "Asperion articles"

@@ -54,6 +54,8 @@ def _day(value: Any) -> str | None:
 class SalesOrdersSource(SourceNode):
     """Reads Asperion sales orders page by page, in id order."""
 
+    reads_by_id = True
+
     type = "asperion.sales_orders"
     kind = Kind.SOURCE
     title = "Asperion sales orders"

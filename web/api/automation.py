@@ -49,6 +49,17 @@ class EraseIn(BaseModel):
     email: str
 
 
+def _translated(request: Request[Any, Any, Any], message: str) -> str:
+    from web.i18n import translate
+    from web.ui.render import language_of
+
+    return translate(language_of(request), message)
+
+
+def _translated_problems(request: Request[Any, Any, Any], problems: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{**p, "message": _translated(request, p["message"])} for p in problems]
+
+
 def _user_email(request: Request[Any, Any, Any]) -> str | None:
     return getattr(request.scope.get("user"), "email", None)
 
@@ -66,10 +77,15 @@ class AutomationController(Controller):
         return view
 
     @put("/", operation_id="UpdateAutomation")
-    async def update(self, db: Database, flow_id: str, data: AutomationIn) -> dict[str, Any]:
+    async def update(
+        self, request: Request[Any, Any, Any], db: Database, flow_id: str, data: AutomationIn
+    ) -> dict[str, Any]:
+        """Change the trigger, activation and run settings; 400 names each refused field (in the user's language)."""
         change, problems = automation.validate_automation(data.model_dump(exclude_none=True))
         if problems:
-            raise bad_request("the automation settings are not valid", problems)
+            raise bad_request(
+                _translated(request, "the automation settings are not valid"), _translated_problems(request, problems)
+            )
         if await automation.apply_automation(db, flow_id, change) is None:
             raise not_found(f"no flow {flow_id!r}")
         view = await automation.automation_view(db, flow_id)

@@ -183,8 +183,9 @@ class RunController(Controller):
 
     @get("/inbox", operation_id="Inbox")
     async def inbox(self, db: NamedDependency[Database], before_id: FromQuery[int | None] = None) -> dict[str, Any]:
-        """Records waiting for a mapping, across flows, not yet delivered by a later run."""
-        entries = await query_logs(db, None, status="waiting", unresolved=True, before_id=before_id)
+        """Records waiting for a mapping, and failed records no automatic retry will recover (engine.retryset),
+        across flows, not yet delivered by a later run."""
+        entries = await query_logs(db, None, status="waiting,failed", unresolved=True, before_id=before_id)
         return {"entries": [entry_view(e, with_detail=True) for e in entries]}
 
     @get("/runs/{run_id:str}/events", operation_id="StreamRunEvents")

@@ -302,7 +302,8 @@ async def save_settings(request: Request[Any, Any, Any], db: Database, flow_id: 
 
     form = await request.form()
     flow = await _flow(db, flow_id)
-    trigger = dict(flow.trigger or {})  # fields the form does not show (a webhook's catch-up) are kept
+    # fields the form does not show (a webhook's catch-up) are kept; a broken stored trigger is replaced
+    trigger = dict(flow.trigger) if isinstance(flow.trigger, dict) else {}
     trigger["type"] = str(form.get("trigger_type") or trigger.get("type") or "manual")
     every = str(form.get("every_minutes", "")).strip()
     if every.isdigit() and int(every) > 0:
@@ -316,7 +317,11 @@ async def save_settings(request: Request[Any, Any, Any], db: Database, flow_id: 
         change_in["max_parallel_runs"] = int(parallel)
     change, problems = validate_automation(change_in)
     if problems:
-        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        from web.i18n import translate
+        from web.ui.render import language_of
+
+        lang = language_of(request)
+        message = "; ".join(f"{p['field']}: {translate(lang, p['message'])}" for p in problems)
         return render(request, "fragments/alert.html", kind="error", message=message)
     await apply_automation(db, flow_id, change)
     return render(request, "fragments/alert.html", kind="success", message="Settings saved.")
