@@ -19,6 +19,7 @@ from arq.worker import Worker
 from engine.broadcast import LocalBroadcaster, RedisBroadcaster, set_broadcaster
 from engine.db import Database
 from engine.queue import JOB_RUN_FLOW, enqueue_run, get_queue, set_queue
+from engine.requeue import requeue_lost_runs
 from engine.schedules import CRON_JOBS, JOB_FUNCTIONS
 from engine.service import execute_run, stale_runs
 from engine.settings import Settings, get_settings
@@ -48,8 +49,6 @@ async def resume_stale_runs(ctx: dict[str, Any]) -> int:
         log.warning("run %s lost its worker; resuming it", run_id)
         await enqueue_run(run_id, attempt=int(asyncio.get_running_loop().time() * 1000), queue=ctx["redis"])
     # Queued runs whose job Redis lost (restart, flush) are enqueued again (engine.requeue).
-    from engine.requeue import requeue_lost_runs
-
     lost = await requeue_lost_runs(ctx["db"], ctx["redis"], grace_s=ctx["settings"].requeue_after_s)
     return len(ids) + len(lost)
 

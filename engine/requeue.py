@@ -18,6 +18,7 @@ from arq.constants import default_queue_name, in_progress_key_prefix
 from sqlalchemy import select
 
 from engine.models import Run, RunStatus, utcnow
+from engine.queue import enqueue_run
 
 if TYPE_CHECKING:
     from arq import ArqRedis
@@ -73,8 +74,6 @@ async def lost_queued_runs(db: Database, redis: ArqRedis, *, grace_s: float = RE
 
 async def requeue_lost_runs(db: Database, redis: ArqRedis, *, grace_s: float = REQUEUE_GRACE_S) -> list[str]:
     """Enqueue every queued run whose job Redis lost; returns their ids."""
-    from engine.jobs import enqueue_run
-
     lost = await lost_queued_runs(db, redis, grace_s=grace_s)
     for run_id in lost:
         log.warning("run %s was queued but its job is gone (Redis restarted or flushed?); enqueueing it again", run_id)
