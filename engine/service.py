@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import or_, select, update
 
 from engine.crypto import get_box
 from engine.flow import FlowInvalid, build_graph
+from engine.lease import Lease, LeaseLost
 from engine.logsink import LogSink
 from engine.models import Connection, CredentialState, Flow, FlowVersion, Run, RunStatus, utcnow
 from engine.runner import ClientPool, RunCancelled, RunContext, execute_graph
@@ -111,10 +113,13 @@ async def create_run(
     return run
 
 
-async def _claim(db: Database, run_id: str, settings: Settings) -> Run | None:
+async def _claim(db: Database, run_id: str, settings: Settings) -> tuple[Run, Lease] | None:
+    """Take the run (queued, or running with a stale heartbeat): its attempt goes up by one and is this worker's
+    fencing token (:mod:`engine.lease`)."""
     stale = utcnow() - timedelta(seconds=settings.stale_after_s)
-    async with db.session() as session, session.begin():
-        result = await session.execute(
+    claimed_at = time.monotonic()
+    async with db.writing() as conn:
+        result = await conn.execute(
             update(Run)
             .where(
                 Run.id == run_id,
@@ -131,9 +136,14 @@ async def _claim(db: Database, run_id: str, settings: Settings) -> Run | None:
                 started_at=utcnow(),
             )
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             return None
-        return await session.get(Run, run_id)
+    async with db.session() as session:
+        run = await session.get(Run, run_id)
+    if run is None:
+        return None
+    lease = Lease(db, run_id, run.attempt, stale_after_s=settings.stale_after_s, claimed_at=claimed_at)
+    return run, lease
 
 
 def final_status(run: Run, *, cancelled: bool = False, error: str | None = None) -> str:
@@ -154,12 +164,13 @@ async def _specs_for(db: Database, run: Run) -> tuple[dict[str, dict[str, Any]],
 
 
 async def execute_run(db: Database, run_id: str, settings: Settings | None = None) -> Run | None:
-    """Claim and execute one run to its end. Returns None when another worker holds it."""
+    """Claim and execute one run to its end. Returns None when another worker holds it (or took it over)."""
     settings = settings or get_settings()
-    run = await _claim(db, run_id, settings)
-    if run is None:
+    claimed = await _claim(db, run_id, settings)
+    if claimed is None:
         log.info("run %s is not claimable (finished or held by a live worker)", run_id)
         return None
+    run, lease = claimed
     flow_key = run.flow_id or flow_key_for_document(run.document)
     error: str | None = None
     cancelled = False
@@ -170,19 +181,25 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
             return DbTokenStore(db, f"file:{name}:{spec.get('client_id', '')}")
         return DbTokenStore(db, f"conn:{spec.get('_id', name)}")
 
-    clients = ClientPool(specs, token_store)
+    clients = ClientPool(specs, token_store, lease=lease)
     params = {k: v for k, v in run.params.items() if k != "connections_sealed"}
     ctx = RunContext(
-        flow_key=flow_key, run_id=run.id, db=db, clients=clients, dry_run=bool(params.get("dry_run")), params=params
+        flow_key=flow_key,
+        run_id=run.id,
+        db=db,
+        clients=clients,
+        dry_run=bool(params.get("dry_run")),
+        params=params,
+        lease=lease,
     )
-    sink = LogSink(db, run.id, flow_key, run.flow_id)
+    sink = LogSink(db, run.id, flow_key, run.flow_id, lease=lease)
     await sink.start(run.counts())
     cancel_event = asyncio.Event()
-    heartbeat = asyncio.create_task(_heartbeat(db, run.id, settings, cancel_event))
+    heartbeat = asyncio.create_task(_heartbeat(lease, settings, cancel_event))
 
     async def on_expected(total: int) -> None:
-        async with db.session() as session, session.begin():
-            await session.execute(update(Run).where(Run.id == run_id).values(expected_count=total))
+        async with db.writing() as conn:
+            await lease.hold(conn, expected_count=total)
 
     try:
         graph, problems = build_graph(run.document, {name: spec["app"] for name, spec in specs.items()})
@@ -195,9 +212,11 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
             sink,
             concurrency=concurrency,
             resumed=run.attempt > 1,
-            cancelled=cancel_event.is_set,
+            cancelled=lambda: cancel_event.is_set() or lease.lost,
             on_expected=on_expected,
         )
+    except LeaseLost:
+        lease.lose()
     except RunCancelled:
         cancelled = True
     except FlowInvalid as exc:
@@ -205,42 +224,62 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
             f"{p.node + ': ' if p.node else ''}{p.field + ': ' if p.field else ''}{p.message}" for p in exc.problems
         )
     except Exception as exc:
-        log.exception("run %s failed", run_id)
-        error = f"{type(exc).__name__}: {exc}"
+        if lease.lost:
+            log.info("run %s stopped after losing its lease (%s)", run_id, exc)
+        else:
+            log.exception("run %s failed", run_id)
+            error = f"{type(exc).__name__}: {exc}"
     finally:
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
-        await sink.close()
+        try:
+            await sink.close()
+        except LeaseLost:
+            lease.lose()
         await clients.close()
-    return await _finish(db, run_id, cancelled=cancelled, error=error)
+    if lease.lost:
+        log.warning("run %s: attempt %s stopped; another worker holds the run", run_id, lease.token)
+        return None
+    try:
+        return await _finish(db, lease, cancelled=cancelled, error=error)
+    except LeaseLost:
+        return None
 
 
-async def _finish(db: Database, run_id: str, *, cancelled: bool, error: str | None) -> Run:
-    async with db.session() as session, session.begin():
-        run = await session.get(Run, run_id, with_for_update=not db.is_sqlite)
-        assert run is not None
-        run.status = final_status(run, cancelled=cancelled or run.cancel_requested, error=error)
-        run.error = error
-        run.finished_at = utcnow()
+async def _finish(db: Database, lease: Lease, *, cancelled: bool, error: str | None) -> Run:
+    async with db.writing() as conn:
+        await lease.hold(conn)  # first: the run row is locked for this transaction (and still ours)
+        row = (await conn.execute(select(Run.__table__).where(Run.id == lease.run_id))).one()
+        run = Run(**row._asdict())
+        status = final_status(run, cancelled=cancelled or run.cancel_requested, error=error)
+        await conn.execute(
+            update(Run).where(Run.id == lease.run_id).values(status=status, error=error, finished_at=utcnow())
+        )
+    async with db.session() as session:
+        finished = await session.get(Run, lease.run_id)
+    assert finished is not None
     from engine.broadcast import get_broadcaster
 
-    await get_broadcaster().notify(run_id)
-    return run
+    await get_broadcaster().notify(lease.run_id)
+    return finished
 
 
-async def _heartbeat(db: Database, run_id: str, settings: Settings, cancel_event: asyncio.Event) -> None:
+async def _heartbeat(lease: Lease, settings: Settings, cancel_event: asyncio.Event) -> None:
     interval = max(0.05, min(settings.heartbeat_s, settings.stale_after_s / 3))
     while True:
         await asyncio.sleep(interval)
         try:
-            async with db.session() as session, session.begin():
-                await session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
-                requested = (await session.execute(select(Run.cancel_requested).where(Run.id == run_id))).scalar()
+            await lease.renew(force=True)
+            async with lease.db.session() as session:
+                requested = (await session.execute(select(Run.cancel_requested).where(Run.id == lease.run_id))).scalar()
             if requested:
                 cancel_event.set()
+        except LeaseLost:
+            cancel_event.set()
+            return
         except Exception:  # a missed heartbeat is retried at the next beat
-            log.warning("heartbeat of run %s failed", run_id, exc_info=True)
+            log.warning("heartbeat of run %s failed", lease.run_id, exc_info=True)
 
 
 async def cancel_run(db: Database, run_id: str) -> Run | None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nodes.base import Port, Record
+from nodes.connectors.asperion import SALES_ORDERS
 from nodes.targets._documents import AsperionDocumentTarget
 
 __all__ = ("SalesOrderTarget",)
@@ -23,6 +24,7 @@ class SalesOrderTarget(AsperionDocumentTarget):
     )
     inputs = (Port("in", "asperion.sales_order"),)
     what = "sales order"
+    collection = SALES_ORDERS
     required = {"debtorCustomerNumber": "debtor", "description": "description"}
 
     async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:

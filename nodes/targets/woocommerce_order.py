@@ -57,6 +57,7 @@ class OrderTarget(TargetNode):
     inputs = (Port("in", "woocommerce.order_create"),)
 
     what: ClassVar[str] = "order"
+    find_only_in_doubt = True
     config: OrderConfig
 
     async def find_existing(self, record: Record) -> str | None:
