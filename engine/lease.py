@@ -108,6 +108,13 @@ class Lease:
         if self.expired():
             raise LeaseLost(f"run {self.run_id}: attempt {self.token} could not confirm its lease in time")
 
+    def check_at_wire(self) -> None:
+        """The last check, as a request's bytes go out: past its time the lease counts as lost (no renewal can
+        happen here, and a worker that stalled this long must not send: another one may hold the run)."""
+        if not self.lost and self.expired():
+            self.lose()
+        self.check()
+
     async def ensure(self) -> None:
         """Return only while the lease is certainly this worker's: the clock says so, or a renewal just did."""
         if self.lost:

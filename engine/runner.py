@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+import httpx
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -26,8 +27,6 @@ from engine.models import Cursor, IdempotencyEntry, Intent, TargetTrust, utcnow
 from nodes.base import Node, NodeContext, ProcessNode, Record, RecordProblem, SkipRecord, SourceNode, TargetNode
 
 if TYPE_CHECKING:
-    import httpx
-
     from engine.db import Database
 
 __all__ = ("ClientPool", "RunCancelled", "RunContext", "execute_graph")
@@ -72,14 +71,36 @@ class ClientPool:
         return client
 
     async def _guard(self, request: httpx.Request) -> None:
+        """httpx request hook: a write leaves only while the lease is held — checked now (renewing it if its time
+        is up) and again when the body is about to be written, after any wait for a connection."""
         if self.lease is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
             await self.lease.ensure()
+            request.stream = _FencedBody(request.stream, self.lease)
 
     async def close(self) -> None:
         for client in self._clients.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
         self._clients.clear()
+
+
+class _FencedBody(httpx.AsyncByteStream):
+    """A request body that checks the lease when the transport pulls it (the server gets no complete request from
+    a worker whose lease ran out between the request hook and the socket, e.g. frozen by SIGSTOP)."""
+
+    def __init__(self, inner: Any, lease: Lease) -> None:
+        self.inner, self.lease = inner, lease
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.lease.check_at_wire()
+        async for chunk in self.inner:
+            self.lease.check_at_wire()
+            yield chunk
+
+    async def aclose(self) -> None:
+        close = getattr(self.inner, "aclose", None)
+        if close is not None:
+            await close()
 
 
 class DbCursor:
