@@ -44,6 +44,11 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            if "asyncpg" in url:
+                # A worker frozen (SIGSTOP, a stalled VM) inside a transaction would hold the run's row lock for ever,
+                # and no other worker could take the run over: PostgreSQL ends such a session after the stale limit.
+                idle_ms = int(max(get_settings().stale_after_s, 1.0) * 1000)
+                kwargs["connect_args"] = {"server_settings": {"idle_in_transaction_session_timeout": str(idle_ms)}}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 
 from engine.crypto import get_box
 from engine.flow import FlowInvalid, build_graph
@@ -119,6 +119,10 @@ async def _claim(db: Database, run_id: str, settings: Settings) -> tuple[Run, Le
     stale = utcnow() - timedelta(seconds=settings.stale_after_s)
     claimed_at = time.monotonic()
     async with db.writing() as conn:
+        if not db.is_sqlite:
+            # A frozen worker may hold the run's row until PostgreSQL ends its idle transaction: give up quickly
+            # (the stale-run check enqueues the run again) instead of holding a job slot meanwhile.
+            await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
         result = await conn.execute(
             update(Run)
             .where(

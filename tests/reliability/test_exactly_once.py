@@ -39,10 +39,8 @@ ROOT = Path(__file__).resolve().parents[2]
 KOPPEL = str(Path(sys.executable).parent / "koppel")
 ORDERS = 2000
 BOOKED = ("processing", "completed")
-SIGKILLS_PER_RUN = (5, 5)
-"""10 trials: a worker killed at 5 random points of each of two runs (each kill meets a fresh takeover)."""
-SIGSTOPS_PER_RUN = (3, 2)
-"""5 trials: a worker frozen past the stale limit at random points, 3 times in one run and twice in another."""
+FAULTS_PER_RUN = ((5, 3), (5, 2))
+"""(SIGKILLs, SIGSTOPs) per run: 10 and 5 trials in all, at random points of two runs."""
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -234,42 +232,43 @@ def fault_points(randomness: random.Random, count: int) -> list[int]:
     return sorted(randomness.sample(range(20, 1100), count))
 
 
-async def test_sigkilled_workers_book_nothing_twice_and_lose_nothing(
+async def kill(db: Database, run_id: str, workers: Workers) -> None:
+    """SIGKILL the worker holding the run, and start another (two workers again)."""
+    victim = await holder(db, run_id, workers)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    workers.start()
+
+
+async def freeze(db: Database, run_id: str, workers: Workers, sandbox: Sandbox) -> None:
+    """SIGSTOP the worker holding the run until the other one has taken it over and is delivering; then SIGCONT."""
+    frozen = await holder(db, run_id, workers)
+    attempt = (await current(db, run_id)).attempt
+    frozen.send_signal(signal.SIGSTOP)
+    try:
+        async with asyncio.timeout(60):  # past the stale limit the other worker claims the run
+            while (await current(db, run_id)).attempt == attempt:
+                await asyncio.sleep(0.05)
+        await posted_at_least(sandbox, sandbox.invoices_posted() + 30, db, run_id)
+    finally:
+        frozen.send_signal(signal.SIGCONT)  # it wakes up in the middle of its own deliveries
+
+
+async def test_killed_and_frozen_workers_book_every_order_exactly_once(
     workers: Workers, pg_db: Database, redis_url: str, sandbox: Sandbox
 ) -> None:
+    """10 SIGKILL and 5 SIGSTOP trials at random points of two runs (each fault meets a fresh takeover)."""
     randomness = random.Random(11)
     workers.start()
     workers.start()
-    for number, kills in enumerate(SIGKILLS_PER_RUN):
-        run_id = await start_run(pg_db, redis_url, sandbox, f"sigkill {number}")
-        for point in fault_points(randomness, kills):
+    for number, (kills, stops) in enumerate(FAULTS_PER_RUN):
+        faults = ["kill"] * kills + ["stop"] * stops
+        randomness.shuffle(faults)
+        run_id = await start_run(pg_db, redis_url, sandbox, f"faults {number}")
+        for fault, point in zip(faults, fault_points(randomness, len(faults)), strict=True):
             await posted_at_least(sandbox, point, pg_db, run_id)
-            victim = await holder(pg_db, run_id, workers)
-            victim.send_signal(signal.SIGKILL)
-            victim.wait(10)
-            workers.start()  # two workers again
-        await assert_booked_exactly_once(pg_db, sandbox, run_id, min_attempts=kills + 1)
-
-
-async def test_a_frozen_worker_woken_after_a_takeover_sends_nothing(
-    workers: Workers, pg_db: Database, redis_url: str, sandbox: Sandbox
-) -> None:
-    randomness = random.Random(12)
-    workers.start()
-    workers.start()
-    for number, stops in enumerate(SIGSTOPS_PER_RUN):
-        run_id = await start_run(pg_db, redis_url, sandbox, f"sigstop {number}")
-        for point in fault_points(randomness, stops):
-            await posted_at_least(sandbox, point, pg_db, run_id)
-            frozen = await holder(pg_db, run_id, workers)
-            attempt = (await current(pg_db, run_id)).attempt
-            frozen.send_signal(signal.SIGSTOP)
-            try:
-                async with asyncio.timeout(60):  # past the stale limit the other worker claims the run
-                    while (await current(pg_db, run_id)).attempt == attempt:
-                        await asyncio.sleep(0.05)
-                # The first worker wakes up while the second one is delivering.
-                await posted_at_least(sandbox, sandbox.invoices_posted() + 30, pg_db, run_id)
-            finally:
-                frozen.send_signal(signal.SIGCONT)
-        await assert_booked_exactly_once(pg_db, sandbox, run_id, min_attempts=stops + 1)
+            if fault == "kill":
+                await kill(pg_db, run_id, workers)
+            else:
+                await freeze(pg_db, run_id, workers, sandbox)
+        await assert_booked_exactly_once(pg_db, sandbox, run_id, min_attempts=len(faults) + 1)
