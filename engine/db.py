@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +19,7 @@ from engine.settings import Settings, get_settings
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ("Database", "EncodedJSON", "alembic_config", "migrate", "migrate_sync")
+__all__ = ("Database", "EncodedJSON", "alembic_config", "migrate", "migrate_sync", "process_name", "session_name")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -48,7 +50,12 @@ class Database:
                 # A worker frozen (SIGSTOP, a stalled VM) inside a transaction would hold the run's row lock for ever,
                 # and no other worker could take the run over: PostgreSQL ends such a session after the stale limit.
                 idle_ms = int(max(get_settings().stale_after_s, 1.0) * 1000)
-                kwargs["connect_args"] = {"server_settings": {"idle_in_transaction_session_timeout": str(idle_ms)}}
+                kwargs["connect_args"] = {
+                    "server_settings": {
+                        "idle_in_transaction_session_timeout": str(idle_ms),
+                        "application_name": session_name(process_name()),
+                    }
+                }
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -80,6 +87,16 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def process_name() -> str:
+    """This process as runs record their worker: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def session_name(worker: str) -> str:
+    """The PostgreSQL ``application_name`` of a worker's sessions (so that a frozen worker's can be ended)."""
+    return f"koppel {worker}"[:63]
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from engine.crypto import get_box
+from engine.db import process_name, session_name
 from engine.flow import FlowInvalid, build_graph
 from engine.lease import Lease, LeaseLost
 from engine.logsink import LogSink
@@ -36,7 +36,7 @@ __all__ = (
 )
 
 log = logging.getLogger("koppel.service")
-WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+WORKER_NAME = process_name()
 
 
 def flow_key_for_document(document: dict[str, Any]) -> str:
@@ -118,36 +118,60 @@ async def _claim(db: Database, run_id: str, settings: Settings) -> tuple[Run, Le
     fencing token (:mod:`engine.lease`)."""
     stale = utcnow() - timedelta(seconds=settings.stale_after_s)
     claimed_at = time.monotonic()
-    async with db.writing() as conn:
-        if not db.is_sqlite:
-            # A frozen worker may hold the run's row until PostgreSQL ends its idle transaction: give up quickly
-            # (the stale-run check enqueues the run again) instead of holding a job slot meanwhile.
-            await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
-        result = await conn.execute(
-            update(Run)
-            .where(
-                Run.id == run_id,
-                or_(
-                    Run.status == RunStatus.QUEUED,
-                    (Run.status == RunStatus.RUNNING) & (Run.heartbeat_at < stale),
-                ),
+    try:
+        async with db.writing() as conn:
+            if not db.is_sqlite:
+                # A frozen worker may hold the run's row (PostgreSQL does not end a session that waits for the rest
+                # of a pipelined statement): give up quickly instead of waiting for ever, and end its sessions below.
+                await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            result = await conn.execute(
+                update(Run)
+                .where(
+                    Run.id == run_id,
+                    or_(
+                        Run.status == RunStatus.QUEUED,
+                        (Run.status == RunStatus.RUNNING) & (Run.heartbeat_at < stale),
+                    ),
+                )
+                .values(
+                    status=RunStatus.RUNNING,
+                    attempt=Run.attempt + 1,
+                    worker=WORKER_NAME,
+                    heartbeat_at=utcnow(),
+                    started_at=utcnow(),
+                )
             )
-            .values(
-                status=RunStatus.RUNNING,
-                attempt=Run.attempt + 1,
-                worker=WORKER_NAME,
-                heartbeat_at=utcnow(),
-                started_at=utcnow(),
-            )
-        )
-        if result.rowcount != 1:
-            return None
+            if result.rowcount != 1:
+                return None
+    except DBAPIError as exc:
+        if db.is_sqlite or "lock timeout" not in str(exc):
+            raise
+        await _end_stale_sessions(db, run_id, stale)
+        return None  # the stale-run check enqueues it again; the next claim finds the row free
     async with db.session() as session:
         run = await session.get(Run, run_id)
     if run is None:
         return None
     lease = Lease(db, run_id, run.attempt, stale_after_s=settings.stale_after_s, claimed_at=claimed_at)
     return run, lease
+
+
+async def _end_stale_sessions(db: Database, run_id: str, stale: datetime) -> None:
+    """End the database sessions of the worker that holds a stale run's row (frozen, or cut off from the network):
+    that worker lost its lease, and its open transaction must not keep the run from being taken over."""
+    async with db.session() as session:
+        run = await session.get(Run, run_id)
+        if run is None or run.worker is None or run.heartbeat_at is None or run.heartbeat_at >= stale:
+            return
+        ended = await session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :name AND datname = current_database() AND pid <> pg_backend_pid() "
+                "AND xact_start IS NOT NULL"
+            ),
+            {"name": session_name(run.worker)},
+        )
+        log.warning("run %s: ended %d database sessions of its stale worker %s", run_id, len(ended.all()), run.worker)
 
 
 def final_status(run: Run, *, cancelled: bool = False, error: str | None = None) -> str:

@@ -246,9 +246,17 @@ async def freeze(db: Database, run_id: str, workers: Workers, sandbox: Sandbox) 
     attempt = (await current(db, run_id)).attempt
     frozen.send_signal(signal.SIGSTOP)
     try:
-        async with asyncio.timeout(60):  # past the stale limit the other worker claims the run
-            while (await current(db, run_id)).attempt == attempt:
-                await asyncio.sleep(0.05)
+        try:
+            async with asyncio.timeout(60):  # past the stale limit the other worker claims the run
+                while (await current(db, run_id)).attempt == attempt:
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            run = await current(db, run_id)
+            alive = [pid for pid, proc in workers.procs.items() if proc.poll() is None]
+            pytest.fail(
+                f"no takeover: frozen {frozen.pid}, run attempt {run.attempt} worker {run.worker} "
+                f"status {run.status} heartbeat {run.heartbeat_at}; workers alive {alive}; logs in {workers.log_dir}"
+            )
         await posted_at_least(sandbox, sandbox.invoices_posted() + 30, db, run_id)
     finally:
         frozen.send_signal(signal.SIGCONT)  # it wakes up in the middle of its own deliveries
