@@ -42,7 +42,7 @@ BOOKED = ("processing", "completed")
 FAULTS_PER_RUN = ((5, 3), (5, 2))
 """(SIGKILLs, SIGSTOPs) per run: 10 and 5 trials in all, at random points of two runs."""
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 class Sandbox:
@@ -97,8 +97,10 @@ class Workers:
             DATABASE_URL=pg_url,
             REDIS_URL=redis_url,
             PYTHONPATH=str(ROOT),
-            KOPPEL_STALE_AFTER_S="2",
-            KOPPEL_HEARTBEAT_S="0.3",
+            # Short enough for quick takeovers, long enough that a busy (not frozen) worker on a loaded machine
+            # keeps its run most of the time.
+            KOPPEL_STALE_AFTER_S="4",
+            KOPPEL_HEARTBEAT_S="0.4",
         )
         self.log_dir = log_dir
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
