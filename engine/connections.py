@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+import httpx
 from sqlalchemy import select
 
 from engine.crypto import get_box
@@ -22,6 +23,7 @@ from nodes.connectors.registry import open_spec
 
 if TYPE_CHECKING:
     from engine.db import Database
+    from engine.lease import Lease
 
 ClientT = TypeVar("ClientT", bound=ApiClient)
 
@@ -137,11 +139,16 @@ async def _open(db: Database, connection: str, app: str | None, opts: dict[str, 
 class ClientPool:
     """Connector clients of one run, created on first use from connection specs and closed at the end."""
 
-    def __init__(self, db: Database, specs: dict[str, dict[str, Any]], *, from_file: bool = False) -> None:
+    def __init__(
+        self, db: Database, specs: dict[str, dict[str, Any]], *, from_file: bool = False, lease: Lease | None = None
+    ) -> None:
         self._db = db
         self._specs = specs
         self._from_file = from_file
         self._clients: dict[str, ApiClient] = {}
+        self.lease = lease
+        """When set, no write request leaves a client of this run unless the run's lease is certainly still held
+        (checked the moment before the request is sent, after any wait for a free connection)."""
 
     def scope(self, name: str) -> str:
         """Which store or administration a connection reaches (its address and tenant), for the echo guard."""
@@ -162,11 +169,39 @@ class ClientPool:
             if spec is None:
                 raise KeyError(f"no connection named {name!r}")
             client = client_for(self._db, name, spec, from_file=self._from_file)
+            if self.lease is not None:
+                client.http.event_hooks["request"].append(self._guard)
             self._clients[name] = client
         return client
+
+    async def _guard(self, request: httpx.Request) -> None:
+        """httpx request hook: a write leaves only while the lease is held — checked now (renewing it if its time
+        is up) and again when the body is about to be written, after any wait for a connection."""
+        if self.lease is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+            await self.lease.ensure()
+            request.stream = _FencedBody(request.stream, self.lease)
 
     async def close(self) -> None:
         for client in self._clients.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
         self._clients.clear()
+
+
+class _FencedBody(httpx.AsyncByteStream):
+    """A request body that checks the lease when the transport pulls it (the server gets no complete request from
+    a worker whose lease ran out between the request hook and the socket, e.g. frozen by SIGSTOP)."""
+
+    def __init__(self, inner: Any, lease: Lease) -> None:
+        self.inner, self.lease = inner, lease
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.lease.check_at_wire()
+        async for chunk in self.inner:
+            self.lease.check_at_wire()
+            yield chunk
+
+    async def aclose(self) -> None:
+        close = getattr(self.inner, "aclose", None)
+        if close is not None:
+            await close()

@@ -35,10 +35,12 @@ __all__ = (
     "Flow",
     "FlowVersion",
     "IdempotencyEntry",
+    "Intent",
     "LogEntry",
     "RetryRecord",
     "Run",
     "RunStatus",
+    "TargetTrust",
     "User",
     "WebhookDelivery",
     "new_id",
@@ -365,6 +367,23 @@ class CreatedRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# ==== Exactly-once: delivery intents and trusted targets (issues 11 and 14) =====================================
+
+
+class Intent(Base):
+    """A record a run is about to deliver to a target: written (one write per page) before any of the page's
+    records is sent, deleted with the record's outcome. A note still there when a run reads the record again means
+    a delivery may have been made that the idempotency map does not know: the target is asked before sending."""
+
+    __tablename__ = "intents"
+
+    flow_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # ==== Automatic recovery: records that failed on a transient error, retried by later runs (issue 11) ==========
 
 
@@ -391,3 +410,21 @@ class RetryRecord(Base):
     last_run_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TargetTrust(Base):
+    """A flow's target whose deliveries this database knows completely (per flow key and target node).
+
+    Until it exists the engine asks the application about every record before sending (the application may hold
+    bookings made before this database: another installation, an import). It is written when the target says it
+    holds nothing yet, or when a complete run of the flow has checked every record it read.
+    """
+
+    __tablename__ = "target_trust"
+
+    flow_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    reason: Mapped[str] = mapped_column(String(20), default="")
+    """``empty`` (the application held nothing) or ``checked`` (a complete run asked about every record)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,14 +15,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.connections import ClientPool
 from engine.flow import FlowGraph, GraphNode
+from engine.lease import Lease, LeaseLost
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
-from engine.models import CreatedRecord, Cursor, IdempotencyEntry
+from engine.models import CreatedRecord, Cursor, IdempotencyEntry, Intent, TargetTrust, utcnow
 from nodes.base import Node, NodeContext, ProcessNode, Record, RecordProblem, SkipRecord, SourceNode, TargetNode
 from nodes.echo import Origin
 
@@ -52,9 +54,11 @@ class DbCursor:
         *,
         read_only: bool,
         before_write: Callable[[], Awaitable[None]] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.db, self.flow_key, self.node_id, self.read_only = db, flow_key, node_id, read_only
         self.before_write = before_write
+        self.lease = lease
 
     async def get(self) -> str | None:
         async with self.db.session() as session:
@@ -66,12 +70,18 @@ class DbCursor:
             return
         if self.before_write is not None:
             await self.before_write()
-        async with self.db.session() as session, session.begin():
-            row = await session.get(Cursor, (self.flow_key, self.node_id))
-            if row is None:
-                session.add(Cursor(flow_key=self.flow_key, node_id=self.node_id, value=value))
-            else:
-                row.value = value
+        table = cast(Table, Cursor.__table__)
+        async with self.db.writing() as conn:
+            if self.lease is not None:
+                await self.lease.hold(conn)
+            dialect = sqlite if self.db.is_sqlite else postgresql
+            now = utcnow()
+            row = {"flow_key": self.flow_key, "node_id": self.node_id, "value": value, "updated_at": now}
+            await conn.execute(
+                dialect.insert(table)
+                .values(row)
+                .on_conflict_do_update(index_elements=["flow_key", "node_id"], set_={"value": value, "updated_at": now})
+            )
 
 
 @dataclass
@@ -89,6 +99,8 @@ class RunContext(NodeContext):
     """Awaited before a source's cursor moves (:func:`execute_graph` sets it to the log sink's flush)."""
     retry_set: RetrySet | None = None
     """The flow's retry set (:mod:`engine.retryset`): records it holds are read again, transient failures kept."""
+    lease: Lease | None = None
+    """The worker's lease on the run: every write for the run is fenced by it (engine.lease)."""
 
     def client(self, connection: str) -> Any:
         return self.clients.get(connection)
@@ -96,7 +108,14 @@ class RunContext(NodeContext):
     def cursor(self, node_id: str) -> DbCursor:
         # A dry run, a backfill or an explicit list of records must not move the incremental cursor.
         read_only = self.dry_run or bool(self.params.get("record_ids")) or bool(self.params.get("modified_after"))
-        return DbCursor(self.db, self.flow_key, node_id, read_only=read_only, before_write=self.before_cursor_write)
+        return DbCursor(
+            self.db,
+            self.flow_key,
+            node_id,
+            read_only=read_only,
+            before_write=self.before_cursor_write,
+            lease=self.lease,
+        )
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -132,6 +151,8 @@ class _Page:
     """(target node, source id) → target id, read from the idempotency map once for the whole page."""
     echoes: dict[str, tuple[str, str]] = field(default_factory=dict)
     """source id → why the record is Koppel's own writing coming back (English, Dutch): the echo guard."""
+    in_doubt: set[tuple[str, str]] = field(default_factory=set)
+    """(target node, source id) with a delivery intent left by an earlier attempt: the target may hold it."""
 
 
 class _Execution:
@@ -156,6 +177,18 @@ class _Execution:
         self.instances: dict[str, Node] = {}
         self.limit: int | None = ctx.params.get("limit")
         self.read = 0
+        self.lease = ctx.lease
+        self.noted: list[str] = []
+        """Targets whose deliveries are noted before they are sent (create-once targets whose ``find_existing``
+        only answers "is it there?"): for them the application is asked only when in doubt."""
+        self.trusted: set[str] = set()
+        """Of :attr:`noted`, those whose deliveries this database knows completely (see TargetTrust)."""
+        self.complete = False
+        """Every source was read to its end (no limit, cancellation or lost lease stopped the run)."""
+
+    def stopped(self) -> bool:
+        """Cancelled, or the lease is lost: no record starts any more."""
+        return self.cancelled() or (self.lease is not None and self.lease.lost)
 
     async def run(self) -> None:
         for node_id in self.graph.order:
@@ -168,15 +201,20 @@ class _Execution:
                 opened.append(node)
             if self.on_expected is not None:
                 await self._report_expected()
+            await self._load_trust()
             for source in self.graph.sources:
                 await self._run_retries(source)
                 await self._run_source(source)
-                if self._limit_reached() or self.cancelled():
+                if self._limit_reached() or self.stopped():
                     break
+            else:
+                self.complete = not self.stopped()
         finally:
             for node in reversed(opened):
                 with contextlib.suppress(Exception):
                     await node.close()
+        if self.lease is not None and self.lease.lost:
+            raise LeaseLost(f"run {self.ctx.run_id} lost its lease")
         if self.cancelled():
             raise RunCancelled
 
@@ -228,7 +266,7 @@ class _Execution:
         committer = asyncio.create_task(self._commit_cursors(node, pages))
         try:
             async for records in node.read():
-                if self.cancelled():
+                if self.stopped():
                     break
                 if self.limit is not None:
                     records = records[: max(0, self.limit - self.read)]
@@ -239,6 +277,7 @@ class _Execution:
                 page = _Page(source, records, remaining=len(records))
                 page.delivered = await self._delivered([r.source_id for r in records])
                 page.echoes = await self._echoes(node, records)
+                page.in_doubt = await self._note_intents(page)
                 await pages.put(page)
                 if not records:
                     page.done.set()
@@ -256,7 +295,7 @@ class _Execution:
     async def _commit_cursors(self, node: SourceNode, pages: asyncio.Queue[_Page | None]) -> None:
         while (page := await pages.get()) is not None:
             await page.done.wait()
-            if self.cancelled():
+            if self.stopped():
                 continue
             await node.commit_cursor(page.records)
 
@@ -264,9 +303,11 @@ class _Execution:
         while (item := await queue.get()) is not None:
             page, record = item
             try:
-                if not self.cancelled():
+                if not self.stopped():
                     try:
                         result = await self._walk(page, record)
+                    except LeaseLost:
+                        continue  # the worker that holds the run now redoes the record; nothing is logged here
                     except (asyncio.CancelledError, RunCancelled):
                         raise
                     except Exception as exc:  # a bug in the engine itself: still log the record, keep going
@@ -281,7 +322,10 @@ class _Execution:
                         result = RecordResult(source_id=record.source_id, outcome="failed", entries=[entry])
                     if self.ctx.retry_set is not None:
                         await self.ctx.retry_set.observe(page.source.id, record, result)
-                    await self.sink.add(result)
+                    try:
+                        await self.sink.add(result)
+                    except LeaseLost:
+                        continue
             finally:
                 page.remaining -= 1
                 if page.remaining == 0:
@@ -360,9 +404,11 @@ class _Execution:
             entry["message"] = problem.message
             detail.update(problem.detail)
             outgoing = None
-        except (asyncio.CancelledError, RunCancelled):
+        except (asyncio.CancelledError, RunCancelled, LeaseLost):
             raise
         except Exception as exc:
+            if self.lease is not None and self.lease.lost:
+                raise LeaseLost(f"run {self.ctx.run_id} lost its lease") from exc
             log.debug("record %s failed at %s", record.key, gnode.id, exc_info=True)
             status = "failed"
             entry["message"] = _error_text(exc)
@@ -395,20 +441,28 @@ class _Execution:
             known = page.delivered.get((gnode.id, record.source_id))
             if known is not None:
                 raise SkipRecord(f"already delivered as {known}", target_id=known)
-        existing = await node.find_existing(record)
-        if existing is not None:
-            if not self.ctx.dry_run:
-                result.deliveries.append({"node_id": gnode.id, "source_id": record.source_id, "target_id": existing})
-                self._note_created(node, record, existing, result)
-            what = getattr(node, "what", "")
-            raise SkipRecord(f"already exists as {what + ' ' if what else ''}{existing}", target_id=existing)
+        if self._must_ask(page, gnode.id, record.source_id):
+            existing = await node.find_existing(record)
+            if existing is not None:
+                if not self.ctx.dry_run:
+                    result.deliveries.append(
+                        {"node_id": gnode.id, "source_id": record.source_id, "target_id": existing}
+                    )
+                    self._note_created(node, record, existing, result)
+                what = getattr(node, "what", "")
+                raise SkipRecord(f"already exists as {what + ' ' if what else ''}{existing}", target_id=existing)
         payload = await node.build(record)
         detail["request"] = payload
         if self.ctx.dry_run:
             entry["message"] = "dry run: would send"
             detail["dry_run"] = True
             return record, "ok"
+        if self.lease is not None:
+            await self.lease.ensure()
+        # Until send returns, the target may or may not hold the record: its delivery intent stays unless it does.
+        result.in_doubt.add(gnode.id)
         delivery = await node.send(record, payload)
+        result.in_doubt.discard(gnode.id)
         if delivery.request is not None:
             detail["request"] = delivery.request
         detail["response"] = delivery.response
@@ -486,6 +540,115 @@ class _Execution:
             )
             return {(node_id, source_id): target_id for node_id, source_id, target_id in rows}
 
+    def _must_ask(self, page: _Page, node_id: str, source_id: str) -> bool:
+        """Whether ``find_existing`` is asked: always, except for a noted target this database knows completely and a
+        record with no intent left over (then it has never been sent, by this database or anyone else)."""
+        if self.ctx.dry_run or node_id not in self.trusted:
+            return True
+        return (node_id, source_id) in page.in_doubt
+
+    async def _load_trust(self) -> None:
+        """Which noted targets this database knows completely; a target new to the flow is asked whether it holds
+        anything yet (an empty one is trusted from the start)."""
+        self.noted = [
+            nid
+            for nid, node in self.instances.items()
+            if isinstance(node, TargetNode) and not node.upsert and node.find_only_in_doubt
+        ]
+        if not self.noted or self.ctx.dry_run:
+            return
+        async with self.ctx.db.session() as session:
+            rows = await session.execute(
+                select(TargetTrust.node_id).where(
+                    TargetTrust.flow_key == self.ctx.flow_key, TargetTrust.node_id.in_(self.noted)
+                )
+            )
+            self.trusted = set(rows.scalars())
+        for node_id in self.noted:
+            if node_id in self.trusted:
+                continue
+            node = self.instances[node_id]
+            assert isinstance(node, TargetNode)
+            try:
+                holds = await node.holds_records()
+            except Exception:  # cannot tell: ask about every record, as for a target that holds bookings
+                log.info("target %s could not say whether it holds records", node_id, exc_info=True)
+                holds = None
+            if holds is False:
+                await self._trust(node_id, "empty")
+
+    async def _trust(self, node_id: str, reason: str) -> None:
+        table = cast(Table, TargetTrust.__table__)
+        dialect = sqlite if self.ctx.db.is_sqlite else postgresql
+        row = {
+            "flow_key": self.ctx.flow_key,
+            "node_id": node_id,
+            "run_id": self.ctx.run_id,
+            "reason": reason,
+            "created_at": utcnow(),
+        }
+        async with self.ctx.db.writing() as conn:
+            if self.lease is not None:
+                await self.lease.hold(conn)
+            await conn.execute(dialect.insert(table).values(row).on_conflict_do_nothing())
+        self.trusted.add(node_id)
+
+    async def trust_checked_targets(self, counts: dict[str, int]) -> None:
+        """After a complete run that asked the application about every record and left none failed or waiting,
+        its targets' deliveries are known completely: later runs ask only about records in doubt."""
+        params = self.ctx.params
+        if (
+            not self.complete
+            or self.ctx.dry_run
+            or self.limit is not None
+            or params.get("record_ids")
+            or params.get("modified_after")
+            or params.get("modified_before")
+            or counts.get("failed")
+            or counts.get("waiting")
+        ):
+            return
+        for node_id in self.noted:
+            if node_id not in self.trusted:
+                await self._trust(node_id, "checked")
+
+    async def _note_intents(self, page: _Page) -> set[tuple[str, str]]:
+        """Note, in one fenced write, every record of the page that a noted target may deliver; returns the notes
+        that were there already (left by an attempt that did not finish them: those records are in doubt)."""
+        if not self.noted or self.ctx.dry_run or not page.records:
+            return set()
+        source_ids = list(dict.fromkeys(r.source_id for r in page.records))
+        async with self.ctx.db.session() as session:
+            rows = await session.execute(
+                select(Intent.node_id, Intent.source_id).where(
+                    Intent.flow_key == self.ctx.flow_key,
+                    Intent.node_id.in_(self.noted),
+                    Intent.source_id.in_(source_ids),
+                )
+            )
+            existing = {(node_id, source_id) for node_id, source_id in rows}
+        now = utcnow()
+        new = [
+            {
+                "flow_key": self.ctx.flow_key,
+                "node_id": nid,
+                "source_id": sid,
+                "run_id": self.ctx.run_id,
+                "created_at": now,
+            }
+            for nid in self.noted
+            for sid in source_ids
+            if (nid, sid) not in existing and (nid, sid) not in page.delivered
+        ]
+        table = cast(Table, Intent.__table__)
+        dialect = sqlite if self.ctx.db.is_sqlite else postgresql
+        async with self.ctx.db.writing() as conn:
+            if self.lease is not None:
+                await self.lease.hold(conn)
+            if new:
+                await conn.execute(dialect.insert(table).on_conflict_do_nothing(), new)
+        return existing
+
 
 async def execute_graph(
     graph: FlowGraph,
@@ -503,3 +666,6 @@ async def execute_graph(
         graph, ctx, sink, concurrency=concurrency, resumed=resumed, cancelled=cancelled, on_expected=on_expected
     )
     await execution.run()
+    if execution.complete and execution.noted:
+        await sink.flush()
+        await execution.trust_checked_targets(dict(sink.counts))

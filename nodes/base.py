@@ -8,7 +8,9 @@ function over records:
 - a **filter / map / lookup** implements :meth:`ProcessNode.process`, one record in, one record out;
 - a **target** implements :meth:`TargetNode.find_existing`, :meth:`TargetNode.build` and :meth:`TargetNode.send`;
   the engine calls them in that order, consults the idempotency map first, and in dry-run mode stops after
-  ``build`` so that nothing is written.
+  ``build`` so that nothing is written. A create-once target whose ``find_existing`` only answers "is it there
+  already?" sets :attr:`TargetNode.find_only_in_doubt`: the engine then notes every delivery before it is sent and
+  asks ``find_existing`` only for records in doubt (see the attribute).
 
 A record that must go no further raises :class:`SkipRecord`, :class:`NeedsMapping` or :class:`RecordFailed`
 (any other exception also fails the record, with its message); the run goes on with the next record.
@@ -317,8 +319,22 @@ class TargetNode(Node):
     application skips it (the echo guard). None for targets that only keep master data in step (debtors, articles,
     stock), which are matched by their own key and meant to flow both ways."""
 
+    find_only_in_doubt: ClassVar[bool] = False
+    """True when ``find_existing`` only answers "was this record delivered already?" (it prepares nothing for
+    ``build``/``send``). The engine then notes each record durably before it may be sent and asks ``find_existing``
+    only when the answer is not known otherwise: a record with no idempotency entry and no leftover note was never
+    sent by this database. It asks for every record while the target may hold records this database did not
+    deliver (see :meth:`holds_records`). False (the default): ``find_existing`` is asked whenever the map is silent."""
+
     async def find_existing(self, record: Record) -> str | None:
         """The id of this record in the target application if it is already there (asked when the map is silent)."""
+        return None
+
+    async def holds_records(self) -> bool | None:
+        """Whether the application may already hold records of the kind this target writes (asked once, the first
+        time a flow delivers through this target with :attr:`find_only_in_doubt`). False: it holds none, so this
+        database knows every delivery from now on. None (the default): cannot tell — every record is looked up
+        until a complete run has asked about each one."""
         return None
 
     @abstractmethod

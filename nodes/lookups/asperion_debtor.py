@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
 from nodes.connectors.asperion import AsperionConnection
 from nodes.connectors.http import ServerError, Unreachable, ValidationFailed
-from nodes.lookups._run_cache import BoundedMemo, KeyedLocks, run_scoped
+from nodes.lookups._run_cache import BoundedMemo, KeyedLocks, once_per_run, run_scoped
 from nodes.lookups.debtor_rules import (
     DEFAULT_CLASSIFICATION,
     DEFAULT_VAT_META_KEYS,
@@ -182,14 +182,16 @@ class LookupDebtor(ProcessNode):
 
     async def _default(self, decision: Decision) -> dict[str, Any]:
         number = decision.customer_number or ""
-        memo: BoundedMemo[dict[str, Any]] = run_scoped(self.ctx.cache, f"{self._prefix}:defaults", BoundedMemo)
-        debtor = memo.get(number)
-        if debtor is None:
+
+        async def fetch() -> dict[str, Any]:
             client = self.ctx.client(self.config.connection)
-            debtor = await client.find_debtor_by_customer_number(number)
-            if debtor is None:
+            found = await client.find_debtor_by_customer_number(number)
+            if found is None:
                 raise RecordFailed(f"the default debtor {number} does not exist in Asperion")
-            memo.put(number, debtor)
+            return dict(found)
+
+        # Once per run and connection, shared by every worker task (concurrent records wait for the first answer).
+        debtor = await once_per_run(self.ctx.cache, f"{self._prefix}:default:{number}", fetch)
         return _summary(debtor, decision, created=False, updated=False, dry=self.ctx.dry_run)
 
     async def _find(self, email: str) -> dict[str, Any] | None:

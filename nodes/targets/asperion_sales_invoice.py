@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nodes.base import Port, Record
+from nodes.connectors.asperion.client import SALES_INVOICE_HEADERS
 from nodes.targets._documents import AsperionDocumentTarget
 
 __all__ = ("SalesInvoiceTarget",)
@@ -23,6 +24,7 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
     inputs = (Port("in", "asperion.sales_invoice"),)
     what = "sales invoice"
     creates = "invoice"
+    collection = SALES_INVOICE_HEADERS
     required = {"debtorCustomerNumber": "debtor", "description": "description"}
 
     async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from nodes.base import Delivery, Port, Record
+from nodes.connectors.asperion import SALES_ORDERS
 from nodes.targets._common import scratch, write
 from nodes.targets._documents import AsperionDocumentTarget
 
@@ -30,6 +31,7 @@ class SalesOrderTarget(AsperionDocumentTarget):
     inputs = (Port("in", "asperion.sales_order"),)
     what = "sales order"
     creates = "salesorder"
+    collection = SALES_ORDERS
     required = {"debtorCustomerNumber": "debtor", "description": "description"}
     upsert: ClassVar[bool] = True
 

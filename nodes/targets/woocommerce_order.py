@@ -73,6 +73,7 @@ class OrderTarget(TargetNode):
 
     what: ClassVar[str] = "order"
     creates = "order"
+    find_only_in_doubt = True
     config: OrderConfig
 
     async def find_existing(self, record: Record) -> str | None:
