@@ -20,6 +20,7 @@ from sandbox.credentials import (
     ASPERION_CLIENT_SECRET,
     ASPERION_DEFAULT_TENANT,
     ASPERION_INITIAL_REFRESH_TOKEN,
+    MOLLIE_API_KEY,
     WOO_READ_KEY,
     WOO_READ_SECRET,
     WOO_RW_KEY,
@@ -54,6 +55,7 @@ def connections(base_url: str) -> dict[str, Any]:
             "refresh_token": ASPERION_INITIAL_REFRESH_TOKEN,
             "tenant_id": ASPERION_DEFAULT_TENANT,
         },
+        "mollie": {"app": "mollie", "url": f"{base_url}/mollie", "api_key": MOLLIE_API_KEY},
     }
 
 
@@ -82,6 +84,7 @@ class Control:
         return {
             "woocommerce": f"{base}/woocommerce/wp-json/wc/v3",
             "asperion": f"{base}/asperion",
+            "mollie": f"{base}/mollie/v2",
             "control": f"{base}/_sandbox",
             "connections": connections(base),
             "read_only_key": {"consumer_key": WOO_READ_KEY, "consumer_secret": WOO_READ_SECRET},

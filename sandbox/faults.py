@@ -43,10 +43,10 @@ class FaultConfig:
                 errors.append(f"unknown setting {key!r}")
                 continue
             if key == "target":
-                if value in (None, "all", "woocommerce", "asperion"):
+                if value in (None, "all", "woocommerce", "asperion", "mollie"):
                     self.target = value or "all"
                 else:
-                    errors.append("target must be all, woocommerce or asperion")
+                    errors.append("target must be all, woocommerce, asperion or mollie")
                 continue
             if value is None:
                 value = 0
