@@ -28,6 +28,7 @@ from nodes.connectors.http import (
     is_loopback,
     redact,
 )
+from nodes.connectors.mollie import MollieClient
 from nodes.connectors.woocommerce import WooCommerceClient
 
 __all__ = (
@@ -40,6 +41,7 @@ __all__ = (
     "ConnectionTest",
     "FieldInfo",
     "MemoryTokenStore",
+    "MollieClient",
     "NotFound",
     "Option",
     "RateLimited",
@@ -142,6 +144,22 @@ APPS: dict[str, AppInfo] = {
             ),
         ),
     ),
+    # Registration of the Mollie connector (nodes/connectors/mollie): its fields, the factory below, options.
+    "mollie": AppInfo(
+        name="mollie",
+        label="Mollie",
+        description="A Mollie account (payments, refunds, chargebacks, settlements), through the API v2 with a key.",
+        fields=(
+            FieldInfo("url", "API address", kind="url", help="https://api.mollie.com (the sandbox: its /mollie)."),
+            FieldInfo(
+                "api_key",
+                "API key",
+                secret=True,
+                help="Mollie dashboard → Developers → API keys (test_… or live_…); settlements need an organization "
+                "access token (access_…).",
+            ),
+        ),
+    ),
 }
 
 
@@ -195,11 +213,11 @@ def validate_spec(app: str, spec: Mapping[str, Any]) -> list[str]:
 
 def make_client(
     app: str, spec: Mapping[str, Any], token_store: TokenStore | None = None, **opts: Any
-) -> WooCommerceClient | AsperionClient:
+) -> WooCommerceClient | AsperionClient | MollieClient:
     """Build the client of a connection.
 
     Args:
-        app: ``woocommerce`` or ``asperion`` (normally ``spec["app"]``).
+        app: ``woocommerce``, ``asperion`` or ``mollie`` (normally ``spec["app"]``).
         spec: the connection object of the connections file.
         token_store: where an Asperion connection keeps its rotated tokens.
         **opts: client options (``transport``, ``retry``, ``sleep``, ...); ``concurrency``/``timeout`` may also come
@@ -214,6 +232,8 @@ def make_client(
     tuning = {k: spec[k] for k in _CLIENT_OPTIONS if k in spec}
     if app == "woocommerce":
         return WooCommerceClient(spec["url"], spec["consumer_key"], spec["consumer_secret"], **{**tuning, **opts})
+    if app == "mollie":
+        return MollieClient(spec["url"], spec["api_key"], **{**tuning, **opts})
     tenant = spec.get("tenant_id")
     return AsperionClient(
         spec["url"],
@@ -238,5 +258,7 @@ async def list_options(client: ApiClient, source: str) -> list[Option]:
     if app == "asperion" and isinstance(client, AsperionClient):
         return await client.options(kind)
     if app == "woocommerce" and isinstance(client, WooCommerceClient):
+        return await client.options(kind)
+    if app == "mollie" and isinstance(client, MollieClient):
         return await client.options(kind)
     raise KeyError(f"option list {source!r} does not belong to a {type(client).__name__}")
