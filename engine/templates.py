@@ -78,6 +78,15 @@ TEMPLATE_INFO: dict[str, dict[str, Any]] = {
             "shown to me with the missing SKUs; an order is never created twice."
         ),
     },
+    "mollie-settlements-to-bank": {
+        "title": "Mollie settlements → bank",
+        "description": (
+            "Every payout Mollie makes to my bank becomes one entry in my bank journal: the amount that arrives on "
+            "my bank account, the payments Mollie settled (minus refunds) taken off the payment provider's clearing "
+            "account where my payments were booked, chargebacks back on my debtors, and Mollie's fees on my payment "
+            "costs with their VAT to reclaim. A payout that does not add up to the cent is shown to me, not booked."
+        ),
+    },
 }
 """Per template: a title and a paragraph in a shop owner's words (gallery, wizard, README), and ``questions``."""
 
@@ -117,6 +126,9 @@ _QUESTIONS: dict[str, list[dict[str, Any]]] = {
     "stock-to-woocommerce": [_ask(["stock"], "formula", "Which stock should the shop show?")],
     "asperion-orders-to-woocommerce": [
         _ask(["sales_orders"], "statuses", "Which Asperion sales orders go to the shop?")
+    ],
+    "mollie-settlements-to-bank": [
+        _ask(["settlements"], "settled_from", "From which payout date on? Earlier payouts are left alone.")
     ],
 }
 for _name, _info in TEMPLATE_INFO.items():

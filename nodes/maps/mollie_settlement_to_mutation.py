@@ -5,7 +5,7 @@ once the payments themselves were booked on it (the ``payments-to-financial-muta
 
 - bank account: ``+payout`` (the settlement's amount, as it arrives on the bank statement);
 - clearing account: ``−payments`` settled, ``+refunds`` (money Mollie paid back to customers);
-- chargebacks account (default the clearing account): ``+chargebacks``;
+- chargebacks account (default the debtors account: the customer owes the amount again): ``+chargebacks``;
 - payment costs account: ``+costs`` ex VAT, with the VAT code and VAT amount of Mollie's fees;
 - VAT account (input VAT to reclaim): ``+VAT`` on the costs.
 
@@ -57,7 +57,10 @@ class SettlementBookingSettings(NodeConfig):
         "Clearing account", "1100", "The payment provider's clearing account the payments were booked on."
     )
     chargebacks_account: Code = _account(
-        "Chargebacks account", "1100", "Where charged-back payments are taken from (default: the clearing account)."
+        "Chargebacks account",
+        "1300",
+        "Where charged-back payments go: by default the debtors account, as the customer owes the amount again "
+        "(the payment left the clearing account when the payment was booked and settled).",
     )
     costs_account: Code = _account("Payment costs account", "4500", "Mollie's fees, without VAT.")
     costs_vat_code: Code = Field(

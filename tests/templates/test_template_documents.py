@@ -1,4 +1,4 @@
-"""The seven template documents: names of the contract, valid flows, connections named alike, readable layout."""
+"""The template documents: names of the contract, valid flows, connections named alike, readable layout."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ CONTRACT = [
     "products-to-articles",
     "stock-to-woocommerce",
     "asperion-orders-to-woocommerce",
+    "mollie-settlements-to-bank",
 ]
-CONNECTIONS = {"woocommerce": "woocommerce", "asperion": "asperion"}
+CONNECTIONS = {"woocommerce": "woocommerce", "asperion": "asperion", "mollie": "mollie"}
 
 
 def test_the_contract_names_in_order() -> None:
@@ -31,7 +32,7 @@ def test_the_contract_names_in_order() -> None:
 
 
 @pytest.mark.parametrize("name", CONTRACT)
-def test_template_is_a_valid_flow_with_the_two_connections(name: str) -> None:
+def test_template_is_a_valid_flow_with_connections_named_after_their_application(name: str) -> None:
     document = get_template(name)
     assert document["format"] == "koppel.flow/1" and document["name"] == name
     assert validate_flow(document, CONNECTIONS) == []
@@ -41,7 +42,7 @@ def test_template_is_a_valid_flow_with_the_two_connections(name: str) -> None:
         for key, value in node["config"].items()
         if key == "connection" or key.endswith("_connection")
     }
-    assert used <= {"woocommerce", "asperion"}
+    assert used <= set(CONNECTIONS)
     kinds = {str(get_node_type(node["type"]).kind) for node in document["nodes"]}  # type: ignore[union-attr]
     assert {"source", "map", "target"} <= kinds
 
@@ -88,6 +89,7 @@ def test_every_domain_map_describes_itself_for_the_palette() -> None:
     types = [
         "map.order_to_invoice", "map.order_to_sales_order", "map.order_to_credit_invoices", "map.payment_to_mutation",
         "map.customer_to_debtor", "map.product_to_article", "map.article_to_stock", "map.asperion_order_to_woocommerce",
+        "map.mollie_settlement_to_mutation",
     ]  # fmt: skip
     for name in types:
         cls = get_node_type(name)
