@@ -153,7 +153,7 @@ def _settlement(**changes: Any) -> dict[str, Any]:
                             "amountVat": amount("0.12"),
                             "amountGross": amount("0.70"),
                         },
-                    ],  # fmt: skip
+                    ],
                 }
             }
         },
