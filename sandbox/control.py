@@ -4,7 +4,7 @@
 - ``POST /_sandbox/seed`` ``{"orders", "customers", "products", "seed"}`` adds a deterministic shop (customers
   left out: a quarter of the orders; products left out: the built-in catalogue when there are orders).
 - ``GET|PUT /_sandbox/faults`` ``{"latency_ms", "fail_rate", "rate_limit_per_s", "timeout_rate", "drop_rate",
-  "timeout_s", "target": "all|woocommerce|asperion"}``.
+  "timeout_s", "target": "all|woocommerce|asperion|mollie"}``.
 - ``GET /_sandbox/stats`` request counts per method and path template, faults injected; ``DELETE`` zeroes them.
 - ``POST /_sandbox/import`` ``{"orders": [...], "customers": [...], "products": [...]}`` stores payloads verbatim.
 - ``POST /_sandbox/asperion/process/{id}`` books an Asperion invoice (delegated to the Asperion simulator).

@@ -181,3 +181,18 @@ def test_the_account_follows_the_store() -> None:
         info = httpx.get(f"{base}/_sandbox").json()["connections"]["mollie"]
         assert info == {"app": "mollie", "url": f"{base}/mollie", "api_key": MOLLIE_API_KEY}
         mollie.close()
+
+
+def test_faults_and_statistics_reach_the_mollie_simulator() -> None:
+    with running_sandbox() as base, httpx.Client(base_url=base) as control:
+        faults = control.put("/_sandbox/faults", json={"rate_limit_per_s": 1, "target": "mollie"})
+        assert faults.status_code == 200, faults.text
+        answers = [httpx.get(f"{base}/mollie/v2/payments", headers=AUTH) for _ in range(3)]
+        limited = [a for a in answers if a.status_code == 429]
+        assert limited and all(a.headers.get("retry-after") for a in limited)
+        assert (
+            httpx.get(f"{base}/woocommerce/wp-json/wc/v3/orders", auth=(WOO_RW_KEY, WOO_RW_SECRET)).status_code == 200
+        )
+        stats = control.get("/_sandbox/stats").json()
+        assert stats["requests"]["GET /mollie/v2/payments"] == 3 and stats["faults"]["rate_limited"] == len(limited)
+        assert control.put("/_sandbox/faults", json={"target": "paypal"}).status_code == 400
