@@ -68,3 +68,25 @@ async def test_a_window_statuses_and_chosen_ids(ctx: FakeContext, shop: SandboxU
         assert waiting["reference"] not in everything and len(everything) == len(paid_out) - 1
     finally:
         shop.app.mollie._book = None  # rebuilt from the store on the next request
+
+
+async def test_payments_name_their_order_and_are_read_once(ctx: FakeContext, shop: SandboxURL) -> None:
+    from nodes.sources.mollie_payments import PaymentsConfig, PaymentsSource
+
+    def payments(**config: object) -> PaymentsSource:
+        return PaymentsSource("payments", PaymentsConfig.model_validate(config), ctx)
+
+    book = shop.app.mollie.book
+    first = await run_source(payments())
+    records = [r for page in first for r in page]
+    assert [r.source_id for r in records] == [f"payment:{pid}" for pid in book.payments]
+    woo = shop.app.woo
+    for record in records:
+        order = woo.orders.get(record.data["metadata"]["order_id"])
+        assert order is not None and order["transaction_id"] == record.data["id"]
+        assert record.key == f"order {order['id']} ({order['transaction_id']})"
+    assert keys(await run_source(payments())) == []
+    assert keys(await run_source(payments(statuses=["failed"], incremental=False))) == []
+    newest = next(iter(book.payments.values()))
+    ctx.params = {"record_ids": [f"payment:{newest['id']}"]}
+    assert [r.data["id"] for page in await run_source(payments()) for r in page] == [newest["id"]]
