@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -23,7 +22,7 @@ from tests.templates.sandbox_runs import BOOKED_STATUSES, connections, lines_of,
 CLEARING, BANK, DEBTORS, COSTS, INPUT_VAT = 1100, 1000, 1300, 4500, 1520
 
 
-@pytest.fixture(name="shop", scope="module")
+@pytest.fixture(name="shop")
 def fx_shop() -> Iterator[SandboxURL]:
     with running_sandbox(orders=300, customers=60, products=15, seed=7) as url:
         yield url
@@ -33,19 +32,20 @@ def _with_mollie(base: str) -> dict[str, Any]:
     return {**connections(base), "mollie": {"app": "mollie", "url": f"{base}/mollie", "api_key": MOLLIE_API_KEY}}
 
 
-def _busiest_month(shop: SandboxURL) -> str:
-    """The month whose paid-out settlements hold the most refunds and chargebacks (both, when a month has both)."""
+def _months(shop: SandboxURL) -> dict[str, dict[str, list[str]]]:
+    """Per month of payout: the payments, refunds and chargebacks its paid-out settlements settled."""
     book = shop.app.mollie.book
-    score: Counter[str] = Counter()
-    kinds: dict[str, set[str]] = {}
+    months: dict[str, dict[str, list[str]]] = {}
     for settlement in book.settlements.values():
-        if settlement["status"] != "paidout":
-            continue
-        month = settlement["settledAt"][:7]
-        members = book.members[settlement["id"]]
-        score[month] += len(members["refunds"]) + len(members["chargebacks"])
-        kinds.setdefault(month, set()).update(k for k in ("refunds", "chargebacks") if members[k])
-    return max(score, key=lambda m: (len(kinds[m]), score[m]))
+        if settlement["status"] == "paidout":
+            month = months.setdefault(settlement["settledAt"][:7], {"payments": [], "refunds": [], "chargebacks": []})
+            for kind, ids in book.members[settlement["id"]].items():
+                month[kind].extend(ids)
+    return months
+
+
+def _orders(shop: SandboxURL) -> dict[int, dict[str, Any]]:
+    return {o["id"]: o for oid in shop.app.woo.orders.ids() if (o := shop.app.woo.orders.get(oid))}
 
 
 def _balance(shop: SandboxURL, account: int) -> Decimal:
@@ -60,17 +60,16 @@ def _balance(shop: SandboxURL, account: int) -> Decimal:
     )
 
 
-async def test_a_month_of_settlements_books_one_balanced_entry_each_and_reconciles_the_clearing_account(
-    db: Database, shop: SandboxURL
-) -> None:
+async def _book_month(db: Database, shop: SandboxURL, month: str) -> dict[str, Decimal]:
+    """Book the invoices and payments of the orders Mollie settled in ``month``, then the month's settlements.
+
+    Returns what was settled (payments, refunds, chargebacks, from Mollie's own lists, to the cent), the payments
+    of orders the payments template does not read (``unbooked``) and what that template put on the clearing account.
+    """
     book = shop.app.mollie.book
-    month = _busiest_month(shop)
+    members = _months(shop)[month]
     settlements = [s for s in book.settlements.values() if s["status"] == "paidout" and s["settledAt"][:7] == month]
-    members = {
-        k: [m for s in settlements for m in book.members[s["id"]][k]] for k in ("payments", "refunds", "chargebacks")
-    }
-    assert members["refunds"] and members["chargebacks"], month  # the month shows every kind of movement
-    orders = {o["id"]: o for oid in shop.app.woo.orders.ids() if (o := shop.app.woo.orders.get(oid))}
+    orders = _orders(shop)
     paid_orders = [book.payments[pid]["metadata"]["order_id"] for pid in members["payments"]]
     assert all(orders[oid]["transaction_id"] in members["payments"] for oid in paid_orders)
 
@@ -81,7 +80,6 @@ async def test_a_month_of_settlements_books_one_balanced_entry_each_and_reconcil
     counts, problems = await run_template(db, "payments-to-financial-mutations", shop, record_ids=ids)
     assert counts["failed"] == 0 and counts["waiting"] == 0, problems
     booked_payments = _balance(shop, CLEARING)
-    assert booked_payments > 0
 
     # Mollie's side: the month of settlements, one bank-journal entry each.
     last_day = calendar.monthrange(int(month[:4]), int(month[5:]))[1]
@@ -104,11 +102,15 @@ async def test_a_month_of_settlements_books_one_balanced_entry_each_and_reconcil
         for cost, tax in zip(costs, vat, strict=True):
             assert cost["vatCode"] == "VH21" and D(cost["vatAmount"]) == D(tax["amount"])
             assert D(tax["amount"]) == (D(cost["amount"]) * 21 / 100).quantize(D("0.01"))
+    assert _balance(shop, BANK) == sum((D(s["amount"]["value"]) for s in settlements), Decimal(0))
+    again = await execute_run(db, (await create_run(db, document=document, trigger="test", params=window,
+                                                    connections=_with_mollie(shop))).id)  # fmt: skip
+    assert again is not None and again.counts()["ok"] == 0 and again.counts()["skipped"] == len(settlements)
 
     # Every euro Mollie settled, to the cent, from Mollie's own lists (not from the periods the map read).
-    settled = {kind: sum((abs(D(getattr(book, kind)[i]["settlementAmount"]["value"])) for i in ids_), Decimal(0))
-               for kind, ids_ in members.items()}  # fmt: skip
-    unbooked = sum(
+    result = {kind: sum((abs(D(getattr(book, kind)[i]["settlementAmount"]["value"])) for i in ids_), Decimal(0))
+              for kind, ids_ in members.items()}  # fmt: skip
+    result["unbooked"] = sum(
         (
             D(book.payments[pid]["settlementAmount"]["value"])
             for pid in members["payments"]
@@ -116,16 +118,39 @@ async def test_a_month_of_settlements_books_one_balanced_entry_each_and_reconcil
         ),
         Decimal(0),
     )
-    assert booked_payments == settled["payments"] - unbooked
+    result["booked_payments"] = booked_payments
+    assert booked_payments == result["payments"] - result["unbooked"] > 0
+    return result
+
+
+async def test_a_month_with_refunds_and_chargebacks_leaves_only_the_refunds_on_the_clearing_account(
+    db: Database, shop: SandboxURL
+) -> None:
+    months = _months(shop)
+    month = max(months, key=lambda m: (bool(months[m]["refunds"]) + bool(months[m]["chargebacks"]), m))
+    assert months[month]["refunds"] and months[month]["chargebacks"], month  # every kind of movement
+    settled = await _book_month(db, shop, month)
     # What stays on the clearing account is exactly what no flow books yet: money refunded (the refund's own
     # payment mutation), minus payments of orders the payments template does not read (fully refunded ones).
-    assert _balance(shop, CLEARING) == settled["refunds"] - unbooked
-    assert _balance(shop, DEBTORS) == -booked_payments + settled["chargebacks"]
-    assert _balance(shop, BANK) == sum((D(s["amount"]["value"]) for s in settlements), Decimal(0))
+    assert _balance(shop, CLEARING) == settled["refunds"] - settled["unbooked"]
+    assert _balance(shop, DEBTORS) == -settled["booked_payments"] + settled["chargebacks"]
 
-    again = await execute_run(db, (await create_run(db, document=document, trigger="test", params=window,
-                                                    connections=_with_mollie(shop))).id)  # fmt: skip
-    assert again is not None and again.counts()["ok"] == 0 and again.counts()["skipped"] == len(settlements)
+
+async def test_a_month_of_settlements_brings_the_clearing_account_to_zero(db: Database, shop: SandboxURL) -> None:
+    months = _months(shop)
+    orders = _orders(shop)
+    book = shop.app.mollie.book
+
+    def clean(month: str) -> bool:  # no refunds, and every paid order one the payments template books
+        payments = months[month]["payments"]
+        statuses = {orders[book.payments[p]["metadata"]["order_id"]]["status"] for p in payments}
+        return bool(payments) and not months[month]["refunds"] and statuses <= BOOKED_STATUSES
+
+    month = max((m for m in months if clean(m)), key=lambda m: (bool(months[m]["chargebacks"]), m))
+    settled = await _book_month(db, shop, month)
+    assert settled["booked_payments"] > 0
+    assert _balance(shop, CLEARING) == Decimal("0.00")
+    assert _balance(shop, DEBTORS) == -settled["booked_payments"] + settled["chargebacks"]
 
 
 def _settlement(**changes: Any) -> dict[str, Any]:
