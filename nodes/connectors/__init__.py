@@ -1,8 +1,9 @@
 """Connectors: one client per application, built from a connection (an object of the connections file).
 
 ``make_client("woocommerce", spec)`` gives a :class:`WooCommerceClient`, ``make_client("asperion", spec,
-token_store)`` an :class:`AsperionClient`. :data:`APPS` describes each application's fields (for forms and
-validation; secret fields are write-only everywhere) and :func:`validate_spec` checks a connection before use.
+token_store)`` an :class:`AsperionClient`, ``make_client("mollie", spec)`` a :class:`MollieClient`. :data:`APPS`
+describes each application's fields (for forms and validation; secret fields are write-only everywhere) and
+:func:`validate_spec` checks a connection before use.
 :func:`list_options` answers the canvas's live option lists (``asperion.vatcodes``, ``woocommerce.countries``...).
 """
 

@@ -167,7 +167,7 @@ class MollieClient(ApiClient):
         except ApiError as exc:
             return ConnectionTest(False, f"Mollie answered with an error: {exc.message}")
         mode = "test mode" if self.test_mode else "live"
-        return ConnectionTest(True, f"Connected to Mollie ({mode}) at {self.api_url}.", False)
+        return ConnectionTest(True, f"Connected to Mollie ({mode}) at {self.api_url}.")
 
     async def options(self, kind: str) -> list[Option]:
         """Mollie offers no option lists to the canvas yet.
