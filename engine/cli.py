@@ -1,4 +1,4 @@
-"""The ``koppel`` command: serve, worker, migrate, sandbox, template, flow."""
+"""The engine's commands of ``koppel``: worker, migrate, template, flow (``koppel.cli`` adds serve and sandbox)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +34,6 @@ def _fail(message: str, code: int = EXIT_INVALID) -> int:
     return code
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from web.app import create_app
-
-    os.environ.setdefault("KOPPEL_BASE_URL", f"http://{args.host}:{args.port}")
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info", proxy_headers=True)
-    return EXIT_OK
-
-
 def cmd_worker(_: argparse.Namespace) -> int:
     from engine.db import migrate_sync
     from engine.jobs import build_worker
@@ -65,24 +56,6 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    from sandbox.server import serve_sandbox
-
-    serve_sandbox(
-        host=args.host,
-        port=args.port,
-        orders=args.orders,
-        customers=args.customers,
-        products=args.products,
-        seed=args.seed,
-        latency_ms=args.latency_ms,
-        fail_rate=args.fail_rate,
-        rate_limit=args.rate_limit,
-        connections_out=args.connections_out,
-    )
-    return EXIT_OK
-
-
 def cmd_template(args: argparse.Namespace) -> int:
     from engine.templates import get_template, list_templates
 
@@ -99,16 +72,17 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def _connections_problems(connections: Any) -> list[str]:
-    from nodes.connectors import APPS, validate_spec
+    from nodes.connectors.registry import connectors
 
     if not isinstance(connections, dict):
         return ["the connections file must be a JSON object of name → connection"]
+    known = connectors()
     problems = []
     for name, spec in connections.items():
-        if not isinstance(spec, dict) or spec.get("app") not in APPS:
-            problems.append(f"connection {name!r}: 'app' must be one of {', '.join(sorted(APPS))}")
+        if not isinstance(spec, dict) or spec.get("app") not in known:
+            problems.append(f"connection {name!r}: 'app' must be one of {', '.join(known)}")
             continue
-        problems.extend(f"connection {name!r}: {message}" for message in validate_spec(spec["app"], spec))
+        problems.extend(f"connection {name!r}: {message}" for message in known[spec["app"]].validate(spec))
     return problems
 
 
@@ -210,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the web app (and, without REDIS_URL, the worker)")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.set_defaults(handler=cmd_serve)
+    serve.set_defaults(handler=None)  # the composition root (koppel.cli) serves the app
 
     sub.add_parser("worker", help="an arq worker (needs REDIS_URL)").set_defaults(handler=cmd_worker)
     sub.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(handler=cmd_migrate)
@@ -226,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--fail-rate", type=float, default=0.0)
     sandbox.add_argument("--rate-limit", type=float, default=0.0, help="requests per second before 429")
     sandbox.add_argument("--connections-out", default=None)
-    sandbox.set_defaults(handler=cmd_sandbox)
+    sandbox.set_defaults(handler=None)  # the composition root (koppel.cli) starts the simulators
 
     template = sub.add_parser("template", help="the built-in flow templates")
     template_sub = template.add_subparsers(dest="action", required=True)
@@ -250,7 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: list[str] | None = None, handlers: Mapping[str, Handler] | None = None) -> int:
+    """Parse and run a command; ``handlers`` supplies the commands above the engine (``serve``, ``sandbox``).
+
+    Args:
+        argv: the arguments (default: the process's).
+        handlers: command name → handler, from the composition root (``koppel.cli``).
+    """
     import logging
 
     logging.basicConfig(level=os.environ.get("KOPPEL_LOG_LEVEL", "WARNING"), stream=sys.stderr)
@@ -258,8 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         args.host = args.host or os.environ.get("HOST", "127.0.0.1")
         args.port = args.port or int(os.environ.get("PORT", "8000"))
-    code: int = args.handler(args)
-    return code
+    handler: Handler | None = (handlers or {}).get(args.command) or args.handler
+    if handler is None:
+        return _fail(f"`{args.command}` is run by the koppel command (koppel.cli)")
+    return handler(args)
 
 
 if __name__ == "__main__":

@@ -163,20 +163,20 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
 def _connection_problems(
     node_id: str, cls: type[Node], config: NodeConfig, connections: Mapping[str, str] | None
 ) -> list[Problem]:
-    if cls.app is None:
-        return []
-    names = cls.connection_names(config)
-    if not names:
-        return [Problem(node_id, "connection", f"choose the {cls.app} connection this node uses")]
-    if connections is None:
-        return []
+    """Each connection field must name a connection, and (when the run's connections are known) one that exists
+    and belongs to the field's application."""
     problems = []
-    for name in names:
-        app = connections.get(name)
-        if app is None:
-            problems.append(Problem(node_id, "connection", f"the flow has no connection named {name!r}"))
-        elif app != cls.app:
-            problems.append(Problem(node_id, "connection", f"connection {name!r} is a {app} connection, not {cls.app}"))
+    for field_name, name, app in cls.connections(config):
+        if not name:
+            problems.append(Problem(node_id, field_name, f"choose the {app} connection this node uses"))
+        elif connections is None:
+            continue
+        elif name not in connections:
+            problems.append(Problem(node_id, field_name, f"the flow has no connection named {name!r}"))
+        elif connections[name] != app:
+            problems.append(
+                Problem(node_id, field_name, f"connection {name!r} is a {connections[name]} connection, not {app}")
+            )
     return problems
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from engine.broadcast import get_broadcaster
 from engine.crypto import SECRET_KEYS, redact
 from engine.db import EncodedJSON
-from engine.models import IdempotencyEntry, LogEntry, Run, utcnow
+from engine.models import CreatedRecord, IdempotencyEntry, LogEntry, Run, utcnow
 from nodes import jsoncodec
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 _LOG = cast(Table, LogEntry.__table__)
 _IDEMPOTENCY = cast(Table, IdempotencyEntry.__table__)
 _RUN = cast(Table, Run.__table__)
+_CREATED = cast(Table, CreatedRecord.__table__)
 
 __all__ = ("SNAPSHOT_LIMIT", "LogSink", "RecordResult", "encode_detail", "snapshot")
 
@@ -104,6 +105,8 @@ class RecordResult:
     outcome: str
     entries: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    created: list[dict[str, Any]] = field(default_factory=list)
+    """Records this record's targets created (``created_records`` rows, the echo guard)."""
 
 
 class LogSink:
@@ -171,6 +174,7 @@ class LogSink:
         delta: Counter[str] = Counter()
         rows: list[dict[str, Any]] = []
         deliveries: list[dict[str, Any]] = []
+        created: list[dict[str, Any]] = []
         settled: list[str] = []
         now = utcnow()
         for result in batch:
@@ -196,6 +200,7 @@ class LogSink:
                 )
             for delivery in result.deliveries:
                 deliveries.append({"flow_key": self.flow_key, "run_id": self.run_id, "created_at": now, **delivery})
+            created.extend({**row, "created_at": now} for row in result.created)
             if result.outcome in ("ok", "skipped"):
                 settled.append(result.source_id)
         # Core statements on one connection: the ORM's unit of work has nothing to add to these bulk writes.
@@ -205,6 +210,9 @@ class LogSink:
             if deliveries:
                 dialect = sqlite if self.db.is_sqlite else postgresql
                 await conn.execute(dialect.insert(_IDEMPOTENCY).on_conflict_do_nothing(), deliveries)
+            if created:
+                dialect = sqlite if self.db.is_sqlite else postgresql
+                await conn.execute(dialect.insert(_CREATED).on_conflict_do_nothing(), created)
             if settled and self.flow_id:
                 await conn.execute(
                     update(_LOG)

@@ -337,3 +337,28 @@ class FiredSlot(Base):
     run_id: Mapped[str | None] = mapped_column(String(32), default=None)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CreatedRecord(Base):
+    """A record Koppel created in an application, and the source record it came from (the echo guard).
+
+    A source that reads a record listed here for its own application and connection skips it: it is Koppel's own
+    writing coming back, not new input ("came from WooCommerce order 263 via flow …").
+    """
+
+    __tablename__ = "created_records"
+
+    app: Mapped[str] = mapped_column(String(40), primary_key=True)
+    """The application the record lives in (``woocommerce``, ``asperion``)."""
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    """Which store or administration (the connection's address and tenant), so two administrations never mix."""
+    record_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """The record as that application's source names it (``salesorder:5``, ``order:1234``)."""
+    source_app: Mapped[str] = mapped_column(String(40))
+    source_id: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[str] = mapped_column(String(200), default="")
+    """What a person calls the source record (the order number)."""
+    flow_key: Mapped[str] = mapped_column(String(200))
+    flow_name: Mapped[str] = mapped_column(String(200), default="")
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

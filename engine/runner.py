@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from engine.connections import ClientPool
 from engine.flow import FlowGraph, GraphNode
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
-from engine.models import Cursor, IdempotencyEntry
+from engine.models import CreatedRecord, Cursor, IdempotencyEntry
 from nodes.base import Node, NodeContext, ProcessNode, Record, RecordProblem, SkipRecord, SourceNode, TargetNode
+from nodes.echo import Origin
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -33,33 +35,6 @@ log = logging.getLogger("koppel.runner")
 
 class RunCancelled(Exception):
     pass
-
-
-class ClientPool:
-    """Connector clients of one run, created on first use from connection specs and closed at the end."""
-
-    def __init__(self, specs: dict[str, dict[str, Any]], token_store_for: Callable[[str, dict[str, Any]], Any]) -> None:
-        self._specs = specs
-        self._token_store_for = token_store_for
-        self._clients: dict[str, Any] = {}
-
-    def get(self, name: str) -> Any:
-        client = self._clients.get(name)
-        if client is None:
-            from nodes.connectors import make_client
-
-            spec = self._specs.get(name)
-            if spec is None:
-                raise KeyError(f"no connection named {name!r}")
-            client = make_client(spec["app"], spec, token_store=self._token_store_for(name, spec))
-            self._clients[name] = client
-        return client
-
-    async def close(self) -> None:
-        for client in self._clients.values():
-            with contextlib.suppress(Exception):
-                await client.aclose()
-        self._clients.clear()
 
 
 class DbCursor:
@@ -151,6 +126,8 @@ class _Page:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     delivered: dict[tuple[str, str], str] = field(default_factory=dict)
     """(target node, source id) → target id, read from the idempotency map once for the whole page."""
+    echoes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """source id → why the record is Koppel's own writing coming back (English, Dutch): the echo guard."""
 
 
 class _Execution:
@@ -238,6 +215,7 @@ class _Execution:
                     records = [r for r in records if r.source_id not in done]
                 page = _Page(source, records, remaining=len(records))
                 page.delivered = await self._delivered([r.source_id for r in records])
+                page.echoes = await self._echoes(node, records)
                 await pages.put(page)
                 if not records:
                     page.done.set()
@@ -288,6 +266,19 @@ class _Execution:
         """Carry one record from its source through every node it reaches, in topological order."""
         source = page.source
         result = RecordResult(source_id=record.source_id, outcome="skipped")
+        echo = page.echoes.get(record.source_id)
+        if echo is not None:
+            skipped: dict[str, Any] = {
+                "node_id": source.id,
+                "record_key": record.key[:200],
+                "source_id": record.source_id,
+                "status": "skipped",
+                "message": echo[0],
+                "detail": {"echo": {"en": echo[0], "nl": echo[1]}, "input": record.source},
+            }
+            result.entries.append(skipped)
+            return result
+        record.context.setdefault("source_app", self.instances[source.id].app)
         outcomes: list[str] = []
         inbox: dict[str, list[tuple[Record, list[dict[str, Any]]]]] = {}
         steps0 = [{"node": source.id, "output": record.data}]
@@ -381,6 +372,7 @@ class _Execution:
         if existing is not None:
             if not self.ctx.dry_run:
                 result.deliveries.append({"node_id": gnode.id, "source_id": record.source_id, "target_id": existing})
+                self._note_created(node, record, existing, result)
             what = getattr(node, "what", "")
             raise SkipRecord(f"already exists as {what + ' ' if what else ''}{existing}", target_id=existing)
         payload = await node.build(record)
@@ -395,9 +387,62 @@ class _Execution:
         detail["response"] = delivery.response
         entry["message"] = delivery.message or f"delivered as {delivery.target_id}"
         result.deliveries.append({"node_id": gnode.id, "source_id": record.source_id, "target_id": delivery.target_id})
+        self._note_created(node, record, delivery.target_id, result)
         out = record.derive(record.data)
         out.context.setdefault("targets", {})[gnode.id] = delivery.target_id
         return out, "ok"
+
+    def _scope(self, node: Node) -> str:
+        names = type(node).connection_names(node.config)
+        return self.ctx.clients.scope(names[0]) if names else ""
+
+    def _note_created(self, node: TargetNode, record: Record, target_id: str, result: RecordResult) -> None:
+        """Remember a record this target created (or found made before), for the echo guard."""
+        if not node.creates or not node.app:
+            return
+        result.created.append(
+            {
+                "app": node.app,
+                "scope": self._scope(node),
+                "record_id": f"{node.creates}:{target_id}",
+                "source_app": str(record.context.get("source_app") or ""),
+                "source_id": record.source_id,
+                "source_key": record.key[:200],
+                "flow_key": self.ctx.flow_key,
+                "flow_name": self.graph.name[:200],
+                "run_id": self.ctx.run_id,
+            }
+        )
+
+    async def _echoes(self, node: SourceNode, records: list[Record]) -> dict[str, tuple[str, str]]:
+        """The records of a page that Koppel itself wrote into the source's application (the echo guard): known
+        from the table of created records, else from Koppel's mark in the record itself."""
+        if not records:
+            return {}
+        found: dict[str, Origin] = {}
+        if node.app:
+            async with self.ctx.db.session() as session:
+                rows = await session.execute(
+                    select(
+                        CreatedRecord.record_id,
+                        CreatedRecord.source_app,
+                        CreatedRecord.source_id,
+                        CreatedRecord.source_key,
+                        CreatedRecord.flow_name,
+                    ).where(
+                        CreatedRecord.app == node.app,
+                        CreatedRecord.scope == self._scope(node),
+                        CreatedRecord.record_id.in_([r.source_id for r in records]),
+                    )
+                )
+                for record_id, app, source_id, key, flow in rows:
+                    found[record_id] = Origin(app, source_id, key, flow)
+        for record in records:
+            if record.source_id not in found:
+                origin = node.origin(record)
+                if origin is not None:
+                    found[record.source_id] = origin
+        return {source_id: origin.message() for source_id, origin in found.items()}
 
     async def _delivered(self, source_ids: list[str]) -> dict[tuple[str, str], str]:
         """What the idempotency map knows of these records, for every target that is not an upsert."""

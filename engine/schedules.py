@@ -168,7 +168,7 @@ async def _start(
 ) -> str | None:
     """Start and enqueue a run; None when the flow is busy (``store.FlowBusy``)."""
     from engine import store
-    from engine.jobs import enqueue_run
+    from engine.queue import enqueue_run
 
     try:
         run = await store.start_flow_run(db, flow_id, trigger=trigger, params=params, enqueue=False)

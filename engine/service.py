@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
 
+from engine.connections import ClientPool, DbTokenStore, connection_specs
 from engine.crypto import get_box
 from engine.flow import FlowInvalid, build_graph
 from engine.logsink import LogSink
-from engine.models import Connection, CredentialState, Flow, FlowVersion, Run, RunStatus, utcnow
-from engine.runner import ClientPool, RunCancelled, RunContext, execute_graph
+from engine.models import Flow, FlowVersion, Run, RunStatus, utcnow
+from engine.runner import RunCancelled, RunContext, execute_graph
 from engine.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -40,35 +41,6 @@ WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 def flow_key_for_document(document: dict[str, Any]) -> str:
     """The idempotency/cursor key of a flow run from a file: stable across runs of the same named flow."""
     return f"file:{document.get('name', '')}"[:200]
-
-
-class DbTokenStore:
-    """Rotating OAuth tokens of one connection, encrypted in ``credential_state``."""
-
-    def __init__(self, db: Database, key: str) -> None:
-        self.db, self.key = db, key
-
-    async def load(self) -> dict[str, Any] | None:
-        async with self.db.session() as session:
-            row = await session.get(CredentialState, self.key)
-            return get_box().open(row.secrets) if row and row.secrets else None
-
-    async def save(self, tokens: dict[str, Any]) -> None:
-        sealed = get_box().seal(tokens)
-        async with self.db.session() as session, session.begin():
-            row = await session.get(CredentialState, self.key)
-            if row is None:
-                session.add(CredentialState(key=self.key, secrets=sealed))
-            else:
-                row.secrets = sealed
-
-
-async def connection_specs(db: Database) -> dict[str, dict[str, Any]]:
-    """Every stored connection as a connections-file object (secrets decrypted, for the engine only)."""
-    box = get_box()
-    async with db.session() as session:
-        rows = (await session.execute(select(Connection))).scalars().all()
-    return {row.name: {"app": row.app, **row.settings, **box.open(row.secrets), "_id": row.id} for row in rows}
 
 
 async def create_run(
@@ -165,12 +137,7 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
     cancelled = False
     specs, from_file = await _specs_for(db, run)
 
-    def token_store(name: str, spec: dict[str, Any]) -> DbTokenStore:
-        if from_file:
-            return DbTokenStore(db, f"file:{name}:{spec.get('client_id', '')}")
-        return DbTokenStore(db, f"conn:{spec.get('_id', name)}")
-
-    clients = ClientPool(specs, token_store)
+    clients = ClientPool(db, specs, from_file=from_file)
     params = {k: v for k, v in run.params.items() if k != "connections_sealed"}
     ctx = RunContext(
         flow_key=flow_key, run_id=run.id, db=db, clients=clients, dry_run=bool(params.get("dry_run")), params=params

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -27,8 +26,11 @@ from urllib.parse import parse_qs
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.connections import client_for, connection_specs
 from engine.crypto import get_box
 from engine.models import Flow, WebhookDelivery, utcnow
+from engine.settings import get_settings
+from nodes.connectors.registry import get_connector
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,11 +53,10 @@ __all__ = (
 
 log = logging.getLogger("koppel.webhooks")
 
-TOPICS_BY_SOURCE: dict[str, tuple[str, ...]] = {
-    "woocommerce.orders": ("order.created", "order.updated"),
-    "woocommerce.customers": ("customer.created", "customer.updated"),
-    "woocommerce.products": ("product.created", "product.updated"),
-}
+HOOK_APP = "woocommerce"
+"""The application whose signed deliveries this module verifies (``X-WC-Webhook-Signature``)."""
+_HOOKS = get_connector(HOOK_APP).webhooks
+TOPICS_BY_SOURCE: dict[str, tuple[str, ...]] = dict(_HOOKS.topics_by_source) if _HOOKS else {}
 SOURCE_PREFIX = {"order": "order", "customer": "customer", "product": "product"}
 
 
@@ -70,7 +71,7 @@ def flow_secret(flow: Flow) -> str:
 
 
 def delivery_url(flow_id: str, base_url: str | None = None) -> str:
-    base = (base_url or os.environ.get("KOPPEL_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+    base = (base_url or get_settings().base_url).rstrip("/")
     return f"{base}/hooks/woocommerce/{flow_id}"
 
 
@@ -177,14 +178,11 @@ def flow_topics(document: dict[str, Any]) -> list[tuple[str, str]]:
 
 async def woocommerce_client(db: Database, name: str) -> Any:
     """A client for the stored WooCommerce connection ``name`` (close it with ``aclose``)."""
-    from engine.service import connection_specs
-    from nodes.connectors import make_client
-
     specs = await connection_specs(db)
     spec = specs.get(name)
-    if spec is None or spec.get("app") != "woocommerce":
+    if spec is None or spec.get("app") != HOOK_APP:
         raise LookupError(f"no WooCommerce connection named {name!r}")
-    return make_client("woocommerce", spec)
+    return client_for(db, name, spec)
 
 
 async def _save_state(db: Database, flow_id: str, state: dict[str, Any] | None) -> None:

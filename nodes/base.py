@@ -23,12 +23,17 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
+from nodes.connectors.base import ConnectionRef
+from nodes.connectors.http import ApiClient
+
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from nodes.echo import Origin
 
 __all__ = (
     "ANY",
@@ -47,6 +52,8 @@ __all__ = (
     "SourceNode",
     "TargetNode",
 )
+
+ClientT = TypeVar("ClientT", bound=ApiClient)
 
 ANY = "any"
 """Port schema that connects to anything."""
@@ -183,8 +190,15 @@ class NodeContext(Protocol):
     cache: dict[str, Any]
     """Per-run scratch space shared by the run's nodes (e.g. looked-up tables)."""
 
+    @overload
+    def client(self, connection: ConnectionRef[ClientT]) -> ClientT: ...
+
+    @overload
+    def client(self, connection: str) -> Any: ...
+
     def client(self, connection: str) -> Any:
-        """The connector client of the named connection (``WooCommerceClient`` / ``AsperionClient``)."""
+        """The connector client of the named connection; typed by the config field's reference
+        (``connection: AsperionConnection`` gives an ``AsperionClient``)."""
         ...
 
     def cursor(self, node_id: str) -> CursorStore: ...
@@ -201,7 +215,8 @@ class Node(ABC):
     title: ClassVar[str]
     description: ClassVar[str] = ""
     app: ClassVar[str | None] = None
-    """The application whose connection the node needs (``woocommerce``/``asperion``), if any."""
+    """The application the node belongs to in the palette (``woocommerce``/``asperion``), if any; the connections it
+    needs are its config's :class:`~nodes.connectors.base.ConnectionRef` fields (:meth:`connection_fields`)."""
     config_model: ClassVar[builtins.type[NodeConfig]] = NodeConfig
     inputs: ClassVar[tuple[Port, ...]] = (Port("in", ANY),)
     outputs: ClassVar[tuple[Port, ...]] = (Port("out", ANY),)
@@ -226,10 +241,28 @@ class Node(ABC):
         }
 
     @classmethod
+    def connection_fields(cls) -> dict[str, str]:
+        """Config field → application, for every field typed as a :class:`~nodes.connectors.base.ConnectionRef`."""
+        fields: dict[str, str] = {}
+        for name, info in cls.config_model.model_fields.items():
+            annotation = info.annotation
+            if isinstance(annotation, builtins.type) and issubclass(annotation, ConnectionRef) and annotation.app:
+                fields[name] = annotation.app
+        return fields
+
+    @classmethod
+    def connections(cls, config: NodeConfig) -> list[tuple[str, str, str]]:
+        """``(field, connection name, application)`` of each connection the node's config names."""
+        return [(name, str(getattr(config, name, "") or ""), app) for name, app in cls.connection_fields().items()]
+
+    @classmethod
     def connection_names(cls, config: NodeConfig) -> list[str]:
-        """The connections this node uses, by name (default: the config's ``connection`` field)."""
-        name = getattr(config, "connection", None)
-        return [name] if isinstance(name, str) and name else []
+        """The connections this node uses, by name."""
+        names: list[str] = []
+        for _, name, _ in cls.connections(config):
+            if name and name not in names:
+                names.append(name)
+        return names
 
     async def open(self) -> None:
         """Called once per run before the first record (load tables, warm caches)."""
@@ -252,6 +285,14 @@ class SourceNode(Node):
     async def commit_cursor(self, records: list[Record]) -> None:
         """Advance the incremental cursor past ``records`` once they have all been handled."""
 
+    def origin(self, record: Record) -> Origin | None:
+        """Where Koppel made this record from, when the record itself carries Koppel's mark, else None.
+
+        The engine skips such records: they are Koppel's own writing coming back (the echo guard), also when its own
+        table of created records is gone.
+        """
+        return None
+
 
 class ProcessNode(Node):
     """Filter, map and lookup nodes."""
@@ -266,6 +307,12 @@ class TargetNode(Node):
     upsert: ClassVar[bool] = False
     """True for targets that keep a record up to date (debtors, articles, stock): the idempotency map does not
     stop them; ``find_existing`` decides, skipping with "unchanged" when nothing differs."""
+
+    creates: ClassVar[str | None] = None
+    """The kind of record this target creates, as the application's source names it (``order`` for
+    ``order:1234``, ``salesorder``): the engine remembers each one with the record it came from, and a source of that
+    application skips it (the echo guard). None for targets that only keep master data in step (debtors, articles,
+    stock), which are matched by their own key and meant to flow both ways."""
 
     async def find_existing(self, record: Record) -> str | None:
         """The id of this record in the target application if it is already there (asked when the map is silent)."""

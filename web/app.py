@@ -1,4 +1,4 @@
-"""The Litestar application: JSON API, pages, live log streams, webhooks and, in the demo, the sandbox."""
+"""The Litestar application: JSON API, pages, live log streams, webhooks, and the plugins mounted from above."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from engine.db import Database, migrate
 from engine.settings import Settings, get_settings
 from web.auth import PUBLIC_PATHS, AuthMiddleware
 from web.deps import provide_db
+from web.plugins import WebPlugin
 
 __all__ = ("create_app",)
 
@@ -63,29 +64,20 @@ def _route_handlers() -> list[Any]:
     return handlers
 
 
-def _sandbox_mount() -> Any:
-    from litestar import asgi
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, plugins: Sequence[WebPlugin] = ()
+) -> Litestar:
+    """Build the app; ``koppel.app`` adds the plugins (the demo sandbox) and ``koppel serve`` runs it.
 
-    from sandbox.app import create_sandbox_app
-
-    sandbox_app = create_sandbox_app()
-
-    @asgi("/sandbox", is_mount=True, exclude_from_auth=True, copy_scope=True)
-    async def sandbox(scope: Any, receive: Any, send: Any) -> None:
-        await sandbox_app(scope, receive, send)
-
-    sandbox.opt["sandbox_app"] = sandbox_app
-    return sandbox
-
-
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Litestar:
-    """Build the app. ``koppel serve`` runs it; tests pass their own settings and database."""
+    Args:
+        settings: the settings (default: the process-wide ones).
+        db: a database to use instead of opening one (tests).
+        plugins: parts mounted from above (their handlers, and a start-up step after the bootstrap).
+    """
     settings = settings or get_settings()
     handlers = _route_handlers()
-    sandbox_handler = None
-    if settings.demo:
-        sandbox_handler = _sandbox_mount()
-        handlers.append(sandbox_handler)
+    for plugin in plugins:
+        handlers.extend(plugin.route_handlers())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -113,8 +105,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             await worker.start()
         from web.bootstrap import bootstrap
 
-        sandbox_app = sandbox_handler.opt["sandbox_app"] if sandbox_handler else None
-        await bootstrap(app, settings, database, sandbox=sandbox_app)
+        await bootstrap(app, settings, database)
+        for plugin in plugins:
+            await plugin.on_startup(app, settings, database)
         try:
             yield
         finally:

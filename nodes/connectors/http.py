@@ -48,6 +48,7 @@ __all__ = (
     "Unreachable",
     "ValidationFailed",
     "is_loopback",
+    "plain_http_status",
     "redact",
 )
 
@@ -73,11 +74,13 @@ class ConnectionTest:
         ok: the connection works for reading.
         message: what a person should know, in plain words (never a secret).
         can_write: whether the credentials may write; None when it cannot be told without writing.
+        status: the HTTP status the application answered the test with (0: no answer; None: not asked).
     """
 
     ok: bool
     message: str
     can_write: bool | None = None
+    status: int | None = None
 
 
 # --- errors ---------------------------------------------------------------------------------------------------
@@ -151,6 +154,23 @@ def error_class(status: int) -> type[ApiError]:
     if status >= 500:
         return ServerError
     return ApiError
+
+
+def plain_http_status(app_label: str, status: int) -> str:
+    """A plain sentence for an HTTP error status, without the application's own words."""
+    if 300 <= status < 400:
+        return f"{app_label} redirected the request elsewhere (HTTP {status}): use the final address."
+    if status == 0:
+        return f"{app_label} did not answer."
+    if status in (401, 403):
+        return f"{app_label} refused the credentials (HTTP {status})."
+    if status in (404, 410):
+        return f"{app_label} has no such address (HTTP {status}): check the address."
+    if status == 429:
+        return f"{app_label} asks to slow down (HTTP 429); try again in a minute."
+    if status >= 500:
+        return f"{app_label} had a server error (HTTP {status}); try again later."
+    return f"{app_label} answered with an unexpected status (HTTP {status})."
 
 
 # --- redaction ------------------------------------------------------------------------------------------------
@@ -469,6 +489,12 @@ class ApiClient:
         return error
 
     # -- errors -------------------------------------------------------------------------------------------------
+
+    def _plain(self, exc: ApiError) -> str:
+        """What a connection test may say of ``exc``: Koppel's own words only, never the application's body."""
+        if exc.body is None and exc.status < 400:  # built here (a redirect, no answer): no remote text in it
+            return exc.message
+        return plain_http_status(self.app_label, exc.status)
 
     def _display_url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):

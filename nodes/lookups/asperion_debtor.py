@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
+from nodes.connectors.asperion import AsperionConnection
 from nodes.connectors.http import ServerError, Unreachable, ValidationFailed
 from nodes.lookups._run_cache import BoundedMemo, KeyedLocks, run_scoped
 from nodes.lookups.debtor_rules import (
@@ -35,8 +36,8 @@ NEW_DEBTOR = "(new debtor)"
 class LookupDebtorConfig(NodeConfig):
     """Settings of the debtor lookup (mappings.md step 3)."""
 
-    connection: str = Field(
-        "asperion", title="Asperion connection", description="The connection to look debtors up in."
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"), title="Asperion connection", description="The connection to look debtors up in."
     )
     match_key: str = Field(
         "billing.email",
@@ -234,7 +235,8 @@ class LookupDebtor(ProcessNode):
             else:
                 client = self.ctx.client(self.config.connection)
                 try:
-                    debtor = await client.update_debtor(decision.debtor_id, {**found, **decision.payload})
+                    debtor_id = decision.debtor_id if decision.debtor_id is not None else found["id"]
+                    debtor = await client.update_debtor(debtor_id, {**found, **decision.payload})
                 except ValidationFailed as exc:
                     raise _refused(exc, f"updating debtor {decision.customer_number}") from exc
                 updated = True

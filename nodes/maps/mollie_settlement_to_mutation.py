@@ -23,6 +23,7 @@ from pydantic import Field
 
 from nodes.accounting import as_id
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
+from nodes.connectors.asperion import AsperionConnection
 from nodes.connectors.mollie import SettlementTotals, money, settlement_totals
 from nodes.connectors.mollie.shapes import currency_of
 from nodes.maps.fields import Code
@@ -44,8 +45,10 @@ def _account(title: str, default: str, description: str = "") -> Any:
 class SettlementBookingSettings(NodeConfig):
     """Settings of the settlement → bank journal entry map."""
 
-    connection: str = Field(
-        "asperion", title="Asperion connection", description="The administration whose accounts the form offers."
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"),
+        title="Asperion connection",
+        description="The administration whose accounts the form offers.",
     )
     journal_id: Code = Field(
         "10",

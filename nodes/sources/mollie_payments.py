@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record
-from nodes.connectors.mollie import order_id_of
+from nodes.connectors.mollie import MollieConnection, order_id_of
 from nodes.sources._common import amount_field, gmt_stamp, incremental_field
 from nodes.sources._mollie import MollieSource
 
@@ -29,7 +29,9 @@ def _paid() -> list[Status]:
 class PaymentsConfig(NodeConfig):
     """Settings of the Mollie payments source."""
 
-    connection: str = Field("mollie", title="Mollie connection", description="The Mollie account to read from.")
+    connection: MollieConnection = Field(
+        MollieConnection("mollie"), title="Mollie connection", description="The Mollie account to read from."
+    )
     statuses: list[Status] = Field(
         default_factory=_paid, title="Payment statuses", description="Read payments in these states."
     )

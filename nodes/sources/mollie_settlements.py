@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record
-from nodes.connectors.mollie import money, order_id_of
+from nodes.connectors.mollie import MollieConnection, money, order_id_of
 from nodes.sources._common import amount_field, gmt_stamp, incremental_field
 from nodes.sources._mollie import MollieSource
 
@@ -32,7 +32,9 @@ def _paid_out() -> list[Status]:
 class SettlementsConfig(NodeConfig):
     """Settings of the Mollie settlements source."""
 
-    connection: str = Field("mollie", title="Mollie connection", description="The Mollie account to read from.")
+    connection: MollieConnection = Field(
+        MollieConnection("mollie"), title="Mollie connection", description="The Mollie account to read from."
+    )
     statuses: list[Status] = Field(
         default_factory=_paid_out,
         title="Settlement statuses",

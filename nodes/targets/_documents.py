@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Record, TargetNode
-from nodes.connectors.asperion import lines_of
+from nodes.connectors.asperion import AsperionConnection, lines_of
 from nodes.targets._common import create_once, require
 
 __all__ = ("AsperionConfig", "AsperionDocumentTarget")
@@ -23,7 +23,9 @@ __all__ = ("AsperionConfig", "AsperionDocumentTarget")
 class AsperionConfig(NodeConfig):
     """Settings of a target that only needs the Asperion connection."""
 
-    connection: str = Field("asperion", title="Asperion connection", description="The administration to book in.")
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"), title="Asperion connection", description="The administration to book in."
+    )
 
 
 class AsperionDocumentTarget(TargetNode):

@@ -24,6 +24,7 @@ class FinancialMutationTarget(AsperionDocumentTarget):
     )
     inputs = (Port("in", "asperion.journal_entry"),)
     what = "journal entry"
+    creates = "journalentry"
     required = {"journalId": "journal", "description": "description"}
 
     async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:

@@ -22,6 +22,7 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
     )
     inputs = (Port("in", "asperion.sales_invoice"),)
     what = "sales invoice"
+    creates = "invoice"
     required = {"debtorCustomerNumber": "debtor", "description": "description"}
 
     async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:

@@ -141,6 +141,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "A sales invoice needs at least one line.",
         "nl": "Een verkoopfactuur moet minstens één regel hebben.",
     },
+    "invoice.final": {
+        "en": "Sales invoice {id} has been processed (invoice number {number}); it can no longer be changed.",
+        "nl": "Verkoopfactuur {id} is verwerkt (factuurnummer {number}); ze kan niet meer worden gewijzigd.",
+    },
     "order.no_lines": {
         "en": "A sales order needs at least one line.",
         "nl": "Een verkooporder moet minstens één regel hebben.",

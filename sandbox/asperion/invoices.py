@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sandbox.asperion.listing import note_mutation
 from sandbox.asperion.money import ZERO, round_half_up, vat_for
-from sandbox.asperion.problems import Errors
+from sandbox.asperion.problems import Errors, ProblemError
 from sandbox.asperion.rules import book_period, check_ledger, check_reference, check_vat, require
 from sandbox.asperion.schema import INVOICE, INVOICE_LINE, read_fields, read_lines
 from sandbox.asperion.state import Counters, Record, Tenant
@@ -25,6 +26,7 @@ __all__ = (
     "create_invoice",
     "process_invoice",
     "settle_invoice",
+    "update_invoice",
 )
 
 STATUS_CONCEPT, STATUS_IN_LEDGER, STATUS_PAID = 1, 3, 7
@@ -148,6 +150,40 @@ def create_invoice(tenant: Tenant, counters: Counters, body: Mapping[str, Any], 
     for line in lines:
         line["id"] = counters.next("invoice_line")
     tenant.invoices[invoice["id"]] = invoice
+    return invoice
+
+
+def update_invoice(
+    tenant: Tenant, counters: Counters, invoice: Record, body: Mapping[str, Any], *, validate_only: bool
+) -> Record:
+    """Replace a concept invoice with the full object sent (header and lines); a processed invoice refuses.
+
+    Args:
+        tenant: The administration.
+        counters: The id sequences (for new line ids).
+        invoice: The stored invoice.
+        body: The decoded request body (the full invoice, lines wrapped).
+        validate_only: Validate and answer, but change nothing.
+
+    Returns:
+        The updated invoice.
+
+    Raises:
+        ProblemError: 409 once the invoice has an invoice number (processed: only a credit invoice corrects it);
+            400 with field errors as for a new invoice.
+    """
+    if invoice["status"] != STATUS_CONCEPT or invoice["invoiceNumber"]:
+        raise ProblemError(409, detail=("invoice.final", {"id": invoice["id"], "number": invoice["invoiceNumber"]}))
+    fresh = create_invoice(tenant, counters, body, validate_only=True)
+    keep = {"id": invoice["id"], "invoiceNumber": "", "status": STATUS_CONCEPT, "_paidAmount": invoice["_paidAmount"]}
+    updated = {**fresh, **keep}
+    if validate_only:
+        return updated
+    for line in updated["lines"]:
+        line["id"] = counters.next("invoice_line")
+    invoice.clear()
+    invoice.update(updated)
+    note_mutation()
     return invoice
 
 

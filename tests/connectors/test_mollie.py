@@ -8,9 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from nodes.connectors import make_client, validate_spec
+from engine.flow import validate_flow
+from engine.templates import get_template
+from nodes.connectors import Connector, make_client, secret_fields, validate_spec
 from nodes.connectors.http import ApiError, AuthError, RetryPolicy, ValidationFailed
-from nodes.connectors.mollie import MollieClient, settlement_totals
+from nodes.connectors.mollie import CONNECTOR, BearerKey, MollieClient, settlement_totals
+from nodes.connectors.registry import connectors
+from nodes.registry import get_node_type
 from sandbox.credentials import MOLLIE_API_KEY
 from tests.sandbox.server import running_sandbox
 
@@ -82,6 +86,79 @@ async def test_errors_read_mollies_shape_and_never_show_the_key() -> None:
     assert bad.value.field_errors == {"limit": ["The limit is too high."]}
     test = await mollie.test()
     assert not test.ok and "refused the key" in test.message and KEY not in test.message
+
+
+REMOTE_TEXT = "Fatal error in /srv/mollie/api.php line 42 <b>stack</b>"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 418, 500, 503])
+async def test_connection_test_never_echoes_a_remote_body(status: int) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"status": status, "title": REMOTE_TEXT, "detail": REMOTE_TEXT})
+
+    mollie = client(handler, retry=RetryPolicy(max_attempts=1))
+    result = await mollie.test()
+    await mollie.aclose()
+    assert not result.ok and result.status == status and result.message
+    assert "api.php" not in result.message and "Fatal" not in result.message and KEY not in result.message
+    if status == 403:
+        assert "organization access token" in result.message
+
+
+async def test_connection_test_refuses_an_address_that_is_not_mollie() -> None:
+    mollie = client(lambda _: httpx.Response(200, json={"hello": REMOTE_TEXT}))
+    result = await mollie.test()
+    await mollie.aclose()
+    assert not result.ok and "does not look like Mollie's API" in result.message and "Fatal" not in result.message
+
+
+async def test_the_registry_finds_the_mollie_connector_by_its_package() -> None:
+    assert connectors()["mollie"] is CONNECTOR
+    assert isinstance(CONNECTOR, Connector) and CONNECTOR.label == "Mollie" and CONNECTOR.description
+    assert [f.name for f in CONNECTOR.fields] == ["url", "api_key"]
+    assert secret_fields("mollie") == ("api_key",)
+    credentials, _ = CONNECTOR.parse({"app": "mollie", "api_key": KEY})
+    assert credentials.url == "https://api.mollie.com" and KEY not in repr(credentials)
+    auth = CONNECTOR.auth(credentials)
+    assert isinstance(auth, BearerKey)
+    mollie = CONNECTOR.client({"app": "mollie", "url": URL, "api_key": KEY, "concurrency": 3})
+    try:
+        assert mollie.http.auth is not None and type(mollie.http.auth) is type(auth) and mollie.concurrency == 3
+        with pytest.raises(KeyError):
+            await CONNECTOR.options(mollie, "no-such-list")
+    finally:
+        await mollie.aclose()
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ({"api_key": "sk_not_mollie"}, "API key (api_key) must start with test_ or live_"),
+        ({"api_key": KEY, "url": "http://api.mollie.test"}, "must use https://"),
+        ({"api_key": KEY, "profile": "pfl_1"}, "unknown field 'profile' for Mollie"),
+        ({"api_key": KEY, "app": "woocommerce"}, "expected 'mollie'"),
+    ],
+)
+def test_invalid_mollie_connections_are_explained_without_the_key(spec: dict[str, str], fragment: str) -> None:
+    problems = validate_spec("mollie", spec)
+    assert any(fragment in p for p in problems), problems
+    assert not any("sk_not_mollie" in p for p in problems)
+
+
+def test_the_mollie_nodes_declare_their_connections_so_the_flow_is_checked() -> None:
+    document = get_template("mollie-settlements-to-bank")
+    assert validate_flow(document, {"mollie": "mollie", "asperion": "asperion"}) == []
+    wrong_app = [p.as_dict() for p in validate_flow(document, {"mollie": "woocommerce", "asperion": "asperion"})]
+    assert [(p["node"], p["field"]) for p in wrong_app] == [("settlements", "connection")]
+    assert "is a woocommerce connection, not mollie" in wrong_app[0]["message"]
+    missing = [p.as_dict() for p in validate_flow(document, {"mollie": "mollie"})]
+    assert [(p["node"], p["field"]) for p in missing] == [("bank_entry", "connection"), ("book", "connection")]
+    assert "no connection named 'asperion'" in missing[0]["message"]
+    for node_type in ("mollie.settlements", "mollie.payments"):  # the canvas offers only Mollie connections
+        cls = get_node_type(node_type)
+        assert cls is not None and cls.connection_fields() == {"connection": "mollie"}
+        prop = cls.config_model.model_json_schema()["properties"]["connection"]
+        assert prop["ui"] == {"widget": "connection", "app": "mollie"}
 
 
 async def test_rate_limits_are_retried_after_the_time_mollie_asks() -> None:

@@ -153,8 +153,8 @@ async def options(
 
 async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, limit: int = 3) -> list[str]:
     """Paths of a few sample records from the flow's source (read, never written; cached briefly)."""
-    from engine.runner import ClientPool, RunContext
-    from engine.service import DbTokenStore, connection_specs
+    from engine.connections import ClientPool, connection_specs
+    from engine.runner import RunContext
     from nodes.base import SourceNode
 
     key = (flow_id, node_id or "")
@@ -188,7 +188,7 @@ async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, 
     cls = get_node_type(str(source["type"]))
     assert cls is not None
     specs = await connection_specs(db)
-    pool = ClientPool(specs, lambda name, spec: DbTokenStore(db, f"conn:{spec.get('_id', name)}"))
+    pool = ClientPool(db, specs)
     ctx = RunContext(flow_key=f"sample:{flow_id}", run_id="sample", db=db, clients=pool, dry_run=True)
     ctx.params = {"limit": limit}
     paths: list[str] = []

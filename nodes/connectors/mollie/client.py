@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from nodes.connectors.base import plain_http_status
 from nodes.connectors.http import (
     ApiClient,
     ApiError,
@@ -72,7 +73,8 @@ class MollieClient(ApiClient):
         self.api_url = url
         self.test_mode = key.startswith("test_")
         secrets = [key, *opts.pop("secrets", ())]
-        super().__init__(f"{url}/v2", auth=BearerKey(key), secrets=secrets, **opts)
+        opts.setdefault("auth", BearerKey(key))
+        super().__init__(f"{url}/v2", secrets=secrets, **opts)
         self._origin = urlsplit(self.base_url)[:2]
 
     def parse_error_body(self, body: Any) -> tuple[str, dict[str, list[str]]]:
@@ -150,24 +152,40 @@ class MollieClient(ApiClient):
     # -- connection test and options ----------------------------------------------------------------------------
 
     async def test(self) -> ConnectionTest:
-        """Check the address and the key by reading one settlement (nothing is written; Koppel only reads)."""
+        """Check the address and the key by reading one settlement (nothing is written; Koppel only reads).
+
+        The answer is Koppel's own plain sentence with the HTTP status; Mollie's error text is never repeated.
+        """
         try:
-            await self.request("GET", "settlements", params={"limit": 1}, retry=_QUICK)
+            response = await self.request("GET", "settlements", params={"limit": 1}, retry=_QUICK)
+            body = response.json()
         except Unreachable as exc:
-            return ConnectionTest(False, exc.message)
+            return ConnectionTest(False, exc.message, status=0)
         except AuthError as exc:
+            if exc.status == 403:
+                message = (
+                    "Mollie refused the key for settlements (HTTP 403): reading settlements needs an organization "
+                    "access token (access_…)."
+                )
+            else:
+                message = f"Mollie refused the key (HTTP {exc.status}): check the API key in Mollie's dashboard."
+            return ConnectionTest(False, message, status=exc.status)
+        except NotFound as exc:
+            return ConnectionTest(
+                False, f"{self.api_url} does not answer as Mollie's API (no /v2/settlements).", status=exc.status
+            )
+        except ApiError as exc:
+            return ConnectionTest(False, plain_http_status("Mollie", exc.status), status=exc.status)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or ("_embedded" not in body and "count" not in body):
             return ConnectionTest(
                 False,
-                "Mollie refused the key"
-                + (": settlements need an organization access token (access_…)" if exc.status == 403 else "")
-                + f" ({exc.message}).",
+                f"{self.api_url} does not look like Mollie's API: it did not answer with a list of settlements.",
+                status=response.status_code,
             )
-        except NotFound:
-            return ConnectionTest(False, f"{self.api_url} does not answer as Mollie's API (no /v2/settlements).")
-        except ApiError as exc:
-            return ConnectionTest(False, f"Mollie answered with an error: {exc.message}")
         mode = "test mode" if self.test_mode else "live"
-        return ConnectionTest(True, f"Connected to Mollie ({mode}) at {self.api_url}.")
+        return ConnectionTest(True, f"Connected to Mollie ({mode}) at {self.api_url}.", status=response.status_code)
 
     async def options(self, kind: str) -> list[Option]:
         """Mollie offers no option lists to the canvas yet.
