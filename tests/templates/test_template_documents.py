@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +102,40 @@ def test_every_domain_map_describes_itself_for_the_palette() -> None:
             p for p in described["config_schema"]["properties"].values() if p.get("ui", {}).get("widget") == "table"
         ]
         assert all(p.get("type") == "object" for p in tables), name
+
+
+def test_a_template_is_found_from_its_own_two_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import templates
+
+    for path in templates.TEMPLATE_DIR.glob("stock-to-woocommerce.*"):
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "aa-first.json").write_text(json.dumps(get_template("stock-to-woocommerce")), encoding="utf-8")
+    (tmp_path / "aa-first.toml").write_text(
+        'title = "First"\nposition = 1\ndescription = "Shown first."\n\n'
+        '[[questions]]\nnodes = ["stock"]\nfield = "formula"\nquestion = "Which stock?"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(templates, "TEMPLATE_DIR", tmp_path)
+    info = templates._all_info()
+    assert list(info) == ["aa-first", "stock-to-woocommerce"]
+    assert info["aa-first"]["questions"] == [{"nodes": ["stock"], "field": "formula", "question": "Which stock?"}]
+    assert info["stock-to-woocommerce"] == TEMPLATE_INFO["stock-to-woocommerce"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('description = "x"\n', "title is missing or empty"),
+        ('title = "T"\ndescription = "x"\n[[questions]]\nfield = "a"\n', "question 1 needs nodes, field and question"),
+        ('title = "T"\ndescription = "x"\ncolour = "red"\n', "unknown keys ['colour']"),
+        ('title = "T\n', "not valid TOML"),
+    ],
+)
+def test_a_broken_template_description_is_refused_by_name(tmp_path: Path, text: str, problem: str) -> None:
+    from engine.templates import TemplateInfoError, _read_info
+
+    path = tmp_path / "broken.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TemplateInfoError, match=r"broken\.toml") as info:
+        _read_info(path)
+    assert problem in str(info.value)
