@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sandbox.http import Response, json_response
+from sandbox.mounts import mounted_names
 
 __all__ = ("FaultConfig", "Faults")
 
@@ -32,7 +33,7 @@ class FaultConfig:
     drop_rate: float = 0.0
     timeout_s: float = 30.0
     target: str = "all"
-    """Which simulator the faults hit: ``all``, ``woocommerce`` or ``asperion``."""
+    """Which simulator the faults hit: ``all``, ``woocommerce``, ``asperion`` or a mounted one (``mollie``)."""
 
     def update(self, data: dict[str, Any]) -> list[str]:
         """Apply the known keys of ``data``; return error messages for bad values."""
@@ -43,10 +44,11 @@ class FaultConfig:
                 errors.append(f"unknown setting {key!r}")
                 continue
             if key == "target":
-                if value in (None, "all", "woocommerce", "asperion", "mollie"):
+                targets = ("all", "woocommerce", "asperion", *mounted_names())
+                if value is None or value in targets:
                     self.target = value or "all"
                 else:
-                    errors.append("target must be all, woocommerce, asperion or mollie")
+                    errors.append(f"target must be {', '.join(targets[:-1])} or {targets[-1]}")
                 continue
             if value is None:
                 value = 0

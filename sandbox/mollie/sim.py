@@ -11,7 +11,7 @@ first, paged with ``from`` (the id of the first item) and ``limit`` (1–250, de
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
 from sandbox.credentials import MOLLIE_API_KEY
@@ -48,6 +48,23 @@ def _not_found(kind: str, oid: str) -> MollieError:
 
 class MollieSim:
     """The Mollie account of a :class:`~sandbox.woocommerce.WooSim`'s orders, derived lazily and cached."""
+
+    name: ClassVar[str] = "mollie"
+
+    @classmethod
+    def connection(cls, base_url: str) -> dict[str, Any]:
+        """The sandbox's Mollie connection."""
+        return {"app": "mollie", "url": f"{base_url}/mollie", "api_key": MOLLIE_API_KEY}
+
+    @classmethod
+    def api_url(cls, base_url: str) -> str:
+        """The API's address."""
+        return f"{base_url}/mollie/v2"
+
+    @classmethod
+    def auth_hint(cls) -> str:
+        """How a request signs."""
+        return f"Authorization: Bearer {MOLLIE_API_KEY}"
 
     def __init__(self, woo: WooSim) -> None:
         self.woo = woo

@@ -192,7 +192,7 @@ async def test_against_the_sandbox_every_settlement_adds_up() -> None:
             test = await mollie.test()
             assert test.ok and "test mode" in test.message
             settlements = [s async for page in mollie.settlement_pages(limit=5) for s in page]
-            assert len(settlements) == len(base.app.mollie.book.settlements) > 5
+            assert len(settlements) == len(base.app.mounted["mollie"].book.settlements) > 5
             for settlement in settlements[:4]:
                 totals = settlement_totals(settlement)
                 assert totals.payout == totals.payments - totals.refunds - totals.chargebacks - totals.costs_gross

@@ -151,7 +151,7 @@ def test_settlements_add_up_and_hold_what_they_settled(mollie: httpx.Client) -> 
 def test_the_account_is_deterministic_from_the_seed() -> None:
     def settlements(seed: int) -> str:
         app, _ = build_sandbox(orders=120, seed=seed)
-        book = app.mollie.book
+        book = app.mounted["mollie"].book
         return json.dumps([book.settlements, book.payments], sort_keys=True)
 
     assert settlements(3) == settlements(3)
@@ -178,8 +178,9 @@ def test_the_account_follows_the_store() -> None:
         assert payment["metadata"]["order_id"] == made["id"] and payment["amount"]["value"] == made["total"]
         assert httpx.post(f"{base}/_sandbox/reset").status_code == 200
         assert mollie.get("/payments").json()["count"] == 0
-        info = httpx.get(f"{base}/_sandbox").json()["connections"]["mollie"]
-        assert info == {"app": "mollie", "url": f"{base}/mollie", "api_key": MOLLIE_API_KEY}
+        about = httpx.get(f"{base}/_sandbox").json()
+        assert about["mollie"] == f"{base}/mollie/v2"  # the sandbox's own mount list (sandbox/mounts.py)
+        assert about["connections"]["mollie"] == {"app": "mollie", "url": f"{base}/mollie", "api_key": MOLLIE_API_KEY}
         mollie.close()
 
 
@@ -195,4 +196,5 @@ def test_faults_and_statistics_reach_the_mollie_simulator() -> None:
         )
         stats = control.get("/_sandbox/stats").json()
         assert stats["requests"]["GET /mollie/v2/payments"] == 3 and stats["faults"]["rate_limited"] == len(limited)
-        assert control.put("/_sandbox/faults", json={"target": "paypal"}).status_code == 400
+        refused = control.put("/_sandbox/faults", json={"target": "paypal"})
+        assert refused.status_code == 400 and "asperion or mollie" in refused.text

@@ -32,7 +32,7 @@ def source(ctx: FakeContext, **config: object) -> SettlementsSource:
 
 
 async def test_paid_out_settlements_once_each_then_only_new_ones(ctx: FakeContext, shop: SandboxURL) -> None:
-    book = shop.app.mollie.book
+    book = shop.app.mounted["mollie"].book
     paid_out = [s for s in book.settlements.values() if s["status"] == "paidout"]
     first = await run_source(source(ctx))
     assert keys(first) == [s["reference"] for s in paid_out]  # newest first, as Mollie lists them
@@ -51,7 +51,7 @@ async def test_paid_out_settlements_once_each_then_only_new_ones(ctx: FakeContex
 
 
 async def test_a_window_statuses_and_chosen_ids(ctx: FakeContext, shop: SandboxURL) -> None:
-    book = shop.app.mollie.book
+    book = shop.app.mounted["mollie"].book
     paid_out = [s for s in book.settlements.values() if s["status"] == "paidout"]
     month = paid_out[len(paid_out) // 2]["settledAt"][:7]
     ctx.params = {"modified_after": f"{month}-01T00:00:00", "modified_before": f"{month}-28T23:59:59"}
@@ -67,7 +67,7 @@ async def test_a_window_statuses_and_chosen_ids(ctx: FakeContext, shop: SandboxU
         everything = keys(await run_source(source(ctx, incremental=False, with_details=False)))
         assert waiting["reference"] not in everything and len(everything) == len(paid_out) - 1
     finally:
-        shop.app.mollie._book = None  # rebuilt from the store on the next request
+        shop.app.mounted["mollie"]._book = None  # rebuilt from the store on the next request
 
 
 async def test_payments_name_their_order_and_are_read_once(ctx: FakeContext, shop: SandboxURL) -> None:
@@ -76,7 +76,7 @@ async def test_payments_name_their_order_and_are_read_once(ctx: FakeContext, sho
     def payments(**config: object) -> PaymentsSource:
         return PaymentsSource("payments", PaymentsConfig.model_validate(config), ctx)
 
-    book = shop.app.mollie.book
+    book = shop.app.mounted["mollie"].book
     first = await run_source(payments())
     records = [r for page in first for r in page]
     assert [r.source_id for r in records] == [f"payment:{pid}" for pid in book.payments]

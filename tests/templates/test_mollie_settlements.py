@@ -34,7 +34,7 @@ def _with_mollie(base: str) -> dict[str, Any]:
 
 def _months(shop: SandboxURL) -> dict[str, dict[str, list[str]]]:
     """Per month of payout: the payments, refunds and chargebacks its paid-out settlements settled."""
-    book = shop.app.mollie.book
+    book = shop.app.mounted["mollie"].book
     months: dict[str, dict[str, list[str]]] = {}
     for settlement in book.settlements.values():
         if settlement["status"] == "paidout":
@@ -66,7 +66,7 @@ async def _book_month(db: Database, shop: SandboxURL, month: str) -> dict[str, D
     Returns what was settled (payments, refunds, chargebacks, from Mollie's own lists, to the cent), the payments
     of orders the payments template does not read (``unbooked``) and what that template put on the clearing account.
     """
-    book = shop.app.mollie.book
+    book = shop.app.mounted["mollie"].book
     members = _months(shop)[month]
     settlements = [s for s in book.settlements.values() if s["status"] == "paidout" and s["settledAt"][:7] == month]
     orders = _orders(shop)
@@ -139,7 +139,7 @@ async def test_a_month_with_refunds_and_chargebacks_leaves_only_the_refunds_on_t
 async def test_a_month_of_settlements_brings_the_clearing_account_to_zero(db: Database, shop: SandboxURL) -> None:
     months = _months(shop)
     orders = _orders(shop)
-    book = shop.app.mollie.book
+    book = shop.app.mounted["mollie"].book
 
     def clean(month: str) -> bool:  # no refunds, and every paid order one the payments template books
         payments = months[month]["payments"]
