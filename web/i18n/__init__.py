@@ -4,7 +4,7 @@ The ``.po`` files are the source of truth and are read directly (no compile step
 English is the source language, Dutch the translation. Numbers and dates are formatted with Babel per locale.
 
 A connector package brings the words of its connector, nodes and templates in its own catalogue,
-``<package>/locale/<lang>.po`` (e.g. ``nodes/connectors/mollie/locale/nl.po``); those are read beside the UI's, and
+``<package>/locale/<lang>.po`` (beside its ``connector.py``); those are read beside the UI's, and
 the UI's own translation wins where both translate the same text. Adding an application touches no catalogue here.
 """
 
