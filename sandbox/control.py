@@ -4,7 +4,7 @@
 - ``POST /_sandbox/seed`` ``{"orders", "customers", "products", "seed"}`` adds a deterministic shop (customers
   left out: a quarter of the orders; products left out: the built-in catalogue when there are orders).
 - ``GET|PUT /_sandbox/faults`` ``{"latency_ms", "fail_rate", "rate_limit_per_s", "timeout_rate", "drop_rate",
-  "timeout_s", "throttle_rate", "throttle_retry_after_s", "target": "all|woocommerce|asperion"}``.
+  "timeout_s", "throttle_rate", "throttle_retry_after_s", "target": "all|woocommerce|asperion|<a mounted simulator>"}``.
 - ``GET /_sandbox/stats`` request counts per method and path template, faults injected; ``DELETE`` zeroes them.
 - ``POST /_sandbox/import`` ``{"orders": [...], "customers": [...], "products": [...]}`` stores payloads verbatim.
 - ``POST /_sandbox/simulate`` ``{"days", "seed", "orders_per_day"}`` plus optional rates (``edit_rate``,
@@ -29,6 +29,7 @@ from sandbox.credentials import (
     WOO_RW_SECRET,
 )
 from sandbox.http import Request, Response, json_response
+from sandbox.mounts import MOUNTED
 from sandbox.woocommerce.life import LifeRates, simulate
 from sandbox.woocommerce.seed import default_customers
 
@@ -58,6 +59,7 @@ def connections(base_url: str) -> dict[str, Any]:
             "refresh_token": ASPERION_INITIAL_REFRESH_TOKEN,
             "tenant_id": ASPERION_DEFAULT_TENANT,
         },
+        **{simulator.name: simulator.connection(base_url) for simulator in MOUNTED},
     }
 
 
@@ -86,6 +88,7 @@ class Control:
         return {
             "woocommerce": f"{base}/woocommerce/wp-json/wc/v3",
             "asperion": f"{base}/asperion",
+            **{simulator.name: simulator.api_url(base) for simulator in MOUNTED},
             "control": f"{base}/_sandbox",
             "connections": connections(base),
             "read_only_key": {"consumer_key": WOO_READ_KEY, "consumer_secret": WOO_READ_SECRET},

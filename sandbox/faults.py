@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sandbox.http import Response, json_response
+from sandbox.mounts import mounted_names
 
 __all__ = ("FaultConfig", "Faults")
 
@@ -36,7 +37,7 @@ class FaultConfig:
     throttle_rate: float = 0.0
     throttle_retry_after_s: float = 1.0
     target: str = "all"
-    """Which simulator the faults hit: ``all``, ``woocommerce`` or ``asperion``."""
+    """Which simulator the faults hit: ``all``, ``woocommerce``, ``asperion`` or a mounted one (``mollie``)."""
 
     def update(self, data: dict[str, Any]) -> list[str]:
         """Apply the known keys of ``data``; return error messages for bad values."""
@@ -47,10 +48,11 @@ class FaultConfig:
                 errors.append(f"unknown setting {key!r}")
                 continue
             if key == "target":
-                if value in (None, "all", "woocommerce", "asperion"):
+                targets = ("all", "woocommerce", "asperion", *mounted_names())
+                if value is None or value in targets:
                     self.target = value or "all"
                 else:
-                    errors.append("target must be all, woocommerce or asperion")
+                    errors.append(f"target must be {', '.join(targets[:-1])} or {targets[-1]}")
                 continue
             if value is None:
                 value = 0
