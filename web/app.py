@@ -24,8 +24,10 @@ from litestar.template.config import TemplateConfig
 
 from engine.db import Database, migrate
 from engine.settings import Settings, get_settings
-from web.auth import PUBLIC_PATHS, AuthMiddleware
+from web.accounts import audit_middleware
+from web.auth import PUBLIC_PATHS, AuthMiddleware, role_guard
 from web.deps import provide_db
+from web.hygiene import check_request, server_error
 
 __all__ = ("create_app",)
 
@@ -48,6 +50,47 @@ def _session_secret(settings: Settings) -> bytes:
     get_box(settings)
     key = settings.secret_key or (settings.var_dir / "secret.key").read_text().strip()
     return hashlib.sha256(("koppel-session:" + key).encode()).digest()
+
+
+def _https(scope: Any, trust_proxy: bool) -> bool:
+    """Whether the browser talks https to us: directly, or through a trusted proxy that says so."""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    if not trust_proxy:
+        return False
+    for name, value in scope.get("headers") or []:
+        if name == b"x-forwarded-proto":
+            return bool(value.split(b",")[0].strip().lower() == b"https")
+    return False
+
+
+def secure_cookies(app: Any) -> Any:
+    """ASGI middleware: every cookie gets the Secure flag when the request came over https.
+
+    Behind a proxy, its ``X-Forwarded-Proto: https`` counts only with ``KOPPEL_TRUSTED_PROXY=1`` (anyone could send
+    the header to a server reached directly). ``KOPPEL_SECURE_COOKIES=1`` makes every cookie Secure.
+    """
+    trust_proxy = os.environ.get("KOPPEL_TRUSTED_PROXY") == "1"
+    always = os.environ.get("KOPPEL_SECURE_COOKIES") == "1"
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not (always or _https(scope, trust_proxy)):
+            await app(scope, receive, send)
+            return
+
+        async def send_secure(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for name, value in message.get("headers") or []:
+                    if name.lower() == b"set-cookie" and b"; secure" not in value.lower():
+                        value = value + b"; Secure"
+                    headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_secure)
+
+    return middleware
 
 
 def _route_handlers() -> list[Any]:
@@ -137,7 +180,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         route_handlers=handlers,
         dependencies={"db": Provide(provide_db)},
         signature_namespace={"Database": Database},
-        middleware=[session.middleware, auth],
+        middleware=[secure_cookies, session.middleware, auth, audit_middleware],
+        guards=[role_guard],
+        before_request=check_request,
+        exception_handlers={500: server_error},
         template_config=template_config,
         lifespan=[lifespan],
         state=State({"settings": settings}),
