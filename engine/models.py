@@ -317,6 +317,7 @@ class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("flow_id", "delivery_id"),
+        Index("uq_webhook_deliveries_flow_body", "flow_id", "body_hash", unique=True),
         Index("ix_webhook_deliveries_flow_status", "flow_id", "status"),
         Index("ix_webhook_deliveries_received", "received_at"),
     )
@@ -329,8 +330,9 @@ class WebhookDelivery(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     run_id: Mapped[str | None] = mapped_column(String(32), default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    body_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
-    """SHA-256 of topic and body: the same signed body again within the replay window is refused too."""
+    body_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    """SHA-256 of topic and body: the same signed body again within the replay window is refused too (unique per
+    flow; cleared once the window has passed, so an identical later delivery is accepted)."""
 
 
 class FiredSlot(Base):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
@@ -19,50 +18,18 @@ from urllib.parse import parse_qsl, unquote
 from litestar import MediaType, Request, Response
 from litestar.exceptions import ValidationException
 
+from engine.inputs import MAX_DEPTH, json_depth, nul_location
+
 if TYPE_CHECKING:
     from litestar.types import Scope
 
 __all__ = ("MAX_DEPTH", "check_json", "check_request", "server_error")
 
 log = logging.getLogger("koppel.web.errors")
-MAX_DEPTH = 64
-"""Deepest nesting of arrays and objects a JSON body may have (flow documents need about 8)."""
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS = re.compile(rb"[\[\]{}]")
 
 
 def _refuse(field: str, message: str) -> ValidationException:
     return ValidationException(detail=f"{field}: {message}", extra=[{"key": field, "message": message}])
-
-
-def json_depth(body: bytes) -> int:
-    """The deepest nesting of ``body`` (counted without parsing it, so a hostile body costs no recursion)."""
-    depth = deepest = 0
-    for match in _BRACKETS.finditer(_STRINGS.sub(b'""', body)):
-        if match.group() in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
-
-
-def _nul_path(value: Any, path: str) -> str | None:
-    """The location of the first NUL character in a parsed JSON value (None when there is none)."""
-    stack: list[tuple[Any, str]] = [(value, path)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return where or "body"
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if "\x00" in str(key):
-                    return where or "body"
-                stack.append((child, f"{where}.{key}" if where else str(key)))
-        elif isinstance(item, list):
-            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
-    return None
 
 
 def check_json(body: bytes) -> None:
@@ -77,7 +44,7 @@ def check_json(body: bytes) -> None:
         parsed = json.loads(body)
     except ValueError:
         raise _refuse("body", "text may not contain NUL characters") from None
-    where = _nul_path(parsed, "")
+    where = nul_location(parsed)
     if where:
         raise _refuse(where, "text may not contain NUL characters")
 

@@ -27,7 +27,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('body_hash', sa.String(length=64), nullable=True))
-        batch_op.create_index('ix_webhook_deliveries_body_hash', ['body_hash'], unique=False)
+        batch_op.create_index('uq_webhook_deliveries_flow_body', ['flow_id', 'body_hash'], unique=True)
     op.create_table(
         'invites',
         sa.Column('id', sa.String(length=32), nullable=False),
@@ -69,7 +69,7 @@ def downgrade() -> None:
     op.drop_table('login_throttle')
     op.drop_table('invites')
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
-        batch_op.drop_index('ix_webhook_deliveries_body_hash')
+        batch_op.drop_index('uq_webhook_deliveries_flow_body')
         batch_op.drop_column('body_hash')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_column('expires_at')

@@ -181,15 +181,37 @@ def validate_spec(app: str, spec: Mapping[str, Any]) -> list[str]:
             elif text.startswith("http://") and not is_loopback(text):
                 errors.append(f"{fld.label} ({fld.name}) must use https:// (plain http only for this machine)")
         elif fld.kind == "integer":
-            try:
-                int(value)
-            except (TypeError, ValueError):
+            # 1.5 or "1.5" must not quietly become 1 (another administration): only whole numbers pass.
+            whole = (isinstance(value, int) and not isinstance(value, bool)) or (
+                isinstance(value, str) and value.strip().isdigit()
+            )
+            if not whole:
                 errors.append(f"{fld.label} ({fld.name}) must be a whole number")
         elif not isinstance(value, str):
             errors.append(f"{fld.label} ({fld.name}) must be text")
+    errors.extend(_option_problems(spec))
+    return errors
+
+
+# Client options: (lowest, highest, whole numbers only).
+_OPTION_LIMITS: dict[str, tuple[float, float, bool]] = {
+    "concurrency": (1, 64, True),
+    "timeout": (0.1, 600, False),
+    "connect_timeout": (0.1, 600, False),
+}
+
+
+def _option_problems(spec: Mapping[str, Any]) -> list[str]:
+    errors = []
     for key in _CLIENT_OPTIONS:
-        if key in spec and not isinstance(spec[key], int | float):
-            errors.append(f"{key} must be a number")
+        if key not in spec:
+            continue
+        value = spec[key]
+        low, high, whole = _OPTION_LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
+            errors.append(f"{key} must be a {'whole ' if whole else ''}number")
+        elif not low <= value <= high:
+            errors.append(f"{key} must be between {low:g} and {high:g}")
     return errors
 
 
