@@ -200,9 +200,12 @@ def test_owner_changes_a_role_and_removes_a_user_but_never_the_last_owner(site: 
     ids = dict(re.findall(r'<tr data-email="([^"]+)">.*?/users/([0-9a-f]+)/role', users, re.DOTALL))
     assert set(ids) == {ADMIN[0], "colleague@example.nl"}
     site.client.post(f"/users/{ids['colleague@example.nl']}/role", data={"role": "editor"}, headers=site.htmx())
-    assert colleague.post(
-        "/api/flows", json={"template": "orders-to-sales-invoices"}, headers={"X-CSRF-Token": _csrf(colleague, "/")}
-    ).status_code == 201
+    assert (
+        colleague.post(
+            "/api/flows", json={"template": "orders-to-sales-invoices"}, headers={"X-CSRF-Token": _csrf(colleague, "/")}
+        ).status_code
+        == 201
+    )
     refused = site.client.post(f"/users/{ids[ADMIN[0]]}/role", data={"role": "viewer"}, headers=site.htmx())
     assert refused.status_code == 400 and "at least one owner" in refused.text
     site.client.post(f"/users/{ids['colleague@example.nl']}/remove", headers=site.htmx())
