@@ -154,7 +154,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
             worker = EmbeddedWorker(settings, database)
             await worker.start()
+        from web.api.openapi import document_error_responses
         from web.bootstrap import bootstrap
+
+        document_error_responses(app)
 
         sandbox_app = sandbox_handler.opt["sandbox_app"] if sandbox_handler else None
         await bootstrap(app, settings, database, sandbox=sandbox_app)

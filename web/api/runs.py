@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy import func, select
@@ -73,6 +75,15 @@ async def retry_params(db: Database, run_id: str, statuses: tuple[str, ...] = ("
             )
         ).scalars()
         return [i for i in ids if i]
+
+
+@dataclass
+class SseEvent:
+    """One server-sent event: ``entry`` (a log entry as JSON), ``run`` (the run as JSON) or ``close``."""
+
+    event: str
+    data: str
+    id: str | None = None
 
 
 class RunController(Controller):
@@ -187,11 +198,22 @@ class RunController(Controller):
         entries = await query_logs(db, None, status="waiting", unresolved=True, before_id=before_id)
         return {"entries": [entry_view(e, with_detail=True) for e in entries]}
 
-    @get("/runs/{run_id:str}/events", operation_id="StreamRunEvents")
+    @get(
+        "/runs/{run_id:str}/events",
+        operation_id="StreamRunEvents",
+        responses={
+            200: ResponseSpec(
+                data_container=SseEvent, media_type="text/event-stream", description="The stream of server-sent events"
+            )
+        },
+    )
     async def events(
         self, db: NamedDependency[Database], run_id: Key, after_id: Annotated[int, QueryParameter(ge=0, le=MAX_ID)] = 0
     ) -> ServerSentEvent:
         """Server-sent events: ``entry`` per log entry (JSON), ``run`` with live counts, ``close`` at the end."""
+        async with db.session() as session:
+            if await session.get(Run, run_id) is None:
+                raise not_found(f"no run {run_id!r}")
 
         async def stream() -> AsyncIterator[ServerSentEventMessage]:
             async for run, entries in follow_run(db, run_id, after_id=after_id):
