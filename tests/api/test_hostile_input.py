@@ -68,9 +68,7 @@ async def test_nul_characters_are_refused_before_the_database(client: httpx.Asyn
 
 async def test_deeply_nested_json_is_refused(client: httpx.AsyncClient) -> None:
     body = "[" * 50_000 + "]" * 50_000
-    response = await client.post(
-        "/api/flows/validate", content=body, headers={"content-type": "application/json"}
-    )
+    response = await client.post("/api/flows/validate", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400 and "nested deeper" in response.text
 
 
@@ -106,9 +104,7 @@ async def test_run_dates_must_be_dates(client: httpx.AsyncClient) -> None:
     response = await client.post(f"/api/flows/{flow_id}/runs", json={"modified_after": "yesterday-ish"})
     assert response.status_code == 400
     assert "modified_after" in _names(response) and "is not a date" in _names(response)
-    backfill = await client.post(
-        f"/api/flows/{flow_id}/automation/backfill", json={"modified_after": "yesterday-ish"}
-    )
+    backfill = await client.post(f"/api/flows/{flow_id}/automation/backfill", json={"modified_after": "yesterday-ish"})
     assert backfill.status_code == 400 and "modified_after" in _names(backfill)
 
 
