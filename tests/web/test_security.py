@@ -243,3 +243,32 @@ def test_the_first_account_is_the_owner(site: Site) -> None:
     page = site.client.get("/users")
     assert page.status_code == 200
     assert re.search(r'data-email="admin@example.nl">.*?value="owner" selected', page.text, re.DOTALL)
+
+
+def test_an_unexpected_error_page_shows_an_error_id_in_dutch_and_no_traceback(
+    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from engine import store
+
+    site.client.post("/lang", data={"lang": "nl", "next": "/", "csrf_token": site.csrf})
+
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(store, "list_connections", broken)
+    with caplog.at_level(logging.ERROR, logger="koppel.web.errors"):
+        page = site.client.get("/connections", headers={"Accept": "text/html"})
+    assert page.status_code == 500
+    found = re.search(r"vastgelegd met kenmerk ([0-9a-f]{8})", page.text)
+    assert found, page.text[-1500:]
+    assert "secret internals" not in page.text and "Traceback" not in page.text
+    assert any(found.group(1) in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_nul_in_a_form_field_is_refused(site: Site) -> None:
+    answer = site.client.post(
+        "/users/invite", data={"email": "a\x00b@example.nl", "role": "viewer"}, headers=site.htmx()
+    )
+    assert answer.status_code == 400 and "email" in answer.text

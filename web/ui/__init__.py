@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, Router
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
 
 from web.i18n import translate
 from web.ui.account import ACCOUNT_ROUTES
@@ -34,6 +39,15 @@ def _forbidden(request: Request[Any, Any, Any], exc: Exception) -> Response[str]
     return render(request, "error.html", title="Not allowed", message=detail, status_code=403)
 
 
+def _bad_input(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
+    """Input refused before any page handler saw it (NUL characters, a malformed field)."""
+    lang = language_of(request)
+    message = f"{translate(lang, 'Some input was not accepted:')} {getattr(exc, 'detail', '')}"
+    if request.headers.get("hx-request"):
+        return render(request, "fragments/alert.html", kind="error", message=message, status_code=400)
+    return render(request, "error.html", title="Not accepted", message=message, status_code=400)
+
+
 def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
     detail = getattr(exc, "detail", "") or "This page does not exist."
     return render(request, "error.html", title="Not found", message=detail, status_code=404)
@@ -57,6 +71,7 @@ ui_router = Router(
         NotAuthorizedException: _to_login,
         PermissionDeniedException: _forbidden,
         NotFoundException: _not_found,
+        ValidationException: _bad_input,
     },
     include_in_schema=False,
 )
