@@ -30,6 +30,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from engine.models import ApiToken, LoginThrottle, Role, User, utcnow
 
@@ -189,6 +190,13 @@ def _block_for(failures: int) -> float:
 
 async def record_failure(db: Database, keys: list[str]) -> None:
     """Count a failed log-in for each key; from the :data:`FREE_FAILURES`-th on, block for a growing time."""
+    try:
+        await _count_failure(db, keys)
+    except IntegrityError:  # a parallel failure created the row first: count on it
+        await _count_failure(db, keys)
+
+
+async def _count_failure(db: Database, keys: list[str]) -> None:
     now = utcnow()
     async with db.session() as session, session.begin():
         for key in keys:
