@@ -87,7 +87,7 @@ MIN_PASSWORD = 8
 _OWNER_CHANGES = re.compile(
     r"^/(api/)?connections\b|^/wizard/connection\b|^/api/privacy/erase\b|^/flows/[^/]+/automation/erase\b"
 )
-_OWNER_ONLY = re.compile(r"^/(api/)?(users|audit)\b")
+_OWNER_ONLY = re.compile(r"^/(api/)?(users|audit)\b|^/connections/asperion/callback\b")
 # Unsafe methods every role may use: its own account, and requests that only read (validate, render a form).
 _OWN_ACCOUNT = re.compile(r"^/(logout|account/)|^/ui/|^/(api/)?flows/([^/]+/)?validate$")
 
