@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.db import migrate_sync
 from engine.settings import Settings
 from tests.conftest import api_client
 from web.app import create_app
@@ -17,9 +19,17 @@ from web.app import create_app
 HUGE = "9" * 30
 
 
-@pytest.fixture
-async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
+@pytest.fixture(params=["sqlite", "postgres"])
+async def client(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on SQLite and on PostgreSQL (which refuses NUL characters and overflows BIGINT itself)."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+        await asyncio.to_thread(migrate_sync, url)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("KOPPEL_DEMO", raising=False)
     async with api_client(create_app(Settings.from_env())) as test_client:
