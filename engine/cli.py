@@ -21,12 +21,22 @@ def _print_json(value: Any) -> None:
 
 
 def _load_json(path: str, what: str) -> Any:
+    from engine.inputs import MAX_DEPTH, json_depth, nul_location
+
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise SystemExit(_fail(f"{what} {path!r} does not exist")) from None
-    except json.JSONDecodeError as exc:
+    if json_depth(raw) > MAX_DEPTH:
+        raise SystemExit(_fail(f"{what} {path!r} is nested deeper than {MAX_DEPTH} levels"))
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SystemExit(_fail(f"{what} {path!r} is not valid JSON: {exc}")) from None
+    where = nul_location(value)
+    if where:
+        raise SystemExit(_fail(f"{what} {path!r}: {where} contains a NUL character"))
+    return value
 
 
 def _fail(message: str, code: int = EXIT_INVALID) -> int:

@@ -149,6 +149,7 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
         nodes[src].children.append(dst)
         nodes[dst].parents.append(src)
 
+    problems.extend(_document_problems(document))
     order = _topological_order(nodes, problems)
     if not raw_nodes:
         problems.append(Problem(None, "nodes", "the flow has no nodes"))
@@ -158,6 +159,29 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
         return None, problems
     settings = document.get("settings") if isinstance(document.get("settings"), dict) else {}
     return FlowGraph(name=str(name), nodes=nodes, order=order, settings=dict(settings or {})), []
+
+
+MAX_CONCURRENCY = 64
+"""Most records a run may have in flight at once (``settings.concurrency``; default 8)."""
+
+
+def _document_problems(document: dict[str, Any]) -> list[Problem]:
+    """The flow-level ``trigger`` and ``settings`` objects: their shape, and the settings the runner reads."""
+    problems: list[Problem] = []
+    trigger = document.get("trigger")
+    if trigger is not None and not isinstance(trigger, dict):
+        problems.append(Problem(None, "trigger", 'trigger must be an object, e.g. {"type": "manual"}'))
+    settings = document.get("settings")
+    if settings is None:
+        return problems
+    if not isinstance(settings, dict):
+        return [*problems, Problem(None, "settings", "settings must be an object")]
+    concurrency = settings.get("concurrency")
+    if concurrency is not None and (
+        not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= MAX_CONCURRENCY
+    ):
+        problems.append(Problem(None, "settings.concurrency", f"must be a whole number from 1 to {MAX_CONCURRENCY}"))
+    return problems
 
 
 def _connection_problems(

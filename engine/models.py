@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = (
     "ApiToken",
+    "AuditEvent",
     "Base",
     "Connection",
     "CredentialState",
@@ -36,8 +37,11 @@ __all__ = (
     "FlowVersion",
     "IdempotencyEntry",
     "Intent",
+    "Invite",
     "LogEntry",
+    "LoginThrottle",
     "RetryRecord",
+    "Role",
     "Run",
     "RunStatus",
     "TargetTrust",
@@ -111,6 +115,10 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    role: Mapped[str] = mapped_column(String(20), default="viewer", server_default="owner")
+    """``owner``, ``editor`` or ``viewer`` (see :class:`Role`); accounts made before roles existed are owners."""
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Sessions carry this number; logging out or changing the password raises it, ending every older session."""
 
 
 class ApiToken(Base):
@@ -124,6 +132,9 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    role: Mapped[str | None] = mapped_column(String(20), default=None)
+    """What the token may do (never more than its user's role); None: as much as its user."""
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Connection(Base):
@@ -309,6 +320,7 @@ class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("flow_id", "delivery_id"),
+        Index("uq_webhook_deliveries_flow_body", "flow_id", "body_hash", unique=True),
         Index("ix_webhook_deliveries_flow_status", "flow_id", "status"),
         Index("ix_webhook_deliveries_received", "received_at"),
     )
@@ -321,6 +333,9 @@ class WebhookDelivery(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     run_id: Mapped[str | None] = mapped_column(String(32), default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    body_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    """SHA-256 of topic and body: the same signed body again within the replay window is refused too (unique per
+    flow; cleared once the window has passed, so an identical later delivery is accepted)."""
 
 
 class FiredSlot(Base):
@@ -428,3 +443,65 @@ class TargetTrust(Base):
     reason: Mapped[str] = mapped_column(String(20), default="")
     """``empty`` (the application held nothing) or ``checked`` (a complete run asked about every record)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ==== Users, roles, invitations, log-in throttling and the audit trail (issue 11, "Security and users") =========
+
+
+class Role:
+    """Values of ``User.role`` and ``ApiToken.role``, weakest first: a viewer reads, an editor changes flows and
+    runs, an owner also manages users and connections and erases personal data."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    OWNER = "owner"
+    ORDER = (VIEWER, EDITOR, OWNER)
+
+    @classmethod
+    def rank(cls, role: str | None) -> int:
+        return cls.ORDER.index(role) if role in cls.ORDER else -1
+
+    @classmethod
+    def lowest(cls, *roles: str | None) -> str:
+        return min((r for r in roles if r in cls.ORDER), key=cls.rank, default=cls.VIEWER)
+
+
+class Invite(Base):
+    """An owner's invitation: whoever opens the link (only its SHA-256 is stored) sets a password and joins."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoginThrottle(Base):
+    """Failed log-ins per key (``account:<e-mail>`` or ``address:<ip>``): after a few, the next try must wait."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEvent(Base):
+    """Who changed what: a flow, a connection, a user (written after every successful change)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(320), default=None)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(200), default="")
+    action: Mapped[str] = mapped_column(String(80))
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -89,6 +89,14 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict)
     requeue_after_s: float = 20.0
     """A run queued this long without a job in Redis (flushed, restarted) is enqueued again."""
+    trusted_proxy: bool = False
+    """Believe a proxy's ``X-Forwarded-Proto: https`` (``KOPPEL_TRUSTED_PROXY=1``): cookies then get the Secure flag."""
+    secure_cookies: bool = False
+    """Every cookie Secure, whatever the request came over (``KOPPEL_SECURE_COOKIES=1``)."""
+    debug: bool = False
+    """Litestar's debug mode (``KOPPEL_DEBUG=1``): never in production."""
+    webhook_replay_window_s: float = 86400.0
+    """How long an identical signed webhook body counts as a replay (``KOPPEL_WEBHOOK_REPLAY_WINDOW_S``)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -111,6 +119,10 @@ class Settings:
             base_url=(_env("KOPPEL_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             smtp=SmtpSettings.from_env(),
             requeue_after_s=_env_float("KOPPEL_REQUEUE_AFTER_S", 20.0),
+            trusted_proxy=_env("KOPPEL_TRUSTED_PROXY") == "1",
+            secure_cookies=_env("KOPPEL_SECURE_COOKIES") == "1",
+            debug=_env("KOPPEL_DEBUG") == "1",
+            webhook_replay_window_s=max(0.0, _env_float("KOPPEL_WEBHOOK_REPLAY_WINDOW_S", 86400.0)),
         )
 
     @property

@@ -211,13 +211,15 @@ async def create_flow(
     template: str | None = None,
 ) -> Flow:
     """A new flow with ``document`` as version 1 (saved even when invalid: drafts are allowed; runs are not)."""
+    # A malformed trigger or settings (a string, a list) is the validator's problem to report, never a crash.
+    trigger, settings = document.get("trigger"), document.get("settings")
     flow = Flow(
         name=str(document.get("name") or "Untitled flow")[:200],
         description=str(document.get("description") or ""),
         template=template,
         current_version=1,
-        trigger=dict(document.get("trigger") or {"type": "manual"}),
-        settings=dict(document.get("settings") or {}),
+        trigger=dict(trigger) if isinstance(trigger, dict) and trigger else {"type": "manual"},
+        settings=dict(settings) if isinstance(settings, dict) else {},
         webhook_secret=get_box().seal({"secret": secrets.token_urlsafe(32)}),
     )
     async with db.session() as session, session.begin():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,10 @@ from litestar.template.config import TemplateConfig
 
 from engine.db import Database, migrate
 from engine.settings import Settings, get_settings
-from web.auth import PUBLIC_PATHS, AuthMiddleware
+from web.accounts import audit_middleware
+from web.auth import PUBLIC_PATHS, AuthMiddleware, role_guard
 from web.deps import provide_db
+from web.hygiene import check_request, server_error
 from web.plugins import WebPlugin
 
 __all__ = ("create_app",)
@@ -49,6 +51,48 @@ def _session_secret(settings: Settings) -> bytes:
     get_box(settings)
     key = settings.secret_key or (settings.var_dir / "secret.key").read_text().strip()
     return hashlib.sha256(("koppel-session:" + key).encode()).digest()
+
+
+def _https(scope: Any, trust_proxy: bool) -> bool:
+    """Whether the browser talks https to us: directly, or through a trusted proxy that says so."""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    if not trust_proxy:
+        return False
+    for name, value in scope.get("headers") or []:
+        if name == b"x-forwarded-proto":
+            return bool(value.split(b",")[0].strip().lower() == b"https")
+    return False
+
+
+def secure_cookies(settings: Settings) -> Callable[[Any], Any]:
+    """ASGI middleware: every cookie gets the Secure flag when the request came over https.
+
+    Behind a proxy, its ``X-Forwarded-Proto: https`` counts only with ``KOPPEL_TRUSTED_PROXY=1`` (anyone could send
+    the header to a server reached directly). ``KOPPEL_SECURE_COOKIES=1`` makes every cookie Secure.
+    """
+    return partial(_secure_cookies, trust_proxy=settings.trusted_proxy, always=settings.secure_cookies)
+
+
+def _secure_cookies(app: Any, *, trust_proxy: bool, always: bool) -> Any:
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not (always or _https(scope, trust_proxy)):
+            await app(scope, receive, send)
+            return
+
+        async def send_secure(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for name, value in message.get("headers") or []:
+                    if name.lower() == b"set-cookie" and b"; secure" not in value.lower():
+                        value = value + b"; Secure"
+                    headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_secure)
+
+    return middleware
 
 
 def _route_handlers() -> list[Any]:
@@ -103,8 +147,10 @@ def create_app(
 
             worker = EmbeddedWorker(settings, database)
             await worker.start()
+        from web.api.openapi import document_error_responses
         from web.bootstrap import bootstrap
 
+        document_error_responses(app)
         await bootstrap(app, settings, database)
         for plugin in plugins:
             await plugin.on_startup(app, settings, database)
@@ -123,14 +169,17 @@ def create_app(
         secret=_session_secret(settings),
         samesite="lax",
         httponly=True,
-        secure=os.environ.get("KOPPEL_SECURE_COOKIES") == "1",
+        secure=settings.secure_cookies,
     )
     auth = DefineMiddleware(AuthMiddleware, exclude=[f"^{p}" for p in PUBLIC_PATHS])
     return Litestar(
         route_handlers=handlers,
         dependencies={"db": Provide(provide_db)},
         signature_namespace={"Database": Database},
-        middleware=[session.middleware, auth],
+        middleware=[secure_cookies(settings), session.middleware, auth, audit_middleware],
+        guards=[role_guard],
+        before_request=check_request,
+        exception_handlers={500: server_error},
         template_config=template_config,
         lifespan=[lifespan],
         state=State({"settings": settings}),
@@ -143,5 +192,5 @@ def create_app(
             "`Authorization: Bearer <personal API token>`.",
         ),
         response_cache_config=ResponseCacheConfig(),
-        debug=os.environ.get("KOPPEL_DEBUG") == "1",
+        debug=settings.debug,
     )

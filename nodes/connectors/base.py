@@ -49,6 +49,12 @@ CredT = TypeVar("CredT", bound="Credentials")
 
 TUNING_KEYS = ("concurrency", "timeout", "connect_timeout")
 """Optional tuning keys a connection may carry besides its credentials."""
+TUNING_LIMITS: dict[str, tuple[float, float]] = {
+    "concurrency": (1, 64),
+    "timeout": (0.1, 600),
+    "connect_timeout": (0.1, 600),
+}
+"""The lowest and highest value of each tuning key (seconds for the timeouts)."""
 
 
 # --- token store ----------------------------------------------------------------------------------------------
@@ -284,10 +290,13 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
             value = spec.get(key)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                problems.append(f"{key} must be a positive number")
-            elif key == "concurrency" and (not float(value).is_integer() or value > 256):
-                problems.append("concurrency must be a whole number from 1 to 256")
+            low, high = TUNING_LIMITS[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                problems.append(f"{key} must be a number")
+            elif key == "concurrency" and (not float(value).is_integer() or not low <= value <= high):
+                problems.append(f"concurrency must be a whole number from {low:g} to {high:g}")
+            elif not low <= value <= high:
+                problems.append(f"{key} must be between {low:g} and {high:g}")
             else:
                 tuning[key] = int(value) if key == "concurrency" else float(value)
         data = {  # an empty value is a missing one; "_id" and the like are Koppel's own bookkeeping
