@@ -12,6 +12,7 @@ from web.ui.connections import CONNECTION_ROUTES
 from web.ui.dashboard import DASHBOARD_ROUTES
 from web.ui.editor import EDITOR_ROUTES
 from web.ui.gallery import GALLERY_ROUTES
+from web.ui.reconcile import RECONCILE_ROUTES
 from web.ui.render import redirect, render
 from web.ui.runs import RUN_ROUTES
 from web.ui.tokens import TOKEN_ROUTES
@@ -49,6 +50,7 @@ ui_router = Router(
         *TOKEN_ROUTES,
         *AUTOMATION_UI_ROUTES,
         *WIZARD_ROUTES,
+        *RECONCILE_ROUTES,
     ],
     exception_handlers={
         NotAuthorizedException: _to_login,
