@@ -426,9 +426,7 @@ def _compare_payment(
     elif owed_back and open_credits:
         for doc in open_credits:
             report.differences.append(
-                Difference(
-                    "open_credit", order.number, order.id, doc.total, doc.open_amount, [doc.id], [], doc.description
-                )
+                Difference("open_credit", order.number, order.id, None, doc.open_amount, [doc.id], [], doc.description)
             )
     elif should_pay and count == 1 and abs(received - expected) > settings.tolerance:
         diff("payment_differs", expected, received)

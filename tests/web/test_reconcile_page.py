@@ -83,6 +83,8 @@ async def test_the_page_shows_balance_then_the_order_whose_invoice_was_deleted(s
 def test_the_page_refuses_a_bad_period_and_an_unknown_order(site: Site) -> None:
     backwards = site.client.get("/reconcile?date_from=2026-12-02&date_to=2026-12-01")
     assert backwards.status_code == 400 and "The period ends before it starts." in backwards.text
+    in_place = site.client.get("/reconcile?date_from=2026-12-02&date_to=2026-12-01", headers={"HX-Request": "true"})
+    assert in_place.status_code == 200 and 'role="alert">The period ends before it starts.' in in_place.text
     nonsense = site.client.get("/reconcile.csv?date_from=yesterday&date_to=2026-12-01")
     assert nonsense.status_code == 400 and "Pick a first and a last day." in nonsense.text
     unknown = site.client.get("/reconcile/orders/424242")

@@ -108,8 +108,8 @@ async def reconcile_page(
             if report is not None:
                 context["bars"] = chart_bars(report)
     status = 400 if context["error"] and not context.get("error_detail") else 200
-    if request.headers.get("hx-request"):
-        return render(request, "fragments/reconcile_result.html", status_code=status, **context)
+    if request.headers.get("hx-request"):  # htmx swaps only 2xx answers: the message goes into the result region
+        return render(request, "fragments/reconcile_result.html", **context)
     return render(request, "reconcile.html", status_code=status, **context)
 
 
