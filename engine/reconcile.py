@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.reconcile_shop import ShopOrder, shop_order
+from nodes.echo import woocommerce_origin
 
 __all__ = (
     "BookedDocument",
@@ -306,6 +307,8 @@ def compare(
     report = Report(period_from=period[0], period_to=period[1])
     rates: dict[str, RateTotals] = {}
     for raw in orders:
+        if woocommerce_origin(raw) is not None:
+            continue  # Koppel made it from a record of the books (reverse direction): it is not the shop's sale
         order = shop_order(raw, refunds.get(raw.get("id")) or [], settings)
         if not period[0] <= order.booking_date <= period[1]:
             continue

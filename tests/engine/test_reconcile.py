@@ -196,3 +196,9 @@ def test_orders_outside_the_period_and_other_invoices_are_left_out() -> None:
     other = invoice(12, "Consultancy October", A_LINES)
     report = reconcile([early], [other], [])
     assert report.balanced and report.orders == 0 and report.rates == []
+
+
+def test_an_order_koppel_made_from_the_books_is_not_expected_to_be_booked_again() -> None:
+    echo = order(3, A_LINES, paid=None, meta=[{"key": "_koppel_source", "value": "asperion:salesorder:77"}])
+    assert reconcile([echo], [], []).orders == 0
+    assert kinds(reconcile([order(3, A_LINES, paid=None)], [], [])) == [("not_booked", "3"), *[("rate_total", "")] * 2]

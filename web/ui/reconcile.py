@@ -138,11 +138,11 @@ async def reconcile_csv(
         writer.writerow(["rate", "vat", rate.rate, "", "", rate.shop_vat, rate.books_vat, "", "", ""])
     for item in report.differences:
         row = item.as_dict()
-        rate = item.detail if item.kind == "rate_total" else ""
+        rate_text = item.detail if item.kind == "rate_total" else ""
         invoices, entries = " ".join(map(str, row["invoice_ids"])), " ".join(map(str, row["entry_ids"]))
         shop, books = row["shop"] or "", row["books"] or ""
         order = [row["order_number"], row["order_id"] or ""]
-        writer.writerow(["difference", row["kind"], rate, *order, shop, books, invoices, entries, row["detail"]])
+        writer.writerow(["difference", row["kind"], rate_text, *order, shop, books, invoices, entries, row["detail"]])
     name = f"reconciliation-{period[0]}-{period[1]}.csv"
     return Response(
         buffer.getvalue(),
