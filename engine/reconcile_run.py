@@ -76,8 +76,10 @@ async def _orders(client: Any, first: str) -> tuple[list[dict[str, Any]], dict[A
     # A booking date in the period means the order was modified on or after it; a day's margin covers time zones.
     since = (date.fromisoformat(first) - timedelta(days=1)).isoformat() + "T00:00:00"
     orders: list[dict[str, Any]] = []
-    async for page in client.modified_pages("orders", {"status": "any"}, modified_after=since):
-        orders.extend(page)
+    # "any" leaves out the trash; an order trashed after booking must be seen to ask for its credit.
+    for status in ("any", "trash"):
+        async for page in client.modified_pages("orders", {"status": status}, modified_after=since):
+            orders.extend(page)
     refunded = [order for order in orders if order.get("refunds")]
     answers = await asyncio.gather(*(client.get(f"orders/{order['id']}/refunds") for order in refunded))
     return orders, {order["id"]: list(answer or []) for order, answer in zip(refunded, answers, strict=True)}

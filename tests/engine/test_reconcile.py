@@ -136,6 +136,8 @@ def test_a_cancelled_order_must_be_credited() -> None:
     report = reconcile([order(1, A_LINES, status="cancelled", paid=None)],
                        [*books, invoice(12, "WooCommerce order 1 cancelled", credit)], [])  # fmt: skip
     assert report.balanced, kinds(report)
+    trashed = reconcile([order(1, A_LINES, status="trash", paid=None)], books, [])
+    assert ("not_credited", "1") in kinds(trashed)
 
 
 def test_a_paid_order_without_its_payment_or_with_two_is_unmatched() -> None:
