@@ -304,12 +304,14 @@ def compare(
             documents[doc.id] = doc
             by_number.setdefault(doc.number, []).append(doc)
     payments = _payments(entries, documents, settings)
+    known = sorted({_rate_text(percent) for percent in percent_of.values()}, key=Decimal)
     report = Report(period_from=period[0], period_to=period[1])
     rates: dict[str, RateTotals] = {}
     for raw in orders:
         if woocommerce_origin(raw) is not None:
             continue  # Koppel made it from a record of the books (reverse direction): it is not the shop's sale
         order = shop_order(raw, refunds.get(raw.get("id")) or [], settings)
+        order.by_rate = _snap(order.by_rate, known)
         if not period[0] <= order.booking_date <= period[1]:
             continue
         report.orders += 1
@@ -328,6 +330,17 @@ def compare(
                 )
             )
     return report
+
+
+def _snap(by_rate: dict[str, tuple[Decimal, Decimal]], known: list[str]) -> dict[str, tuple[Decimal, Decimal]]:
+    """An older store's computed rate (8.95) counted under the nearest known rate within 0.1 point (9), as booked."""
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for rate, (net, vat) in by_rate.items():
+        near = min(known, key=lambda k: abs(Decimal(k) - Decimal(rate)), default=rate)
+        key = near if abs(Decimal(near) - Decimal(rate)) <= Decimal("0.1") else rate
+        old = out.get(key, (ZERO, ZERO))
+        out[key] = (old[0] + net, old[1] + vat)
+    return out
 
 
 def _compare_order(

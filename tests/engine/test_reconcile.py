@@ -204,3 +204,11 @@ def test_an_order_koppel_made_from_the_books_is_not_expected_to_be_booked_again(
     echo = order(3, A_LINES, paid=None, meta=[{"key": "_koppel_source", "value": "asperion:salesorder:77"}])
     assert reconcile([echo], [], []).orders == 0
     assert kinds(reconcile([order(3, A_LINES, paid=None)], [], [])) == [("not_booked", "3"), *[("rate_total", "")] * 2]
+
+
+def test_an_older_stores_computed_rate_counts_under_the_nearest_known_rate() -> None:
+    older = order(4, [("100.00", "8.95", 9)], paid=None)
+    del older["tax_lines"][0]["rate_percent"]  # 8.95 / 100 → 8.95 %, which no VAT code has
+    report = reconcile([older], [invoice(14, "WooCommerce order 4", [("100.00", "8.95", 9)])], [])
+    assert report.balanced, kinds(report)
+    assert [r.rate for r in report.rates] == ["9"]
