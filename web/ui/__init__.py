@@ -18,6 +18,7 @@ from web.ui.connections import CONNECTION_ROUTES
 from web.ui.dashboard import DASHBOARD_ROUTES
 from web.ui.editor import EDITOR_ROUTES
 from web.ui.gallery import GALLERY_ROUTES
+from web.ui.reconcile import RECONCILE_ROUTES
 from web.ui.render import language_of, redirect, render
 from web.ui.runs import RUN_ROUTES
 from web.ui.tokens import TOKEN_ROUTES
@@ -66,6 +67,7 @@ ui_router = Router(
         *AUTOMATION_UI_ROUTES,
         *WIZARD_ROUTES,
         *USER_ROUTES,
+        *RECONCILE_ROUTES,
     ],
     exception_handlers={
         NotAuthorizedException: _to_login,
