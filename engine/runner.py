@@ -299,6 +299,8 @@ class _Execution:
                 continue
             gnode = self.graph.nodes[node_id]
             node = self.instances[node_id]
+            if isinstance(node, TargetNode):
+                arrivals = arrivals[:1]  # one record reaches a target once per run, however many wires lead there
             for incoming, steps in arrivals:
                 outgoing, status = await self._visit(node, gnode, incoming, steps, result, page)
                 if status is not None:

@@ -195,3 +195,20 @@ def test_log_details_are_encoded_once_redacted_and_capped_part_by_part() -> None
         "unchanged": True,
     }
     assert capped["request"] == {"id": 1} and capped["error"] == {"message": "boom"}
+
+
+async def test_a_record_reaching_a_target_by_two_wires_is_delivered_once(db: Database, tmp_path: Path) -> None:
+    fakes.write_items(tmp_path / "in.json", 6)
+    doc = fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl")
+    doc["edges"].append({"from": "src", "to": "map"})
+    doc["nodes"][2]["merge"] = True
+    trial = await run_document(db, doc, dry_run=True)
+    would_send = [e for e in await entries(db, trial.id) if e.node_id == "out"]
+    assert len(would_send) == 6  # a test run says each record would be sent once
+    run = await run_document(db, doc)
+    assert run.status == "succeeded"
+    refs = [line["ref"] for line in delivered(tmp_path / "out.jsonl")]
+    assert sorted(refs) == sorted(f"item:{i}" for i in range(1, 7))
+    assert run.counts()["ok"] == 6
+    at_target = [e for e in await entries(db, run.id) if e.node_id == "out"]
+    assert len(at_target) == 6  # not a second "already exists" line per record
