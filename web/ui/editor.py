@@ -14,8 +14,9 @@ from litestar.params import FromQuery
 from engine import store
 from engine.models import Flow
 from nodes.registry import all_node_types, get_node_type
+from web.i18n import translate
 from web.ui.forms import NO_VALUE_OPS, OPERATORS, build_widgets, field_problems
-from web.ui.render import current_user, html, redirect, render
+from web.ui.render import current_user, html, language_of, redirect, render
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -29,6 +30,9 @@ KIND_ORDER = [
     ("lookup", "Lookups"),
     ("target", "Targets"),
 ]
+KIND_LABELS = {"source": "Source", "filter": "Filter", "map": "Map", "lookup": "Lookup", "target": "Target"}
+# the few words the canvas builds its node summaries and wire names from
+CANVAS_WORDS = ("or", "and", "status is", "fields", "via", "Wire from", "to")
 _SAMPLES: dict[tuple[str, str], tuple[float, list[str]]] = {}
 SAMPLE_TTL_S = 120.0
 
@@ -75,7 +79,18 @@ async def editor_page(request: Request[Any, Any, Any], db: Database, flow_id: st
     problems = [p.as_dict() for p in await store.validate_flow_document(db, version.document)]
     versions = (await store.list_versions(db, flow_id))[:30]
     groups = palette()
-    types = {d["type"]: d for group in groups for d in group["items"]}
+    lang = language_of(request)
+    types = {
+        d["type"]: {
+            **d,
+            "title": translate(lang, d["title"]),
+            "kind_label": translate(lang, KIND_LABELS.get(d["kind"], d["kind"])),
+        }
+        for group in groups
+        for d in group["items"]
+    }
+    if not version.document.get("nodes"):
+        problems = []  # an empty flow gets a hint on the canvas, not a list of what it lacks
     return render(
         request,
         "editor.html",
@@ -87,6 +102,8 @@ async def editor_page(request: Request[Any, Any, Any], db: Database, flow_id: st
         connections=connections,
         problems=problems,
         versions=versions,
+        canvas_words={word: translate(lang, word) for word in CANVAS_WORDS},
+        operator_words={op: translate(lang, text) for op, text in OPERATORS},
     )
 
 
@@ -118,6 +135,10 @@ async def node_form(request: Request[Any, Any, Any], db: Database) -> Response[s
         "fragments/node_form.html",
         node_id=str(form.get("node_id", "")),
         flow_id=str(form.get("flow_id", "")),
+        label=str(form.get("label", "")),
+        merge=form.get("merge") == "true",
+        incoming=int(str(form.get("incoming") or "0")) if str(form.get("incoming") or "0").isdigit() else 0,
+        is_source=cls.kind == "source",
         described=described,
         widgets=widgets,
         node_errors=node_errors,
