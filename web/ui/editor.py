@@ -14,7 +14,7 @@ from litestar.params import FromQuery
 from engine import store
 from engine.models import Flow
 from nodes.registry import all_node_types, get_node_type
-from web.i18n import translate
+from web.i18n import translate, translate_message
 from web.ui.forms import NO_VALUE_OPS, OPERATORS, build_widgets, field_problems
 from web.ui.render import current_user, html, language_of, redirect, render
 
@@ -60,6 +60,12 @@ async def _flow(db: Database, flow_id: str) -> Flow:
         raise NotFoundException("This flow does not exist.") from exc
 
 
+def _shown(request: Request[Any, Any, Any], problems: list[Any]) -> list[dict[str, Any]]:
+    """Problems as the canvas shows them: each message in the page's language."""
+    lang = language_of(request)
+    return [{**p.as_dict(), "message": translate_message(lang, p.message)} for p in problems]
+
+
 def _email(request: Request[Any, Any, Any]) -> str | None:
     return getattr(current_user(request), "email", None)
 
@@ -76,7 +82,7 @@ async def editor_page(request: Request[Any, Any, Any], db: Database, flow_id: st
     flow = await _flow(db, flow_id)
     version = await store.get_version(db, flow_id)
     connections = {row.name: row.app for row in await store.list_connections(db)}
-    problems = [p.as_dict() for p in await store.validate_flow_document(db, version.document)]
+    problems = _shown(request, await store.validate_flow_document(db, version.document))
     versions = (await store.list_versions(db, flow_id))[:30]
     groups = palette()
     lang = language_of(request)
@@ -275,7 +281,7 @@ async def save_flow(request: Request[Any, Any, Any], db: Database, flow_id: str)
     version = await store.save_version(
         db, flow_id, document, note=str(form.get("note", "")).strip(), created_by=_email(request)
     )
-    problems = [p.as_dict() for p in await store.validate_flow_document(db, document)]
+    problems = _shown(request, await store.validate_flow_document(db, document))
     versions = (await store.list_versions(db, flow_id))[:30]
     return render(
         request,
@@ -295,7 +301,7 @@ async def validate_flow(request: Request[Any, Any, Any], db: Database, flow_id: 
         document = json.loads(str(form.get("document") or "{}"))
     except ValueError:
         document = {}
-    problems = [p.as_dict() for p in await store.validate_flow_document(db, document)]
+    problems = _shown(request, await store.validate_flow_document(db, document))
     return render(
         request,
         "fragments/problems.html",
@@ -357,7 +363,7 @@ async def run_now(request: Request[Any, Any, Any], db: Database, flow_id: str) -
     if isinstance(posted, dict) and posted != document:
         await store.save_version(db, flow_id, posted, note="saved before running", created_by=_email(request))
         document = posted
-    problems = [p.as_dict() for p in await store.validate_flow_document(db, document)]
+    problems = _shown(request, await store.validate_flow_document(db, document))
     if problems:
         return render(
             request,
