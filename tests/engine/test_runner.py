@@ -212,3 +212,31 @@ async def test_a_record_reaching_a_target_by_two_wires_is_delivered_once(db: Dat
     assert run.counts()["ok"] == 6
     at_target = [e for e in await entries(db, run.id) if e.node_id == "out"]
     assert len(at_target) == 6  # not a second "already exists" line per record
+
+
+async def test_one_line_per_record_a_side_branch_that_did_not_apply_is_not_logged(db: Database, tmp_path: Path) -> None:
+    items = fakes.write_items(tmp_path / "in.json", 8)
+    doc = fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl")
+    # a side branch (like "refunds → credit invoices") that applies to no record at all
+    doc["nodes"] += [
+        {"id": "side", "type": "test.filter", "config": {"max_value": -1}},
+        {"id": "side_map", "type": "test.map", "config": {"table": {"plain": "Plain"}}},
+        {"id": "side_out", "type": "test.target", "config": {"path": str(tmp_path / "side.jsonl")}},
+    ]
+    doc["edges"] += [
+        {"from": "src", "to": "side"},
+        {"from": "side", "to": "side_map"},
+        {"from": "side_map", "to": "out"},
+    ]
+    doc["edges"][-1] = {"from": "side_map", "to": "side_out"}
+    doc["nodes"][1]["config"] = {"max_value": sorted(i["value"] for i in items)[3]}  # the main filter keeps 4
+    run = await run_document(db, doc)
+    logged = await entries(db, run.id)
+    per_record: dict[str, list[str]] = {}
+    for entry in logged:
+        per_record.setdefault(entry.source_id, []).append(entry.status)
+    assert len(per_record) == 8 and all(len(statuses) == 1 for statuses in per_record.values()), per_record
+    assert run.counts()["ok"] == sum(s == ["ok"] for s in per_record.values()) == 4
+    assert run.counts()["skipped"] == sum(s == ["skipped"] for s in per_record.values()) == 4
+    skipped = [e for e in logged if e.status == "skipped"]
+    assert {e.node_id for e in skipped} == {"keep"}  # the main branch's reason, not the side branch's
