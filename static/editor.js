@@ -249,8 +249,8 @@
   el.addEventListener("focusin", function (e) {
     if (e.target.matches && e.target.matches("svg.connection")) selectWire(e.target);
   });
-  // drawflow's own Delete handling only knows the mouse and misses Backspace: ours replaces it
-  editor.key = function (e) { editor.dispatch("keydown", e); };
+  // drawflow's own Delete handling only knows the mouse and misses Backspace: ours (below, on window in the
+  // capture phase) replaces it and keeps these keys from reaching drawflow's listener on document
   function typing(t) {
     return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
   }
@@ -270,9 +270,10 @@
     loadForm(id);
     return true;
   }
-  document.addEventListener("keydown", function (e) {
+  window.addEventListener("keydown", function (e) {
     const mod = e.ctrlKey || e.metaKey;
     if (typing(e.target)) return;
+    if (e.key === "Delete" || e.key === "Backspace") e.stopPropagation();
     const key = e.key.toLowerCase();
     if (mod && key === "z") { e.preventDefault(); if (e.shiftKey) redo(); else undo(); return; }
     if (mod && key === "y") { e.preventDefault(); redo(); return; }
@@ -280,11 +281,14 @@
     if (mod && key === "v") { if (pasteStep()) e.preventDefault(); return; }
     if (e.key !== "Delete" && e.key !== "Backspace") return;
     if (selectedWire && document.body.contains(selectedWire)) { e.preventDefault(); removeWire(selectedWire); return; }
+    // a wire drawflow selected itself (on mousedown)
+    const picked = editor.connection_selected && editor.connection_selected.closest && editor.connection_selected.closest("svg.connection");
+    if (picked && document.body.contains(picked)) { e.preventDefault(); removeWire(picked); return; }
     if (selected && nodes()[selected] && (el.contains(e.target) || e.target === document.body)) {
       e.preventDefault();
       editor.removeNodeId("node-" + selected);
     }
-  });
+  }, true);
 
   // --- an empty flow says how to start
   function emptyHint() {

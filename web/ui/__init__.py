@@ -12,6 +12,7 @@ from web.ui.connections import CONNECTION_ROUTES
 from web.ui.dashboard import DASHBOARD_ROUTES
 from web.ui.editor import EDITOR_ROUTES
 from web.ui.gallery import GALLERY_ROUTES
+from web.ui.inbox import INBOX_ROUTES
 from web.ui.render import redirect, render
 from web.ui.runs import RUN_ROUTES
 from web.ui.tokens import TOKEN_ROUTES
@@ -46,6 +47,7 @@ ui_router = Router(
         *GALLERY_ROUTES,
         *EDITOR_ROUTES,
         *RUN_ROUTES,
+        *INBOX_ROUTES,
         *TOKEN_ROUTES,
         *AUTOMATION_UI_ROUTES,
         *WIZARD_ROUTES,

@@ -407,37 +407,6 @@ async def cancel(request: Request[Any, Any, Any], db: Database, run_id: str) -> 
     return redirect(request, f"/runs/{run_id}")
 
 
-# ---- inbox ------------------------------------------------------------------------------------------------------
-
-
-@get("/inbox")
-async def inbox(
-    request: Request[Any, Any, Any],
-    db: Database,
-    flow: FromQuery[str | None] = None,
-    before_id: FromQuery[int | None] = None,
-) -> Response[str]:
-    """Records waiting for a mapping (not yet delivered by a later run), newest first."""
-    entries = await query_logs(
-        db, None, status="waiting", unresolved=True, flow_id=flow or None, before_id=before_id, limit=PAGE + 1
-    )
-    ids = {e.flow_id for e in entries if e.flow_id}
-    async with db.session() as session:
-        names = (
-            dict((await session.execute(select(Flow.id, Flow.name).where(Flow.id.in_(ids)))).tuples().all())
-            if ids
-            else {}
-        )
-    return render(
-        request,
-        "inbox.html",
-        entries=entries[:PAGE],
-        more=len(entries) > PAGE,
-        names=names,
-        flow=flow or "",
-    )
-
-
 RUN_ROUTES = [
     start_test_run,
     test_result,
@@ -451,5 +420,4 @@ RUN_ROUTES = [
     rerun,
     retry_failed,
     cancel,
-    inbox,
 ]
