@@ -11,6 +11,7 @@ from web.ui.account import ACCOUNT_ROUTES
 from web.ui.connections import CONNECTION_ROUTES
 from web.ui.dashboard import DASHBOARD_ROUTES
 from web.ui.editor import EDITOR_ROUTES
+from web.ui.flows import FLOW_ROUTES
 from web.ui.gallery import GALLERY_ROUTES
 from web.ui.inbox import INBOX_ROUTES
 from web.ui.render import redirect, render
@@ -48,6 +49,7 @@ ui_router = Router(
         *EDITOR_ROUTES,
         *RUN_ROUTES,
         *INBOX_ROUTES,
+        *FLOW_ROUTES,
         *TOKEN_ROUTES,
         *AUTOMATION_UI_ROUTES,
         *WIZARD_ROUTES,
