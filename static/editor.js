@@ -480,19 +480,37 @@
     unmappedHints(form);
     changed(true);
   }
+  // what the value box takes, said in its placeholder; a field no sample record has is pointed out
+  const TAKES = { in: "many", not_in: "many", greater: "number", greater_or_equal: "number", less: "number",
+    less_or_equal: "number", matches: "pattern", not_matches: "pattern" };
   function toggleValue(rule) {
     const op = rule.querySelector(".cond-op");
     const label = rule.querySelector(".cond-value-label");
     if (op && label) label.hidden = NO_VALUE.has(op.value);
+    const value = rule.querySelector(".cond-value");
+    if (op && value) value.placeholder = value.dataset[TAKES[op.value] || "one"] || "";
+    checkField(rule);
+  }
+  function checkField(rule) {
+    const input = rule.querySelector(".cond-field");
+    const warning = rule.querySelector(".cond-field-warning");
+    const list = input && document.getElementById(input.getAttribute("list"));
+    if (!input || !warning || !list) return;
+    const known = Array.from(list.options).map(function (o) { return o.value; });
+    const path = input.value.trim();
+    warning.hidden = !path || !known.length || known.indexOf(path) >= 0 ||
+      known.some(function (k) { return k.indexOf(path + ".") === 0 || k.indexOf(path + "[*]") === 0; });
   }
   const panel = document.getElementById("node-form");
   panel.addEventListener("input", function (e) {
     if (e.target.classList.contains("node-id-input")) return;
+    if (e.target.classList.contains("cond-field")) checkField(e.target.closest(".cond-rule"));
     syncForm();
   });
   panel.addEventListener("change", function (e) {
     if (e.target.classList.contains("node-id-input")) { renameNode(e.target); return; }
     if (e.target.classList.contains("cond-op")) toggleValue(e.target.closest(".cond-rule"));
+    if (e.target.classList.contains("cond-field")) checkField(e.target.closest(".cond-rule"));
     if (e.target.classList.contains("fm-kind")) toggleFieldRow(e.target.closest(".fm-row"));
     syncForm();
   });
@@ -575,6 +593,8 @@
       e.target.querySelectorAll(".fm-row").forEach(toggleFieldRow);
       const form = document.getElementById("node-config");
       if (form) unmappedHints(form);
+    } else if (e.target.tagName === "DATALIST" && e.target.id.indexOf("sample-fields-") === 0) {
+      document.querySelectorAll("#node-config .cond-rule").forEach(checkField);
     } else if (e.target.classList && e.target.classList.contains("key-options")) {
       const form = document.getElementById("node-config");
       if (form) unmappedHints(form);

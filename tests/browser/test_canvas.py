@@ -199,3 +199,41 @@ def test_an_empty_flow_explains_how_to_start(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot(page, f"canvas-empty-{width}-{lang}")
     assert not watch.errors, watch.errors
+
+
+@pytest.mark.parametrize(("width", "lang"), [(1366, "en"), (390, "nl")])
+def test_filter_fields_read_as_names_and_a_mistyped_field_is_pointed_out(
+    live_server: LiveServer, watched_page: tuple[Any, Watch], width: int, lang: str
+) -> None:
+    page, watch = watched_page
+    page.set_viewport_size({"width": width, "height": 900})
+    first_run_and_login(page, live_server.url)
+    page.get_by_label(re.compile(r"^(Language|Taal)$")).select_option(lang)
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    flow_id = make_flow(live_server, FLOW)
+    page.goto(f"{live_server.url}/flows/{flow_id}?node=only_nl")
+    form = page.locator("#node-config")
+    expect(form.locator(".cond-rule")).to_have_count(1)
+    # the field picker offers the sample records' fields by friendly name, without API links
+    options = form.locator("datalist option")
+    expect(options.first).to_be_attached(timeout=20_000)
+    labels = options.evaluate_all("(os) => os.map((o) => o.label)")
+    values = options.evaluate_all("(os) => os.map((o) => o.value)")
+    assert "Billing → Country" in labels
+    assert not [v for v in values if "_links" in v]
+    field = form.get_by_label("Field" if lang == "en" else "Veld", exact=True)
+    warning = form.locator(".cond-field-warning")
+    expect(warning).to_be_hidden()
+    field.fill("categorie.naam")
+    expect(warning).to_be_visible()
+    field.fill("billing.country")
+    expect(warning).to_be_hidden()
+    # the value box says what the operator takes
+    form.get_by_label("Operator" if lang == "en" else "Vergelijking").select_option("in")
+    value = form.get_by_label("Value" if lang == "en" else "Waarde", exact=True)
+    expect(value).to_have_attribute(
+        "placeholder",
+        "several values, separated by commas" if lang == "en" else "meerdere waarden, gescheiden door komma's",
+    )
+    shot(page, f"filter-fields-{width}-{lang}")
+    assert not watch.errors, watch.errors

@@ -239,12 +239,20 @@ async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, 
     return paths
 
 
+def friendly_path(path: str) -> str:
+    """A record path as a person reads it: ``billing.country`` → "Billing → Country", ``[*]`` dropped."""
+    parts = [p for p in path.replace("[*]", "").split(".") if p]
+    return " → ".join(p.replace("_", " ").strip().capitalize() for p in parts)
+
+
 def _paths(value: Any, prefix: str = "", depth: int = 0) -> list[str]:
     out: list[str] = []
     if depth > 4:
         return out
     if isinstance(value, dict):
         for key, item in value.items():
+            if str(key).startswith("_"):
+                continue  # API links and internals (_links.self[*].href) are no field a person filters on
             path = f"{prefix}.{key}" if prefix else str(key)
             out.append(path)
             out.extend(_paths(item, path, depth + 1))
@@ -264,7 +272,8 @@ async def sample_fields_options(
         paths = await sample_fields(db, flow_id, node or None)
     except Exception as exc:
         paths, error = [], str(exc) or type(exc).__name__
-    return render(request, "fragments/sample_fields.html", paths=paths, error=error)
+    options = sorted(((p, friendly_path(p)) for p in paths), key=lambda o: o[1])
+    return render(request, "fragments/sample_fields.html", options=options, error=error)
 
 
 @post("/flows/{flow_id:str}/save")
