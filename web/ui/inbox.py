@@ -66,7 +66,7 @@ async def _open_entries(db: Database, status: str) -> list[tuple[LogEntry, Run]]
             .order_by(LogEntry.id.desc())
             .limit(SCAN)
         )
-        return [(entry, run) for entry, run in rows.tuples().all() if not (run.params or {}).get("dry_run")]
+        return [(entry, run) for entry, run in rows.all() if not (run.params or {}).get("dry_run")]
 
 
 async def inbox_groups(request: Request[Any, Any, Any], db: Database) -> tuple[list[Group], list[Group]]:
