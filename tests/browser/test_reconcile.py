@@ -54,7 +54,9 @@ def test_reconciliation_at_390_px(live_server: LiveServer, watched_page: tuple[A
     link.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "reconcile-390-differences.png"), animations="disabled")
     link.click()
-    expect(page.get_by_text(f"order:{victim_order_id(sandbox, number)}").first).to_be_visible()
+    drawer = page.get_by_role("dialog", name=f"Record {number}")
+    expect(drawer).to_be_visible()
+    expect(drawer.get_by_role("row", name=f"Id {victim_order_id(sandbox, number)}", exact=True)).to_be_visible()
     assert not watch.errors, watch.errors
 
 
