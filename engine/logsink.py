@@ -177,9 +177,14 @@ class LogSink:
             await self.flush()
 
     async def _loop(self) -> None:
+        clock = asyncio.get_running_loop().time
+        tick = clock() + self.interval_s
         while not self._closed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+                await asyncio.wait_for(self._wake.wait(), max(0.0, tick - clock()))
+            # The next tick counts from the start of this write, not its end: a slow write (a busy machine, a far
+            # database) does not stretch the delay before a record's line is readable by the write's duration.
+            tick = clock() + self.interval_s
             if self._closed:
                 return  # close() writes what is left
             try:
