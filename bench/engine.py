@@ -382,6 +382,10 @@ def main() -> None:
         "requests_koppel": requests_koppel,
         "requests_bare": requests_bare,
         "requests_ratio": round(requests_koppel / max(requests_bare, 1), 4),
+        "requests_by_kind": {
+            key: [koppel_calls.get(key, 0), bare_calls.get(key, 0)]
+            for key in sorted(set(koppel_calls) | set(bare_calls))
+        },
         "records": counts,
         "bare_records": bare_done,
         "concurrency": args.concurrency,
