@@ -121,7 +121,8 @@ async def poll(database_url: str, run_id: str, out: Path) -> None:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.buffer.read1(1) else None)
+    stdin = sys.stdin.fileno()
+    loop.add_reader(stdin, lambda: stop.set() if not os.read(stdin, 1) else None)
     db, last, ready = Database(database_url), 0, False
     with out.open("w") as sink:
         while True:
