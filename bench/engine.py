@@ -1,15 +1,24 @@
-"""Koppel's overhead over plain HTTP: the orders → sales invoices template against the sandbox, then a bare httpx
-script making the same calls with the same concurrency, in the same process run.
+"""Koppel against the minimal HTTP conversation of the same job, in the same process run, on the sandbox.
 
-    .venv/bin/python bench/engine.py --orders 10000 [--concurrency 8] [--rounds 3] [--json]
+    .venv/bin/python bench/engine.py [--job simple|template] --orders 10000 [--concurrency 8] [--rounds 3]
+        [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--bare-wide 32] [--json]
 
-The sandbox runs in its own process (seeded once); between the two phases its Asperion side is emptied so that
-both phases create the same debtors and invoices. Peak RSS is this process' peak during the Koppel phase (run
-N = 10,000 and N = 100,000 as separate invocations to compare them). The last line printed is one JSON object:
-{"orders", "koppel_s", "bare_s", "ratio", "records_per_s", "peak_rss_mb", ...}.
+``--job simple``: every order → filter (processing, completed) → map → default debtor → sales invoice
+(bench/simple-flow.json); the bare httpx script makes one GET per page and one POST per invoice. ``--job template``
+(default): the orders → sales invoices template; the bare script makes only the calls the job needs (pages, the
+refunds it must read, debtor find-or-create, invoice and credit posts), never Koppel's own checks. Both sides keep
+``--concurrency`` requests in flight; the bare script also runs with ``--bare-wide`` in flight, for comparison.
+Requests are counted by the sandbox (GET /_sandbox/stats). ``--database-url`` runs Koppel on a new database on that
+server (PostgreSQL: created for the round and dropped after; default: a new SQLite file).
+
+The sandbox runs in its own process (seeded once); before each phase its Asperion side is emptied so that every
+phase creates the same debtors and invoices. Peak RSS is this process' peak (the Koppel phase's; the bare phases stay
+well below). The last line printed is one JSON object: {"job", "orders", "koppel_s", "bare_s", "ratio",
+"records_per_s", "peak_rss_mb", "requests_koppel", "requests_bare", ...}, with the CPU seconds of both phases
+(a figure that a loaded machine disturbs less than wall time).
 
 On a shared machine the speed of the CPU drifts by tens of percent within minutes, so one pair of phases can say
-1.2 or 1.7 for the same code. ``--rounds R`` runs the two phases R times, alternating, and reports the round with
+1.2 or 1.7 for the same code. ``--rounds R`` runs the phases R times, alternating, and reports the round with
 the median ratio (every round is printed and listed under "rounds").
 """
 
@@ -135,7 +144,7 @@ def fresh_database(url: str | None, tmp: Path, round_no: int) -> Iterator[str]:
 
 async def koppel_phase(
     job: str, connections: dict[str, Any], concurrency: int, tmp: Path, database_url: str
-) -> tuple[float, dict[str, int]]:
+) -> tuple[float, float, dict[str, int]]:
     os.environ["KOPPEL_VAR_DIR"] = str(tmp / "var")
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("KOPPEL_SECRET_KEY", "bench")
@@ -154,13 +163,13 @@ async def koppel_phase(
     run = await create_run(db, document=flow_document(job, concurrency), connections=connections, trigger="bench")
     started, cpu = time.perf_counter(), time.process_time()
     finished = await execute_run(db, run.id, settings)
-    elapsed = time.perf_counter() - started
-    print(f"koppel phase: {elapsed:.2f}s wall, {time.process_time() - cpu:.2f}s CPU in this process", file=sys.stderr)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"koppel phase: {elapsed:.2f}s wall, {cpu:.2f}s CPU in this process", file=sys.stderr)
     await db.dispose()
     assert finished is not None
     if finished.error:
         raise SystemExit(f"the Koppel run failed: {finished.error}")
-    return elapsed, finished.counts()
+    return elapsed, cpu, finished.counts()
 
 
 # ---- the bare script: the minimal HTTP conversation of the job, no engine, no logs, no database ---------------
@@ -193,7 +202,7 @@ def bare_invoice(order: dict[str, Any], debtor: str) -> dict[str, Any]:
     }
 
 
-async def bare_phase(job: str, connections: dict[str, Any], concurrency: int) -> tuple[float, int]:
+async def bare_phase(job: str, connections: dict[str, Any], concurrency: int) -> tuple[float, float, int]:
     """Only the calls the job needs: the token, one GET per page of orders, one POST per invoice; the template adds
     the debtor find-or-create (one GET per new e-mail address, a POST when missing), the refunds it must read (an
     order listing only refund summaries) and one POST per credit invoice. Nothing is checked in the application:
@@ -304,12 +313,9 @@ async def bare_phase(job: str, connections: dict[str, Any], concurrency: int) ->
                 break
         for task in pending:
             await task
-    elapsed = time.perf_counter() - started
-    print(
-        f"bare phase ({concurrency} in flight): {elapsed:.2f}s wall, {time.process_time() - cpu:.2f}s CPU",
-        file=sys.stderr,
-    )
-    return elapsed, done
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"bare phase ({concurrency} in flight): {elapsed:.2f}s wall, {cpu:.2f}s CPU", file=sys.stderr)
+    return elapsed, cpu, done
 
 
 def peak_rss_mb() -> float:
@@ -351,14 +357,15 @@ def main() -> None:
             for round_no in range(1, args.rounds + 1):
                 reset_asperion(base)
                 with fresh_database(args.database_url, tmp, round_no) as url:
-                    koppel_s, counts = asyncio.run(
+                    koppel_s, koppel_cpu, counts = asyncio.run(
                         koppel_phase(args.job, json.loads(json.dumps(connections)), args.concurrency, tmp, url)
                     )
                 koppel_calls = sandbox_requests(base)
                 reset_asperion(base)
-                bare_s, bare_done = asyncio.run(bare_phase(args.job, connections, args.concurrency))
+                bare_s, bare_cpu, bare_done = asyncio.run(bare_phase(args.job, connections, args.concurrency))
                 bare_calls = sandbox_requests(base)
                 one = {"koppel_s": koppel_s, "bare_s": bare_s, "ratio": koppel_s / bare_s}
+                one.update(koppel_cpu_s=koppel_cpu, bare_cpu_s=bare_cpu, cpu_ratio=koppel_cpu / bare_cpu)
                 if args.bare_wide:
                     reset_asperion(base)
                     one["bare_wide_s"] = asyncio.run(bare_phase(args.job, connections, args.bare_wide))[0]
@@ -378,6 +385,9 @@ def main() -> None:
         "bare_s": round(bare_s, 2),
         "ratio": round(koppel_s / bare_s, 3),
         "records_per_s": round(counts["read"] / koppel_s, 1),
+        "koppel_cpu_s": round(middle["koppel_cpu_s"], 2),
+        "bare_cpu_s": round(middle["bare_cpu_s"], 2),
+        "cpu_ratio": round(middle["cpu_ratio"], 3),
         "peak_rss_mb": round(rss, 1),
         "requests_koppel": requests_koppel,
         "requests_bare": requests_bare,
@@ -402,6 +412,7 @@ def main() -> None:
         print(f"bare:   {bare_s:.2f}s, {requests_bare} requests ({args.concurrency} in flight)")
         if args.bare_wide:
             print(f"bare:   {middle['bare_wide_s']:.2f}s ({args.bare_wide} in flight)")
+        print(f"CPU:    koppel {result['koppel_cpu_s']}s, bare {result['bare_cpu_s']}s: {result['cpu_ratio']}")
         print(f"ratio:  {result['ratio']}, requests {result['requests_ratio']}, peak RSS {result['peak_rss_mb']} MB")
         print(f"load average (1/5/15 min) before → after: {result['load_average']}")
         if len(rounds) > 1:
