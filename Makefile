@@ -60,6 +60,8 @@ test: install chromium lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/engine.py --orders 10000
+	$(BIN)/python bench/engine.py --job simple --orders 10000
+	$(BIN)/python bench/latency.py --orders 10000
 	$(BIN)/python bench/sandbox.py
 
 clean:

@@ -1,15 +1,24 @@
-"""Koppel's overhead over plain HTTP: the orders → sales invoices template against the sandbox, then a bare httpx
-script making the same calls with the same concurrency, in the same process run.
+"""Koppel against the minimal HTTP conversation of the same job, in the same process run, on the sandbox.
 
-    .venv/bin/python bench/engine.py --orders 10000 [--concurrency 8] [--rounds 3] [--json]
+    .venv/bin/python bench/engine.py [--job simple|template] --orders 10000 [--concurrency 8] [--rounds 3]
+        [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--bare-wide 32] [--json]
 
-The sandbox runs in its own process (seeded once); between the two phases its Asperion side is emptied so that
-both phases create the same debtors and invoices. Peak RSS is this process' peak during the Koppel phase (run
-N = 10,000 and N = 100,000 as separate invocations to compare them). The last line printed is one JSON object:
-{"orders", "koppel_s", "bare_s", "ratio", "records_per_s", "peak_rss_mb", ...}.
+``--job simple``: every order → filter (processing, completed) → map → default debtor → sales invoice
+(bench/simple-flow.json); the bare httpx script makes one GET per page and one POST per invoice. ``--job template``
+(default): the orders → sales invoices template; the bare script makes only the calls the job needs (pages, the
+refunds it must read, debtor find-or-create, invoice and credit posts), never Koppel's own checks. Both sides keep
+``--concurrency`` requests in flight; the bare script also runs with ``--bare-wide`` in flight, for comparison.
+Requests are counted by the sandbox (GET /_sandbox/stats). ``--database-url`` runs Koppel on a new database on that
+server (PostgreSQL: created for the round and dropped after; default: a new SQLite file).
+
+The sandbox runs in its own process (seeded once); before each phase its Asperion side is emptied so that every
+phase creates the same debtors and invoices. Peak RSS is this process' peak (the Koppel phase's; the bare phases stay
+well below). The last line printed is one JSON object: {"job", "orders", "koppel_s", "bare_s", "ratio",
+"records_per_s", "peak_rss_mb", "requests_koppel", "requests_bare", ...}, with the CPU seconds of both phases
+(a figure that a loaded machine disturbs less than wall time).
 
 On a shared machine the speed of the CPU drifts by tens of percent within minutes, so one pair of phases can say
-1.2 or 1.7 for the same code. ``--rounds R`` runs the two phases R times, alternating, and reports the round with
+1.2 or 1.7 for the same code. ``--rounds R`` runs the phases R times, alternating, and reports the round with
 the median ratio (every round is printed and listed under "rounds").
 """
 
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -25,19 +35,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 KOPPEL = str(Path(sys.executable).parent / "koppel")
 STATUSES = "processing,completed,refunded"  # as the template reads: refunded orders for their credit invoices
 INVOICED = {"processing", "completed"}
-MEMO_SIZE = 5_000  # the debtor lookup node remembers this many debtors per run (bounded memory)
 
 
 def free_port() -> int:
@@ -79,40 +90,89 @@ def reset_asperion(base: str) -> None:
     httpx.delete(f"{base}/_sandbox/stats", timeout=30)
 
 
+SIMPLE_FLOW = Path(__file__).with_name("simple-flow.json")
+"""The simple job: every order → filter (processing, completed) → map → default debtor → sales invoice."""
+
+
+def flow_document(job: str, concurrency: int) -> dict[str, Any]:
+    from engine.templates import get_template
+
+    document = json.loads(SIMPLE_FLOW.read_text()) if job == "simple" else get_template("orders-to-sales-invoices")
+    document.setdefault("settings", {})["concurrency"] = concurrency
+    return document
+
+
+@contextlib.contextmanager
+def fresh_database(url: str | None, tmp: Path, round_no: int) -> Iterator[str]:
+    """A new, empty database for one Koppel phase, dropped (or deleted) afterwards.
+
+    No URL: a SQLite file in the temporary directory. A PostgreSQL URL names the server (and the database to connect
+    to for CREATE/DROP DATABASE); the phase runs in a new database ``koppel_bench_<pid>_<round>`` on that server.
+    A SQLite URL names the file; each round gets its own file beside it.
+    """
+    if not url:
+        yield f"sqlite+aiosqlite:///{tmp / 'var' / f'bench-{round_no}.db'}"
+        return
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "bench.db")
+        path = path.with_name(f"{path.stem}-{os.getpid()}-{round_no}{path.suffix or '.db'}")
+        path.unlink(missing_ok=True)
+        try:
+            yield parsed.set(drivername="sqlite+aiosqlite", database=str(path)).render_as_string(hide_password=False)
+        finally:
+            path.unlink(missing_ok=True)
+        return
+    name = f"koppel_bench_{os.getpid()}_{round_no}"
+    admin = parsed.set(drivername="postgresql", database=parsed.database or "postgres")
+
+    async def admin_sql(statement: str) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin_sql(f"CREATE DATABASE {name}"))
+    try:
+        yield parsed.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 async def koppel_phase(
-    connections: dict[str, Any], concurrency: int, tmp: Path, round_no: int = 1
-) -> tuple[float, dict[str, int]]:
+    job: str, connections: dict[str, Any], concurrency: int, tmp: Path, database_url: str
+) -> tuple[float, float, dict[str, int]]:
     os.environ["KOPPEL_VAR_DIR"] = str(tmp / "var")
-    os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / 'var' / f'bench-{round_no}.db'}"  # a fresh one per round
+    os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("KOPPEL_SECRET_KEY", "bench")
     from engine.db import Database, migrate
     from engine.jobs import prepare_worker_process
     from engine.service import create_run, execute_run
     from engine.settings import get_settings
-    from engine.templates import get_template
 
     prepare_worker_process()  # as a worker does at start-up (the bare phase later runs under the same settings)
     get_settings.cache_clear()
     settings = get_settings()
     await migrate(settings)
     db = Database(settings.database_url)
-    document = get_template("orders-to-sales-invoices")
-    document.setdefault("settings", {})["concurrency"] = concurrency
     for spec in connections.values():
         spec["concurrency"] = concurrency
-    run = await create_run(db, document=document, connections=connections, trigger="bench")
+    run = await create_run(db, document=flow_document(job, concurrency), connections=connections, trigger="bench")
     started, cpu = time.perf_counter(), time.process_time()
     finished = await execute_run(db, run.id, settings)
-    elapsed = time.perf_counter() - started
-    print(f"koppel phase: {elapsed:.2f}s wall, {time.process_time() - cpu:.2f}s CPU in this process", file=sys.stderr)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"koppel phase: {elapsed:.2f}s wall, {cpu:.2f}s CPU in this process", file=sys.stderr)
     await db.dispose()
     assert finished is not None
     if finished.error:
         raise SystemExit(f"the Koppel run failed: {finished.error}")
-    return elapsed, finished.counts()
+    return elapsed, cpu, finished.counts()
 
 
-# ---- the bare script: the same HTTP conversation, no engine, no logs, no database ----------------------------
+# ---- the bare script: the minimal HTTP conversation of the job, no engine, no logs, no database ---------------
 
 VAT_BY_RATE = {Decimal("21"): "H21", Decimal("9"): "L9"}
 
@@ -142,7 +202,11 @@ def bare_invoice(order: dict[str, Any], debtor: str) -> dict[str, Any]:
     }
 
 
-async def bare_phase(connections: dict[str, Any], concurrency: int) -> tuple[float, int]:
+async def bare_phase(job: str, connections: dict[str, Any], concurrency: int) -> tuple[float, float, int]:
+    """Only the calls the job needs: the token, one GET per page of orders, one POST per invoice; the template adds
+    the debtor find-or-create (one GET per new e-mail address, a POST when missing), the refunds it must read (an
+    order listing only refund summaries) and one POST per credit invoice. Nothing is checked in the application:
+    the administration is known to be empty at the start."""
     woo, asp = connections["woocommerce"], connections["asperion"]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     started, cpu = time.perf_counter(), time.process_time()
@@ -161,23 +225,23 @@ async def bare_phase(connections: dict[str, Any], concurrency: int) -> tuple[flo
         ah = {"Authorization": f"Bearer {token}", "X-Tenant-Id": str(asp["tenant_id"])}
         wauth = (woo["consumer_key"], woo["consumer_secret"])
         wbase = f"{woo['url']}/wp-json/wc/v3"
-        await client.get(f"{asp['url']}/v1/vatcodes", headers=ah, params={"pageSize": 250})
-        await client.get(f"{asp['url']}/v1/debtors", headers=ah, params={"CustomerNumber": "9999"})
         sem = asyncio.Semaphore(concurrency)
         locks: dict[str, asyncio.Lock] = {}
-        memos: dict[str, OrderedDict[str, str]] = {"invoice": OrderedDict(), "refund": OrderedDict()}
+        debtors: dict[str, str] = {}
         done = 0
 
-        async def debtor_for(order: dict[str, Any], branch: str) -> str:
-            """The lookup node: guests → default debtor; else by e-mail, created when missing; a bounded memo."""
+        async def post_invoice(body: dict[str, Any]) -> None:
+            answer = await client.post(f"{asp['url']}/v1/salesinvoiceswithlines", headers=ah, json=body)
+            answer.raise_for_status()
+
+        async def debtor_for(order: dict[str, Any]) -> str:
+            """Guests → the default debtor; else found by e-mail address, created when missing, remembered."""
             email = (order["billing"].get("email") or "").strip().lower()
             if not order["customer_id"] or not email:
                 return "9999"
-            memo = memos[branch]
-            async with locks.setdefault(f"{branch}:{email}", asyncio.Lock()):
-                if email in memo:
-                    memo.move_to_end(email)
-                    return memo[email]
+            async with locks.setdefault(email, asyncio.Lock()):
+                if email in debtors:
+                    return debtors[email]
                 found = (
                     await client.get(
                         f"{asp['url']}/v1/debtors",
@@ -186,71 +250,53 @@ async def bare_phase(connections: dict[str, Any], concurrency: int) -> tuple[flo
                     )
                 ).json()["_data"]
                 if found:
-                    number = found[0]["customerNumber"]
+                    number = str(found[0]["customerNumber"])
                 else:
                     body = {"name": f"{order['billing']['first_name']} {order['billing']['last_name']}",
                             "emailAddress": email, "countryCode": order["billing"]["country"]}  # fmt: skip
-                    number = (await client.post(f"{asp['url']}/v1/debtors", headers=ah, json=body)).json()[
-                        "customerNumber"
-                    ]
-                memo[email] = number
-                if len(memo) > MEMO_SIZE:
-                    memo.popitem(last=False)
-                return str(number)
+                    answer = await client.post(f"{asp['url']}/v1/debtors", headers=ah, json=body)
+                    number = str(answer.json()["customerNumber"])
+                debtors[email] = number
+                return number
+
+        async def credit(order: dict[str, Any], debtor: str) -> None:
+            """One credit invoice for the order's refunds (read from the store when the order lists only summaries)."""
+            refunds = order["refunds"]
+            if not all("amount" in refund or "line_items" in refund for refund in refunds):
+                refunds = (await client.get(f"{wbase}/orders/{order['id']}/refunds", auth=wauth)).json()
+            if not refunds:
+                return
+            ids = ", ".join(str(r["id"]) for r in sorted(refunds, key=lambda r: r["id"]))
+            amount = sum(Decimal(str(r.get("amount") or r.get("total") or 0)).copy_abs() for r in refunds)
+            body = bare_invoice(order, debtor)
+            body["description"] = f"WooCommerce refund {ids} of order {order['number']}"
+            line = {"description": "refund", "amount": float(-amount), "vatCode": "N0", "ledgerAccountId": 8000}
+            body["lines"] = {"_data": [line], "_meta": {"totalCount": 1}}
+            await post_invoice(body)
 
         async def one(order: dict[str, Any]) -> None:
             nonlocal done
+            if order["status"] not in INVOICED:
+                return  # refunded before this (first) run: never invoiced, nothing to credit
             async with sem:
-                if order["status"] in INVOICED:
-                    debtor = await debtor_for(order, "invoice")
-                    if not await find_invoice(f"WooCommerce order {order['number']}"):
-                        answer = await client.post(
-                            f"{asp['url']}/v1/salesinvoiceswithlines", headers=ah, json=bare_invoice(order, debtor)
-                        )
-                        answer.raise_for_status()
+                if job == "simple":
+                    await post_invoice(bare_invoice(order, "9999"))
                     done += 1
+                    return
+                debtor = await debtor_for(order)
+                await post_invoice(bare_invoice(order, debtor))
+                done += 1
                 if order.get("refunds"):
-                    await credit(order, await debtor_for(order, "refund"))
+                    await credit(order, debtor)
 
-        async def find_invoice(description: str) -> bool:
-            answer = await client.get(
-                f"{asp['url']}/v1/salesinvoices",
-                headers=ah,
-                params={"Description": description, "Description_comparison": "Equals"},
-            )
-            return bool(answer.json()["_data"])
-
-        async def credit(order: dict[str, Any], debtor: str) -> None:
-            """The refund branch: read the refunds, check the order's invoice, ask which refunds are credited, book
-            one credit invoice for the rest."""
-            refunds = (await client.get(f"{wbase}/orders/{order['id']}/refunds", auth=wauth)).json()
-            if not await find_invoice(f"WooCommerce order {order['number']}"):
-                return  # refunded before it was ever invoiced: nothing to credit
-            new = []
-            for refund in refunds:
-                if not await find_invoice(f"WooCommerce refund {refund['id']} of order {order['number']}"):
-                    new.append(refund)
-            if not new:
-                return
-            ids = ", ".join(str(r["id"]) for r in sorted(new, key=lambda r: r["id"]))
-            description = f"WooCommerce refund {ids} of order {order['number']}"
-            if await find_invoice(description):
-                return
-            amount = sum(Decimal(str(r["amount"])) for r in new)
-            body = bare_invoice(order, debtor)
-            body["description"] = description
-            line = {"description": "refund", "amount": float(-amount), "vatCode": "N0", "ledgerAccountId": 8000}
-            body["lines"] = {"_data": [line], "_meta": {"totalCount": 1}}
-            answer = await client.post(f"{asp['url']}/v1/salesinvoiceswithlines", headers=ah, json=body)
-            answer.raise_for_status()
-
+        statuses = "any" if job == "simple" else STATUSES
         page = 1
         pending: set[asyncio.Task[None]] = set()
         while True:
             answer = await client.get(
                 f"{wbase}/orders",
                 auth=wauth,
-                params={"status": STATUSES, "per_page": 100, "page": page, "orderby": "id", "order": "asc"},
+                params={"status": statuses, "per_page": 100, "page": page, "orderby": "id", "order": "asc"},
             )
             orders = answer.json()
             if not orders:
@@ -267,19 +313,28 @@ async def bare_phase(connections: dict[str, Any], concurrency: int) -> tuple[flo
                 break
         for task in pending:
             await task
-    elapsed = time.perf_counter() - started
-    print(f"bare phase: {elapsed:.2f}s wall, {time.process_time() - cpu:.2f}s CPU in this process", file=sys.stderr)
-    return elapsed, done
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"bare phase ({concurrency} in flight): {elapsed:.2f}s wall, {cpu:.2f}s CPU", file=sys.stderr)
+    return elapsed, cpu, done
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load_average() -> str:
+    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--job", choices=("simple", "template"), default="template")
     parser.add_argument("--orders", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight per connection (both sides)")
+    parser.add_argument(
+        "--bare-wide", type=int, default=32, help="also time the bare script with this many in flight (0: not)"
+    )
+    parser.add_argument("--database-url", help="run Koppel on a fresh database on this server (default: SQLite)")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument(
         "--rounds",
@@ -292,6 +347,7 @@ def main() -> None:
 
     logging.disable(logging.WARNING)
     rounds: list[dict[str, float]] = []
+    load_before = load_average()
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         t0 = time.perf_counter()
@@ -299,16 +355,21 @@ def main() -> None:
         seed_s = time.perf_counter() - t0
         try:
             for round_no in range(1, args.rounds + 1):
-                if round_no > 1:
-                    reset_asperion(base)
-                koppel_s, counts = asyncio.run(
-                    koppel_phase(json.loads(json.dumps(connections)), args.concurrency, tmp, round_no)
-                )
+                reset_asperion(base)
+                with fresh_database(args.database_url, tmp, round_no) as url:
+                    koppel_s, koppel_cpu, counts = asyncio.run(
+                        koppel_phase(args.job, json.loads(json.dumps(connections)), args.concurrency, tmp, url)
+                    )
                 koppel_calls = sandbox_requests(base)
                 reset_asperion(base)
-                bare_s, bare_done = asyncio.run(bare_phase(connections, args.concurrency))
+                bare_s, bare_cpu, bare_done = asyncio.run(bare_phase(args.job, connections, args.concurrency))
                 bare_calls = sandbox_requests(base)
-                rounds.append({"koppel_s": koppel_s, "bare_s": bare_s, "ratio": koppel_s / bare_s})
+                one = {"koppel_s": koppel_s, "bare_s": bare_s, "ratio": koppel_s / bare_s}
+                one.update(koppel_cpu_s=koppel_cpu, bare_cpu_s=bare_cpu, cpu_ratio=koppel_cpu / bare_cpu)
+                if args.bare_wide:
+                    reset_asperion(base)
+                    one["bare_wide_s"] = asyncio.run(bare_phase(args.job, connections, args.bare_wide))[0]
+                rounds.append(one)
                 print(f"round {round_no}: koppel {koppel_s:.2f}s, bare {bare_s:.2f}s, ratio {koppel_s / bare_s:.3f}")
             rss = peak_rss_mb()  # the bare phases stay well below the Koppel phase's peak
         finally:
@@ -316,30 +377,49 @@ def main() -> None:
             proc.wait(30)
     middle = sorted(rounds, key=lambda r: r["ratio"])[(len(rounds) - 1) // 2]  # the median round (lower middle)
     koppel_s, bare_s = middle["koppel_s"], middle["bare_s"]
-    result = {
+    requests_koppel, requests_bare = sum(koppel_calls.values()), sum(bare_calls.values())
+    result: dict[str, Any] = {
+        "job": args.job,
         "orders": args.orders,
         "koppel_s": round(koppel_s, 2),
         "bare_s": round(bare_s, 2),
         "ratio": round(koppel_s / bare_s, 3),
         "records_per_s": round(counts["read"] / koppel_s, 1),
+        "koppel_cpu_s": round(middle["koppel_cpu_s"], 2),
+        "bare_cpu_s": round(middle["bare_cpu_s"], 2),
+        "cpu_ratio": round(middle["cpu_ratio"], 3),
         "peak_rss_mb": round(rss, 1),
+        "requests_koppel": requests_koppel,
+        "requests_bare": requests_bare,
+        "requests_ratio": round(requests_koppel / max(requests_bare, 1), 4),
+        "requests_by_kind": {
+            key: [koppel_calls.get(key, 0), bare_calls.get(key, 0)]
+            for key in sorted(set(koppel_calls) | set(bare_calls))
+        },
         "records": counts,
         "bare_records": bare_done,
         "concurrency": args.concurrency,
-        "koppel_requests": sum(koppel_calls.values()),
-        "bare_requests": sum(bare_calls.values()),
+        "database": make_url(args.database_url).get_backend_name() if args.database_url else "sqlite",
+        "load_average": f"{load_before} → {load_average()}",
         "sandbox_seed_s": round(seed_s, 1),
         "rounds": [{key: round(value, 3) for key, value in r.items()} for r in rounds],
     }
+    if args.bare_wide:
+        result["bare_wide"] = {"concurrency": args.bare_wide, "bare_s": round(middle["bare_wide_s"], 2)}
     if not args.json:
-        print(f"orders seeded: {args.orders} in {seed_s:.1f}s; records read by the flow: {counts['read']}")
-        print(f"koppel: {koppel_s:.2f}s ({result['records_per_s']} records/s), {result['koppel_requests']} requests")
-        print(f"bare:   {bare_s:.2f}s, {result['bare_requests']} requests")
-        print(f"ratio:  {result['ratio']}   peak RSS (Koppel phase): {result['peak_rss_mb']} MB")
+        print(f"job {args.job}, {args.orders} orders (seeded in {seed_s:.1f}s), records read: {counts['read']}")
+        print(f"koppel: {koppel_s:.2f}s ({result['records_per_s']} records/s), {requests_koppel} requests")
+        print(f"bare:   {bare_s:.2f}s, {requests_bare} requests ({args.concurrency} in flight)")
+        if args.bare_wide:
+            print(f"bare:   {middle['bare_wide_s']:.2f}s ({args.bare_wide} in flight)")
+        print(f"CPU:    koppel {result['koppel_cpu_s']}s, bare {result['bare_cpu_s']}s: {result['cpu_ratio']}")
+        print(f"ratio:  {result['ratio']}, requests {result['requests_ratio']}, peak RSS {result['peak_rss_mb']} MB")
+        print(f"load average (1/5/15 min) before → after: {result['load_average']}")
         if len(rounds) > 1:
             print(f"(the median of {len(rounds)} rounds: {', '.join(str(r['ratio']) for r in result['rounds'])})")
+        print("  koppel    bare  request")
         for key in sorted(set(koppel_calls) | set(bare_calls)):
-            print(f"  {koppel_calls.get(key, 0):7d} {bare_calls.get(key, 0):7d}  {key}")
+            print(f"  {koppel_calls.get(key, 0):6d}  {bare_calls.get(key, 0):6d}  {key}")
     print(json.dumps(result))
 
 
