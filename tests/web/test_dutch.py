@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def english_ids() -> list[str]:
-    with (ROOT / "web" / "i18n" / "en" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        return [str(m.id) for m in read_po(handle) if m.id and isinstance(m.id, str)]
+    """The UI catalogue's texts and those a connector package brings in its own ``locale/`` catalogue."""
+    from web.i18n import contributed_catalogues
+
+    ids: list[str] = []
+    for path in [ROOT / "web" / "i18n" / "en" / "LC_MESSAGES" / "messages.po", *contributed_catalogues("nl")]:
+        with path.open("rb") as handle:
+            ids += [str(m.id) for m in read_po(handle) if m.id and isinstance(m.id, str)]
+    return list(dict.fromkeys(ids))
 
 
 def node_texts() -> list[str]:
