@@ -141,6 +141,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "A sales invoice needs at least one line.",
         "nl": "Een verkoopfactuur moet minstens één regel hebben.",
     },
+    "invoice.not_concept": {
+        "en": "Sales invoice {id} is no longer a concept and cannot be changed; book a credit invoice instead.",
+        "nl": "Verkoopfactuur {id} is geen concept meer en kan niet worden gewijzigd; boek een creditfactuur.",
+    },
     "order.no_lines": {
         "en": "A sales order needs at least one line.",
         "nl": "Een verkooporder moet minstens één regel hebben.",

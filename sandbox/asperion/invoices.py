@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.asperion.money import ZERO, round_half_up, vat_for
-from sandbox.asperion.problems import Errors
+from sandbox.asperion.problems import Errors, ProblemError
 from sandbox.asperion.rules import book_period, check_ledger, check_reference, check_vat, require
 from sandbox.asperion.schema import INVOICE, INVOICE_LINE, read_fields, read_lines
 from sandbox.asperion.state import Counters, Record, Tenant
@@ -25,6 +25,7 @@ __all__ = (
     "create_invoice",
     "process_invoice",
     "settle_invoice",
+    "update_invoice",
 )
 
 STATUS_CONCEPT, STATUS_IN_LEDGER, STATUS_PAID = 1, 3, 7
@@ -148,6 +149,37 @@ def create_invoice(tenant: Tenant, counters: Counters, body: Mapping[str, Any], 
     for line in lines:
         line["id"] = counters.next("invoice_line")
     tenant.invoices[invoice["id"]] = invoice
+    return invoice
+
+
+def update_invoice(
+    tenant: Tenant, counters: Counters, invoice: Record, body: Mapping[str, Any], *, validate_only: bool
+) -> Record:
+    """Replace a concept invoice's header and lines (as a bookkeeper edits a concept); a processed one refuses.
+
+    Args:
+        tenant: The administration.
+        counters: The id sequences.
+        invoice: The stored invoice.
+        body: The full invoice as it should be (lines wrapped in ``{"_data": [...]}``).
+        validate_only: Validate and answer, but change nothing.
+
+    Returns:
+        The updated invoice.
+
+    Raises:
+        ProblemError: 409 when the invoice is no longer a concept; 400 with every field error.
+    """
+    if invoice["status"] != STATUS_CONCEPT or invoice["invoiceNumber"]:
+        raise ProblemError(409, detail=("invoice.not_concept", {"id": invoice["id"]}))
+    replacement = create_invoice(tenant, counters, body, validate_only=True)
+    if validate_only:
+        return {**replacement, "id": invoice["id"]}
+    for line in replacement["lines"]:
+        line["id"] = counters.next("invoice_line")
+    keep = {"id": invoice["id"], "_paidAmount": invoice["_paidAmount"]}
+    invoice.clear()
+    invoice.update({**replacement, **keep})
     return invoice
 
 

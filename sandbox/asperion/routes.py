@@ -14,7 +14,7 @@ from sandbox.asperion import resources as res
 from sandbox.asperion.articles import create_article, update_article
 from sandbox.asperion.debtors import create_debtor, update_debtor
 from sandbox.asperion.files import attach_file, render_file
-from sandbox.asperion.invoices import create_invoice
+from sandbox.asperion.invoices import create_invoice, update_invoice
 from sandbox.asperion.journal import create_journal_entry
 from sandbox.asperion.listing import Predicate, Resource, envelope, parse_list_query, render
 from sandbox.asperion.problems import ProblemError
@@ -152,6 +152,14 @@ def _writer_routes(sim: AsperionSim) -> list[HTTPRouteHandler]:
         invoice = create_invoice(ctx.tenant, sim.counters, body, validate_only=validate_only(ctx))
         return _created(ctx, res.INVOICES_WITH_LINES, invoice)
 
+    @put("/v1/salesinvoiceswithlines/{item_id:str}", name="asperion-put-invoices")
+    async def put_invoice(request: AnyRequest, item_id: FromPath[str]) -> Response[bytes]:
+        ctx = sim.context(request)
+        invoice = _find(ctx, res.INVOICES_WITH_LINES, item_id)
+        body = await read_json(request)
+        updated = update_invoice(ctx.tenant, sim.counters, invoice, body, validate_only=validate_only(ctx))
+        return json_response(render(updated, res.INVOICES_WITH_LINES, ctx.base))
+
     @post("/v1/salesinvoiceswithlines/{item_id:str}/file", name="asperion-post-invoice-file")
     async def post_invoice_file(request: AnyRequest, item_id: FromPath[str]) -> Response[bytes]:
         ctx = sim.context(request)
@@ -233,6 +241,7 @@ def _writer_routes(sim: AsperionSim) -> list[HTTPRouteHandler]:
         post_debtor,
         put_debtor,
         post_invoice,
+        put_invoice,
         post_invoice_file,
         get_file,
         post_journal_entry,

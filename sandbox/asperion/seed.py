@@ -52,6 +52,7 @@ _LEDGER_ACCOUNTS: tuple[tuple[int, int, str, str | None, str], ...] = (
     (1100, BALANCE, "Tussenrekening betaalprovider", None, "BLimKruSto"),
     (1110, BALANCE, "PayPal", None, "BLimBanRbb"),
     (1300, BALANCE, "Debiteuren", None, "BVorDebHad"),
+    (4500, PROFIT_AND_LOSS, "Betaalkosten", None, "WBedAlkBan"),
     (8000, PROFIT_AND_LOSS, "Omzet Nederland", "H21", "WOmzNopOlh"),
     (8100, PROFIT_AND_LOSS, "Omzet EU", None, "WOmzNopOli"),
     (8200, PROFIT_AND_LOSS, "Omzet buiten de EU", "EXP", "WOmzNopOle"),

@@ -157,7 +157,7 @@ def test_seeded_reference_data_is_the_spec_table(asp: Api) -> None:
         "H21", "L9", "N0", "ICP", "EXP", "OSS-DE-19", "OSS-DE-7", "OSS-BE-21", "OSS-BE-6", "OSS-FR-20",
         "OSS-FR-5.5", "OSS-IT-22", "OSS-IT-10", "OSS-ES-21", "OSS-AT-20", "OSS-AT-10",
     ]  # fmt: skip
-    assert sorted(ids("/v1/ledgeraccounts")) == [1000, 1100, 1110, 1300, 8000, 8100, 8200, 8300]
+    assert sorted(ids("/v1/ledgeraccounts")) == [1000, 1100, 1110, 1300, 4500, 8000, 8100, 8200, 8300]
     assert sorted(ids("/v1/journals")) == ["10", "70", "90"]
     conditions = asp.get("/v1/paymentconditions").json()["_data"]
     assert [(item["id"], item["description"]) for item in conditions] == [
