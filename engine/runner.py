@@ -21,7 +21,19 @@ from sqlalchemy import select
 from engine.flow import FlowGraph, GraphNode
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
 from engine.models import Cursor, IdempotencyEntry
-from nodes.base import Node, NodeContext, ProcessNode, Record, RecordProblem, SkipRecord, SourceNode, TargetNode
+from nodes import jsoncodec
+from nodes.base import (
+    Booked,
+    Delivery,
+    Node,
+    NodeContext,
+    ProcessNode,
+    Record,
+    RecordProblem,
+    SkipRecord,
+    SourceNode,
+    TargetNode,
+)
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -151,6 +163,8 @@ class _Page:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     delivered: dict[tuple[str, str], str] = field(default_factory=dict)
     """(target node, source id) → target id, read from the idempotency map once for the whole page."""
+    fingerprints: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(target node, source id) → the fingerprint kept with the delivery, where the target kept one."""
 
 
 class _Execution:
@@ -237,7 +251,7 @@ class _Execution:
                     done = await self.sink.already_logged([r.source_id for r in records])
                     records = [r for r in records if r.source_id not in done]
                 page = _Page(source, records, remaining=len(records))
-                page.delivered = await self._delivered([r.source_id for r in records])
+                page.delivered, page.fingerprints = await self._delivered([r.source_id for r in records])
                 await pages.put(page)
                 if not records:
                     page.done.set()
@@ -376,7 +390,11 @@ class _Execution:
         if not node.upsert:
             known = page.delivered.get((gnode.id, record.source_id))
             if known is not None:
-                raise SkipRecord(f"already delivered as {known}", target_id=known)
+                fingerprint = page.fingerprints.get((gnode.id, record.source_id))
+                if fingerprint is None:
+                    raise SkipRecord(f"already delivered as {known}", target_id=known)
+                delivery = await node.revisit(record, Booked(known, fingerprint))
+                return self._delivered_now(gnode, record, entry, detail, result, delivery), "ok"
         existing = await node.find_existing(record)
         if existing is not None:
             if not self.ctx.dry_run:
@@ -390,29 +408,69 @@ class _Execution:
             detail["dry_run"] = True
             return record, "ok"
         delivery = await node.send(record, payload)
+        return self._delivered_now(gnode, record, entry, detail, result, delivery), "ok"
+
+    def _delivered_now(
+        self,
+        gnode: GraphNode,
+        record: Record,
+        entry: dict[str, Any],
+        detail: dict[str, Any],
+        result: RecordResult,
+        delivery: Delivery,
+    ) -> Record:
+        """Log a delivery and note it for the idempotency map (with its fingerprint, replacing the old entry when
+        the delivery replaces a booking)."""
         if delivery.request is not None:
             detail["request"] = delivery.request
         detail["response"] = delivery.response
         entry["message"] = delivery.message or f"delivered as {delivery.target_id}"
-        result.deliveries.append({"node_id": gnode.id, "source_id": record.source_id, "target_id": delivery.target_id})
+        if not self.ctx.dry_run:
+            noted: dict[str, Any] = {
+                "node_id": gnode.id,
+                "source_id": record.source_id,
+                "target_id": delivery.target_id,
+            }
+            if delivery.fingerprint is not None:
+                noted["fingerprint"] = jsoncodec.dumps(delivery.fingerprint)
+            if delivery.replaces:
+                noted["replace"] = True
+            result.deliveries.append(noted)
         out = record.derive(record.data)
         out.context.setdefault("targets", {})[gnode.id] = delivery.target_id
-        return out, "ok"
+        return out
 
-    async def _delivered(self, source_ids: list[str]) -> dict[tuple[str, str], str]:
-        """What the idempotency map knows of these records, for every target that is not an upsert."""
+    async def _delivered(
+        self, source_ids: list[str]
+    ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
+        """What the idempotency map knows of these records, for every target that is not an upsert: the target ids,
+        and the fingerprints kept with them."""
         targets = [nid for nid, node in self.instances.items() if isinstance(node, TargetNode) and not node.upsert]
         if not targets or not source_ids:
-            return {}
+            return {}, {}
         async with self.ctx.db.session() as session:
             rows = await session.execute(
-                select(IdempotencyEntry.node_id, IdempotencyEntry.source_id, IdempotencyEntry.target_id).where(
+                select(
+                    IdempotencyEntry.node_id,
+                    IdempotencyEntry.source_id,
+                    IdempotencyEntry.target_id,
+                    IdempotencyEntry.fingerprint,
+                ).where(
                     IdempotencyEntry.flow_key == self.ctx.flow_key,
                     IdempotencyEntry.node_id.in_(targets),
                     IdempotencyEntry.source_id.in_(source_ids),
                 )
             )
-            return {(node_id, source_id): target_id for node_id, source_id, target_id in rows}
+            delivered: dict[tuple[str, str], str] = {}
+            fingerprints: dict[tuple[str, str], dict[str, Any]] = {}
+            for node_id, source_id, target_id, fingerprint in rows:
+                delivered[(node_id, source_id)] = target_id
+                if fingerprint:
+                    with contextlib.suppress(ValueError):
+                        decoded = jsoncodec.loads(fingerprint)
+                        if isinstance(decoded, dict):
+                            fingerprints[(node_id, source_id)] = decoded
+            return delivered, fingerprints
 
 
 async def execute_graph(

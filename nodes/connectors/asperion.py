@@ -505,6 +505,26 @@ class AsperionClient(ApiClient):
         """Create a (concept) sales invoice with its lines."""
         return dict(await self.post(SALES_INVOICES, dict(invoice)))
 
+    async def get_invoice(self, invoice_id: int | str) -> dict[str, Any] | None:
+        """The sales invoice with its lines, or None when Asperion no longer has it."""
+        try:
+            return dict(await self.get(f"{SALES_INVOICES}/{invoice_id}"))
+        except NotFound:
+            return None
+
+    async def update_invoice(self, invoice_id: int | str, invoice: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace a concept sales invoice (header and lines); Asperion refuses once it is processed."""
+        return dict(await self.put(f"{SALES_INVOICES}/{invoice_id}", dict(invoice)))
+
+    async def invoices_described(self, prefix: str) -> list[dict[str, Any]]:
+        """Every sales invoice whose description starts with ``prefix`` (all pages; re-checked here)."""
+        wanted = prefix.strip()
+        query = {"Description": wanted, "Description_comparison": "StartsWith"}
+        found: list[dict[str, Any]] = []
+        async for page in self.pages(SALES_INVOICES, query):
+            found.extend(item for item in page if str(item.get("description") or "").strip().startswith(wanted))
+        return found
+
     async def find_sales_order_by_description(self, description: str) -> dict[str, Any] | None:
         """The sales order whose description is exactly ``description``."""
         return await self.find_exact(SALES_ORDERS, "description", description)
