@@ -553,6 +553,15 @@ class AsperionClient(ApiClient):
                     return item
         return None
 
+    async def journal_entries_described(self, text: str, journal_id: str | None = None) -> list[dict[str, Any]]:
+        """Every journal entry whose description contains ``text`` (all pages; re-checked here)."""
+        wanted = text.strip()
+        query = {"Description": wanted, **({"JournalId": journal_id} if journal_id else {})}
+        found: list[dict[str, Any]] = []
+        async for page in self.pages(JOURNAL_ENTRIES, query):
+            found.extend(item for item in page if wanted in str(item.get("description") or ""))
+        return found
+
     async def create_journal_entry(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         """Create a journal entry (financial mutation); its signed line amounts must sum to zero."""
         return dict(await self.post(JOURNAL_ENTRIES, dict(entry)))

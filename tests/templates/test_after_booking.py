@@ -14,6 +14,7 @@ from sqlalchemy import select
 from engine.db import Database
 from engine.models import LogEntry
 from engine.templates import get_template
+from nodes.maps.payment_to_mutation import DEFAULT_PAYMENT_ACCOUNTS, payment_account
 from sandbox.credentials import WOO_RW_KEY, WOO_RW_SECRET
 from tests.sandbox.server import SandboxURL, running_sandbox
 from tests.templates.conftest import D
@@ -201,3 +202,148 @@ async def test_a_refund_of_an_order_never_invoiced_is_skipped_first(db: Database
         assert counts["waiting"] == 0 and counts["failed"] == 0 and counts["ok"] == 0, problems
         assert not _invoices(shop, f"WooCommerce order {order['number']}")
         assert {d["emailAddress"] for d in tenant(shop).debtors.values()} == emails
+
+
+# -- payments and settlement ----------------------------------------------------------------------------------------
+
+PAYMENTS = "payments-to-financial-mutations"
+
+
+def _entries_of(store: SandboxURL, number: str) -> dict[str, dict[str, Any]]:
+    return {d: e for d, e in by_description(tenant(store).journal_entries.values()).items() if number in d}
+
+
+def _amounts(entry: dict[str, Any]) -> list[tuple[Decimal, int]]:
+    return sorted((D(line["amount"]), int(line["ledgerAccountId"])) for line in booked_entry_lines(entry))
+
+
+def booked_entry_lines(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    lines = entry.get("lines") or []
+    return list(lines.get("_data") or []) if isinstance(lines, dict) else list(lines)
+
+
+def _paid_order(store: SandboxURL, method: str | None = None) -> dict[str, Any]:
+    return next(
+        o for o in woo_orders(store)
+        if o["status"] in BOOKED_STATUSES and o.get("date_paid") and not o.get("refunds") and not o["coupon_lines"]
+        and o["currency"] == "EUR" and (method is None or o["payment_method"] == method) and D(o["total"])
+    )  # fmt: skip
+
+
+async def test_a_provider_fee_goes_to_payment_costs_and_only_the_net_to_the_clearing_account(
+    db: Database, shop: SandboxURL
+) -> None:
+    order = _paid_order(shop, "stripe")
+    meta = [{"key": "_stripe_fee", "value": "0.85"}, {"key": "_stripe_net", "value": "whatever"}]
+    order = await _put(shop, f"orders/{order['id']}", {"meta_data": meta})
+    for name in (TEMPLATE, PAYMENTS):
+        counts, problems = await run_template(db, name, shop)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    entry = _entries_of(shop, f"order {order['number']} ")[
+        f"Payment WooCommerce order {order['number']} ({order['transaction_id']})"
+    ]
+    total = D(order["total"])
+    assert _amounts(entry) == sorted([(total - D("0.85"), 1100), (D("0.85"), 4500), (-total, 1300)])
+    invoice = _invoices(shop, f"WooCommerce order {order['number']}")[f"WooCommerce order {order['number']}"]
+    assert invoice["status"] == 7  # paid in full: the fee is a cost, not an open amount
+
+
+async def test_a_payment_that_differs_waits_and_settles_the_corrected_invoice(db: Database, shop: SandboxURL) -> None:
+    counts, problems = await run_template(db, TEMPLATE, shop)
+    assert counts["failed"] == 0, problems
+    order = _paid_order(shop)
+    base, source_id = f"WooCommerce order {order['number']}", f"order:{order['id']}"
+    first = _invoices(shop, base)[base]
+    shop.app.asperion.process_invoice(first["id"])
+    item = order["line_items"][0]
+    changed = await _put(
+        shop, f"orders/{order['id']}", {"line_items": [{"id": item["id"], "quantity": item["quantity"] + 1}]}
+    )
+    counts, problems = await run_template(db, PAYMENTS, shop, record_ids=[source_id])
+    assert counts["waiting"] == 1 and counts["ok"] == 0, problems
+    assert problems[0].split(": waiting ")[1].startswith(f"paid amount differs: {changed['total']} paid")
+    assert not _entries_of(shop, f"order {order['number']} ")
+
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=[source_id], book_corrections=[source_id])
+    assert counts["ok"] == 1, problems
+    counts, problems = await run_template(db, PAYMENTS, shop, record_ids=[source_id])
+    assert counts["ok"] == 1 and counts["waiting"] == 0, problems
+    correction = _invoices(shop, base)[f"{base} (correction 1)"]
+    (entry,) = _entries_of(shop, f"order {order['number']} ").values()
+    settled = [line for line in booked_entry_lines(entry) if line.get("salesInvoiceId")]
+    assert [(line["salesInvoiceId"], D(line["amount"])) for line in settled] == [
+        (correction["id"], -D(changed["total"]))
+    ]
+    assert tenant(shop).invoices[correction["id"]]["status"] == 7
+
+
+async def test_a_zero_order_needs_no_payment_even_without_a_bank_account(db: Database, shop: SandboxURL) -> None:
+    order = _paid_order(shop)
+    free = {
+        **order, "id": 9001, "number": "9001", "payment_method": "", "payment_method_title": "", "total": "0.00",
+        "total_tax": "0.00", "shipping_total": "0.00", "shipping_tax": "0.00", "cart_tax": "0.00", "fee_lines": [],
+        "shipping_lines": [], "tax_lines": [], "coupon_lines": [], "refunds": [],
+        "line_items": [{**order["line_items"][0], "total": "0.00", "total_tax": "0.00", "subtotal": "0.00",
+                        "subtotal_tax": "0.00", "taxes": []}],
+    }  # fmt: skip
+    shop.app.woo.import_payloads([free], [], [])
+    document = get_template(PAYMENTS)
+    next(node for node in document["nodes"] if node["id"] == "payment")["config"]["payment_accounts"].pop("*", None)
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=["order:9001"])
+    assert counts["failed"] == 0 and counts["waiting"] == 0, problems
+    counts, problems = await run_template(db, PAYMENTS, shop, document=document, record_ids=["order:9001"])
+    assert counts["waiting"] == 0 and counts["failed"] == 0 and counts["ok"] == 0, problems
+    assert not _entries_of(shop, "order 9001")
+
+
+async def test_a_refund_paid_back_settles_its_credit_and_a_cancellation_reverses_the_payment(
+    db: Database, shop: SandboxURL
+) -> None:
+    for name in (TEMPLATE, PAYMENTS):
+        counts, problems = await run_template(db, name, shop)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    refunded = _paid_order(shop)
+    async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
+        answer = await http.post(
+            f"{shop}/woocommerce/wp-json/wc/v3/orders/{refunded['id']}/refunds",
+            json={"amount": "10.00", "reason": "Kapot", "api_refund": False},
+        )
+    assert answer.status_code == 201, answer.text
+    refund = answer.json()
+    cancelled = next(
+        o for o in woo_orders(shop)
+        if o["id"] != refunded["id"] and o["status"] in BOOKED_STATUSES and o.get("date_paid") and not o.get("refunds")
+        and o["currency"] == "EUR" and D(o["total"])
+    )  # fmt: skip
+    await _put(shop, f"orders/{cancelled['id']}", {"status": "cancelled"})
+    for name in (TEMPLATE, PAYMENTS):
+        counts, problems = await run_template(db, name, shop)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+
+    number = refunded["number"]
+    credit = _invoices(shop, f"WooCommerce refund {refund['id']} of order {number}")[
+        f"WooCommerce refund {refund['id']} of order {number}"
+    ]
+    back = _entries_of(shop, f"order {number} paid back")[
+        f"Refund {refund['id']} of WooCommerce order {number} paid back"
+    ]
+    assert back["date"].startswith(refund["date_created"][:10])
+    bank = payment_account(DEFAULT_PAYMENT_ACCOUNTS, refunded["payment_method"])
+    assert _amounts(back) == sorted([(-D("10.00"), bank), (D("10.00"), 1300)])
+    assert tenant(shop).invoices[credit["id"]]["status"] == 7  # the credit invoice does not stay open
+
+    base = f"WooCommerce order {cancelled['number']}"
+    cancel_credit = _invoices(shop, base)[f"{base} cancelled"]
+    payment_text = f"Payment WooCommerce order {cancelled['number']}"
+    reversal = _entries_of(shop, f"{payment_text} reversed")[f"{payment_text} reversed"]
+    payment = next(e for d, e in _entries_of(shop, payment_text).items() if not d.endswith("reversed"))
+    assert _amounts(reversal) == sorted((-amount, ledger) for amount, ledger in _amounts(payment))
+    assert tenant(shop).invoices[cancel_credit["id"]]["status"] == 7
+
+    # run again: every reversal once
+    entries = len(tenant(shop).journal_entries)
+    counts, problems = await run_template(
+        db, PAYMENTS, shop, record_ids=[f"order:{refunded['id']}", f"order:{cancelled['id']}"]
+    )
+    assert counts["ok"] == 0 and counts["failed"] == 0, problems
+    assert len(tenant(shop).journal_entries) == entries

@@ -36,6 +36,9 @@ class FakeAsperion:
         # the client re-checks Asperion's "contains" filter and answers the exact match only
         return self.invoices.get(description)
 
+    async def invoices_described(self, prefix: str) -> list[dict[str, Any]]:
+        return [invoice for description, invoice in self.invoices.items() if description.startswith(prefix)]
+
     async def find_debtor_by_customer_number(self, number: str) -> dict[str, Any] | None:
         return {"id": 42, "customerNumber": number} if number else None
 
