@@ -4,6 +4,7 @@ sandbox over real HTTP — each checked on the Asperion side to the cent.
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from engine.db import Database
 from engine.models import LogEntry
 from engine.templates import get_template
+from nodes.accounting import cents
 from nodes.maps.payment_to_mutation import DEFAULT_PAYMENT_ACCOUNTS, payment_account
 from sandbox.credentials import WOO_RW_KEY, WOO_RW_SECRET
 from tests.sandbox.server import SandboxURL, running_sandbox
@@ -347,3 +349,108 @@ async def test_a_refund_paid_back_settles_its_credit_and_a_cancellation_reverses
     )
     assert counts["ok"] == 0 and counts["failed"] == 0, problems
     assert len(tenant(shop).journal_entries) == entries
+
+
+# -- foreign currency and VAT details --------------------------------------------------------------------------------
+
+
+def _copy(order: dict[str, Any], new_id: int, **changes: Any) -> dict[str, Any]:
+    return {**copy.deepcopy(order), "id": new_id, "number": str(new_id), "refunds": [], **changes}
+
+
+async def test_an_order_in_pounds_is_converted_never_booked_at_face_value(db: Database, shop: SandboxURL) -> None:
+    order = _paid_order(shop)
+    with_meta = _copy(order, 9101, currency="GBP")
+    with_meta["meta_data"] = [
+        *with_meta["meta_data"],
+        {"id": 1, "key": "_base_currency_exchange_rate", "value": "1.1712"},
+    ]
+    without = _copy(order, 9102, currency="GBP")
+    shop.app.woo.import_payloads([with_meta, without], [], [])
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=["order:9101", "order:9102"])
+    assert counts["ok"] == 1 and counts["waiting"] == 1, problems
+    day = (without.get("date_paid") or without["date_created"])[:10]
+    assert problems == [f"invoice order:9102: waiting exchange rate GBP on {day}: add it to the rate table"]
+
+    def converted(rate: Decimal, source: dict[str, Any]) -> list[tuple[Decimal, Decimal, str, int]]:
+        return [(cents(a * rate), cents(v * rate), code, ledger) for a, v, code, ledger in expected_lines(source)]
+
+    booked = _invoices(shop, "WooCommerce order 9101")["WooCommerce order 9101"]
+    assert booked_lines(booked) == converted(D("1.1712"), with_meta)
+    first_line = (
+        booked["lines"][0]["description"]
+        if isinstance(booked["lines"], list)
+        else booked["lines"]["_data"][0]["description"]
+    )
+    assert first_line.endswith(f"(order total GBP {order['total']} at 1.1712)")
+    ex, vat = totals(booked_lines(booked))
+    assert abs(ex + vat - cents(D(order["total"]) * D("1.1712"))) <= D("0.005") * len(expected_lines(order))
+
+    document = get_template(TEMPLATE)
+    for node in document["nodes"]:
+        if node["id"] in ("invoice", "credit"):
+            node["config"]["exchange_rates"] = {"GBP:2020-01-01": "1.10", f"GBP:{day}": "1.15"}
+    counts, problems = await run_template(db, TEMPLATE, shop, document=document, record_ids=["order:9102"])
+    assert counts["ok"] == 1, problems
+    assert booked_lines(_invoices(shop, "WooCommerce order 9102")["WooCommerce order 9102"]) == converted(
+        D("1.15"), without
+    )
+
+
+async def test_vat_details_older_store_rates_eu_business_without_number_and_business_guests(
+    db: Database, shop: SandboxURL
+) -> None:
+    order = next(o for o in woo_orders(shop) if o["id"] == 39)  # NL, one line at 9 %
+    assert [t["rate_percent"] for t in order["tax_lines"]] == [9]
+    older = _copy(order, 9201)
+    line = older["line_items"][0]
+    line["total"], line["total_tax"], line["subtotal"], line["subtotal_tax"] = "0.95", "0.09", "0.95", "0.09"
+    line["taxes"] = [{"id": 28, "total": "0.09", "subtotal": "0.09"}]  # 9.47 % computed from the rounded cents
+    older["shipping_lines"], older["fee_lines"] = [], []
+    older["tax_lines"] = [{**order["tax_lines"][0], "tax_total": "0.09", "rate_percent": None}]
+    older["total"], older["total_tax"] = "1.04", "0.09"
+    deleted = _copy(older, 9202)
+    deleted["tax_lines"] = [{**older["tax_lines"][0], "rate_id": 4242}]
+    deleted["line_items"][0]["taxes"] = [{"id": 4242, "total": "0.09", "subtotal": "0.09"}]
+    deleted["line_items"][0]["total_tax"] = deleted["line_items"][0]["subtotal_tax"] = "0.09"
+    deleted["line_items"][0]["total"] = deleted["line_items"][0]["subtotal"] = "1.00"  # 9.00 → no rounding
+    deleted["line_items"][0]["taxes"][0]["total"] = "0.0895"
+    deleted["line_items"][0]["total_tax"] = "0.09"
+    deleted["total"] = "1.09"
+    business = _copy(order, 9203, customer_id=0)
+    business["billing"] = {**order["billing"], "company": "Müller GmbH", "country": "DE", "email": "einkauf@mueller.de"}
+    business["shipping"] = {**order["shipping"], "country": "DE"}
+    business["meta_data"] = [{"id": 1, "key": "_eu_vat_id", "value": "DE123456789"}]  # a key Koppel does not know
+    for item in business["line_items"]:
+        item["total_tax"] = item["subtotal_tax"] = "0.00"
+        item["taxes"] = []
+    business["shipping_lines"], business["fee_lines"], business["tax_lines"] = [], [], []
+    business["total_tax"] = "0.00"
+    business["total"] = format(sum((D(i["total"]) for i in business["line_items"]), Decimal(0)), "f")
+    guest = _copy(business, 9204)
+    guest["billing"] = {**business["billing"], "email": "buchhaltung@beispiel.de", "company": "Beispiel AG"}
+    guest["meta_data"] = [{"id": 1, "key": "_billing_vat_number", "value": "DE987654321"}]
+    shop.app.woo.import_payloads([older, deleted, business, guest], [], [])
+
+    ids = ["order:9201", "order:9202", "order:9203", "order:9204"]
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=ids)
+    assert (counts["ok"], counts["waiting"], counts["failed"]) == (3, 1, 0), problems
+    # the store says rate 28 is 9 % (not the computed 9.47 %); a deleted rate snaps to the nearest NL rate (8.95 → 9)
+    assert booked_lines(_invoices(shop, "WooCommerce order 9201")["WooCommerce order 9201"]) == [
+        (D("0.95"), D("0.09"), "L9", 8000)
+    ]
+    assert booked_lines(_invoices(shop, "WooCommerce order 9202")["WooCommerce order 9202"]) == [
+        (D("1.00"), D("0.09"), "L9", 8000)
+    ]
+    # an EU business whose VAT number sits under an unknown key waits (never domestic 0 %)
+    assert [p for p in problems if "9203" in p] == [
+        "invoice order:9203: waiting EU business without a recognised VAT number: no VAT code for country DE at 0% "
+        "(vat_codes row 'DE:0', or add the meta key that holds the number)"
+    ]
+    assert not _invoices(shop, "WooCommerce order 9203")
+    # a guest with a company and a VAT number gets a company debtor with that number, booked reverse charge
+    invoice = _invoices(shop, "WooCommerce order 9204")["WooCommerce order 9204"]
+    debtor = next(d for d in tenant(shop).debtors.values() if d["customerNumber"] == invoice["debtorCustomerNumber"])
+    assert (debtor["name"], debtor["vatNumber"], debtor["debtorKindId"]) == ("Beispiel AG", "DE987654321", "B2B-EU")
+    assert {code for _, _, code, _ in booked_lines(invoice)} == {"ICP"}
+    assert totals(booked_lines(invoice)) == (D(guest["total"]), D("0.00"))
