@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 
 from engine.crypto import get_box
 from engine.flow import Problem, validate_flow
-from engine.models import Connection, Flow, FlowVersion, Run, RunStatus, utcnow
+from engine.models import Connection, Flow, FlowVersion, LogEntry, Run, RunStatus, utcnow
 from engine.service import create_run
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ __all__ = (
     "restore_version",
     "save_connection",
     "save_version",
+    "start_correction_run",
     "start_flow_run",
     "test_connection",
 )
@@ -299,3 +300,20 @@ async def start_flow_run(
 
         await enqueue_run(run.id)
     return run
+
+
+async def start_correction_run(db: Database, entry_id: int, *, created_by: str | None = None) -> Run:
+    """"Book the correction" for a record waiting as "changed after booking": a run of its flow for that record
+    only, allowed to credit the booking that stands and book the order anew.
+
+    Raises:
+        NotFound: the log entry does not exist, has no flow, or is not a record changed after booking.
+        FlowBusy: the flow already runs as often as its settings allow.
+    """
+    async with db.session() as session:
+        entry = await session.get(LogEntry, entry_id)
+    detail = entry.detail if entry is not None and isinstance(entry.detail, dict) else {}
+    if entry is None or not entry.flow_id or detail.get("action") != "book_correction" or not entry.source_id:
+        raise NotFound("This record is not waiting for a correction.")
+    params = {"record_ids": [entry.source_id], "book_corrections": [entry.source_id]}
+    return await start_flow_run(db, entry.flow_id, trigger="retry", params=params, created_by=created_by)
