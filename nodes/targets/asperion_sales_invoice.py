@@ -139,6 +139,11 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
         if invoice.get("status") == CONCEPT and not invoice.get("invoiceNumber"):
             return await self._update_concept(client, record, payload, invoice, now, changes)
         if not self._approved(record):
+            if self.ctx.dry_run:  # a test run shows it but never adds to the inbox
+                return Delivery(
+                    booked.target_id,
+                    f"dry run: changed after booking ({'; '.join(changes)}); would wait for 'Book the correction'",
+                )
             raise ChangedAfterBooking(invoice, booked.fingerprint, now)
         return await self._correct(client, payload, invoice, now, correction + 1, changes)
 

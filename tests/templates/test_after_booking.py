@@ -5,6 +5,7 @@ sandbox over real HTTP — each checked on the Asperion side to the cent.
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.db import Database
-from engine.models import LogEntry
+from engine.models import IdempotencyEntry, LogEntry
 from engine.templates import get_template
 from nodes.accounting import cents
 from nodes.maps.payment_to_mutation import DEFAULT_PAYMENT_ACCOUNTS, payment_account
@@ -454,3 +455,28 @@ async def test_vat_details_older_store_rates_eu_business_without_number_and_busi
     assert (debtor["name"], debtor["vatNumber"], debtor["debtorKindId"]) == ("Beispiel AG", "DE987654321", "B2B-EU")
     assert {code for _, _, code, _ in booked_lines(invoice)} == {"ICP"}
     assert totals(booked_lines(invoice)) == (D(guest["total"]), D("0.00"))
+
+
+async def test_a_correction_replaces_the_idempotency_entry_on_postgresql(pg_db: Database) -> None:
+    with running_sandbox(orders=12, customers=5, products=6, seed=5) as shop:
+        counts, problems = await run_template(pg_db, TEMPLATE, shop)
+        assert counts["failed"] == 0, problems
+        order = _plain_order(shop)
+        base, source_id = f"WooCommerce order {order['number']}", f"order:{order['id']}"
+        shop.app.asperion.process_invoice(_invoices(shop, base)[base]["id"])
+        item = order["line_items"][0]
+        changed = await _put(
+            shop, f"orders/{order['id']}", {"line_items": [{"id": item["id"], "quantity": item["quantity"] + 1}]}
+        )
+        counts, problems = await run_template(
+            pg_db, TEMPLATE, shop, record_ids=[source_id], book_corrections=[source_id]
+        )
+        assert counts["ok"] == 1, problems
+        correction = _invoices(shop, base)[f"{base} (correction 1)"]
+        async with pg_db.session() as session:
+            entry = await session.get(IdempotencyEntry, ("file:orders-to-sales-invoices", "book", source_id))
+        assert entry is not None and entry.target_id == str(correction["id"])
+        assert json.loads(entry.fingerprint or "{}")["incl_vat"] == changed["total"]
+        counts, _ = await run_template(pg_db, TEMPLATE, shop, record_ids=[source_id])
+        assert counts["ok"] == 0
+        assert (await _entries(pg_db, source_id))[-1].message == f"already booked as sales invoice {correction['id']}"
