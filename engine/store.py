@@ -303,7 +303,7 @@ async def start_flow_run(
 
 
 async def start_correction_run(db: Database, entry_id: int, *, created_by: str | None = None) -> Run:
-    """"Book the correction" for a record waiting as "changed after booking": a run of its flow for that record
+    """ "Book the correction" for a record waiting as "changed after booking": a run of its flow for that record
     only, allowed to credit the booking that stands and book the order anew.
 
     Raises:

@@ -158,7 +158,7 @@ class RunController(Controller):
     async def book_correction(
         self, request: Request[Any, Any, Any], db: NamedDependency[Database], entry_id: FromPath[int]
     ) -> dict[str, Any]:
-        """"Book the correction" of a record waiting as "changed after booking": a run for that record that credits
+        """ "Book the correction" of a record waiting as "changed after booking": a run for that record that credits
         the booking that stands and books the order anew."""
         user = getattr(request.scope.get("user"), "email", None)
         try:
