@@ -162,7 +162,12 @@ async def _bench(base: str, seconds: float, concurrency: int, orders: int) -> di
         await _drive(get_page, 0.5, concurrency)  # warm-up
         page = await _drive(get_page, seconds, concurrency)
         invoice = await _drive(post_invoice, seconds, concurrency)
-    return {"page": page, "invoice": invoice, "page_bytes": page_bytes}
+        # A month of a living shop (50 orders a day plus edits, refunds, payments) in one control call.
+        started = time.perf_counter()
+        life = await client.post("/_sandbox/simulate", json={"days": 30, "seed": 1, "orders_per_day": 50}, timeout=120)
+        simulate_s = time.perf_counter() - started
+        life.raise_for_status()
+    return {"page": page, "invoice": invoice, "page_bytes": page_bytes, "simulate_s": simulate_s, "life": life.json()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         f"p95 {invoice['p95_ms']} ms, errors {invoice['errors']}"
     )
     print(
+        f"POST /_sandbox/simulate 30 days × 50 orders: {result['simulate_s']:.2f} s ({result['life']['orders']} orders)"
+    )
+    print(
         json.dumps(
             {
                 "orders": args.orders,
@@ -204,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 "invoice_post_rps": invoice["rps"],
                 "invoice_post_p50_ms": invoice["p50_ms"],
                 "errors": page["errors"] + invoice["errors"],
+                "simulate_30_days_s": round(result["simulate_s"], 2),
             }
         )
     )

@@ -12,9 +12,9 @@ Rules: a run failed; records failed; records wait for a mapping; no successful r
 rejected. The first problem is reported at the next evaluation (every minute), then at most one digest per period:
 the digest slot is claimed in ``fired_slots`` before sending, so two workers never send it twice.
 
-E-mail goes through SMTP configured by the environment: ``KOPPEL_SMTP_HOST`` (unset = no e-mail),
-``KOPPEL_SMTP_PORT`` (25), ``KOPPEL_SMTP_FROM``, ``KOPPEL_SMTP_USER``/``KOPPEL_SMTP_PASSWORD``,
-``KOPPEL_SMTP_STARTTLS=1`` or ``KOPPEL_SMTP_SSL=1``. The webhook channel POSTs the digest as JSON.
+E-mail goes through the SMTP settings (:attr:`engine.settings.Settings.smtp`, from ``KOPPEL_SMTP_HOST``
+(unset = no e-mail), ``KOPPEL_SMTP_PORT`` (25), ``KOPPEL_SMTP_FROM``, ``KOPPEL_SMTP_USER``/``KOPPEL_SMTP_PASSWORD``,
+``KOPPEL_SMTP_STARTTLS=1`` or ``KOPPEL_SMTP_SSL=1``). The webhook channel POSTs the digest as JSON.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import smtplib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from engine.connections import open_client
 from engine.models import Connection, FiredSlot, Flow, FlowVersion, IdempotencyEntry, LogEntry, Run, RunStatus, utcnow
+from engine.settings import SmtpSettings, get_settings
+from nodes.connectors.woocommerce import WooCommerceConnection
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -135,7 +137,7 @@ class Digest:
 
 
 def _base_url() -> str:
-    return (os.environ.get("KOPPEL_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+    return get_settings().base_url.rstrip("/")
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -268,12 +270,9 @@ async def _lag(db: Database, flow: Flow, document: dict[str, Any], rules: AlertR
     sources = [n for n in document.get("nodes", []) if n.get("type") == "woocommerce.orders"]
     if not sources:
         return None
-    from engine.webhooks import woocommerce_client
-
     limit = now - timedelta(minutes=rules.lag_minutes)
-    connection = str((sources[0].get("config") or {}).get("connection") or "woocommerce")
-    client = await woocommerce_client(db, connection)
-    try:
+    connection = WooCommerceConnection((sources[0].get("config") or {}).get("connection") or "woocommerce")
+    async with open_client(db, connection) as client:
         orders = await client.get(
             "/orders",
             {
@@ -285,8 +284,6 @@ async def _lag(db: Database, flow: Flow, document: dict[str, Any], rules: AlertR
                 "order": "desc",
             },
         )
-    finally:
-        await client.aclose()
     late: dict[str, str] = {}
     for order in orders or []:
         paid = order.get("date_paid_gmt")
@@ -363,31 +360,8 @@ async def evaluate(db: Database, flow: Flow, rules: AlertRules, since: datetime,
 # ---- channels ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str
-    port: int = 25
-    sender: str = "koppel@localhost"
-    user: str = ""
-    password: str = ""
-    starttls: bool = False
-    ssl: bool = False
-
-    @classmethod
-    def from_env(cls) -> SmtpConfig | None:
-        host = os.environ.get("KOPPEL_SMTP_HOST", "").strip()
-        if not host:
-            return None
-        ssl = os.environ.get("KOPPEL_SMTP_SSL") == "1"
-        return cls(
-            host=host,
-            port=int(os.environ.get("KOPPEL_SMTP_PORT") or (465 if ssl else 25)),
-            sender=os.environ.get("KOPPEL_SMTP_FROM") or "koppel@localhost",
-            user=os.environ.get("KOPPEL_SMTP_USER", ""),
-            password=os.environ.get("KOPPEL_SMTP_PASSWORD", ""),
-            starttls=os.environ.get("KOPPEL_SMTP_STARTTLS") == "1",
-            ssl=ssl,
-        )
+SmtpConfig = SmtpSettings
+"""Alert e-mail settings (one object with the rest: :attr:`engine.settings.Settings.smtp`)."""
 
 
 def _send_mail(config: SmtpConfig, recipients: list[str], subject: str, text: str) -> None:
@@ -409,7 +383,7 @@ async def send_digest(digest: Digest, rules: AlertRules, smtp: SmtpConfig | None
     """Send one digest on each channel of ``rules``; per channel ``sent`` or the error."""
     outcome: dict[str, str] = {}
     if rules.emails:
-        smtp = smtp or SmtpConfig.from_env()
+        smtp = smtp or get_settings().smtp
         if smtp is None:
             outcome["email"] = "not configured (KOPPEL_SMTP_HOST is unset)"
         else:

@@ -46,14 +46,16 @@ def _int(value: Any) -> int | None:
 
 def validate_automation(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Normalise a change (``trigger``, ``active`` and the :data:`SETTING_KEYS`); returns it and the problems."""
-    from engine.schedules import valid_cron
+    from engine.schedules import cron_problem
 
     out: dict[str, Any] = {}
     problems: list[dict[str, str]] = []
-    if data.get("trigger") is not None:
+    if data.get("trigger") is not None and not isinstance(data["trigger"], dict):
+        problems.append(_problem("trigger", 'must be an object such as {"type": "cron", "cron": "*/15 * * * *"}'))
+    elif data.get("trigger") is not None:
         trigger = dict(data["trigger"])
         kind = trigger.get("type") or "manual"
-        if kind not in TRIGGER_TYPES:
+        if not isinstance(kind, str) or kind not in TRIGGER_TYPES:
             problems.append(_problem("trigger.type", f"must be one of {', '.join(TRIGGER_TYPES)}"))
         if kind == "interval":
             every = _int(trigger.get("every_s"))
@@ -64,15 +66,17 @@ def validate_automation(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict
             trigger = {"type": kind, "every_s": every}
         elif kind == "cron":
             expr = str(trigger.get("cron") or "").strip()
-            if not expr or not valid_cron(expr):
-                problems.append(_problem("trigger.cron", "not a valid cron expression (e.g. */15 * * * *)"))
+            why = cron_problem(expr) if expr else "give a cron expression (e.g. */15 * * * *)"
+            if why:
+                problems.append(_problem("trigger.cron", why))
             trigger = {"type": kind, "cron": expr}
         elif kind == "webhook":
             clean: dict[str, Any] = {"type": kind}
             expr = str(trigger.get("catch_up_cron") or "").strip()
             if expr:
-                if not valid_cron(expr):
-                    problems.append(_problem("trigger.catch_up_cron", "not a valid cron expression"))
+                why = cron_problem(expr)
+                if why:
+                    problems.append(_problem("trigger.catch_up_cron", why))
                 clean["catch_up_cron"] = expr
             elif trigger.get("catch_up_every_s") not in (None, ""):
                 every = _int(trigger.get("catch_up_every_s"))
@@ -278,16 +282,17 @@ async def automation_view(db: Database, flow_id: str) -> dict[str, Any] | None:
             )
         ).scalars()
         recent = [{"kind": s.kind, "slot_at": s.slot_at.isoformat(), "run_id": s.run_id, "info": s.info} for s in slots]
-    settings = flow.settings or {}
+    settings = flow.settings if isinstance(flow.settings, dict) else {}
+    trigger = flow.trigger if isinstance(flow.trigger, dict) and flow.trigger else {"type": "manual"}
     snapshot_days, run_days = retention_of(settings)
     rules = AlertRules.of(settings)
     return {
         "flow_id": flow.id,
         "active": flow.active,
-        "trigger": flow.trigger or {"type": "manual"},
-        "next": next_fire_times(flow.trigger or {}),
+        "trigger": trigger,
+        "next": next_fire_times(trigger),
         "trigger_problems": validate_automation({"trigger": flow.trigger or {"type": "manual"}})[1],
-        "max_parallel_runs": int(settings.get("max_parallel_runs", 1) or 0),
+        "max_parallel_runs": _int(settings.get("max_parallel_runs", 1)) or 0,
         "retention_days": snapshot_days,
         "run_retention_days": run_days,
         "privacy": {"redact_personal": bool((settings.get("privacy") or {}).get("redact_personal"))}

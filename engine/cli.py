@@ -1,4 +1,4 @@
-"""The ``koppel`` command: serve, worker, migrate, sandbox, template, flow."""
+"""The engine's commands of ``koppel``: worker, migrate, template, flow (``koppel.cli`` adds serve and sandbox)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +21,27 @@ def _print_json(value: Any) -> None:
 
 
 def _load_json(path: str, what: str) -> Any:
+    from engine.inputs import MAX_DEPTH, json_depth, nul_location
+
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise SystemExit(_fail(f"{what} {path!r} does not exist")) from None
-    except json.JSONDecodeError as exc:
+    if json_depth(raw) > MAX_DEPTH:
+        raise SystemExit(_fail(f"{what} {path!r} is nested deeper than {MAX_DEPTH} levels"))
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SystemExit(_fail(f"{what} {path!r} is not valid JSON: {exc}")) from None
+    where = nul_location(value)
+    if where:
+        raise SystemExit(_fail(f"{what} {path!r}: {where} contains a NUL character"))
+    return value
 
 
 def _fail(message: str, code: int = EXIT_INVALID) -> int:
     sys.stderr.write(f"koppel: {message}\n")
     return code
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from web.app import create_app
-
-    os.environ.setdefault("KOPPEL_BASE_URL", f"http://{args.host}:{args.port}")
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info", proxy_headers=True)
-    return EXIT_OK
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
@@ -65,24 +66,6 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    from sandbox.server import serve_sandbox
-
-    serve_sandbox(
-        host=args.host,
-        port=args.port,
-        orders=args.orders,
-        customers=args.customers,
-        products=args.products,
-        seed=args.seed,
-        latency_ms=args.latency_ms,
-        fail_rate=args.fail_rate,
-        rate_limit=args.rate_limit,
-        connections_out=args.connections_out,
-    )
-    return EXIT_OK
-
-
 def cmd_template(args: argparse.Namespace) -> int:
     from engine.templates import get_template, list_templates
 
@@ -99,16 +82,17 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def _connections_problems(connections: Any) -> list[str]:
-    from nodes.connectors import APPS, validate_spec
+    from nodes.connectors.registry import connectors
 
     if not isinstance(connections, dict):
         return ["the connections file must be a JSON object of name → connection"]
+    known = connectors()
     problems = []
     for name, spec in connections.items():
-        if not isinstance(spec, dict) or spec.get("app") not in APPS:
-            problems.append(f"connection {name!r}: 'app' must be one of {', '.join(sorted(APPS))}")
+        if not isinstance(spec, dict) or spec.get("app") not in known:
+            problems.append(f"connection {name!r}: 'app' must be one of {', '.join(known)}")
             continue
-        problems.extend(f"connection {name!r}: {message}" for message in validate_spec(spec["app"], spec))
+        problems.extend(f"connection {name!r}: {message}" for message in known[spec["app"]].validate(spec))
     return problems
 
 
@@ -137,14 +121,45 @@ def cmd_flow(args: argparse.Namespace) -> int:
         params["dry_run"] = True
     if args.limit:
         params["limit"] = args.limit
-    return asyncio.run(_flow_run(document, connections, params, queue=args.queue, as_json=args.json))
+    if args.queue_timeout <= 0:
+        return _fail("--queue-timeout must be a number of seconds above 0")
+    return asyncio.run(
+        _flow_run(document, connections, params, queue=args.queue, as_json=args.json, queue_timeout=args.queue_timeout)
+    )
+
+
+async def _follow(db: Any, run_id: str, timeout_s: float) -> Any:
+    """Wait for a queued run to finish; None when no worker made progress on it (started it, or beat its
+    heartbeat) for ``timeout_s`` seconds."""
+    from engine.models import Run, RunStatus
+
+    loop = asyncio.get_running_loop()
+    last_seen: tuple[Any, ...] | None = None
+    progress_at = loop.time()
+    while True:
+        async with db.session() as session:
+            current = await session.get(Run, run_id)
+        if current is not None and current.status in RunStatus.FINISHED:
+            return current
+        seen = (current.status, current.heartbeat_at, current.read_count) if current is not None else None
+        if seen != last_seen:
+            last_seen, progress_at = seen, loop.time()
+        elif loop.time() - progress_at > timeout_s:
+            return None
+        await asyncio.sleep(0.2)
 
 
 async def _flow_run(
-    document: dict[str, Any], connections: dict[str, Any], params: dict[str, Any], *, queue: bool, as_json: bool
+    document: dict[str, Any],
+    connections: dict[str, Any],
+    params: dict[str, Any],
+    *,
+    queue: bool,
+    as_json: bool,
+    queue_timeout: float = 300.0,
 ) -> int:
     from engine.db import Database, migrate
-    from engine.models import Run, RunStatus
+    from engine.models import RunStatus
     from engine.service import create_run, execute_run
     from engine.settings import get_settings
 
@@ -168,14 +183,17 @@ async def _flow_run(
                 await enqueue_run(run.id, queue=redis)
             finally:
                 await redis.aclose()
-            finished: Run | None = None
-            while finished is None:
-                async with db.session() as session:
-                    current = await session.get(Run, run.id)
-                    if current is not None and current.status in RunStatus.FINISHED:
-                        finished = current
-                if finished is None:
-                    await asyncio.sleep(0.2)
+            finished = await _follow(db, run.id, queue_timeout)
+            if finished is None:
+                _fail(
+                    f"gave up on run {run.id} after {queue_timeout:g} s without a worker making progress on it: is "
+                    "`koppel worker` running with the same REDIS_URL and DATABASE_URL? The run stays queued and "
+                    "runs when a worker takes it (--queue-timeout changes how long this command waits).",
+                    EXIT_FAILED,
+                )
+                if as_json:
+                    _print_json({"run_id": run.id, "status": RunStatus.QUEUED, "error": "no worker took the run"})
+                return EXIT_FAILED
         else:
             finished = await execute_run(db, run.id, settings)
             assert finished is not None
@@ -190,6 +208,9 @@ async def _flow_run(
     }
     if finished.error:
         summary["error"] = finished.error
+    retries = (finished.params or {}).get("retries")
+    if retries:
+        summary["retries"] = retries  # engine.retryset: records retried, recovered, pending a retry, given up
     if as_json:
         _print_json(summary)
     else:
@@ -198,6 +219,12 @@ async def _flow_run(
             f"run {finished.id}: {finished.status} — read {counts['read']}, ok {counts['ok']}, "
             f"skipped {counts['skipped']}, waiting {counts['waiting']}, failed {counts['failed']}\n"
         )
+        if retries:
+            sys.stdout.write(
+                f"  automatic retries: {retries['retried']} read again, {retries['recovered']} recovered; "
+                f"{retries['pending']} failed for now and will be retried by a later run, "
+                f"{retries['gave_up']} gave up (see the inbox)\n"
+            )
     if finished.error:
         sys.stderr.write(f"koppel: run failed: {finished.error}\n")
     return EXIT_FAILED if (finished.failed_count or finished.error) else EXIT_OK
@@ -210,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the web app (and, without REDIS_URL, the worker)")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.set_defaults(handler=cmd_serve)
+    serve.set_defaults(handler=None)  # the composition root (koppel.cli) serves the app
 
     sub.add_parser("worker", help="an arq worker (needs REDIS_URL)").set_defaults(handler=cmd_worker)
     sub.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(handler=cmd_migrate)
@@ -226,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--fail-rate", type=float, default=0.0)
     sandbox.add_argument("--rate-limit", type=float, default=0.0, help="requests per second before 429")
     sandbox.add_argument("--connections-out", default=None)
-    sandbox.set_defaults(handler=cmd_sandbox)
+    sandbox.set_defaults(handler=None)  # the composition root (koppel.cli) starts the simulators
 
     template = sub.add_parser("template", help="the built-in flow templates")
     template_sub = template.add_subparsers(dest="action", required=True)
@@ -244,13 +271,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--connections", required=True)
     run.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
     run.add_argument("--queue", action="store_true", help="run it on an arq worker (REDIS_URL)")
+    run.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="with --queue: give up when no worker starts or advances the run for this long (default 300)",
+    )
     run.add_argument("--dry-run", action="store_true", help="write nothing; log what would be sent")
     run.add_argument("--limit", type=int, default=None, help="at most this many records")
     flow.set_defaults(handler=cmd_flow)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: list[str] | None = None, handlers: Mapping[str, Handler] | None = None) -> int:
+    """Parse and run a command; ``handlers`` supplies the commands above the engine (``serve``, ``sandbox``).
+
+    Args:
+        argv: the arguments (default: the process's).
+        handlers: command name → handler, from the composition root (``koppel.cli``).
+    """
     import logging
 
     logging.basicConfig(level=os.environ.get("KOPPEL_LOG_LEVEL", "WARNING"), stream=sys.stderr)
@@ -258,8 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         args.host = args.host or os.environ.get("HOST", "127.0.0.1")
         args.port = args.port or int(os.environ.get("PORT", "8000"))
-    code: int = args.handler(args)
-    return code
+    handler: Handler | None = (handlers or {}).get(args.command) or args.handler
+    if handler is None:
+        return _fail(f"`{args.command}` is run by the koppel command (koppel.cli)")
+    return handler(args)
 
 
 if __name__ == "__main__":

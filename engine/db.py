@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from engine.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ("Database", "EncodedJSON", "alembic_config", "migrate", "migrate_sync")
+__all__ = ("Database", "EncodedJSON", "alembic_config", "migrate", "migrate_sync", "process_name", "session_name")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -42,10 +46,37 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            if "asyncpg" in url:
+                # A worker frozen (SIGSTOP, a stalled VM) inside a transaction would hold the run's row lock for ever,
+                # and no other worker could take the run over: PostgreSQL ends such a session after the stale limit.
+                idle_ms = int(max(get_settings().stale_after_s, 1.0) * 1000)
+                kwargs["connect_args"] = {
+                    "server_settings": {
+                        "idle_in_transaction_session_timeout": str(idle_ms),
+                        "application_name": session_name(process_name()),
+                    }
+                }
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if url.startswith("sqlite") else None
+        """SQLite has one writer at a time per file: the run-data writers of this process take turns here instead of
+        meeting in SQLite's busy handler (which gives up with "database is locked" after its timeout)."""
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on one connection (committed at the end, rolled back on an error).
+
+        On SQLite the writers of this process go one at a time (another process still waits in the busy timeout);
+        on PostgreSQL they run side by side.
+        """
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     @property
     def is_sqlite(self) -> bool:
@@ -56,6 +87,16 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def process_name() -> str:
+    """This process as runs record their worker: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def session_name(worker: str) -> str:
+    """The PostgreSQL ``application_name`` of a worker's sessions (so that a frozen worker's can be ended)."""
+    return f"koppel {worker}"[:63]
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -149,6 +149,7 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
         nodes[src].children.append(dst)
         nodes[dst].parents.append(src)
 
+    problems.extend(_document_problems(document))
     order = _topological_order(nodes, problems)
     if not raw_nodes:
         problems.append(Problem(None, "nodes", "the flow has no nodes"))
@@ -160,23 +161,46 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
     return FlowGraph(name=str(name), nodes=nodes, order=order, settings=dict(settings or {})), []
 
 
+MAX_CONCURRENCY = 64
+"""Most records a run may have in flight at once (``settings.concurrency``; default 8)."""
+
+
+def _document_problems(document: dict[str, Any]) -> list[Problem]:
+    """The flow-level ``trigger`` and ``settings`` objects: their shape, and the settings the runner reads."""
+    problems: list[Problem] = []
+    trigger = document.get("trigger")
+    if trigger is not None and not isinstance(trigger, dict):
+        problems.append(Problem(None, "trigger", 'trigger must be an object, e.g. {"type": "manual"}'))
+    settings = document.get("settings")
+    if settings is None:
+        return problems
+    if not isinstance(settings, dict):
+        return [*problems, Problem(None, "settings", "settings must be an object")]
+    concurrency = settings.get("concurrency")
+    if concurrency is not None and (
+        not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= MAX_CONCURRENCY
+    ):
+        problems.append(Problem(None, "settings.concurrency", f"must be a whole number from 1 to {MAX_CONCURRENCY}"))
+    return problems
+
+
 def _connection_problems(
     node_id: str, cls: type[Node], config: NodeConfig, connections: Mapping[str, str] | None
 ) -> list[Problem]:
-    if cls.app is None:
-        return []
-    names = cls.connection_names(config)
-    if not names:
-        return [Problem(node_id, "connection", f"choose the {cls.app} connection this node uses")]
-    if connections is None:
-        return []
+    """Each connection field must name a connection, and (when the run's connections are known) one that exists
+    and belongs to the field's application."""
     problems = []
-    for name in names:
-        app = connections.get(name)
-        if app is None:
-            problems.append(Problem(node_id, "connection", f"the flow has no connection named {name!r}"))
-        elif app != cls.app:
-            problems.append(Problem(node_id, "connection", f"connection {name!r} is a {app} connection, not {cls.app}"))
+    for field_name, name, app in cls.connections(config):
+        if not name:
+            problems.append(Problem(node_id, field_name, f"choose the {app} connection this node uses"))
+        elif connections is None:
+            continue
+        elif name not in connections:
+            problems.append(Problem(node_id, field_name, f"the flow has no connection named {name!r}"))
+        elif connections[name] != app:
+            problems.append(
+                Problem(node_id, field_name, f"connection {name!r} is a {connections[name]} connection, not {app}")
+            )
     return problems
 
 

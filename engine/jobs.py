@@ -18,6 +18,9 @@ from arq.worker import Worker
 
 from engine.broadcast import LocalBroadcaster, RedisBroadcaster, set_broadcaster
 from engine.db import Database
+from engine.queue import JOB_RUN_FLOW, enqueue_run, get_queue, set_queue
+from engine.requeue import requeue_lost_runs
+from engine.schedules import CRON_JOBS, JOB_FUNCTIONS
 from engine.service import execute_run, stale_runs
 from engine.settings import Settings, get_settings
 
@@ -32,26 +35,6 @@ __all__ = (
 )
 
 log = logging.getLogger("koppel.jobs")
-JOB_RUN_FLOW = "run_flow"
-
-_queue: ArqRedis | None = None
-
-
-def set_queue(queue: ArqRedis | None) -> None:
-    global _queue
-    _queue = queue
-
-
-def get_queue() -> ArqRedis:
-    if _queue is None:
-        raise RuntimeError("no job queue: start the app or the worker first")
-    return _queue
-
-
-async def enqueue_run(run_id: str, attempt: int = 0, queue: ArqRedis | None = None) -> None:
-    """Put a run on the queue (``attempt`` distinguishes a resume from the first job of the run)."""
-    redis = queue or get_queue()
-    await redis.enqueue_job(JOB_RUN_FLOW, run_id, _job_id=f"run:{run_id}:{attempt}")
 
 
 async def run_flow(ctx: dict[str, Any], run_id: str) -> str | None:
@@ -60,31 +43,14 @@ async def run_flow(ctx: dict[str, Any], run_id: str) -> str | None:
 
 
 async def resume_stale_runs(ctx: dict[str, Any]) -> int:
-    """Re-enqueue runs whose worker died (no heartbeat): the next worker resumes them."""
+    """Re-enqueue runs whose worker died (no heartbeat) or whose queued job Redis lost: a worker picks them up."""
     ids = await stale_runs(ctx["db"], ctx["settings"])
     for run_id in ids:
         log.warning("run %s lost its worker; resuming it", run_id)
         await enqueue_run(run_id, attempt=int(asyncio.get_running_loop().time() * 1000), queue=ctx["redis"])
-    return len(ids)
-
-
-def _extra_cron_jobs() -> list[Any]:
-    """Cron jobs contributed by other modules (schedules, retention, alerts) when they exist."""
-    jobs: list[Any] = []
-    with contextlib.suppress(ImportError):
-        from engine.schedules import CRON_JOBS
-
-        jobs.extend(CRON_JOBS)
-    return jobs
-
-
-def _extra_functions() -> list[Any]:
-    functions: list[Any] = []
-    with contextlib.suppress(ImportError):
-        from engine.schedules import JOB_FUNCTIONS
-
-        functions.extend(JOB_FUNCTIONS)
-    return functions
+    # Queued runs whose job Redis lost (restart, flush) are enqueued again (engine.requeue).
+    lost = await requeue_lost_runs(ctx["db"], ctx["redis"], grace_s=ctx["settings"].requeue_after_s)
+    return len(ids) + len(lost)
 
 
 def prepare_worker_process() -> None:
@@ -123,10 +89,10 @@ def worker_options(settings: Settings, *, embedded: bool = False) -> dict[str, A
 
     every = max(1, int(min(10.0, settings.stale_after_s / 2)))
     return {
-        "functions": [func(run_flow, name=JOB_RUN_FLOW, timeout=settings.job_timeout_s), *_extra_functions()],
+        "functions": [func(run_flow, name=JOB_RUN_FLOW, timeout=settings.job_timeout_s), *JOB_FUNCTIONS],
         "cron_jobs": [
             cron(resume_stale_runs, second=set(range(0, 60, every)), run_at_startup=True, unique=True),
-            *_extra_cron_jobs(),
+            *CRON_JOBS,
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

@@ -9,29 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.broadcast import get_broadcaster
 from engine.crypto import SECRET_KEYS, redact
 from engine.db import EncodedJSON
-from engine.models import IdempotencyEntry, LogEntry, Run, utcnow
+from engine.lease import LeaseLost
+from engine.models import CreatedRecord, IdempotencyEntry, Intent, LogEntry, Run, utcnow
 from nodes import jsoncodec
 
 if TYPE_CHECKING:
     from engine.db import Database
+    from engine.lease import Lease
 
 _LOG = cast(Table, LogEntry.__table__)
 _IDEMPOTENCY = cast(Table, IdempotencyEntry.__table__)
 _RUN = cast(Table, Run.__table__)
+_CREATED = cast(Table, CreatedRecord.__table__)
+_INTENT = cast(Table, Intent.__table__)
 
 __all__ = ("SNAPSHOT_LIMIT", "LogSink", "RecordResult", "encode_detail", "snapshot")
+
+log = logging.getLogger("koppel.logsink")
 
 SNAPSHOT_LIMIT = 16_000
 """Characters of one snapshot kept in a log entry; longer ones are cut and marked."""
@@ -104,6 +111,11 @@ class RecordResult:
     outcome: str
     entries: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    created: list[dict[str, Any]] = field(default_factory=list)
+    """Records this record's targets created (``created_records`` rows, the echo guard)."""
+    in_doubt: set[str] = field(default_factory=set)
+    """Target nodes whose ``send`` was called without a known outcome: their delivery intents stay (the next run
+    asks the application); every other intent of the record is settled with this result."""
 
 
 class LogSink:
@@ -117,8 +129,14 @@ class LogSink:
         batch_size: int = 500,
         interval_s: float = 0.5,
         max_pending: int = 5000,
+        lease: Lease | None = None,
+        dry_run: bool = False,
     ) -> None:
         self.db = db
+        self.lease = lease
+        """When set, every batch is written only while this worker still holds the run (engine.lease)."""
+        self.dry_run = dry_run
+        """A dry run sends nothing, so it settles no delivery intent (a real run's doubt must outlive it)."""
         self.run_id = run_id
         self.flow_key = flow_key
         self.flow_id = flow_id
@@ -132,6 +150,7 @@ class LogSink:
         self._room = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._wake = asyncio.Event()
         self._redact: Callable[[Any], Any] | None = None
         """Privacy: applied to every entry's ``detail`` when the flow redacts personal data (engine.privacy)."""
 
@@ -154,15 +173,34 @@ class LogSink:
 
     async def _loop(self) -> None:
         while not self._closed:
-            await asyncio.sleep(self.interval_s)
-            await self.flush()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+            if self._closed:
+                return  # close() writes what is left
+            try:
+                await self.flush()
+            except LeaseLost:
+                return
+            except Exception:  # the batch went back to the front of the queue: the next tick tries again
+                log.warning("writing the log of run %s failed; retrying", self.run_id, exc_info=True)
 
     async def flush(self) -> None:
+        """Write what is pending in one transaction.
+
+        Raises:
+            LeaseLost: another worker holds the run; the batch is dropped (that worker redoes its records).
+        """
         async with self._lock:
             if not self._pending:
                 return
             batch, self._pending = self._pending, []
-            await self._write(batch)
+            try:
+                await self._write(batch)
+            except LeaseLost:
+                raise
+            except BaseException:
+                self._pending[:0] = batch
+                raise
         async with self._room:
             self._room.notify_all()
         await get_broadcaster().notify(self.run_id)
@@ -172,7 +210,10 @@ class LogSink:
         rows: list[dict[str, Any]] = []
         deliveries: list[dict[str, Any]] = []
         replaced: list[dict[str, Any]] = []  # a booking corrected or updated: the entry now names the new one
+        created: list[dict[str, Any]] = []
         settled: list[str] = []
+        done: list[str] = []
+        doubtful: list[RecordResult] = []
         now = utcnow()
         for result in batch:
             delta["read"] += 1
@@ -199,10 +240,26 @@ class LogSink:
                 row = {"flow_key": self.flow_key, "run_id": self.run_id, "created_at": now, "fingerprint": None}
                 row.update(delivery)
                 (replaced if row.pop("replace", False) else deliveries).append(row)
+            created.extend({**row, "created_at": now} for row in result.created)
             if result.outcome in ("ok", "skipped"):
                 settled.append(result.source_id)
+            if result.in_doubt:
+                doubtful.append(result)
+            else:
+                done.append(result.source_id)
+        counts = {
+            "read_count": _RUN.c.read_count + delta["read"],
+            "ok_count": _RUN.c.ok_count + delta["ok"],
+            "skipped_count": _RUN.c.skipped_count + delta["skipped"],
+            "waiting_count": _RUN.c.waiting_count + delta["waiting"],
+            "failed_count": _RUN.c.failed_count + delta["failed"],
+        }
         # Core statements on one connection: the ORM's unit of work has nothing to add to these bulk writes.
-        async with self.db.engine.begin() as conn:
+        async with self.db.writing() as conn:
+            if self.lease is not None:
+                # First: the run row is locked for this transaction, and nothing is written for a run that another
+                # worker has taken over.
+                await self.lease.hold(conn, **counts)
             if rows:
                 await conn.execute(insert(_LOG), rows)
             if deliveries:
@@ -215,6 +272,9 @@ class LogSink:
                 changes = {c: upsert.excluded[c] for c in ("target_id", "fingerprint", "run_id", "created_at")}
                 for row in replaced:
                     await conn.execute(upsert.on_conflict_do_update(index_elements=keys, set_=changes), row)
+            if created:
+                dialect = sqlite if self.db.is_sqlite else postgresql
+                await conn.execute(dialect.insert(_CREATED).on_conflict_do_nothing(), created)
             if settled and self.flow_id:
                 await conn.execute(
                     update(_LOG)
@@ -227,28 +287,42 @@ class LogSink:
                     )
                     .values(resolved=True)
                 )
+            if not self.dry_run:
+                await self._settle_intents(conn, done, doubtful)
+            if self.lease is None:
+                await conn.execute(update(_RUN).where(_RUN.c.id == self.run_id).values(heartbeat_at=now, **counts))
+
+    async def _settle_intents(self, conn: Any, done: list[str], doubtful: list[RecordResult]) -> None:
+        """Delete the delivery intents of records whose outcome is known (kept: targets left in doubt)."""
+        for start in range(0, len(done), 500):
+            chunk = done[start : start + 500]
             await conn.execute(
-                update(_RUN)
-                .where(_RUN.c.id == self.run_id)
-                .values(
-                    read_count=_RUN.c.read_count + delta["read"],
-                    ok_count=_RUN.c.ok_count + delta["ok"],
-                    skipped_count=_RUN.c.skipped_count + delta["skipped"],
-                    waiting_count=_RUN.c.waiting_count + delta["waiting"],
-                    failed_count=_RUN.c.failed_count + delta["failed"],
-                    heartbeat_at=now,
+                delete(_INTENT).where(_INTENT.c.flow_key == self.flow_key, _INTENT.c.source_id.in_(chunk))
+            )
+        for result in doubtful:
+            await conn.execute(
+                delete(_INTENT).where(
+                    _INTENT.c.flow_key == self.flow_key,
+                    _INTENT.c.source_id == result.source_id,
+                    _INTENT.c.node_id.not_in(sorted(result.in_doubt)),
                 )
             )
 
     async def close(self) -> None:
+        """Stop the periodic writer — waiting for the batch it is writing, never cancelling it — and write the rest.
+
+        Raises:
+            LeaseLost: another worker holds the run (what was pending is dropped).
+        """
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+        self._wake.set()
+        try:
+            if self._task is not None:
                 await self._task
-        await self.flush()
-        async with self._room:
-            self._room.notify_all()
+            await self.flush()
+        finally:
+            async with self._room:
+                self._room.notify_all()
 
     async def already_logged(self, source_ids: list[str]) -> set[str]:
         """Which of ``source_ids`` this run finished before (when a run resumes after losing its worker)."""

@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = (
     "ApiToken",
+    "AuditEvent",
     "Base",
     "Connection",
     "CredentialState",
@@ -35,9 +36,15 @@ __all__ = (
     "Flow",
     "FlowVersion",
     "IdempotencyEntry",
+    "Intent",
+    "Invite",
     "LogEntry",
+    "LoginThrottle",
+    "RetryRecord",
+    "Role",
     "Run",
     "RunStatus",
+    "TargetTrust",
     "User",
     "WebhookDelivery",
     "new_id",
@@ -108,6 +115,10 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    role: Mapped[str] = mapped_column(String(20), default="viewer", server_default="owner")
+    """``owner``, ``editor`` or ``viewer`` (see :class:`Role`); accounts made before roles existed are owners."""
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Sessions carry this number; logging out or changing the password raises it, ending every older session."""
 
 
 class ApiToken(Base):
@@ -121,6 +132,9 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    role: Mapped[str | None] = mapped_column(String(20), default=None)
+    """What the token may do (never more than its user's role); None: as much as its user."""
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Connection(Base):
@@ -308,6 +322,7 @@ class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("flow_id", "delivery_id"),
+        Index("uq_webhook_deliveries_flow_body", "flow_id", "body_hash", unique=True),
         Index("ix_webhook_deliveries_flow_status", "flow_id", "status"),
         Index("ix_webhook_deliveries_received", "received_at"),
     )
@@ -320,6 +335,9 @@ class WebhookDelivery(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     run_id: Mapped[str | None] = mapped_column(String(32), default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    body_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    """SHA-256 of topic and body: the same signed body again within the replay window is refused too (unique per
+    flow; cleared once the window has passed, so an identical later delivery is accepted)."""
 
 
 class FiredSlot(Base):
@@ -339,3 +357,153 @@ class FiredSlot(Base):
     run_id: Mapped[str | None] = mapped_column(String(32), default=None)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CreatedRecord(Base):
+    """A record Koppel created in an application, and the source record it came from (the echo guard).
+
+    A source that reads a record listed here for its own application and connection skips it: it is Koppel's own
+    writing coming back, not new input ("came from WooCommerce order 263 via flow …").
+    """
+
+    __tablename__ = "created_records"
+
+    app: Mapped[str] = mapped_column(String(40), primary_key=True)
+    """The application the record lives in (``woocommerce``, ``asperion``)."""
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    """Which store or administration (the connection's address and tenant), so two administrations never mix."""
+    record_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """The record as that application's source names it (``salesorder:5``, ``order:1234``)."""
+    source_app: Mapped[str] = mapped_column(String(40))
+    source_id: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[str] = mapped_column(String(200), default="")
+    """What a person calls the source record (the order number)."""
+    flow_key: Mapped[str] = mapped_column(String(200))
+    flow_name: Mapped[str] = mapped_column(String(200), default="")
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ==== Exactly-once: delivery intents and trusted targets (issues 11 and 14) =====================================
+
+
+class Intent(Base):
+    """A record a run is about to deliver to a target: written (one write per page) before any of the page's
+    records is sent, deleted with the record's outcome. A note still there when a run reads the record again means
+    a delivery may have been made that the idempotency map does not know: the target is asked before sending."""
+
+    __tablename__ = "intents"
+
+    flow_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ==== Automatic recovery: records that failed on a transient error, retried by later runs (issue 11) ==========
+
+
+class RetryRecord(Base):
+    """A record of a flow's source that failed on a transient error (5xx, timeout, dropped connection, 429) and
+    will be read again by id by a later run once ``next_at`` has passed (:mod:`engine.retryset`).
+
+    Independent of the source's cursor, which moves on. After the flow's allowed attempts the row is removed and
+    the record's last failed log entry stays in the inbox with its reason.
+    """
+
+    __tablename__ = "retry_records"
+    __table_args__ = (Index("ix_retry_records_due", "flow_key", "next_at"),)
+
+    flow_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    """The source node that reads the record again."""
+    source_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    record_key: Mapped[str] = mapped_column(String(200), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    """Failed attempts so far (the first run's included)."""
+    next_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TargetTrust(Base):
+    """A flow's target whose deliveries this database knows completely (per flow key and target node).
+
+    Until it exists the engine asks the application about every record before sending (the application may hold
+    bookings made before this database: another installation, an import). It is written when the target says it
+    holds nothing yet, or when a complete run of the flow has checked every record it read.
+    """
+
+    __tablename__ = "target_trust"
+
+    flow_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    reason: Mapped[str] = mapped_column(String(20), default="")
+    """``empty`` (the application held nothing) or ``checked`` (a complete run asked about every record)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ==== Users, roles, invitations, log-in throttling and the audit trail (issue 11, "Security and users") =========
+
+
+class Role:
+    """Values of ``User.role`` and ``ApiToken.role``, weakest first: a viewer reads, an editor changes flows and
+    runs, an owner also manages users and connections and erases personal data."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    OWNER = "owner"
+    ORDER = (VIEWER, EDITOR, OWNER)
+
+    @classmethod
+    def rank(cls, role: str | None) -> int:
+        return cls.ORDER.index(role) if role in cls.ORDER else -1
+
+    @classmethod
+    def lowest(cls, *roles: str | None) -> str:
+        return min((r for r in roles if r in cls.ORDER), key=cls.rank, default=cls.VIEWER)
+
+
+class Invite(Base):
+    """An owner's invitation: whoever opens the link (only its SHA-256 is stored) sets a password and joins."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoginThrottle(Base):
+    """Failed log-ins per key (``account:<e-mail>`` or ``address:<ip>``): after a few, the next try must wait."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEvent(Base):
+    """Who changed what: a flow, a connection, a user (written after every successful change)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(320), default=None)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(200), default="")
+    action: Mapped[str] = mapped_column(String(80))
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 
+from engine.connections import ClientPool
 from engine.flow import FlowGraph, GraphNode
+from engine.lease import Lease, LeaseLost
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
-from engine.models import Cursor, IdempotencyEntry
+from engine.models import CreatedRecord, Cursor, IdempotencyEntry, Intent, TargetTrust, utcnow
 from nodes import jsoncodec
 from nodes.base import (
     Booked,
@@ -34,9 +38,11 @@ from nodes.base import (
     SourceNode,
     TargetNode,
 )
+from nodes.echo import Origin
 
 if TYPE_CHECKING:
     from engine.db import Database
+    from engine.retryset import RetrySet
 
 __all__ = ("ClientPool", "RunCancelled", "RunContext", "execute_graph")
 
@@ -45,33 +51,6 @@ log = logging.getLogger("koppel.runner")
 
 class RunCancelled(Exception):
     pass
-
-
-class ClientPool:
-    """Connector clients of one run, created on first use from connection specs and closed at the end."""
-
-    def __init__(self, specs: dict[str, dict[str, Any]], token_store_for: Callable[[str, dict[str, Any]], Any]) -> None:
-        self._specs = specs
-        self._token_store_for = token_store_for
-        self._clients: dict[str, Any] = {}
-
-    def get(self, name: str) -> Any:
-        client = self._clients.get(name)
-        if client is None:
-            from nodes.connectors import make_client
-
-            spec = self._specs.get(name)
-            if spec is None:
-                raise KeyError(f"no connection named {name!r}")
-            client = make_client(spec["app"], spec, token_store=self._token_store_for(name, spec))
-            self._clients[name] = client
-        return client
-
-    async def close(self) -> None:
-        for client in self._clients.values():
-            with contextlib.suppress(Exception):
-                await client.aclose()
-        self._clients.clear()
 
 
 class DbCursor:
@@ -87,9 +66,11 @@ class DbCursor:
         *,
         read_only: bool,
         before_write: Callable[[], Awaitable[None]] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.db, self.flow_key, self.node_id, self.read_only = db, flow_key, node_id, read_only
         self.before_write = before_write
+        self.lease = lease
 
     async def get(self) -> str | None:
         async with self.db.session() as session:
@@ -101,12 +82,18 @@ class DbCursor:
             return
         if self.before_write is not None:
             await self.before_write()
-        async with self.db.session() as session, session.begin():
-            row = await session.get(Cursor, (self.flow_key, self.node_id))
-            if row is None:
-                session.add(Cursor(flow_key=self.flow_key, node_id=self.node_id, value=value))
-            else:
-                row.value = value
+        table = cast(Table, Cursor.__table__)
+        async with self.db.writing() as conn:
+            if self.lease is not None:
+                await self.lease.hold(conn)
+            dialect = sqlite if self.db.is_sqlite else postgresql
+            now = utcnow()
+            row = {"flow_key": self.flow_key, "node_id": self.node_id, "value": value, "updated_at": now}
+            await conn.execute(
+                dialect.insert(table)
+                .values(row)
+                .on_conflict_do_update(index_elements=["flow_key", "node_id"], set_={"value": value, "updated_at": now})
+            )
 
 
 @dataclass
@@ -122,6 +109,10 @@ class RunContext(NodeContext):
     cache: dict[str, Any] = field(default_factory=dict)
     before_cursor_write: Callable[[], Awaitable[None]] | None = None
     """Awaited before a source's cursor moves (:func:`execute_graph` sets it to the log sink's flush)."""
+    retry_set: RetrySet | None = None
+    """The flow's retry set (:mod:`engine.retryset`): records it holds are read again, transient failures kept."""
+    lease: Lease | None = None
+    """The worker's lease on the run: every write for the run is fenced by it (engine.lease)."""
 
     def client(self, connection: str) -> Any:
         return self.clients.get(connection)
@@ -129,7 +120,14 @@ class RunContext(NodeContext):
     def cursor(self, node_id: str) -> DbCursor:
         # A dry run, a backfill or an explicit list of records must not move the incremental cursor.
         read_only = self.dry_run or bool(self.params.get("record_ids")) or bool(self.params.get("modified_after"))
-        return DbCursor(self.db, self.flow_key, node_id, read_only=read_only, before_write=self.before_cursor_write)
+        return DbCursor(
+            self.db,
+            self.flow_key,
+            node_id,
+            read_only=read_only,
+            before_write=self.before_cursor_write,
+            lease=self.lease,
+        )
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -165,6 +163,10 @@ class _Page:
     """(target node, source id) → target id, read from the idempotency map once for the whole page."""
     fingerprints: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """(target node, source id) → the fingerprint kept with the delivery, where the target kept one."""
+    echoes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """source id → why the record is Koppel's own writing coming back (English, Dutch): the echo guard."""
+    in_doubt: set[tuple[str, str]] = field(default_factory=set)
+    """(target node, source id) with a delivery intent left by an earlier attempt: the target may hold it."""
 
 
 class _Execution:
@@ -189,6 +191,18 @@ class _Execution:
         self.instances: dict[str, Node] = {}
         self.limit: int | None = ctx.params.get("limit")
         self.read = 0
+        self.lease = ctx.lease
+        self.noted: list[str] = []
+        """Targets whose deliveries are noted before they are sent (create-once targets whose ``find_existing``
+        only answers "is it there?"): for them the application is asked only when in doubt."""
+        self.trusted: set[str] = set()
+        """Of :attr:`noted`, those whose deliveries this database knows completely (see TargetTrust)."""
+        self.complete = False
+        """Every source was read to its end (no limit, cancellation or lost lease stopped the run)."""
+
+    def stopped(self) -> bool:
+        """Cancelled, or the lease is lost: no record starts any more."""
+        return self.cancelled() or (self.lease is not None and self.lease.lost)
 
     async def run(self) -> None:
         for node_id in self.graph.order:
@@ -201,14 +215,20 @@ class _Execution:
                 opened.append(node)
             if self.on_expected is not None:
                 await self._report_expected()
+            await self._load_trust()
             for source in self.graph.sources:
+                await self._run_retries(source)
                 await self._run_source(source)
-                if self._limit_reached() or self.cancelled():
+                if self._limit_reached() or self.stopped():
                     break
+            else:
+                self.complete = not self.stopped()
         finally:
             for node in reversed(opened):
                 with contextlib.suppress(Exception):
                     await node.close()
+        if self.lease is not None and self.lease.lost:
+            raise LeaseLost(f"run {self.ctx.run_id} lost its lease")
         if self.cancelled():
             raise RunCancelled
 
@@ -232,9 +252,27 @@ class _Execution:
     def _limit_reached(self) -> bool:
         return self.limit is not None and self.read >= self.limit
 
-    async def _run_source(self, source: GraphNode) -> None:
-        node = self.instances[source.id]
+    async def _run_retries(self, source: GraphNode) -> None:
+        """Read again, by id, the records of this source whose automatic retry is due (engine.retryset)."""
+        retry_set = self.ctx.retry_set
+        ids = retry_set.due_ids(source.id) if retry_set is not None else []
+        if not ids or self._limit_reached() or self.cancelled():
+            return
+        ctx = dataclasses.replace(self.ctx, params={**self.ctx.params, "record_ids": ids})
+        node = source.cls(source.id, source.config, ctx)
         assert isinstance(node, SourceNode)
+        await node.open()
+        try:
+            await self._run_source(source, node)
+        finally:
+            with contextlib.suppress(Exception):
+                await node.close()
+
+    async def _run_source(self, source: GraphNode, node: SourceNode | None = None) -> None:
+        if node is None:
+            instance = self.instances[source.id]
+            assert isinstance(instance, SourceNode)
+            node = instance
         # Room for about two pages: the next page is fetched while this one is worked on, and memory stays bounded.
         queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=max(self.concurrency * 4, 200))
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
@@ -242,7 +280,7 @@ class _Execution:
         committer = asyncio.create_task(self._commit_cursors(node, pages))
         try:
             async for records in node.read():
-                if self.cancelled():
+                if self.stopped():
                     break
                 if self.limit is not None:
                     records = records[: max(0, self.limit - self.read)]
@@ -252,6 +290,8 @@ class _Execution:
                     records = [r for r in records if r.source_id not in done]
                 page = _Page(source, records, remaining=len(records))
                 page.delivered, page.fingerprints = await self._delivered([r.source_id for r in records])
+                page.echoes = await self._echoes(node, records)
+                page.in_doubt = await self._note_intents(page)
                 await pages.put(page)
                 if not records:
                     page.done.set()
@@ -269,7 +309,7 @@ class _Execution:
     async def _commit_cursors(self, node: SourceNode, pages: asyncio.Queue[_Page | None]) -> None:
         while (page := await pages.get()) is not None:
             await page.done.wait()
-            if self.cancelled():
+            if self.stopped():
                 continue
             await node.commit_cursor(page.records)
 
@@ -277,9 +317,11 @@ class _Execution:
         while (item := await queue.get()) is not None:
             page, record = item
             try:
-                if not self.cancelled():
+                if not self.stopped():
                     try:
                         result = await self._walk(page, record)
+                    except LeaseLost:
+                        continue  # the worker that holds the run now redoes the record; nothing is logged here
                     except (asyncio.CancelledError, RunCancelled):
                         raise
                     except Exception as exc:  # a bug in the engine itself: still log the record, keep going
@@ -292,7 +334,12 @@ class _Execution:
                             "message": f"internal error: {_error_text(exc)}",
                         }
                         result = RecordResult(source_id=record.source_id, outcome="failed", entries=[entry])
-                    await self.sink.add(result)
+                    if self.ctx.retry_set is not None:
+                        await self.ctx.retry_set.observe(page.source.id, record, result)
+                    try:
+                        await self.sink.add(result)
+                    except LeaseLost:
+                        continue
             finally:
                 page.remaining -= 1
                 if page.remaining == 0:
@@ -302,6 +349,19 @@ class _Execution:
         """Carry one record from its source through every node it reaches, in topological order."""
         source = page.source
         result = RecordResult(source_id=record.source_id, outcome="skipped")
+        echo = page.echoes.get(record.source_id)
+        if echo is not None:
+            skipped: dict[str, Any] = {
+                "node_id": source.id,
+                "record_key": record.key[:200],
+                "source_id": record.source_id,
+                "status": "skipped",
+                "message": echo[0],
+                "detail": {"echo": {"en": echo[0], "nl": echo[1]}, "input": record.source},
+            }
+            result.entries.append(skipped)
+            return result
+        record.context.setdefault("source_app", self.instances[source.id].app)
         outcomes: list[str] = []
         inbox: dict[str, list[tuple[Record, list[dict[str, Any]]]]] = {}
         steps0 = [{"node": source.id, "output": record.data}]
@@ -358,13 +418,17 @@ class _Execution:
             entry["message"] = problem.message
             detail.update(problem.detail)
             outgoing = None
-        except (asyncio.CancelledError, RunCancelled):
+        except (asyncio.CancelledError, RunCancelled, LeaseLost):
             raise
         except Exception as exc:
+            if self.lease is not None and self.lease.lost:
+                raise LeaseLost(f"run {self.ctx.run_id} lost its lease") from exc
             log.debug("record %s failed at %s", record.key, gnode.id, exc_info=True)
             status = "failed"
             entry["message"] = _error_text(exc)
             detail["error"] = {"type": type(exc).__name__, "message": _error_text(exc)}
+            if getattr(exc, "transient", False) is True:  # may pass by itself: retried by a later run
+                detail["error"]["transient"] = True
         warnings = (outgoing or record).warnings
         if warnings:
             detail["warnings"] = list(warnings)
@@ -393,25 +457,39 @@ class _Execution:
                 fingerprint = page.fingerprints.get((gnode.id, record.source_id))
                 if fingerprint is None:
                     raise SkipRecord(f"already delivered as {known}", target_id=known)
+                if self.lease is not None and not self.ctx.dry_run:
+                    # A revisit may write (a concept updated, a correction booked): only while the lease is ours.
+                    # It needs no delivery intent: what it creates is looked up by its exact description first.
+                    await self.lease.ensure()
                 delivery = await node.revisit(record, Booked(known, fingerprint))
-                return self._delivered_now(gnode, record, entry, detail, result, delivery), "ok"
-        existing = await node.find_existing(record)
-        if existing is not None:
-            if not self.ctx.dry_run:
-                result.deliveries.append({"node_id": gnode.id, "source_id": record.source_id, "target_id": existing})
-            what = getattr(node, "what", "")
-            raise SkipRecord(f"already exists as {what + ' ' if what else ''}{existing}", target_id=existing)
+                return self._delivered_now(node, gnode, record, entry, detail, result, delivery), "ok"
+        if self._must_ask(page, gnode.id, record.source_id):
+            existing = await node.find_existing(record)
+            if existing is not None:
+                if not self.ctx.dry_run:
+                    result.deliveries.append(
+                        {"node_id": gnode.id, "source_id": record.source_id, "target_id": existing}
+                    )
+                    self._note_created(node, record, existing, result)
+                what = getattr(node, "what", "")
+                raise SkipRecord(f"already exists as {what + ' ' if what else ''}{existing}", target_id=existing)
         payload = await node.build(record)
         detail["request"] = payload
         if self.ctx.dry_run:
             entry["message"] = "dry run: would send"
             detail["dry_run"] = True
             return record, "ok"
+        if self.lease is not None:
+            await self.lease.ensure()
+        # Until send returns, the target may or may not hold the record: its delivery intent stays unless it does.
+        result.in_doubt.add(gnode.id)
         delivery = await node.send(record, payload)
-        return self._delivered_now(gnode, record, entry, detail, result, delivery), "ok"
+        result.in_doubt.discard(gnode.id)
+        return self._delivered_now(node, gnode, record, entry, detail, result, delivery), "ok"
 
     def _delivered_now(
         self,
+        node: TargetNode,
         gnode: GraphNode,
         record: Record,
         entry: dict[str, Any],
@@ -420,7 +498,7 @@ class _Execution:
         delivery: Delivery,
     ) -> Record:
         """Log a delivery and note it for the idempotency map (with its fingerprint, replacing the old entry when
-        the delivery replaces a booking)."""
+        the delivery replaces a booking) and for the echo guard."""
         if delivery.request is not None:
             detail["request"] = delivery.request
         detail["response"] = delivery.response
@@ -436,9 +514,62 @@ class _Execution:
             if delivery.replaces:
                 noted["replace"] = True
             result.deliveries.append(noted)
+            self._note_created(node, record, delivery.target_id, result)
         out = record.derive(record.data)
         out.context.setdefault("targets", {})[gnode.id] = delivery.target_id
         return out
+
+    def _scope(self, node: Node) -> str:
+        names = type(node).connection_names(node.config)
+        return self.ctx.clients.scope(names[0]) if names else ""
+
+    def _note_created(self, node: TargetNode, record: Record, target_id: str, result: RecordResult) -> None:
+        """Remember a record this target created (or found made before), for the echo guard."""
+        if not node.creates or not node.app:
+            return
+        result.created.append(
+            {
+                "app": node.app,
+                "scope": self._scope(node),
+                "record_id": f"{node.creates}:{target_id}",
+                "source_app": str(record.context.get("source_app") or ""),
+                "source_id": record.source_id,
+                "source_key": record.key[:200],
+                "flow_key": self.ctx.flow_key,
+                "flow_name": self.graph.name[:200],
+                "run_id": self.ctx.run_id,
+            }
+        )
+
+    async def _echoes(self, node: SourceNode, records: list[Record]) -> dict[str, tuple[str, str]]:
+        """The records of a page that Koppel itself wrote into the source's application (the echo guard): known
+        from the table of created records, else from Koppel's mark in the record itself."""
+        if not records:
+            return {}
+        found: dict[str, Origin] = {}
+        if node.app:
+            async with self.ctx.db.session() as session:
+                rows = await session.execute(
+                    select(
+                        CreatedRecord.record_id,
+                        CreatedRecord.source_app,
+                        CreatedRecord.source_id,
+                        CreatedRecord.source_key,
+                        CreatedRecord.flow_name,
+                    ).where(
+                        CreatedRecord.app == node.app,
+                        CreatedRecord.scope == self._scope(node),
+                        CreatedRecord.record_id.in_([r.source_id for r in records]),
+                    )
+                )
+                for record_id, app, source_id, key, flow in rows:
+                    found[record_id] = Origin(app, source_id, key, flow)
+        for record in records:
+            if record.source_id not in found:
+                origin = node.origin(record)
+                if origin is not None:
+                    found[record.source_id] = origin
+        return {source_id: origin.message() for source_id, origin in found.items()}
 
     async def _delivered(
         self, source_ids: list[str]
@@ -472,6 +603,115 @@ class _Execution:
                             fingerprints[(node_id, source_id)] = decoded
             return delivered, fingerprints
 
+    def _must_ask(self, page: _Page, node_id: str, source_id: str) -> bool:
+        """Whether ``find_existing`` is asked: always, except for a noted target this database knows completely and a
+        record with no intent left over (then it has never been sent, by this database or anyone else)."""
+        if self.ctx.dry_run or node_id not in self.trusted:
+            return True
+        return (node_id, source_id) in page.in_doubt
+
+    async def _load_trust(self) -> None:
+        """Which noted targets this database knows completely; a target new to the flow is asked whether it holds
+        anything yet (an empty one is trusted from the start)."""
+        self.noted = [
+            nid
+            for nid, node in self.instances.items()
+            if isinstance(node, TargetNode) and not node.upsert and node.find_only_in_doubt
+        ]
+        if not self.noted or self.ctx.dry_run:
+            return
+        async with self.ctx.db.session() as session:
+            rows = await session.execute(
+                select(TargetTrust.node_id).where(
+                    TargetTrust.flow_key == self.ctx.flow_key, TargetTrust.node_id.in_(self.noted)
+                )
+            )
+            self.trusted = set(rows.scalars())
+        for node_id in self.noted:
+            if node_id in self.trusted:
+                continue
+            node = self.instances[node_id]
+            assert isinstance(node, TargetNode)
+            try:
+                holds = await node.holds_records()
+            except Exception:  # cannot tell: ask about every record, as for a target that holds bookings
+                log.info("target %s could not say whether it holds records", node_id, exc_info=True)
+                holds = None
+            if holds is False:
+                await self._trust(node_id, "empty")
+
+    async def _trust(self, node_id: str, reason: str) -> None:
+        table = cast(Table, TargetTrust.__table__)
+        dialect = sqlite if self.ctx.db.is_sqlite else postgresql
+        row = {
+            "flow_key": self.ctx.flow_key,
+            "node_id": node_id,
+            "run_id": self.ctx.run_id,
+            "reason": reason,
+            "created_at": utcnow(),
+        }
+        async with self.ctx.db.writing() as conn:
+            if self.lease is not None:
+                await self.lease.hold(conn)
+            await conn.execute(dialect.insert(table).values(row).on_conflict_do_nothing())
+        self.trusted.add(node_id)
+
+    async def trust_checked_targets(self, counts: dict[str, int]) -> None:
+        """After a complete run that asked the application about every record and left none failed or waiting,
+        its targets' deliveries are known completely: later runs ask only about records in doubt."""
+        params = self.ctx.params
+        if (
+            not self.complete
+            or self.ctx.dry_run
+            or self.limit is not None
+            or params.get("record_ids")
+            or params.get("modified_after")
+            or params.get("modified_before")
+            or counts.get("failed")
+            or counts.get("waiting")
+        ):
+            return
+        for node_id in self.noted:
+            if node_id not in self.trusted:
+                await self._trust(node_id, "checked")
+
+    async def _note_intents(self, page: _Page) -> set[tuple[str, str]]:
+        """Note, in one fenced write, every record of the page that a noted target may deliver; returns the notes
+        that were there already (left by an attempt that did not finish them: those records are in doubt)."""
+        if not self.noted or self.ctx.dry_run or not page.records:
+            return set()
+        source_ids = list(dict.fromkeys(r.source_id for r in page.records))
+        async with self.ctx.db.session() as session:
+            rows = await session.execute(
+                select(Intent.node_id, Intent.source_id).where(
+                    Intent.flow_key == self.ctx.flow_key,
+                    Intent.node_id.in_(self.noted),
+                    Intent.source_id.in_(source_ids),
+                )
+            )
+            existing = {(node_id, source_id) for node_id, source_id in rows}
+        now = utcnow()
+        new = [
+            {
+                "flow_key": self.ctx.flow_key,
+                "node_id": nid,
+                "source_id": sid,
+                "run_id": self.ctx.run_id,
+                "created_at": now,
+            }
+            for nid in self.noted
+            for sid in source_ids
+            if (nid, sid) not in existing and (nid, sid) not in page.delivered
+        ]
+        table = cast(Table, Intent.__table__)
+        dialect = sqlite if self.ctx.db.is_sqlite else postgresql
+        async with self.ctx.db.writing() as conn:
+            if self.lease is not None:
+                await self.lease.hold(conn)
+            if new:
+                await conn.execute(dialect.insert(table).on_conflict_do_nothing(), new)
+        return existing
+
 
 async def execute_graph(
     graph: FlowGraph,
@@ -489,3 +729,6 @@ async def execute_graph(
         graph, ctx, sink, concurrency=concurrency, resumed=resumed, cancelled=cancelled, on_expected=on_expected
     )
     await execution.run()
+    if execution.complete and execution.noted:
+        await sink.flush()
+        await execution.trust_checked_targets(dict(sink.counts))

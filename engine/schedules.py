@@ -18,6 +18,7 @@ not fire at noon because the flow was switched on at noon); a slot that finds th
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ __all__ = (
     "DEFAULT_CATCH_UP_S",
     "JOB_FUNCTIONS",
     "Schedule",
+    "cron_problem",
     "dispatch_webhooks",
     "fire_due",
     "next_fire_times",
@@ -108,6 +110,8 @@ def _positive_int(value: Any) -> int | None:
 
 def schedules_of(trigger: dict[str, Any]) -> list[Schedule]:
     """The slot series a trigger defines (invalid values define none; the settings API rejects them)."""
+    if not isinstance(trigger, dict):
+        return []
     kind = str(trigger.get("type") or "manual")
     if kind == "interval":
         every = _positive_int(trigger.get("every_s"))
@@ -127,18 +131,56 @@ def schedules_of(trigger: dict[str, Any]) -> list[Schedule]:
     return []
 
 
-def valid_cron(expr: str) -> bool:
+CRON_HORIZON_YEARS = 5
+"""A cron expression must fire within this many years to be accepted (``0 0 31 2 *`` never does)."""
+CRON_SYNTAX = "not a valid cron expression (e.g. */15 * * * *)"
+CRON_NEVER = "this cron expression never fires (no time matches it in the next 5 years)"
+
+
+@functools.lru_cache(maxsize=256)
+def cron_problem(expr: str) -> str | None:
+    """Why ``expr`` cannot serve as a schedule (bad syntax, or no firing time within the horizon), or None."""
+    from croniter import CroniterError, croniter
+
+    try:
+        if not croniter.is_valid(expr):
+            return CRON_SYNTAX
+        # Whether a date matches does not depend on today: both directions are looked at from a fixed point,
+        # so the answer can be cached per expression.
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        nxt: datetime = croniter(expr, start, max_years_between_matches=CRON_HORIZON_YEARS).get_next(datetime)
+    except (CroniterError, ValueError, KeyError, TypeError, OverflowError):
+        return CRON_NEVER if _parses(expr) else CRON_SYNTAX
+    if (nxt - start).days > 366 * CRON_HORIZON_YEARS:
+        return CRON_NEVER
+    return None
+
+
+def _parses(expr: str) -> bool:
     from croniter import croniter
 
-    return bool(croniter.is_valid(expr))
+    try:
+        return bool(croniter.is_valid(expr))
+    except Exception:  # a library that chokes on odd input: then it does not parse
+        return False
+
+
+def valid_cron(expr: str) -> bool:
+    """Whether ``expr`` parses and fires at least once within :data:`CRON_HORIZON_YEARS`."""
+    return cron_problem(expr) is None
 
 
 def next_fire_times(trigger: dict[str, Any], now: datetime | None = None) -> dict[str, str]:
-    """When each of the trigger's series fires next (ISO times, for the flow page)."""
+    """When each of the trigger's series fires next (ISO times, for the flow page); a series that cannot tell
+    (a broken trigger stored before it was checked) is left out rather than breaking the page."""
     now = now or utcnow()
     result = {}
     for schedule in schedules_of(trigger):
-        nxt = schedule.next_slot(now)
+        try:
+            nxt = schedule.next_slot(now)
+        except Exception:
+            log.warning("the %s of a flow cannot say when it fires next", schedule.kind, exc_info=True)
+            continue
         if nxt is not None:
             result[schedule.kind] = nxt.isoformat()
     return result
@@ -168,7 +210,7 @@ async def _start(
 ) -> str | None:
     """Start and enqueue a run; None when the flow is busy (``store.FlowBusy``)."""
     from engine import store
-    from engine.jobs import enqueue_run
+    from engine.queue import enqueue_run
 
     try:
         run = await store.start_flow_run(db, flow_id, trigger=trigger, params=params, enqueue=False)
@@ -185,25 +227,35 @@ async def fire_due(db: Database, *, now: datetime | None = None, queue: ArqRedis
         flows = (await session.execute(select(Flow.id, Flow.trigger).where(Flow.active.is_(True)))).all()
     started = []
     for flow_id, trigger in flows:
-        for schedule in schedules_of(trigger or {}):
-            slot = schedule.latest_slot(now)
-            if slot is None or (now - slot).total_seconds() > schedule.grace_s(now):
-                continue
-            key = await _claim_slot(db, flow_id, schedule.kind, slot)
-            if key is None:
-                continue
-            try:
-                run_id = await _start(db, flow_id, trigger=schedule.kind, params={}, queue=queue)
-            except Exception as exc:
-                log.exception("scheduled run of flow %s could not start", flow_id)
-                await _set_slot_info(db, key, None, {"error": f"{type(exc).__name__}: {exc}"})
-                continue
-            if run_id is None:
-                log.info("flow %s is still running: %s slot %s skipped", flow_id, schedule.kind, slot.isoformat())
-                await _set_slot_info(db, key, None, {"skipped": "the flow was still running"})
-            else:
-                await _set_slot_info(db, key, run_id, {})
-                started.append(run_id)
+        # One flow's broken trigger (or any error while starting it) must never keep the other flows from firing.
+        try:
+            started.extend(await _fire_flow(db, flow_id, trigger, now=now, queue=queue))
+        except Exception:
+            log.exception("the schedule of flow %s could not be evaluated; the other flows go on", flow_id)
+    return started
+
+
+async def _fire_flow(db: Database, flow_id: str, trigger: Any, *, now: datetime, queue: ArqRedis | None) -> list[str]:
+    started = []
+    for schedule in schedules_of(trigger if isinstance(trigger, dict) else {}):
+        slot = schedule.latest_slot(now)
+        if slot is None or (now - slot).total_seconds() > schedule.grace_s(now):
+            continue
+        key = await _claim_slot(db, flow_id, schedule.kind, slot)
+        if key is None:
+            continue
+        try:
+            run_id = await _start(db, flow_id, trigger=schedule.kind, params={}, queue=queue)
+        except Exception as exc:
+            log.exception("scheduled run of flow %s could not start", flow_id)
+            await _set_slot_info(db, key, None, {"error": f"{type(exc).__name__}: {exc}"})
+            continue
+        if run_id is None:
+            log.info("flow %s is still running: %s slot %s skipped", flow_id, schedule.kind, slot.isoformat())
+            await _set_slot_info(db, key, None, {"skipped": "the flow was still running"})
+        else:
+            await _set_slot_info(db, key, run_id, {})
+            started.append(run_id)
     return started
 
 
@@ -271,8 +323,17 @@ async def scheduler_tick(ctx: dict[str, Any]) -> dict[str, int]:
     """Every two seconds on one worker of the cluster: due schedules, then pending webhook deliveries."""
     db: Database = ctx["db"]
     queue = ctx.get("redis")
-    fired = await fire_due(db, queue=queue)
-    hooked = await dispatch_webhooks(db, queue=queue)
+    # The two halves are independent: a failing schedule never holds up stored webhook deliveries, nor the reverse.
+    fired: list[str] = []
+    hooked: list[str] = []
+    try:
+        fired = await fire_due(db, queue=queue)
+    except Exception:
+        log.exception("the scheduler could not look at the schedules this tick")
+    try:
+        hooked = await dispatch_webhooks(db, queue=queue)
+    except Exception:
+        log.exception("the scheduler could not dispatch webhook deliveries this tick")
     return {"scheduled": len(fired), "webhook_runs": len(hooked)}
 
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
+from sqlalchemy.exc import DBAPIError
 
+from engine.connections import ClientPool, DbTokenStore, connection_specs
 from engine.crypto import get_box
+from engine.db import process_name, session_name
 from engine.flow import FlowInvalid, build_graph
+from engine.lease import Lease, LeaseLost
 from engine.logsink import LogSink
-from engine.models import Connection, CredentialState, Flow, FlowVersion, Run, RunStatus, utcnow
-from engine.runner import ClientPool, RunCancelled, RunContext, execute_graph
+from engine.models import Flow, FlowVersion, Run, RunStatus, utcnow
+from engine.retryset import open_retry_set
+from engine.runner import RunCancelled, RunContext, execute_graph
 from engine.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -34,41 +38,12 @@ __all__ = (
 )
 
 log = logging.getLogger("koppel.service")
-WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+WORKER_NAME = process_name()
 
 
 def flow_key_for_document(document: dict[str, Any]) -> str:
     """The idempotency/cursor key of a flow run from a file: stable across runs of the same named flow."""
     return f"file:{document.get('name', '')}"[:200]
-
-
-class DbTokenStore:
-    """Rotating OAuth tokens of one connection, encrypted in ``credential_state``."""
-
-    def __init__(self, db: Database, key: str) -> None:
-        self.db, self.key = db, key
-
-    async def load(self) -> dict[str, Any] | None:
-        async with self.db.session() as session:
-            row = await session.get(CredentialState, self.key)
-            return get_box().open(row.secrets) if row and row.secrets else None
-
-    async def save(self, tokens: dict[str, Any]) -> None:
-        sealed = get_box().seal(tokens)
-        async with self.db.session() as session, session.begin():
-            row = await session.get(CredentialState, self.key)
-            if row is None:
-                session.add(CredentialState(key=self.key, secrets=sealed))
-            else:
-                row.secrets = sealed
-
-
-async def connection_specs(db: Database) -> dict[str, dict[str, Any]]:
-    """Every stored connection as a connections-file object (secrets decrypted, for the engine only)."""
-    box = get_box()
-    async with db.session() as session:
-        rows = (await session.execute(select(Connection))).scalars().all()
-    return {row.name: {"app": row.app, **row.settings, **box.open(row.secrets), "_id": row.id} for row in rows}
 
 
 async def create_run(
@@ -111,29 +86,65 @@ async def create_run(
     return run
 
 
-async def _claim(db: Database, run_id: str, settings: Settings) -> Run | None:
+async def _claim(db: Database, run_id: str, settings: Settings) -> tuple[Run, Lease] | None:
+    """Take the run (queued, or running with a stale heartbeat): its attempt goes up by one and is this worker's
+    fencing token (:mod:`engine.lease`)."""
     stale = utcnow() - timedelta(seconds=settings.stale_after_s)
-    async with db.session() as session, session.begin():
-        result = await session.execute(
-            update(Run)
-            .where(
-                Run.id == run_id,
-                or_(
-                    Run.status == RunStatus.QUEUED,
-                    (Run.status == RunStatus.RUNNING) & (Run.heartbeat_at < stale),
-                ),
+    claimed_at = time.monotonic()
+    try:
+        async with db.writing() as conn:
+            if not db.is_sqlite:
+                # A frozen worker may hold the run's row (PostgreSQL does not end a session that waits for the rest
+                # of a pipelined statement): give up quickly instead of waiting for ever, and end its sessions below.
+                await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            result = await conn.execute(
+                update(Run)
+                .where(
+                    Run.id == run_id,
+                    or_(
+                        Run.status == RunStatus.QUEUED,
+                        (Run.status == RunStatus.RUNNING) & (Run.heartbeat_at < stale),
+                    ),
+                )
+                .values(
+                    status=RunStatus.RUNNING,
+                    attempt=Run.attempt + 1,
+                    worker=WORKER_NAME,
+                    heartbeat_at=utcnow(),
+                    started_at=utcnow(),
+                )
             )
-            .values(
-                status=RunStatus.RUNNING,
-                attempt=Run.attempt + 1,
-                worker=WORKER_NAME,
-                heartbeat_at=utcnow(),
-                started_at=utcnow(),
-            )
+            if result.rowcount != 1:
+                return None
+    except DBAPIError as exc:
+        if db.is_sqlite or "lock timeout" not in str(exc):
+            raise
+        await _end_stale_sessions(db, run_id, stale)
+        return None  # the stale-run check enqueues it again; the next claim finds the row free
+    async with db.session() as session:
+        run = await session.get(Run, run_id)
+    if run is None:
+        return None
+    lease = Lease(db, run_id, run.attempt, stale_after_s=settings.stale_after_s, claimed_at=claimed_at)
+    return run, lease
+
+
+async def _end_stale_sessions(db: Database, run_id: str, stale: datetime) -> None:
+    """End the database sessions of the worker that holds a stale run's row (frozen, or cut off from the network):
+    that worker lost its lease, and its open transaction must not keep the run from being taken over."""
+    async with db.session() as session:
+        run = await session.get(Run, run_id)
+        if run is None or run.worker is None or run.heartbeat_at is None or run.heartbeat_at >= stale:
+            return
+        ended = await session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :name AND datname = current_database() AND pid <> pg_backend_pid() "
+                "AND xact_start IS NOT NULL"
+            ),
+            {"name": session_name(run.worker)},
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return await session.get(Run, run_id)
+        log.warning("run %s: ended %d database sessions of its stale worker %s", run_id, len(ended.all()), run.worker)
 
 
 def final_status(run: Run, *, cancelled: bool = False, error: str | None = None) -> str:
@@ -154,50 +165,55 @@ async def _specs_for(db: Database, run: Run) -> tuple[dict[str, dict[str, Any]],
 
 
 async def execute_run(db: Database, run_id: str, settings: Settings | None = None) -> Run | None:
-    """Claim and execute one run to its end. Returns None when another worker holds it."""
+    """Claim and execute one run to its end. Returns None when another worker holds it (or took it over)."""
     settings = settings or get_settings()
-    run = await _claim(db, run_id, settings)
-    if run is None:
+    claimed = await _claim(db, run_id, settings)
+    if claimed is None:
         log.info("run %s is not claimable (finished or held by a live worker)", run_id)
         return None
+    run, lease = claimed
     flow_key = run.flow_id or flow_key_for_document(run.document)
     error: str | None = None
     cancelled = False
     specs, from_file = await _specs_for(db, run)
 
-    def token_store(name: str, spec: dict[str, Any]) -> DbTokenStore:
-        if from_file:
-            return DbTokenStore(db, f"file:{name}:{spec.get('client_id', '')}")
-        return DbTokenStore(db, f"conn:{spec.get('_id', name)}")
-
-    clients = ClientPool(specs, token_store)
+    clients = ClientPool(db, specs, from_file=from_file, lease=lease)
     params = {k: v for k, v in run.params.items() if k != "connections_sealed"}
     ctx = RunContext(
-        flow_key=flow_key, run_id=run.id, db=db, clients=clients, dry_run=bool(params.get("dry_run")), params=params
+        flow_key=flow_key,
+        run_id=run.id,
+        db=db,
+        clients=clients,
+        dry_run=bool(params.get("dry_run")),
+        params=params,
+        lease=lease,
     )
-    sink = LogSink(db, run.id, flow_key, run.flow_id)
+    sink = LogSink(db, run.id, flow_key, run.flow_id, lease=lease)
     await sink.start(run.counts())
     cancel_event = asyncio.Event()
-    heartbeat = asyncio.create_task(_heartbeat(db, run.id, settings, cancel_event))
+    heartbeat = asyncio.create_task(_heartbeat(lease, settings, cancel_event))
 
     async def on_expected(total: int) -> None:
-        async with db.session() as session, session.begin():
-            await session.execute(update(Run).where(Run.id == run_id).values(expected_count=total))
+        async with db.writing() as conn:
+            await lease.hold(conn, expected_count=total)
 
     try:
         graph, problems = build_graph(run.document, {name: spec["app"] for name, spec in specs.items()})
         if graph is None:
             raise FlowInvalid(problems)
         concurrency = int(graph.settings.get("concurrency", 8))
+        ctx.retry_set = await open_retry_set(db, graph, flow_key, run.id, params, trigger=run.trigger)
         await execute_graph(
             graph,
             ctx,
             sink,
             concurrency=concurrency,
             resumed=run.attempt > 1,
-            cancelled=cancel_event.is_set,
+            cancelled=lambda: cancel_event.is_set() or lease.lost,
             on_expected=on_expected,
         )
+    except LeaseLost:
+        lease.lose()
     except RunCancelled:
         cancelled = True
     except FlowInvalid as exc:
@@ -205,42 +221,67 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
             f"{p.node + ': ' if p.node else ''}{p.field + ': ' if p.field else ''}{p.message}" for p in exc.problems
         )
     except Exception as exc:
-        log.exception("run %s failed", run_id)
-        error = f"{type(exc).__name__}: {exc}"
+        if lease.lost:
+            log.info("run %s stopped after losing its lease (%s)", run_id, exc)
+        else:
+            log.exception("run %s failed", run_id)
+            error = f"{type(exc).__name__}: {exc}"
     finally:
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
-        await sink.close()
+        try:
+            await sink.close()
+        except LeaseLost:
+            lease.lose()
         await clients.close()
-    return await _finish(db, run_id, cancelled=cancelled, error=error)
+        if ctx.retry_set is not None and not lease.lost:
+            try:
+                await ctx.retry_set.finish(complete=error is None and not cancelled and not params.get("limit"))
+            except Exception:  # the set stays as it was: the records are retried (and settled) again next time
+                log.exception("run %s could not update its flow's retry set", run_id)
+    if lease.lost:
+        log.warning("run %s: attempt %s stopped; another worker holds the run", run_id, lease.token)
+        return None
+    try:
+        return await _finish(db, lease, cancelled=cancelled, error=error)
+    except LeaseLost:
+        return None
 
 
-async def _finish(db: Database, run_id: str, *, cancelled: bool, error: str | None) -> Run:
-    async with db.session() as session, session.begin():
-        run = await session.get(Run, run_id, with_for_update=not db.is_sqlite)
-        assert run is not None
-        run.status = final_status(run, cancelled=cancelled or run.cancel_requested, error=error)
-        run.error = error
-        run.finished_at = utcnow()
+async def _finish(db: Database, lease: Lease, *, cancelled: bool, error: str | None) -> Run:
+    async with db.writing() as conn:
+        await lease.hold(conn)  # first: the run row is locked for this transaction (and still ours)
+        row = (await conn.execute(select(Run.__table__).where(Run.id == lease.run_id))).one()
+        run = Run(**row._asdict())
+        status = final_status(run, cancelled=cancelled or run.cancel_requested, error=error)
+        await conn.execute(
+            update(Run).where(Run.id == lease.run_id).values(status=status, error=error, finished_at=utcnow())
+        )
+    async with db.session() as session:
+        finished = await session.get(Run, lease.run_id)
+    assert finished is not None
     from engine.broadcast import get_broadcaster
 
-    await get_broadcaster().notify(run_id)
-    return run
+    await get_broadcaster().notify(lease.run_id)
+    return finished
 
 
-async def _heartbeat(db: Database, run_id: str, settings: Settings, cancel_event: asyncio.Event) -> None:
+async def _heartbeat(lease: Lease, settings: Settings, cancel_event: asyncio.Event) -> None:
     interval = max(0.05, min(settings.heartbeat_s, settings.stale_after_s / 3))
     while True:
         await asyncio.sleep(interval)
         try:
-            async with db.session() as session, session.begin():
-                await session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
-                requested = (await session.execute(select(Run.cancel_requested).where(Run.id == run_id))).scalar()
+            await lease.renew(force=True)
+            async with lease.db.session() as session:
+                requested = (await session.execute(select(Run.cancel_requested).where(Run.id == lease.run_id))).scalar()
             if requested:
                 cancel_event.set()
+        except LeaseLost:
+            cancel_event.set()
+            return
         except Exception:  # a missed heartbeat is retried at the next beat
-            log.warning("heartbeat of run %s failed", run_id, exc_info=True)
+            log.warning("heartbeat of run %s failed", lease.run_id, exc_info=True)
 
 
 async def cancel_run(db: Database, run_id: str) -> Run | None:

@@ -7,10 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 
+from engine.connections import open_client
 from engine.crypto import get_box
 from engine.flow import Problem, validate_flow
 from engine.models import Connection, Flow, FlowVersion, LogEntry, Run, RunStatus, utcnow
+from engine.queue import enqueue_run
 from engine.service import create_run
+from nodes.connectors import secret_fields
+from nodes.connectors.base import InvalidConnectionSpec
+from nodes.connectors.http import ConnectionTest
+from nodes.connectors.registry import connectors, get_connector
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -57,10 +63,7 @@ class InvalidConnection(ValueError):
 
 
 def _split_secrets(app: str, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from nodes.connectors import APPS
-
-    info = APPS[app]
-    secret_names = {f.name for f in info.fields if f.secret}
+    secret_names = set(secret_fields(app))
     public = {k: v for k, v in fields.items() if k not in secret_names and k not in ("app", "name")}
     hidden = {k: v for k, v in fields.items() if k in secret_names and v not in (None, "")}
     return public, hidden
@@ -68,10 +71,7 @@ def _split_secrets(app: str, fields: dict[str, Any]) -> tuple[dict[str, Any], di
 
 def connection_view(row: Connection) -> dict[str, Any]:
     """What may be shown of a connection: never its secrets, only which ones are set."""
-    from nodes.connectors import APPS
-
-    info = APPS.get(row.app)
-    secret_names = [f.name for f in info.fields if f.secret] if info else []
+    secret_names = secret_fields(row.app)
     stored = get_box().open(row.secrets) if row.secrets else {}
     return {
         "id": row.id,
@@ -112,14 +112,12 @@ async def save_connection(
     db: Database, *, name: str, app: str, fields: dict[str, Any], connection_id: str | None = None
 ) -> Connection:
     """Create or update a connection. Secrets left empty on update keep their stored value (write-only)."""
-    from nodes.connectors import APPS, validate_spec
-
     name = name.strip()
     problems = []
     if not name:
         problems.append("name: give the connection a name")
-    if app not in APPS:
-        raise InvalidConnection([f"app: must be one of {', '.join(sorted(APPS))}"])
+    if app not in connectors():
+        raise InvalidConnection([f"app: must be one of {', '.join(connectors())}"])
     public, hidden = _split_secrets(app, fields)
     async with db.session() as session, session.begin():
         row = await session.get(Connection, connection_id) if connection_id else None
@@ -127,7 +125,7 @@ async def save_connection(
             raise NotFound(f"no connection {connection_id!r}")
         box = get_box()
         merged_secrets = {**(box.open(row.secrets) if row and row.secrets else {}), **hidden}
-        problems.extend(validate_spec(app, {"app": app, **public, **merged_secrets}))
+        problems.extend(get_connector(app).validate({"app": app, **public, **merged_secrets}))
         clash = (
             await session.execute(
                 select(Connection.id).where(Connection.name == name, Connection.id != (connection_id or ""))
@@ -154,23 +152,19 @@ async def delete_connection(db: Database, connection_id: str) -> None:
 
 async def test_connection(db: Database, connection_id: str) -> dict[str, Any]:
     """Ask the application whether the credentials work; the answer is stored with the connection."""
-    from engine.service import DbTokenStore
-    from nodes.connectors import make_client
-
     row = await get_connection(db, connection_id)
-    spec = {"app": row.app, **row.settings, **get_box().open(row.secrets)}
-    client = make_client(row.app, spec, token_store=DbTokenStore(db, f"conn:{row.id}"))
     try:
-        result = await client.test()
-    finally:
-        await client.aclose()
+        async with open_client(db, row.id) as client:
+            result = await get_connector(row.app).test(client)
+    except InvalidConnectionSpec as exc:
+        result = ConnectionTest(False, "The connection is incomplete: " + "; ".join(exc.problems))
     async with db.session() as session, session.begin():
         stored = await session.get(Connection, row.id)
         assert stored is not None
         stored.last_test_at = utcnow()
         stored.last_test_ok = bool(result.ok)
         stored.last_test_message = result.message
-    return {"ok": bool(result.ok), "message": result.message, "can_write": getattr(result, "can_write", None)}
+    return {"ok": bool(result.ok), "message": result.message, "can_write": result.can_write, "status": result.status}
 
 
 # ---- flows ---------------------------------------------------------------------------------------------------
@@ -218,13 +212,15 @@ async def create_flow(
     template: str | None = None,
 ) -> Flow:
     """A new flow with ``document`` as version 1 (saved even when invalid: drafts are allowed; runs are not)."""
+    # A malformed trigger or settings (a string, a list) is the validator's problem to report, never a crash.
+    trigger, settings = document.get("trigger"), document.get("settings")
     flow = Flow(
         name=str(document.get("name") or "Untitled flow")[:200],
         description=str(document.get("description") or ""),
         template=template,
         current_version=1,
-        trigger=dict(document.get("trigger") or {"type": "manual"}),
-        settings=dict(document.get("settings") or {}),
+        trigger=dict(trigger) if isinstance(trigger, dict) and trigger else {"type": "manual"},
+        settings=dict(settings) if isinstance(settings, dict) else {},
         webhook_secret=get_box().seal({"secret": secrets.token_urlsafe(32)}),
     )
     async with db.session() as session, session.begin():
@@ -296,8 +292,6 @@ async def start_flow_run(
             raise FlowBusy(f"flow {flow.name!r} is already running; wait for that run to finish")
     run = await create_run(db, flow=flow, trigger=trigger, params=params, created_by=created_by)
     if enqueue:
-        from engine.jobs import enqueue_run
-
         await enqueue_run(run.id)
     return run
 

@@ -1,126 +1,65 @@
-"""The built-in flow templates: the standard WooCommerce ↔ Asperion flows as flow documents.
+"""The built-in flow templates: the standard flows as flow documents, each describing itself.
 
-Each template is a JSON file ``engine/templates/<name>.json`` (format ``koppel.flow/1``) of ordinary nodes that a
-user opens on the canvas and changes; the settings of its map nodes are the defaults of the accounting contract.
+A template is two files in ``engine/templates/``: ``<name>.json``, the flow document (format ``koppel.flow/1``) of
+ordinary nodes that a user opens on the canvas and changes (the settings of its map nodes are the defaults of the
+accounting contract), and ``<name>.toml``, how it presents itself: ``title``, ``description`` (a paragraph in a
+shop owner's words, for the gallery, the wizard and the README), ``position`` (its place in the lists) and the setup
+wizard's ``[[questions]]``. Adding a template is adding its two files; nothing here names one.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ("TEMPLATE_DIR", "TEMPLATE_INFO", "get_template", "list_templates", "questions")
+__all__ = ("TEMPLATE_DIR", "TEMPLATE_INFO", "TemplateInfoError", "get_template", "list_templates", "questions")
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
-
-TEMPLATE_INFO: dict[str, dict[str, Any]] = {
-    "orders-to-sales-invoices": {
-        "title": "Orders → sales invoices",
-        "description": (
-            "Every paid or completed order in my shop becomes a sales invoice in Asperion, on the right customer: "
-            "a returning customer is found by e-mail, a new one is created (a company with its contact person, or "
-            "a private person), and guest orders go to my default debtor. Each line gets the right VAT code for "
-            "the customer's country — Dutch rates, OSS for consumers elsewhere in the EU, reverse charge for EU "
-            "businesses with a VAT number, export outside the EU — and the revenue account for that region. "
-            "Shipping, fees and discounts are booked too, and an invoice whose totals would differ from the order "
-            "by more than a cent is not booked at all but shown to me. Refunds become credit invoices."
-        ),
-    },
-    "orders-to-sales-orders": {
-        "title": "Orders → sales orders",
-        "description": (
-            "Every paid or completed order becomes a sales order in Asperion instead of an invoice, with the same "
-            "customer, lines, VAT codes and revenue accounts. Lines whose SKU is an article in Asperion become "
-            "article lines, so on inTrade my stock in Asperion follows what I sell online."
-        ),
-    },
-    "payments-to-financial-mutations": {
-        "title": "Payments → financial mutations",
-        "description": (
-            "When an order is paid, its payment is booked in my bank journal against the order's invoice: the "
-            "amount arrives on my bank account or on the clearing account of the payment provider (Mollie, Stripe, "
-            "PayPal) and the invoice is marked paid. Payments of orders whose invoice is not booked yet wait until "
-            "it is; a payment is never booked twice."
-        ),
-    },
-    "customers-to-debtors": {
-        "title": "Customers → debtors",
-        "description": (
-            "Every customer account in my shop becomes a debtor in Asperion, matched by e-mail address and kept up "
-            "to date: name, company and contact person, billing address, phone and VAT number, and the customer "
-            "classification (business or consumer, in the Netherlands, the EU or elsewhere)."
-        ),
-    },
-    "products-to-articles": {
-        "title": "Products → articles",
-        "description": (
-            "Every product with a SKU becomes an article in Asperion, and every variation of a variable product "
-            "its own article (name plus size, colour…). The price is sent without VAT; I decide per field whether "
-            "the flow keeps it up to date, sets it only once, or leaves it alone. Filters decide which products go."
-        ),
-    },
-    "stock-to-woocommerce": {
-        "title": "Stock → WooCommerce",
-        "description": (
-            "Asperion keeps my stock; this flow copies it to my shop for every article whose code is a SKU there: "
-            "what I have minus what open sales orders have reserved, never below zero. Only changed numbers are "
-            "sent, and the shop's 'manage stock' is switched on for those products."
-        ),
-    },
-    "asperion-orders-to-woocommerce": {
-        "title": "Asperion orders → WooCommerce",
-        "description": (
-            "Sales orders I enter in Asperion (by phone, at a fair) appear as orders in my shop, with the customer "
-            "found by e-mail or created. Every article must exist in the shop by SKU, otherwise the order is "
-            "shown to me with the missing SKUs; an order is never created twice."
-        ),
-    },
-}
-"""Per template: a title and a paragraph in a shop owner's words (gallery, wizard, README), and ``questions``."""
+_QUESTION_KEYS = {"nodes", "field", "question", "propose"}
 
 
-def _ask(nodes: list[str], field: str, question: str, **extra: Any) -> dict[str, Any]:
-    return {"nodes": nodes, "field": field, "question": question, **extra}
+class TemplateInfoError(ValueError):
+    """A template's ``.toml`` file cannot be used (the message names the file and the problem)."""
 
 
-_ORDER_QUESTIONS = [
-    _ask(["orders"], "statuses", "Which order statuses should be booked?"),
-    _ask(
-        ["orders"],
-        "start_date",
-        "From which date on? Orders created before it are left alone.",
-        propose="today",
-    ),
-]
-_DEBTOR_QUESTIONS = [
-    _ask(["debtor", "refund_debtor"], "guests_to_default", "Book orders of guests (no account) on one default debtor?"),
-    _ask(["debtor", "refund_debtor"], "default_debtor", "The customer number of that default debtor in Asperion"),
-]
-_INVOICE_QUESTIONS = [
-    _ask(
-        ["orders"],
-        "statuses",
-        "Which order statuses should be read? Processing and completed ones are invoiced; keep 'refunded' so that "
-        "full refunds are credited.",
-    ),
-    *_ORDER_QUESTIONS[1:],
-]
-_QUESTIONS: dict[str, list[dict[str, Any]]] = {
-    "orders-to-sales-invoices": _INVOICE_QUESTIONS + _DEBTOR_QUESTIONS,
-    "orders-to-sales-orders": _ORDER_QUESTIONS + _DEBTOR_QUESTIONS,
-    "payments-to-financial-mutations": _ORDER_QUESTIONS,
-    "customers-to-debtors": [],
-    "products-to-articles": [_ask(["products"], "status", "Which products: only published ones, or any status?")],
-    "stock-to-woocommerce": [_ask(["stock"], "formula", "Which stock should the shop show?")],
-    "asperion-orders-to-woocommerce": [
-        _ask(["sales_orders"], "statuses", "Which Asperion sales orders go to the shop?")
-    ],
-}
-for _name, _info in TEMPLATE_INFO.items():
-    _info["questions"] = _QUESTIONS.get(_name, [])
+def _read_info(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateInfoError(f"{path.name}: not valid TOML ({exc})") from exc
+    problems = [f"{key} is missing or empty" for key in ("title", "description") if not str(raw.get(key) or "")]
+    if not isinstance(raw.get("position", 0), int):
+        problems.append("position must be a whole number")
+    asked = raw.get("questions", [])
+    for number, question in enumerate(asked if isinstance(asked, list) else [None], 1):
+        if not isinstance(question, dict) or not {"nodes", "field", "question"} <= set(question):
+            problems.append(f"question {number} needs nodes, field and question")
+        elif set(question) - _QUESTION_KEYS:
+            problems.append(f"question {number} has unknown keys {sorted(set(question) - _QUESTION_KEYS)}")
+    unknown = set(raw) - {"title", "description", "position", "questions"}
+    if unknown:
+        problems.append(f"unknown keys {sorted(unknown)}")
+    if problems:
+        raise TemplateInfoError(f"{path.name}: " + "; ".join(problems))
+    return {
+        "title": str(raw["title"]),
+        "description": str(raw["description"]),
+        "position": int(raw.get("position", 0)),
+        "questions": [dict(q) for q in asked],
+    }
+
+
+def _all_info() -> dict[str, dict[str, Any]]:
+    found = {path.stem: _read_info(path) for path in TEMPLATE_DIR.glob("*.toml")}
+    return dict(sorted(found.items(), key=lambda item: (item[1]["position"], item[0])))
+
+
+TEMPLATE_INFO: dict[str, dict[str, Any]] = _all_info()
+"""Per template, in list order: ``title``, ``description``, ``position`` and ``questions`` (from its ``.toml``)."""
 
 
 def questions(name: str) -> list[dict[str, Any]]:
@@ -141,7 +80,7 @@ def _load() -> dict[str, dict[str, Any]]:
 
 
 def list_templates() -> list[str]:
-    """The template names, in the order of the contract's table (others after them, alphabetically)."""
+    """The template names by their ``position`` (templates without a ``.toml`` after them, alphabetically)."""
     names = _load()
     known = [name for name in TEMPLATE_INFO if name in names]
     return known + sorted(name for name in names if name not in TEMPLATE_INFO)

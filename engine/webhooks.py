@@ -6,7 +6,8 @@ flow's sources need (``woocommerce.orders`` → ``order.created`` + ``order.upda
 
 Receiving (:func:`receive_delivery`, served by :mod:`web.hooks`): WooCommerce's ping (form body ``webhook_id=N``,
 no signature) → 200; a missing or wrong ``X-WC-Webhook-Signature`` (base64 HMAC-SHA256 of the raw body, compared
-in constant time) → 401, logged, nothing stored; a delivery id seen before → 409 (a replay); otherwise the delivery
+in constant time) → 401, logged, nothing stored; a delivery id seen before, or the same topic and body within
+:func:`replay_window_s`, → 409 (a replay); otherwise the delivery
 is stored and its record is run at once, or — when the flow is busy — by the scheduler's next tick: none is lost.
 WooCommerce never retries a delivery, so the flow's catch-up run (see :mod:`engine.schedules`) picks up whatever a
 lost one missed; the idempotency map keeps every record from being booked twice.
@@ -19,16 +20,19 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from engine.connections import client_for, connection_specs
 from engine.crypto import get_box
 from engine.models import Flow, WebhookDelivery, utcnow
+from engine.settings import get_settings
+from nodes.connectors.registry import get_connector
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,11 +55,10 @@ __all__ = (
 
 log = logging.getLogger("koppel.webhooks")
 
-TOPICS_BY_SOURCE: dict[str, tuple[str, ...]] = {
-    "woocommerce.orders": ("order.created", "order.updated"),
-    "woocommerce.customers": ("customer.created", "customer.updated"),
-    "woocommerce.products": ("product.created", "product.updated"),
-}
+HOOK_APP = "woocommerce"
+"""The application whose signed deliveries this module verifies (``X-WC-Webhook-Signature``)."""
+_HOOKS = get_connector(HOOK_APP).webhooks
+TOPICS_BY_SOURCE: dict[str, tuple[str, ...]] = dict(_HOOKS.topics_by_source) if _HOOKS else {}
 SOURCE_PREFIX = {"order": "order", "customer": "customer", "product": "product"}
 
 
@@ -69,8 +72,13 @@ def flow_secret(flow: Flow) -> str:
     return str(get_box().open(flow.webhook_secret).get("secret", "")) if flow.webhook_secret else ""
 
 
+def replay_window_s() -> float:
+    """How long an identical signed body counts as a replay (``KOPPEL_WEBHOOK_REPLAY_WINDOW_S``, default 24 h)."""
+    return get_settings().webhook_replay_window_s
+
+
 def delivery_url(flow_id: str, base_url: str | None = None) -> str:
-    base = (base_url or os.environ.get("KOPPEL_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+    base = (base_url or get_settings().base_url).rstrip("/")
     return f"{base}/hooks/woocommerce/{flow_id}"
 
 
@@ -136,16 +144,36 @@ async def receive_delivery(
         return HookAnswer(400, {"error": "the body is not JSON"})
     source_id = _source_id(resource, event, payload)
     delivery_id = (lower.get("x-wc-webhook-delivery-id") or "sha256:" + hashlib.sha256(body).hexdigest())[:100]
+    body_hash = hashlib.sha256(topic.encode() + b"\n" + body).hexdigest()
     status = "pending" if (source_id and flow.active) else "ignored"
     try:
         async with db.session() as session, session.begin():
+            # The same signed body (and topic) again within the window is a replay whatever its delivery id; the
+            # unique (flow, body hash) index makes that decision atomic. Older twins give their hash up first.
+            cutoff = utcnow() - timedelta(seconds=replay_window_s())
+            await session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.flow_id == flow_id,
+                    WebhookDelivery.body_hash == body_hash,
+                    WebhookDelivery.received_at < cutoff,
+                )
+                .values(body_hash=None)
+            )
             session.add(
                 WebhookDelivery(
-                    flow_id=flow_id, delivery_id=delivery_id, topic=topic[:60], source_id=source_id, status=status
+                    flow_id=flow_id,
+                    delivery_id=delivery_id,
+                    topic=topic[:60],
+                    source_id=source_id,
+                    status=status,
+                    body_hash=body_hash,
                 )
             )
     except IntegrityError:
-        log.warning("webhook for flow %s rejected: delivery %s was received before (replay)", flow_id, delivery_id)
+        log.warning(
+            "webhook for flow %s rejected: delivery %s or its body was received before (replay)", flow_id, delivery_id
+        )
         return HookAnswer(409, {"error": "this delivery was received before"})
     if status == "ignored":
         reason = "the flow is not active" if source_id else f"nothing to run for {topic or 'this topic'}"
@@ -177,14 +205,11 @@ def flow_topics(document: dict[str, Any]) -> list[tuple[str, str]]:
 
 async def woocommerce_client(db: Database, name: str) -> Any:
     """A client for the stored WooCommerce connection ``name`` (close it with ``aclose``)."""
-    from engine.service import connection_specs
-    from nodes.connectors import make_client
-
     specs = await connection_specs(db)
     spec = specs.get(name)
-    if spec is None or spec.get("app") != "woocommerce":
+    if spec is None or spec.get("app") != HOOK_APP:
         raise LookupError(f"no WooCommerce connection named {name!r}")
-    return make_client("woocommerce", spec)
+    return client_for(db, name, spec)
 
 
 async def _save_state(db: Database, flow_id: str, state: dict[str, Any] | None) -> None:

@@ -8,7 +8,9 @@ function over records:
 - a **filter / map / lookup** implements :meth:`ProcessNode.process`, one record in, one record out;
 - a **target** implements :meth:`TargetNode.find_existing`, :meth:`TargetNode.build` and :meth:`TargetNode.send`;
   the engine calls them in that order, consults the idempotency map first, and in dry-run mode stops after
-  ``build`` so that nothing is written.
+  ``build`` so that nothing is written. A create-once target whose ``find_existing`` only answers "is it there
+  already?" sets :attr:`TargetNode.find_only_in_doubt`: the engine then notes every delivery before it is sent and
+  asks ``find_existing`` only for records in doubt (see the attribute).
 
 A record that must go no further raises :class:`SkipRecord`, :class:`NeedsMapping` or :class:`RecordFailed`
 (any other exception also fails the record, with its message); the run goes on with the next record.
@@ -23,12 +25,17 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
+from nodes.connectors.base import ConnectionRef
+from nodes.connectors.http import ApiClient
+
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from nodes.echo import Origin
 
 __all__ = (
     "ANY",
@@ -48,6 +55,8 @@ __all__ = (
     "SourceNode",
     "TargetNode",
 )
+
+ClientT = TypeVar("ClientT", bound=ApiClient)
 
 ANY = "any"
 """Port schema that connects to anything."""
@@ -197,8 +206,15 @@ class NodeContext(Protocol):
     cache: dict[str, Any]
     """Per-run scratch space shared by the run's nodes (e.g. looked-up tables)."""
 
+    @overload
+    def client(self, connection: ConnectionRef[ClientT]) -> ClientT: ...
+
+    @overload
+    def client(self, connection: str) -> Any: ...
+
     def client(self, connection: str) -> Any:
-        """The connector client of the named connection (``WooCommerceClient`` / ``AsperionClient``)."""
+        """The connector client of the named connection; typed by the config field's reference
+        (``connection: AsperionConnection`` gives an ``AsperionClient``)."""
         ...
 
     def cursor(self, node_id: str) -> CursorStore: ...
@@ -215,7 +231,8 @@ class Node(ABC):
     title: ClassVar[str]
     description: ClassVar[str] = ""
     app: ClassVar[str | None] = None
-    """The application whose connection the node needs (``woocommerce``/``asperion``), if any."""
+    """The application the node belongs to in the palette (``woocommerce``/``asperion``), if any; the connections it
+    needs are its config's :class:`~nodes.connectors.base.ConnectionRef` fields (:meth:`connection_fields`)."""
     config_model: ClassVar[builtins.type[NodeConfig]] = NodeConfig
     inputs: ClassVar[tuple[Port, ...]] = (Port("in", ANY),)
     outputs: ClassVar[tuple[Port, ...]] = (Port("out", ANY),)
@@ -240,10 +257,28 @@ class Node(ABC):
         }
 
     @classmethod
+    def connection_fields(cls) -> dict[str, str]:
+        """Config field → application, for every field typed as a :class:`~nodes.connectors.base.ConnectionRef`."""
+        fields: dict[str, str] = {}
+        for name, info in cls.config_model.model_fields.items():
+            annotation = info.annotation
+            if isinstance(annotation, builtins.type) and issubclass(annotation, ConnectionRef) and annotation.app:
+                fields[name] = annotation.app
+        return fields
+
+    @classmethod
+    def connections(cls, config: NodeConfig) -> list[tuple[str, str, str]]:
+        """``(field, connection name, application)`` of each connection the node's config names."""
+        return [(name, str(getattr(config, name, "") or ""), app) for name, app in cls.connection_fields().items()]
+
+    @classmethod
     def connection_names(cls, config: NodeConfig) -> list[str]:
-        """The connections this node uses, by name (default: the config's ``connection`` field)."""
-        name = getattr(config, "connection", None)
-        return [name] if isinstance(name, str) and name else []
+        """The connections this node uses, by name."""
+        names: list[str] = []
+        for _, name, _ in cls.connections(config):
+            if name and name not in names:
+                names.append(name)
+        return names
 
     async def open(self) -> None:
         """Called once per run before the first record (load tables, warm caches)."""
@@ -254,6 +289,9 @@ class Node(ABC):
 
 class SourceNode(Node):
     inputs = ()
+    reads_by_id: ClassVar[bool] = False
+    """True when the source honours the run parameter ``record_ids`` (reads just those records, cursor untouched):
+    then a record that failed on a transient error is read again by id by a later run (engine.retryset)."""
 
     @abstractmethod
     def read(self) -> AsyncIterator[list[Record]]:
@@ -265,6 +303,14 @@ class SourceNode(Node):
 
     async def commit_cursor(self, records: list[Record]) -> None:
         """Advance the incremental cursor past ``records`` once they have all been handled."""
+
+    def origin(self, record: Record) -> Origin | None:
+        """Where Koppel made this record from, when the record itself carries Koppel's mark, else None.
+
+        The engine skips such records: they are Koppel's own writing coming back (the echo guard), also when its own
+        table of created records is gone.
+        """
+        return None
 
 
 class ProcessNode(Node):
@@ -281,6 +327,19 @@ class TargetNode(Node):
     """True for targets that keep a record up to date (debtors, articles, stock): the idempotency map does not
     stop them; ``find_existing`` decides, skipping with "unchanged" when nothing differs."""
 
+    creates: ClassVar[str | None] = None
+    """The kind of record this target creates, as the application's source names it (``order`` for
+    ``order:1234``, ``salesorder``): the engine remembers each one with the record it came from, and a source of that
+    application skips it (the echo guard). None for targets that only keep master data in step (debtors, articles,
+    stock), which are matched by their own key and meant to flow both ways."""
+
+    find_only_in_doubt: ClassVar[bool] = False
+    """True when ``find_existing`` only answers "was this record delivered already?" (it prepares nothing for
+    ``build``/``send``). The engine then notes each record durably before it may be sent and asks ``find_existing``
+    only when the answer is not known otherwise: a record with no idempotency entry and no leftover note was never
+    sent by this database. It asks for every record while the target may hold records this database did not
+    deliver (see :meth:`holds_records`). False (the default): ``find_existing`` is asked whenever the map is silent."""
+
     async def find_existing(self, record: Record) -> str | None:
         """The id of this record in the target application if it is already there (asked when the map is silent)."""
         return None
@@ -294,6 +353,13 @@ class TargetNode(Node):
         In a dry run it must not write.
         """
         raise SkipRecord(f"already delivered as {booked.target_id}", target_id=booked.target_id)
+
+    async def holds_records(self) -> bool | None:
+        """Whether the application may already hold records of the kind this target writes (asked once, the first
+        time a flow delivers through this target with :attr:`find_only_in_doubt`). False: it holds none, so this
+        database knows every delivery from now on. None (the default): cannot tell — every record is looked up
+        until a complete run has asked about each one."""
+        return None
 
     @abstractmethod
     async def build(self, record: Record) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 Layout (relative to wherever the app is served or mounted):
 ``/woocommerce/wp-json/wc/v3/...`` the store, ``/asperion/...`` the Asperion simulator's own ASGI app,
+``/<name>/...`` each simulator of :data:`sandbox.mounts.MOUNTED` (Mollie: ``/mollie/v2/...``),
 ``/_sandbox/...`` the control endpoints (see :mod:`sandbox.control`). Faults and statistics apply to both
 simulators, never to the control endpoints.
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sandbox.control import Control
 from sandbox.faults import Faults
 from sandbox.http import Request, json_response, read_body, send_response, split_scope
+from sandbox.mounts import MOUNTED, MountedSimulator
 from sandbox.stats import Stats, template_of
 from sandbox.woocommerce import WooSim
 from sandbox.woocommerce.articles import asperion_articles
@@ -48,13 +50,14 @@ _SCOPE_PRIVATE = ("app", "route_handler", "path_params", "path_template", "lites
 
 
 class SandboxApp:
-    """The ASGI callable serving ``/woocommerce``, ``/asperion`` and ``/_sandbox``."""
+    """The ASGI callable serving ``/woocommerce``, ``/asperion``, the mounted simulators and ``/_sandbox``."""
 
     def __init__(self, woo: WooSim, asperion: AsperionSim | None, faults: Faults, stats: Stats) -> None:
         self.woo = woo
         self.asperion = asperion
         self.faults = faults
         self.stats = stats
+        self.mounted: dict[str, MountedSimulator] = {simulator.name: simulator(woo) for simulator in MOUNTED}
         woo.on_webhook = lambda outcome: self.stats.webhooks.update([outcome])
         woo.on_seeded = self._seed_articles
         self.control = Control(self)
@@ -89,6 +92,10 @@ class SandboxApp:
             return
         if path == "/asperion" or path.startswith("/asperion/"):
             await self._asperion(scope, receive, send, prefix, path)
+            return
+        name = path.split("/", 2)[1] if path.startswith("/") else ""
+        if name in self.mounted:
+            await self._mounted(self.mounted[name], scope, receive, send, prefix, path)
             return
         req = Request(scope, b"", prefix, path)
         if path == "/":
@@ -144,6 +151,18 @@ class SandboxApp:
             return
         resp, template = await self.woo.handle(req)
         self.stats.count_request(req.method, "/woocommerce" + template, resp.status)
+        await send_response(send, resp)
+
+    async def _mounted(
+        self, simulator: MountedSimulator, scope: dict[str, Any], receive: Any, send: Any, prefix: str, path: str
+    ) -> None:
+        mount = f"/{simulator.name}"
+        rel = path[len(mount) :] or "/"
+        req = Request(scope, await read_body(receive), prefix + mount, rel)
+        if await self._fault(send, req.method, mount + simulator.template_for(rel), simulator.name):
+            return
+        resp, template = simulator.handle(req)
+        self.stats.count_request(req.method, mount + template, resp.status)
         await send_response(send, resp)
 
     async def _asperion(self, scope: dict[str, Any], receive: Any, send: Any, prefix: str, path: str) -> None:

@@ -4,9 +4,12 @@
 - ``POST /_sandbox/seed`` ``{"orders", "customers", "products", "seed"}`` adds a deterministic shop (customers
   left out: a quarter of the orders; products left out: the built-in catalogue when there are orders).
 - ``GET|PUT /_sandbox/faults`` ``{"latency_ms", "fail_rate", "rate_limit_per_s", "timeout_rate", "drop_rate",
-  "timeout_s", "target": "all|woocommerce|asperion"}``.
+  "timeout_s", "throttle_rate", "throttle_retry_after_s", "target": "all|woocommerce|asperion|<a mounted simulator>"}``.
 - ``GET /_sandbox/stats`` request counts per method and path template, faults injected; ``DELETE`` zeroes them.
 - ``POST /_sandbox/import`` ``{"orders": [...], "customers": [...], "products": [...]}`` stores payloads verbatim.
+- ``POST /_sandbox/simulate`` ``{"days", "seed", "orders_per_day"}`` plus optional rates (``edit_rate``,
+  ``cancel_rate``, ``refund_rate``, ``foreign_rate``, ``b2b_rate``, ``virtual_rate``): days of a living shop
+  (:mod:`sandbox.woocommerce.life`); answers the counts per kind of event.
 - ``POST /_sandbox/asperion/process/{id}`` books an Asperion invoice (delegated to the Asperion simulator).
 """
 
@@ -26,6 +29,8 @@ from sandbox.credentials import (
     WOO_RW_SECRET,
 )
 from sandbox.http import Request, Response, json_response
+from sandbox.mounts import MOUNTED
+from sandbox.woocommerce.life import LifeRates, simulate
 from sandbox.woocommerce.seed import default_customers
 
 if TYPE_CHECKING:
@@ -54,6 +59,7 @@ def connections(base_url: str) -> dict[str, Any]:
             "refresh_token": ASPERION_INITIAL_REFRESH_TOKEN,
             "tenant_id": ASPERION_DEFAULT_TENANT,
         },
+        **{simulator.name: simulator.connection(base_url) for simulator in MOUNTED},
     }
 
 
@@ -82,6 +88,7 @@ class Control:
         return {
             "woocommerce": f"{base}/woocommerce/wp-json/wc/v3",
             "asperion": f"{base}/asperion",
+            **{simulator.name: simulator.api_url(base) for simulator in MOUNTED},
             "control": f"{base}/_sandbox",
             "connections": connections(base),
             "read_only_key": {"consumer_key": WOO_READ_KEY, "consumer_secret": WOO_READ_SECRET},
@@ -116,6 +123,18 @@ class Control:
                 args = (orders, customers, _count(data, "products"), _count(data, "seed", 1))
                 counts = self.seed(*args)  # blocks the loop while seeding: no request sees half a store
                 return json_response({"status": "seeded", **counts})
+            if path == "/_sandbox/simulate" and method == "POST":
+                data = req.json() if req.body else {}
+                if not isinstance(data, dict):
+                    return _error(400, "body must be a JSON object")
+                done = simulate(
+                    self.app.woo,
+                    days=_count(data, "days", 1),
+                    seed=_count(data, "seed", 1),
+                    orders_per_day=_count(data, "orders_per_day", 20),
+                    rates=LifeRates.from_body(data),
+                )
+                return json_response({"status": "simulated", **done})
             if path == "/_sandbox/faults":
                 if method == "GET":
                     return json_response(self.app.faults.config.to_dict())

@@ -12,6 +12,7 @@ __all__ = (
     "ASPERION_DEFAULT_TENANT",
     "ASPERION_INITIAL_REFRESH_TOKEN",
     "ASPERION_SECOND_TENANT",
+    "MOLLIE_API_KEY",
     "WOO_READ_KEY",
     "WOO_READ_SECRET",
     "WOO_RW_KEY",
@@ -28,3 +29,6 @@ ASPERION_CLIENT_SECRET = "koppel-demo-secret"
 ASPERION_INITIAL_REFRESH_TOKEN = "rt-koppel-demo-initial"
 ASPERION_DEFAULT_TENANT = 1001
 ASPERION_SECOND_TENANT = 1002
+
+MOLLIE_API_KEY = "test_koppeldemo00000000000000000000"
+"""The sandbox's Mollie test API key (``test_`` + 30 characters, as Mollie's are)."""

@@ -1,8 +1,10 @@
 """Injected latency and faults, applied to both simulators (never to ``/_sandbox``).
 
 Kinds: ``latency_ms`` (every request waits), ``rate_limit_per_s`` (over the limit in a one-second window →
-429 with ``Retry-After``), ``fail_rate`` (→ 500/502/503 with a JSON body), ``timeout_rate`` (the request
-hangs ``timeout_s`` and then answers 504, so clients with shorter timeouts see a timeout) and ``drop_rate``
+429 with ``Retry-After``), ``throttle_rate`` (that share of requests, at random, → 429 with ``Retry-After:
+<throttle_retry_after_s>``, as an application that sheds load does), ``fail_rate`` (→ 500/502/503 with a
+JSON body), ``timeout_rate`` (the request hangs ``timeout_s`` and then answers 504, so clients with shorter
+timeouts see a timeout) and ``drop_rate``
 (the connection is cut in the middle of the response: headers announce a body that never completes).
 ``target`` limits them to one simulator.
 """
@@ -17,6 +19,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sandbox.http import Response, json_response
+from sandbox.mounts import mounted_names
 
 __all__ = ("FaultConfig", "Faults")
 
@@ -31,8 +34,10 @@ class FaultConfig:
     timeout_rate: float = 0.0
     drop_rate: float = 0.0
     timeout_s: float = 30.0
+    throttle_rate: float = 0.0
+    throttle_retry_after_s: float = 1.0
     target: str = "all"
-    """Which simulator the faults hit: ``all``, ``woocommerce`` or ``asperion``."""
+    """Which simulator the faults hit: ``all``, ``woocommerce``, ``asperion`` or a mounted one (``mollie``)."""
 
     def update(self, data: dict[str, Any]) -> list[str]:
         """Apply the known keys of ``data``; return error messages for bad values."""
@@ -43,10 +48,11 @@ class FaultConfig:
                 errors.append(f"unknown setting {key!r}")
                 continue
             if key == "target":
-                if value in (None, "all", "woocommerce", "asperion"):
+                targets = ("all", "woocommerce", "asperion", *mounted_names())
+                if value is None or value in targets:
                     self.target = value or "all"
                 else:
-                    errors.append("target must be all, woocommerce or asperion")
+                    errors.append(f"target must be {', '.join(targets[:-1])} or {targets[-1]}")
                 continue
             if value is None:
                 value = 0
@@ -78,7 +84,9 @@ class Faults:
         c = self.config
         if c.target not in ("all", simulator):
             return False
-        return bool(c.latency_ms or c.fail_rate or c.rate_limit_per_s or c.timeout_rate or c.drop_rate)
+        return bool(
+            c.latency_ms or c.fail_rate or c.rate_limit_per_s or c.timeout_rate or c.drop_rate or c.throttle_rate
+        )
 
     def _rate_limited(self) -> float | None:
         limit = self.config.rate_limit_per_s
@@ -105,6 +113,10 @@ class Faults:
         if retry is not None:
             body = {"code": "rate_limited", "message": "Too many requests.", "data": {"status": 429}}
             return "rate_limited", json_response(body, 429, [("Retry-After", str(int(retry)))])
+        if c.throttle_rate and self._rng.random() < c.throttle_rate:
+            body = {"code": "rate_limited", "message": "Too many requests.", "data": {"status": 429}}
+            wait = str(max(0, math.ceil(c.throttle_retry_after_s)))
+            return "rate_limited", json_response(body, 429, [("Retry-After", wait)])
         if c.timeout_rate and self._rng.random() < c.timeout_rate:
             await asyncio.sleep(c.timeout_s)
             body = {"code": "gateway_timeout", "message": "Gateway Timeout", "data": {"status": 504}}

@@ -14,6 +14,7 @@ from sandbox.app import SandboxApp, create_sandbox_app
 from sandbox.control import connections
 from sandbox.credentials import WOO_READ_KEY, WOO_READ_SECRET, WOO_RW_KEY, WOO_RW_SECRET
 from sandbox.faults import FaultConfig, Faults
+from sandbox.mounts import MOUNTED
 from sandbox.woocommerce.seed import default_customers
 
 __all__ = ("QuietDrops", "build_sandbox", "serve_sandbox", "write_connections")
@@ -95,6 +96,10 @@ def serve_sandbox(
         f"               read-only: {WOO_READ_KEY} / {WOO_READ_SECRET}",
         f"  Asperion     {base}/asperion/v1   (token: {base}/asperion/connect/token)"
         + ("" if app.asperion is not None else "  [not available]"),
+        *(
+            f"  {simulator.name.capitalize():<12} {simulator.api_url(base)}   ({simulator.auth_hint()})"
+            for simulator in MOUNTED
+        ),
         f"  Control      {base}/_sandbox  (reset, seed, faults, stats, import)",
         f"  try: curl -u {WOO_RW_KEY}:{WOO_RW_SECRET} '{base}/woocommerce/wp-json/wc/v3/orders?per_page=5'",
     ]

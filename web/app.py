@@ -1,12 +1,12 @@
-"""The Litestar application: JSON API, pages, live log streams, webhooks and, in the demo, the sandbox."""
+"""The Litestar application: JSON API, pages, live log streams, webhooks, and the plugins mounted from above."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import logging
-import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,11 @@ from litestar.template.config import TemplateConfig
 
 from engine.db import Database, migrate
 from engine.settings import Settings, get_settings
-from web.auth import PUBLIC_PATHS, AuthMiddleware
+from web.accounts import audit_middleware
+from web.auth import PUBLIC_PATHS, AuthMiddleware, role_guard
 from web.deps import provide_db
+from web.hygiene import check_request, server_error
+from web.plugins import WebPlugin
 
 __all__ = ("create_app",)
 
@@ -50,6 +53,48 @@ def _session_secret(settings: Settings) -> bytes:
     return hashlib.sha256(("koppel-session:" + key).encode()).digest()
 
 
+def _https(scope: Any, trust_proxy: bool) -> bool:
+    """Whether the browser talks https to us: directly, or through a trusted proxy that says so."""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    if not trust_proxy:
+        return False
+    for name, value in scope.get("headers") or []:
+        if name == b"x-forwarded-proto":
+            return bool(value.split(b",")[0].strip().lower() == b"https")
+    return False
+
+
+def secure_cookies(settings: Settings) -> Callable[[Any], Any]:
+    """ASGI middleware: every cookie gets the Secure flag when the request came over https.
+
+    Behind a proxy, its ``X-Forwarded-Proto: https`` counts only with ``KOPPEL_TRUSTED_PROXY=1`` (anyone could send
+    the header to a server reached directly). ``KOPPEL_SECURE_COOKIES=1`` makes every cookie Secure.
+    """
+    return partial(_secure_cookies, trust_proxy=settings.trusted_proxy, always=settings.secure_cookies)
+
+
+def _secure_cookies(app: Any, *, trust_proxy: bool, always: bool) -> Any:
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not (always or _https(scope, trust_proxy)):
+            await app(scope, receive, send)
+            return
+
+        async def send_secure(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for name, value in message.get("headers") or []:
+                    if name.lower() == b"set-cookie" and b"; secure" not in value.lower():
+                        value = value + b"; Secure"
+                    headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_secure)
+
+    return middleware
+
+
 def _route_handlers() -> list[Any]:
     from web.api import ROUTES as API_ROUTES
     from web.hooks import ROUTES as HOOK_ROUTES
@@ -63,29 +108,20 @@ def _route_handlers() -> list[Any]:
     return handlers
 
 
-def _sandbox_mount() -> Any:
-    from litestar import asgi
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, plugins: Sequence[WebPlugin] = ()
+) -> Litestar:
+    """Build the app; ``koppel.app`` adds the plugins (the demo sandbox) and ``koppel serve`` runs it.
 
-    from sandbox.app import create_sandbox_app
-
-    sandbox_app = create_sandbox_app()
-
-    @asgi("/sandbox", is_mount=True, exclude_from_auth=True, copy_scope=True)
-    async def sandbox(scope: Any, receive: Any, send: Any) -> None:
-        await sandbox_app(scope, receive, send)
-
-    sandbox.opt["sandbox_app"] = sandbox_app
-    return sandbox
-
-
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Litestar:
-    """Build the app. ``koppel serve`` runs it; tests pass their own settings and database."""
+    Args:
+        settings: the settings (default: the process-wide ones).
+        db: a database to use instead of opening one (tests).
+        plugins: parts mounted from above (their handlers, and a start-up step after the bootstrap).
+    """
     settings = settings or get_settings()
     handlers = _route_handlers()
-    sandbox_handler = None
-    if settings.demo:
-        sandbox_handler = _sandbox_mount()
-        handlers.append(sandbox_handler)
+    for plugin in plugins:
+        handlers.extend(plugin.route_handlers())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -111,10 +147,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
             worker = EmbeddedWorker(settings, database)
             await worker.start()
+        from web.api.openapi import document_error_responses
         from web.bootstrap import bootstrap
 
-        sandbox_app = sandbox_handler.opt["sandbox_app"] if sandbox_handler else None
-        await bootstrap(app, settings, database, sandbox=sandbox_app)
+        document_error_responses(app)
+        await bootstrap(app, settings, database)
+        for plugin in plugins:
+            await plugin.on_startup(app, settings, database)
         try:
             yield
         finally:
@@ -130,14 +169,17 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         secret=_session_secret(settings),
         samesite="lax",
         httponly=True,
-        secure=os.environ.get("KOPPEL_SECURE_COOKIES") == "1",
+        secure=settings.secure_cookies,
     )
     auth = DefineMiddleware(AuthMiddleware, exclude=[f"^{p}" for p in PUBLIC_PATHS])
     return Litestar(
         route_handlers=handlers,
         dependencies={"db": Provide(provide_db)},
         signature_namespace={"Database": Database},
-        middleware=[session.middleware, auth],
+        middleware=[secure_cookies(settings), session.middleware, auth, audit_middleware],
+        guards=[role_guard],
+        before_request=check_request,
+        exception_handlers={500: server_error},
         template_config=template_config,
         lifespan=[lifespan],
         state=State({"settings": settings}),
@@ -150,5 +192,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             "`Authorization: Bearer <personal API token>`.",
         ),
         response_cache_config=ResponseCacheConfig(),
-        debug=os.environ.get("KOPPEL_DEBUG") == "1",
+        debug=settings.debug,
     )

@@ -6,60 +6,35 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from engine import store
-from engine.crypto import get_box
+from engine.connections import open_client
+from nodes.connectors.registry import connectors
 
 if TYPE_CHECKING:
     from engine.db import Database
 
-__all__ = ("OPTION_METHODS", "load_options")
+__all__ = ("load_options",)
 
-# option list name → (app, client method)
-OPTION_METHODS: dict[str, tuple[str, str]] = {
-    "asperion.vatcodes": ("asperion", "vat_codes"),
-    "asperion.ledgeraccounts": ("asperion", "ledger_accounts"),
-    "asperion.paymentconditions": ("asperion", "payment_conditions"),
-    "asperion.articles": ("asperion", "articles"),
-    "asperion.debtorkinds": ("asperion", "debtor_kinds"),
-    "asperion.journals": ("asperion", "journals"),
-    "woocommerce.order_statuses": ("woocommerce", "order_statuses"),
-    "woocommerce.payment_gateways": ("woocommerce", "payment_gateways"),
-    "woocommerce.shipping_methods": ("woocommerce", "shipping_methods"),
-    "woocommerce.tax_classes": ("woocommerce", "tax_classes"),
-    "woocommerce.countries": ("woocommerce", "countries"),
-}
 _CACHE: dict[tuple[str, str], tuple[float, list[dict[str, Any]]]] = {}
 TTL_S = 60.0
 
 
-def _normalise(items: Any) -> list[dict[str, Any]]:
-    out = []
-    for item in items or []:
-        if isinstance(item, dict):
-            value = item.get("value", item.get("id", item.get("code", item.get("slug"))))
-            label = item.get("label") or item.get("description") or item.get("title") or item.get("name") or value
-            out.append({"value": str(value), "label": str(label)})
-        else:
-            out.append({"value": str(item), "label": str(item)})
-    return out
-
-
 async def load_options(db: Database, connection_id: str, kind: str) -> list[dict[str, Any]]:
-    """The choices of option list ``kind`` from connection ``connection_id`` (id or name)."""
-    from engine.service import DbTokenStore
-    from nodes.connectors import make_client
+    """The choices of option list ``kind`` (``<app>.<list>``) from connection ``connection_id`` (id or name).
 
-    app, method = OPTION_METHODS[kind]
+    Raises:
+        KeyError: an unknown list, or the connection belongs to another application.
+    """
+    app, _, name = kind.partition(".")
+    connector = connectors().get(app)
+    if connector is None or name not in connector.option_lists:
+        raise KeyError(kind)
     row = await store.get_connection(db, connection_id)
     if row.app != app:
         raise KeyError(kind)
     cached = _CACHE.get((row.id, kind))
     if cached and time.monotonic() - cached[0] < TTL_S:
         return cached[1]
-    spec = {"app": row.app, **row.settings, **get_box().open(row.secrets)}
-    client = make_client(row.app, spec, token_store=DbTokenStore(db, f"conn:{row.id}"))
-    try:
-        options = _normalise(await getattr(client, method)())
-    finally:
-        await client.aclose()
+    async with open_client(db, row.id) as client:
+        options = [{"value": str(o["value"]), "label": str(o["label"])} for o in await connector.options(client, name)]
     _CACHE[(row.id, kind)] = (time.monotonic(), options)
     return options

@@ -47,6 +47,11 @@ async def _section(
     view = await automation.automation_view(db, flow_id)
     if view is None:
         raise NotFoundException("This flow does not exist.")
+    from web.i18n import translate
+    from web.ui.render import language_of
+
+    lang = language_of(request)
+    view["trigger_problems"] = [{**p, "message": translate(lang, p["message"])} for p in view["trigger_problems"]]
     return render(
         request,
         FRAGMENT,

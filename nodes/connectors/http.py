@@ -1,7 +1,8 @@
 """The HTTP base of every connector: one keep-alive client, a concurrency limit, retries and readable errors.
 
-:class:`ApiClient` wraps one :class:`httpx.AsyncClient` per connection. Every request passes a per-connection
-semaphore (default 8 in flight), and failures that are worth another try are retried with exponential backoff and
+:class:`ApiClient` wraps one :class:`httpx.AsyncClient` per connection. Every request passes the connection's
+adaptive limit (:mod:`nodes.connectors.limiter`: 8 in flight to start, more while answers stay quick, fewer for a
+while after a 429, a 5xx or a timeout), and failures that are worth another try are retried with exponential backoff and
 full jitter, honouring ``Retry-After`` (seconds or an HTTP date):
 
 - 429 is retried for every method (the server did not process the request);
@@ -33,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from nodes import jsoncodec
+from nodes.connectors.limiter import OK, OVERLOADED, AdaptiveLimit
 
 __all__ = (
     "IDEMPOTENT_METHODS",
@@ -48,6 +50,7 @@ __all__ = (
     "Unreachable",
     "ValidationFailed",
     "is_loopback",
+    "plain_http_status",
     "redact",
 )
 
@@ -73,11 +76,13 @@ class ConnectionTest:
         ok: the connection works for reading.
         message: what a person should know, in plain words (never a secret).
         can_write: whether the credentials may write; None when it cannot be told without writing.
+        status: the HTTP status the application answered the test with (0: no answer; None: not asked).
     """
 
     ok: bool
     message: str
     can_write: bool | None = None
+    status: int | None = None
 
 
 # --- errors ---------------------------------------------------------------------------------------------------
@@ -92,7 +97,11 @@ class ApiError(Exception):
         body: the decoded error body (JSON when possible, else a text snippet), for the log.
         field_errors: per-field validation messages when the application gave them.
         retry_after: seconds the application asked to wait, if it said so.
+        transient: the failure may well pass by itself (overload, outage, lost connection): a later run retries
+            the record automatically (engine.retryset). Refusals and credential problems are not transient.
     """
+
+    transient: bool = False
 
     def __init__(
         self,
@@ -129,13 +138,19 @@ class ValidationFailed(ApiError):
 class RateLimited(ApiError):
     """429 after all retries: the application keeps asking to slow down."""
 
+    transient = True
+
 
 class ServerError(ApiError):
     """5xx after all retries."""
 
+    transient = True
+
 
 class Unreachable(ApiError):
     """No answer: DNS failure, connection refused, TLS failure or timeout."""
+
+    transient = True
 
 
 def error_class(status: int) -> type[ApiError]:
@@ -151,6 +166,23 @@ def error_class(status: int) -> type[ApiError]:
     if status >= 500:
         return ServerError
     return ApiError
+
+
+def plain_http_status(app_label: str, status: int) -> str:
+    """A plain sentence for an HTTP error status, without the application's own words."""
+    if 300 <= status < 400:
+        return f"{app_label} redirected the request elsewhere (HTTP {status}): use the final address."
+    if status == 0:
+        return f"{app_label} did not answer."
+    if status in (401, 403):
+        return f"{app_label} refused the credentials (HTTP {status})."
+    if status in (404, 410):
+        return f"{app_label} has no such address (HTTP {status}): check the address."
+    if status == 429:
+        return f"{app_label} asks to slow down (HTTP 429); try again in a minute."
+    if status >= 500:
+        return f"{app_label} had a server error (HTTP {status}); try again later."
+    return f"{app_label} answered with an unexpected status (HTTP {status})."
 
 
 # --- redaction ------------------------------------------------------------------------------------------------
@@ -244,7 +276,10 @@ class ApiClient:
     Args:
         base_url: the API's base URL; request paths are relative to it (absolute URLs are used as given).
         app_label: the application's name in messages ("WooCommerce").
-        concurrency: requests in flight at most for this connection.
+        concurrency: requests in flight at most for this connection, fixed as the ceiling of the adaptive limit
+            (which lowers it after overload answers and grows back up to it); None = start at 8 and grow up to
+            ``max_concurrency`` while the application answers quickly.
+        max_concurrency: the ceiling of the adaptive limit when ``concurrency`` is not given.
         timeout: read/write timeout in seconds.
         connect_timeout: connect timeout in seconds.
         retry: the :class:`RetryPolicy`.
@@ -265,7 +300,8 @@ class ApiClient:
         base_url: str,
         *,
         app_label: str | None = None,
-        concurrency: int = 8,
+        concurrency: int | None = None,
+        max_concurrency: int = 32,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
         retry: RetryPolicy | None = None,
@@ -278,19 +314,21 @@ class ApiClient:
         rand: Callable[[], float] = random.random,
         verify: bool = True,
     ) -> None:
-        if concurrency < 1:
+        if concurrency is not None and concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        start = concurrency if concurrency is not None else min(8, max_concurrency)
+        ceiling = concurrency if concurrency is not None else max(start, max_concurrency)
         self.base_url = base_url.rstrip("/")
         if app_label:
             self.app_label = app_label
         self.retry = retry or RetryPolicy()
-        self.concurrency = concurrency
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self.concurrency = start
+        self.limiter = AdaptiveLimit(start, maximum=ceiling, label=self.app_label)
         self._secrets = [s for s in secrets if s]
         self._sleep = sleep
         self._clock = clock
         self._rand = rand
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=30)
+        limits = httpx.Limits(max_connections=ceiling, max_keepalive_connections=ceiling, keepalive_expiry=30)
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"Accept": "application/json", "User-Agent": "Koppel/0.1", **(headers or {})},
@@ -354,8 +392,14 @@ class ApiClient:
         while True:
             state.number += 1
             try:
-                async with self._semaphore:
-                    response = await self._send(method, path, params, json, data, headers, auth)
+                async with self.limiter.slot() as slot:
+                    try:
+                        response = await self._send(method, path, params, json, data, headers, auth)
+                    except httpx.TransportError:
+                        slot.outcome = OVERLOADED  # a timeout, a dropped or refused connection
+                        raise
+                    status = response.status_code
+                    slot.outcome = OVERLOADED if status == 429 or status >= 500 else OK
             except httpx.DecodingError as exc:
                 raise ApiError(
                     0, self.redact(f"{self.app_label} sent a response that cannot be decoded: {exc}")
@@ -469,6 +513,12 @@ class ApiClient:
         return error
 
     # -- errors -------------------------------------------------------------------------------------------------
+
+    def _plain(self, exc: ApiError) -> str:
+        """What a connection test may say of ``exc``: Koppel's own words only, never the application's body."""
+        if exc.body is None and exc.status < 400:  # built here (a redirect, no answer): no remote text in it
+            return exc.message
+        return plain_http_status(self.app_label, exc.status)
 
     def _display_url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):

@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, RecordFailed
+from nodes.connectors.asperion import AsperionConnection
 from nodes.connectors.http import ServerError, Unreachable, ValidationFailed
-from nodes.lookups._run_cache import BoundedMemo, KeyedLocks, run_scoped
+from nodes.lookups._run_cache import BoundedMemo, KeyedLocks, once_per_run, run_scoped
 from nodes.lookups.debtor_rules import (
     DEFAULT_CLASSIFICATION,
     DEFAULT_VAT_META_KEYS,
@@ -35,8 +36,8 @@ NEW_DEBTOR = "(new debtor)"
 class LookupDebtorConfig(NodeConfig):
     """Settings of the debtor lookup (mappings.md step 3)."""
 
-    connection: str = Field(
-        "asperion", title="Asperion connection", description="The connection to look debtors up in."
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"), title="Asperion connection", description="The connection to look debtors up in."
     )
     match_key: str = Field(
         "billing.email",
@@ -193,14 +194,16 @@ class LookupDebtor(ProcessNode):
 
     async def _default(self, decision: Decision) -> dict[str, Any]:
         number = decision.customer_number or ""
-        memo: BoundedMemo[dict[str, Any]] = run_scoped(self.ctx.cache, f"{self._prefix}:defaults", BoundedMemo)
-        debtor = memo.get(number)
-        if debtor is None:
+
+        async def fetch() -> dict[str, Any]:
             client = self.ctx.client(self.config.connection)
-            debtor = await client.find_debtor_by_customer_number(number)
-            if debtor is None:
+            found = await client.find_debtor_by_customer_number(number)
+            if found is None:
                 raise RecordFailed(f"the default debtor {number} does not exist in Asperion")
-            memo.put(number, debtor)
+            return dict(found)
+
+        # Once per run and connection, shared by every worker task (concurrent records wait for the first answer).
+        debtor = await once_per_run(self.ctx.cache, f"{self._prefix}:default:{number}", fetch)
         return _summary(debtor, decision, created=False, updated=False, dry=self.ctx.dry_run)
 
     async def _find(self, email: str) -> dict[str, Any] | None:
@@ -246,7 +249,8 @@ class LookupDebtor(ProcessNode):
             else:
                 client = self.ctx.client(self.config.connection)
                 try:
-                    debtor = await client.update_debtor(decision.debtor_id, {**found, **decision.payload})
+                    debtor_id = decision.debtor_id if decision.debtor_id is not None else found["id"]
+                    debtor = await client.update_debtor(debtor_id, {**found, **decision.payload})
                 except ValidationFailed as exc:
                     raise _refused(exc, f"updating debtor {decision.customer_number}") from exc
                 updated = True

@@ -83,6 +83,12 @@ class ArticleToStock(ProcessNode):
             raise SkipRecord(f"article {sku} is not a product of the shop (excluded)")
         if self.config.only_active and article.get("active") is False:
             raise SkipRecord("the article is not active")
+        if article.get("currentStock") is None and article.get("availableStock") is None:
+            # No stock information is not "0 in stock": setting 0 would take the product off sale.
+            raise SkipRecord(
+                f"article {sku} has no stock information in Asperion (a service or a download?): "
+                "its WooCommerce stock is left as it is"
+            )
         update: dict[str, Any] = {"sku": sku, "stock_quantity": stock_quantity(article, self.config.formula)}
         if self.config.manage_stock:
             update["manage_stock"] = True

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
 from nodes.bookings import cancellation_description, credit_of, current_booking
+from nodes.connectors.asperion import AsperionConnection
 from nodes.maps.inputs import source_payload
 
 __all__ = ("CancellationSettings", "OrderCancellation")
@@ -24,8 +25,10 @@ CANCELLED = ("cancelled", "failed", "trash")
 class CancellationSettings(NodeConfig):
     """Where the order's invoice is, how it is described, and which statuses cancel it."""
 
-    connection: str = Field(
-        "asperion", title="Asperion connection", description="Read to find the order's booked invoice."
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"),
+        title="Asperion connection",
+        description="Read to find the order's booked invoice.",
     )
     description_template: str = Field(
         "WooCommerce order {number}",

@@ -14,7 +14,9 @@ from pydantic import Field, WithJsonSchema
 
 from nodes.accounting import DEFAULT_REVENUE_ACCOUNTS, DEFAULT_VAT_CODES, DEFAULT_VAT_NUMBER_KEYS, money
 from nodes.base import NodeConfig, NodeContext
+from nodes.connectors.asperion import AsperionConnection
 from nodes.connectors.http import NotFound
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.lookups._run_cache import once_per_run
 from nodes.maps.currency import DEFAULT_RATE_META, convert_order, exchange_rate
 from nodes.maps.fields import Code, CodeTable
@@ -47,8 +49,8 @@ def _table(key_from: str | None, value_from: str | None) -> dict[str, Any]:
 class OrderLineSettings(NodeConfig):
     """How an order's lines become Asperion lines (mappings.md steps 5–11)."""
 
-    connection: str = Field(
-        "asperion",
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"),
         title="Asperion connection",
         description="Read to find articles by SKU and the VAT percentages for the preflight.",
     )
@@ -137,11 +139,11 @@ class OrderLineSettings(NodeConfig):
         "without a rate waits as 'exchange rate GBP on <date>'.",
         json_schema_extra={"ui": {"widget": "table"}},
     )
-    woocommerce_connection: str = Field(
-        "woocommerce",
+    woocommerce_connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"),
         title="WooCommerce connection",
-        description="Read for the store's tax rates when an older order's tax lines lack their rate (empty: the "
-        "nearest rate the VAT code table knows for the country, within 0.1 point).",
+        description="Read for the store's tax rates when an older order's tax lines lack their rate (a rate the "
+        "store no longer has: the nearest rate the VAT code table knows for the country, within 0.1 point).",
     )
     date_field: Literal["date_paid", "date_created"] = Field(
         "date_paid",
@@ -211,39 +213,11 @@ def header_date(order: Mapping[str, Any], field: str) -> str:
     return str(value)[:10]
 
 
-async def _collect(result: Any) -> list[Any]:
-    if hasattr(result, "__aiter__"):
-        return [item async for item in result]
-    if hasattr(result, "__await__"):
-        result = await result
-    return list(result or ())
-
-
-def _flatten(items: list[Any]) -> list[dict[str, Any]]:
-    flat: list[dict[str, Any]] = []
-    for item in items:
-        if isinstance(item, list):
-            flat.extend(x for x in item if isinstance(x, dict))
-        elif isinstance(item, dict):
-            flat.extend(item["_data"] if isinstance(item.get("_data"), list) else [item])
-    return flat
-
-
-async def _cached_list(ctx: NodeContext, connection: str, method: str) -> list[dict[str, Any]] | None:
-    """All items of a client list method, once per run (``None`` when the client has no such method)."""
-
-    async def fetch_all() -> list[dict[str, Any]] | None:
-        fetch = getattr(ctx.client(connection), method, None)
-        return None if fetch is None else _flatten(await _collect(fetch()))
-
-    return await once_per_run(ctx.cache, f"maps:{connection}:{method}", fetch_all)
-
-
 async def load_articles(ctx: NodeContext, connection: str) -> dict[str, int | str] | None:
-    """Article id by code of the administration, or None when it has none (or the client cannot list them)."""
+    """Article id by code of the administration, or None when it has none."""
 
     async def by_code() -> dict[str, int | str] | None:
-        items = await _cached_list(ctx, connection, "articles")
+        items = await ctx.client(AsperionConnection(connection)).articles()
         if not items:
             return None
         return {str(item["code"]).strip(): item["id"] for item in items if item.get("code") and "id" in item}
@@ -252,16 +226,18 @@ async def load_articles(ctx: NodeContext, connection: str) -> dict[str, int | st
 
 
 async def load_vat_percentages(ctx: NodeContext, connection: str) -> dict[str, Decimal]:
-    """Percentage per VAT code id of the administration (empty when the client cannot list them)."""
+    """Percentage per VAT code id of the administration."""
 
     async def by_id() -> dict[str, Decimal]:
-        items = await _cached_list(ctx, connection, "vat_codes") or []
+        items = await ctx.client(AsperionConnection(connection)).vat_codes()
         return {str(item["id"]): money(item.get("percentage")) for item in items if "id" in item}
 
     return await once_per_run(ctx.cache, f"maps:{connection}:vat_codes:by-id", by_id)
 
 
-async def _store_rates(ctx: NodeContext, connection: str, order: Mapping[str, Any]) -> dict[str, Decimal] | None:
+async def _store_rates(
+    ctx: NodeContext, connection: WooCommerceConnection, order: Mapping[str, Any]
+) -> dict[str, Decimal] | None:
     """The store's rate (``/taxes/{id}``) of each tax line without ``rate_percent``, once per run per rate."""
     missing = [
         str(t.get("rate_id"))

@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import Field
 
-from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
+from nodes.base import Kind, Port, ProcessNode, Record, SkipRecord
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.maps.currency import convert_order, convert_refund, exchange_rate
 from nodes.maps.inputs import source_payload
 from nodes.maps.order_lines import InvoiceLine
@@ -40,8 +41,10 @@ __all__ = (
 class CreditInvoiceSettings(InvoiceSettings):
     """Invoice settings plus where the refunds are read."""
 
-    woocommerce_connection: str = Field(
-        "woocommerce", title="WooCommerce connection", description="Read to fetch the refunds of an order."
+    woocommerce_connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"),
+        title="WooCommerce connection",
+        description="Read to fetch the refunds of an order.",
     )
     refund_description_template: str = Field(
         "WooCommerce refund {refund} of order {number}",
@@ -141,19 +144,12 @@ class OrderToCreditInvoices(ProcessNode):
         "amounts with the order's VAT codes), described 'WooCommerce refund {refund id} of order {number}' so each "
         "refund is credited once (refunds new at the same time share one credit invoice)."
     )
-    app = None  # two connections (Asperion and WooCommerce): see connection_names
+    app = "asperion"  # and a WooCommerce connection: both are typed connection fields of the config
     config_model = CreditInvoiceSettings
     inputs = (Port("in", "woocommerce.order"),)
     outputs = (Port("out", "asperion.sales_invoice"),)
 
     config: CreditInvoiceSettings
-
-    @classmethod
-    def connection_names(cls, config: NodeConfig) -> builtins.list[str]:
-        """The Asperion connection and the WooCommerce one (refunds are read from the store)."""
-        names = super().connection_names(config)
-        woo = getattr(config, "woocommerce_connection", "")
-        return [*names, woo] if woo and woo not in names else names
 
     async def _refunds(self, order: Mapping[str, Any]) -> builtins.list[Mapping[str, Any]]:
         listed: builtins.list[Mapping[str, Any]] = [r for r in order.get("refunds") or () if isinstance(r, dict)]
@@ -165,7 +161,7 @@ class OrderToCreditInvoices(ProcessNode):
 
     async def _exists(self, description: str) -> bool:
         found = await self.ctx.client(self.config.connection).find_invoice_by_description(description)
-        return bool(found) and str(found.get("description") or "").strip() == description
+        return found is not None and str(found.get("description") or "").strip() == description
 
     async def _require_invoice(self, order: Mapping[str, Any]) -> Mapping[str, Any]:
         """A refund is credited only once the order's own invoice is in Asperion; until then it waits.

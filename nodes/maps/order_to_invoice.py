@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from nodes.accounting import as_id
-from nodes.base import Kind, NeedsMapping, NodeConfig, Port, ProcessNode, Record
+from nodes.base import Kind, NeedsMapping, Port, ProcessNode, Record
 from nodes.maps.currency import conversion_slack
 from nodes.maps.inputs import source_payload
 from nodes.maps.order_lines import InvoiceLine, order_facts, order_lines
@@ -95,19 +94,12 @@ class OrderToInvoice(ProcessNode):
         "preflight that refuses to book totals that differ from WooCommerce's. The debtor is filled in by the "
         "'Lookup default debtor' node."
     )
-    app = None  # Asperion, and WooCommerce when its tax rates are read: see connection_names
+    app = "asperion"  # and a WooCommerce connection (the store's tax rates): both are typed connection fields
     config_model = InvoiceSettings
     inputs = (Port("in", "woocommerce.order"),)
     outputs = (Port("out", "asperion.sales_invoice"),)
 
     config: InvoiceSettings
-
-    @classmethod
-    def connection_names(cls, config: NodeConfig) -> builtins.list[str]:
-        """The Asperion connection, and the WooCommerce one when set (the store's tax rates)."""
-        names = super().connection_names(config)
-        woo = getattr(config, "woocommerce_connection", "")
-        return [*names, woo] if woo and woo not in names else names
 
     async def process(self, record: Record) -> Record:
         """Build the invoice; keeps a customer number already set by a lookup that ran earlier."""

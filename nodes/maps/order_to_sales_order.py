@@ -88,6 +88,8 @@ def build_sales_order(
         "date": header_date(order, settings.date_field),
         "description": settings.describe(order),
         "debtorCustomerNumber": None,
+        # A completed order has left the warehouse: delivered, so it reserves nothing (stock rule, "After booking").
+        "status": "delivered" if order.get("status") == "completed" else "open",
         "lines": [_order_line(line.payload()) for line in lines],
     }
     return sales_order, warning

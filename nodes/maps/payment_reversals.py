@@ -23,6 +23,7 @@ from nodes.accounting import as_id, cents, money
 from nodes.base import Kind, Port, ProcessNode, Record, SkipRecord
 from nodes.bookings import cancellation_description
 from nodes.connectors.asperion import lines_of
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.maps.inputs import source_payload
 from nodes.maps.payment_to_mutation import PaymentSettings, _fill, payment_account
 
@@ -34,8 +35,10 @@ CANCELLED = ("cancelled", "failed", "trash")
 class ReversalSettings(PaymentSettings):
     """Payment settings plus how refunds and reversals are described."""
 
-    woocommerce_connection: str = Field(
-        "woocommerce", title="WooCommerce connection", description="Read to fetch an order's refunds (their dates)."
+    woocommerce_connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"),
+        title="WooCommerce connection",
+        description="Read to fetch an order's refunds (their dates).",
     )
     refund_description_template: str = Field(
         "Refund {refund} of WooCommerce order {number} paid back",
@@ -60,19 +63,12 @@ class PaymentReversals(ProcessNode):
         "refund's credit invoice (dated the refund). For a paid order cancelled after booking: its payment is "
         "reversed against the cancellation's credit invoice. Each once."
     )
-    app = None  # Asperion, and WooCommerce for the refunds: see connection_names
+    app = "asperion"  # and a WooCommerce connection (the refunds): both are typed connection fields
     config_model = ReversalSettings
     inputs = (Port("in", "woocommerce.order"),)
     outputs = (Port("out", "asperion.journal_entry"),)
 
     config: ReversalSettings
-
-    @classmethod
-    def connection_names(cls, config: Any) -> list[str]:
-        """The Asperion connection and the WooCommerce one."""
-        names = [config.connection] if getattr(config, "connection", "") else []
-        woo = getattr(config, "woocommerce_connection", "")
-        return [*names, woo] if woo and woo not in names else names
 
     async def process(self, record: Record) -> Record:
         """A reversal for a cancelled paid order, else the refunds not paid back yet."""

@@ -16,6 +16,7 @@ from pydantic import Field, WithJsonSchema
 from nodes.accounting import as_id, cents, money
 from nodes.base import Kind, NeedsMapping, NodeConfig, Port, ProcessNode, Record, RecordProblem, SkipRecord
 from nodes.bookings import current_booking
+from nodes.connectors.asperion import AsperionConnection
 from nodes.maps.fields import Code, CodeTable
 from nodes.maps.inputs import source_payload
 
@@ -69,8 +70,10 @@ class InvoiceNotBooked(RecordProblem):
 class PaymentSettings(NodeConfig):
     """Settings of the payment → financial mutation map."""
 
-    connection: str = Field(
-        "asperion", title="Asperion connection", description="Read to find the order's invoice and its debtor."
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"),
+        title="Asperion connection",
+        description="Read to find the order's invoice and its debtor.",
     )
     journal_id: Code = Field(
         "10",

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from nodes.accounting import as_id, cents, money, plain_text
 from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.lookups._run_cache import once_per_run
 from nodes.maps.fields import CodeTable
 from nodes.maps.inputs import source_payload
@@ -27,8 +28,10 @@ DEFAULT_TAX_CLASS_RATES: dict[str, str] = {"standard": "21", "reduced-rate": "9"
 class ArticleSettings(NodeConfig):
     """Settings of the product → article map."""
 
-    connection: str = Field(
-        "woocommerce", title="WooCommerce connection", description="Read for the store's 'prices entered with tax'."
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"),
+        title="WooCommerce connection",
+        description="Read for the store's 'prices entered with tax'.",
     )
     prices_include_tax: Literal["store", "yes", "no"] = Field(
         "store",

@@ -34,6 +34,7 @@ _INCLUDE_CHUNK = 100
 
 
 class WooCommerceSource(SourceNode):
+    reads_by_id = True
     """Base of the WooCommerce sources; subclasses give the collection, its filters and the records."""
 
     app = "woocommerce"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record, SourceNode
+from nodes.connectors.asperion import AsperionConnection
 from nodes.sources._common import (
     OVERLAP,
     CursorTracker,
@@ -29,7 +30,9 @@ __all__ = ("ArticlesConfig", "ArticlesSource", "article_record")
 class ArticlesConfig(NodeConfig):
     """Settings of the articles source."""
 
-    connection: str = Field("asperion", title="Asperion connection", description="The administration to read from.")
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"), title="Asperion connection", description="The administration to read from."
+    )
     incremental: bool = incremental_field(False, "articles")
     amount_per_run: int | None = amount_field()
 
@@ -42,6 +45,8 @@ def article_record(article: dict[str, Any]) -> Record:
 
 class ArticlesSource(SourceNode):
     """Reads Asperion articles page by page."""
+
+    reads_by_id = True
 
     type = "asperion.articles"
     kind = Kind.SOURCE

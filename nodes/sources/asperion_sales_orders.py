@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record, SourceNode
+from nodes.connectors.asperion import AsperionConnection
+from nodes.echo import Origin, asperion_origin
 from nodes.sources._common import CursorTracker, amount_field, decode_cursor, effective_limit, parse_stamp, record_ids
 
 if TYPE_CHECKING:
@@ -21,7 +23,9 @@ Status = Literal["open", "delivered", "invoiced"]
 class SalesOrdersConfig(NodeConfig):
     """Settings of the sales orders source."""
 
-    connection: str = Field("asperion", title="Asperion connection", description="The administration to read from.")
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"), title="Asperion connection", description="The administration to read from."
+    )
     statuses: list[Status] = Field(
         default_factory=lambda: list[Status](("open",)),
         title="Statuses",
@@ -49,6 +53,8 @@ def _day(value: Any) -> str | None:
 
 class SalesOrdersSource(SourceNode):
     """Reads Asperion sales orders page by page, in id order."""
+
+    reads_by_id = True
 
     type = "asperion.sales_orders"
     kind = Kind.SOURCE
@@ -127,3 +133,7 @@ class SalesOrdersSource(SourceNode):
         if total is None:
             return limit
         return min(total, limit) if limit is not None else total
+
+    def origin(self, record: Record) -> Origin | None:
+        """A sales order Koppel booked for a WooCommerce order is described "WooCommerce order {number}"."""
+        return asperion_origin(record.data)

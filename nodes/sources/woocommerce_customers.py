@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.sources._common import amount_field, incremental_field
 from nodes.sources._woocommerce import WooCommerceSource
 
@@ -16,7 +17,9 @@ __all__ = ("CustomersConfig", "CustomersSource", "customer_record")
 class CustomersConfig(NodeConfig):
     """Settings of the customers source."""
 
-    connection: str = Field("woocommerce", title="WooCommerce connection", description="The store to read from.")
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to read from."
+    )
     role: str = Field(
         "customer",
         title="Role",

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record
+from nodes.connectors.woocommerce import WooCommerceConnection
+from nodes.echo import Origin, woocommerce_origin
 from nodes.sources._common import amount_field, gmt_stamp, incremental_field
 from nodes.sources._woocommerce import WooCommerceSource
 
@@ -17,7 +19,9 @@ __all__ = ("OrdersConfig", "OrdersSource", "order_record")
 class OrdersConfig(NodeConfig):
     """Settings of the orders source."""
 
-    connection: str = Field("woocommerce", title="WooCommerce connection", description="The store to read from.")
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to read from."
+    )
     statuses: list[str] = Field(
         default_factory=lambda: ["processing", "completed"],
         title="Order statuses",
@@ -74,3 +78,7 @@ class OrdersSource(WooCommerceSource):
 
     async def to_records(self, items: list[dict[str, Any]]) -> list[Record]:
         return [order_record(order) for order in items]
+
+    def origin(self, record: Record) -> Origin | None:
+        """An order Koppel made (from an Asperion sales order, say) carries its ``_koppel_source`` meta."""
+        return woocommerce_origin(record.data)

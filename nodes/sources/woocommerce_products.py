@@ -10,6 +10,7 @@ from pydantic import Field
 
 from nodes.base import Kind, NodeConfig, Port, Record
 from nodes.connectors.http import NotFound
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.sources._common import amount_field, incremental_field, record_ids
 from nodes.sources._woocommerce import WooCommerceSource
 
@@ -21,7 +22,9 @@ ProductType = Literal["simple", "variable", "grouped", "external"]
 class ProductsConfig(NodeConfig):
     """Settings of the products source."""
 
-    connection: str = Field("woocommerce", title="WooCommerce connection", description="The store to read from.")
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to read from."
+    )
     types: list[ProductType] = Field(
         default_factory=lambda: list[ProductType](("simple", "variable")),
         title="Product types",

@@ -23,6 +23,7 @@ __all__ = (
     "LOST_ANSWER",
     "comparable",
     "create_once",
+    "holds_any",
     "refused",
     "require",
     "same_value",
@@ -87,6 +88,11 @@ async def create_once(
     if target_id is None:
         raise RecordFailed(f"{what} was sent but the answer has no id: {str(created)[:200]}")
     return Delivery(str(target_id), f"{what} {target_id} created", request=payload, response=created)
+
+
+async def holds_any(client: Any, path: str) -> bool:
+    """Whether the list at ``path`` has any object (one request: the connector's count of a one-item page)."""
+    return bool(await client.total(path))
 
 
 def scratch(record: Record, node_id: str) -> dict[str, Any]:

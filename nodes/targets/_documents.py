@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Record, TargetNode
-from nodes.connectors.asperion import lines_of
-from nodes.targets._common import create_once, require
+from nodes.connectors.asperion import AsperionConnection, lines_of
+from nodes.targets._common import create_once, holds_any, require
 
 __all__ = ("AsperionConfig", "AsperionDocumentTarget")
 
@@ -23,7 +23,9 @@ __all__ = ("AsperionConfig", "AsperionDocumentTarget")
 class AsperionConfig(NodeConfig):
     """Settings of a target that only needs the Asperion connection."""
 
-    connection: str = Field("asperion", title="Asperion connection", description="The administration to book in.")
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"), title="Asperion connection", description="The administration to book in."
+    )
 
 
 class AsperionDocumentTarget(TargetNode):
@@ -36,6 +38,9 @@ class AsperionDocumentTarget(TargetNode):
     what: ClassVar[str] = "document"
     required: ClassVar[Mapping[str, str]] = {"description": "description"}
     """Payload fields that must have a value (name → how a person calls it)."""
+    find_only_in_doubt = True
+    collection: ClassVar[str | None] = None
+    """The API list of these documents: counted once to tell whether the administration holds any yet."""
 
     @abstractmethod
     async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:
@@ -44,6 +49,12 @@ class AsperionDocumentTarget(TargetNode):
     @abstractmethod
     async def create(self, client: Any, payload: dict[str, Any]) -> Any:
         """POST the document and return the created object."""
+
+    async def holds_records(self) -> bool | None:
+        """Whether the administration holds any document of this kind (None: no list to count)."""
+        if self.collection is None:
+            return None
+        return await holds_any(self.ctx.client(self.config.connection), self.collection)
 
     def check(self, payload: Mapping[str, Any]) -> None:
         """Extra validation of the payload (raise :class:`~nodes.base.RecordFailed`)."""

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Port, Record, SkipRecord, TargetNode
+from nodes.connectors.asperion import AsperionConnection
 from nodes.targets._common import comparable, create_once, require, same_value, scratch, write
 
 __all__ = ("DEFAULT_OWNERSHIP", "ArticleConfig", "ArticleTarget", "Ownership", "article_changes")
@@ -34,7 +35,9 @@ DEFAULT_OWNERSHIP: dict[str, Ownership] = {
 class ArticleConfig(NodeConfig):
     """Settings of the article target."""
 
-    connection: str = Field("asperion", title="Asperion connection", description="The administration to write to.")
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"), title="Asperion connection", description="The administration to write to."
+    )
     ownership: dict[str, Ownership] = Field(
         default_factory=lambda: dict(DEFAULT_OWNERSHIP),
         title="Who owns each field",

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Port, Record, SkipRecord, TargetNode
+from nodes.connectors.asperion import AsperionConnection
 from nodes.lookups.debtor_rules import debtor_changes, normalize_email
 from nodes.targets._common import create_once, require, scratch, write
 
@@ -16,7 +17,9 @@ __all__ = ("DebtorConfig", "DebtorTarget")
 class DebtorConfig(NodeConfig):
     """Settings of the debtor target."""
 
-    connection: str = Field("asperion", title="Asperion connection", description="The administration to write to.")
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"), title="Asperion connection", description="The administration to write to."
+    )
     always_update: bool = Field(
         True,
         title="Always update",

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from nodes.base import Port, Record, RecordFailed
-from nodes.connectors.asperion import lines_of
+from nodes.connectors.asperion import JOURNAL_ENTRIES, lines_of
 from nodes.targets._documents import AsperionDocumentTarget
 
 __all__ = ("FinancialMutationTarget",)
@@ -24,6 +24,8 @@ class FinancialMutationTarget(AsperionDocumentTarget):
     )
     inputs = (Port("in", "asperion.journal_entry"),)
     what = "journal entry"
+    creates = "journalentry"
+    collection = JOURNAL_ENTRIES
     required = {"journalId": "journal", "description": "description"}
 
     async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:

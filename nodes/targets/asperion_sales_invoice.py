@@ -22,6 +22,7 @@ from nodes.bookings import (
     credit_of,
     invoice_fingerprint,
 )
+from nodes.connectors.asperion.client import SALES_INVOICE_HEADERS
 from nodes.connectors.http import ValidationFailed
 from nodes.targets._common import create_once, refused
 from nodes.targets._documents import AsperionConfig, AsperionDocumentTarget
@@ -93,6 +94,8 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
     config_model = SalesInvoiceTargetConfig
     config: SalesInvoiceTargetConfig
     what = "sales invoice"
+    creates = "invoice"
+    collection = SALES_INVOICE_HEADERS
     required = {"debtorCustomerNumber": "debtor", "description": "description"}
 
     async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Port, Record, SkipRecord, TargetNode
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.lookups.debtor_rules import normalize_email
 from nodes.targets._common import create_once, require, same_value, scratch, write
 
@@ -19,7 +20,9 @@ _NEVER_UPDATED = frozenset({"id", "email", "password", "username", "role", "date
 class CustomerConfig(NodeConfig):
     """Settings of the customer target."""
 
-    connection: str = Field("woocommerce", title="WooCommerce connection", description="The store to write to.")
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to write to."
+    )
     update_existing: bool = Field(
         True,
         title="Update existing customers",

@@ -1,9 +1,12 @@
 """``woocommerce.order``: create a WooCommerce order (e.g. from an Asperion sales order) once, by its reference.
 
-The order carries its origin in a meta field (default ``_asperion_order_id``). Before creating, the store is searched
-for that reference and the candidates' meta is checked exactly. WooCommerce's own search does not look at every meta
-field (a shop can add it with the ``woocommerce_shop_order_search_fields`` filter); Koppel's idempotency map is the
-first guard either way.
+The order carries its origin in two meta fields: the reference (default ``_asperion_order_id``) and Koppel's mark
+``_koppel_source`` (``asperion:salesorder:5``, see :mod:`nodes.echo`), whose value no other order contains. Before
+creating, the store is searched for the mark (then for the origin's order number, for orders made before marks
+existed), **every page** of the answer is walked and each candidate's meta is compared exactly: a search term can
+match dates, postcodes and other numbers, so page 1 alone proves nothing. WooCommerce's own search does not look at
+every meta field (a shop adds them with the ``woocommerce_shop_order_search_fields`` filter); Koppel's idempotency
+map is the first guard either way.
 """
 
 from __future__ import annotations
@@ -14,15 +17,21 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Port, Record, RecordFailed, TargetNode
+from nodes.connectors.woocommerce import WooCommerceConnection
+from nodes.echo import MARK_META_KEY, mark_value
 from nodes.targets._common import create_once
 
-__all__ = ("OrderConfig", "OrderTarget", "reference_of")
+__all__ = ("OrderConfig", "OrderTarget", "mark_of", "reference_of")
+
+_NUMBER_KEY = "_asperion_order_number"
 
 
 class OrderConfig(NodeConfig):
     """Settings of the order target."""
 
-    connection: str = Field("woocommerce", title="WooCommerce connection", description="The store to write to.")
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to write to."
+    )
     reference_meta_key: str = Field(
         "_asperion_order_id",
         title="Reference meta key",
@@ -36,6 +45,12 @@ def reference_of(order: Mapping[str, Any], key: str) -> str:
         if isinstance(meta, Mapping) and meta.get("key") == key and meta.get("value") not in (None, ""):
             return str(meta["value"]).strip()
     return ""
+
+
+def mark_of(record: Record) -> str:
+    """The ``_koppel_source`` value of the order made from ``record``: its application and source id."""
+    app = str(record.context.get("source_app") or ("asperion" if record.source_id.startswith("salesorder:") else ""))
+    return mark_value(app or "koppel", record.source_id)
 
 
 def _by_sku(line: Mapping[str, Any]) -> bool:
@@ -57,18 +72,25 @@ class OrderTarget(TargetNode):
     inputs = (Port("in", "woocommerce.order_create"),)
 
     what: ClassVar[str] = "order"
+    creates = "order"
+    find_only_in_doubt = True
     config: OrderConfig
 
     async def find_existing(self, record: Record) -> str | None:
-        """The id of the order with the record's reference, checked exactly."""
+        """The id of the order with the record's reference or mark, compared exactly over every page found."""
         key = self.config.reference_meta_key
         reference = reference_of(record.data, key)
         if not reference:
             return None
+        mark = mark_of(record)
         client = self.ctx.client(self.config.connection)
-        for order in await client.get("orders", {"search": reference, "status": "any", "per_page": 100}) or []:
-            if reference_of(order, key) == reference:
-                return str(order["id"])
+        terms = [mark, reference_of(record.data, _NUMBER_KEY)]
+        for term in dict.fromkeys(t for t in terms if t):
+            query = {"search": term, "status": "any", "orderby": "id", "order": "asc", "_fields": "id,meta_data"}
+            async for page in client.pages("orders", query):
+                for order in page:
+                    if reference_of(order, MARK_META_KEY) == mark or reference_of(order, key) == reference:
+                        return str(order["id"])
         return None
 
     async def build(self, record: Record) -> dict[str, Any]:
@@ -83,15 +105,16 @@ class OrderTarget(TargetNode):
         lines = record.data.get("line_items")
         if not lines:
             raise RecordFailed("The order has no line items")
+        data = _with_mark(record.data, mark_of(record))
         wanted = sorted({str(line["sku"]).strip() for line in lines if _by_sku(line)})
         if not wanted:
-            return record.data
+            return data
         products = await self._products_by_sku(wanted)
         missing = [sku for sku in wanted if sku not in products]
         if missing:
             raise RecordFailed(f"WooCommerce has no product with SKU {', '.join(missing)}")
         resolved = [{**line, **products[str(line["sku"]).strip()]} if _by_sku(line) else line for line in lines]
-        return {**record.data, "line_items": resolved}
+        return {**data, "line_items": resolved}
 
     async def _products_by_sku(self, skus: list[str]) -> dict[str, dict[str, int]]:
         client = self.ctx.client(self.config.connection)
@@ -119,3 +142,9 @@ class OrderTarget(TargetNode):
         if isinstance(delivery.response, Mapping) and delivery.response.get("number"):
             delivery.message = f"order {delivery.response['number']} created for {reference}"
         return delivery
+
+
+def _with_mark(order: dict[str, Any], mark: str) -> dict[str, Any]:
+    """The order with Koppel's mark in its meta (so it is recognised as Koppel's, also by a new Koppel database)."""
+    meta = [m for m in order.get("meta_data") or [] if not (isinstance(m, Mapping) and m.get("key") == MARK_META_KEY)]
+    return {**order, "meta_data": [*meta, {"key": MARK_META_KEY, "value": mark}]}

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Port, Record, RecordFailed, SkipRecord, TargetNode
 from nodes.connectors.http import NotFound
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.paths import get_value
 from nodes.targets._common import scratch, write
 
@@ -17,7 +18,9 @@ __all__ = ("OrderStatusConfig", "OrderStatusTarget", "order_id_of")
 class OrderStatusConfig(NodeConfig):
     """Settings of the order status target."""
 
-    connection: str = Field("woocommerce", title="WooCommerce connection", description="The store to write to.")
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to write to."
+    )
     status: str = Field(
         "completed",
         title="New status",

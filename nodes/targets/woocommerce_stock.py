@@ -18,17 +18,20 @@ from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Port, Record, RecordFailed, SkipRecord, TargetNode
 from nodes.connectors.http import NotFound
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.targets._common import scratch, write
 
 __all__ = ("StockConfig", "StockTarget", "stock_body")
 
-_FIELDS = "id,sku,parent_id,type,manage_stock,stock_quantity"
+_FIELDS = "id,sku,parent_id,type,manage_stock,stock_quantity,virtual,downloadable"
 
 
 class StockConfig(NodeConfig):
     """Settings of the stock target."""
 
-    connection: str = Field("woocommerce", title="WooCommerce connection", description="The store to write to.")
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to write to."
+    )
 
 
 def _int(value: Any, name: str) -> int:
@@ -56,7 +59,8 @@ class StockTarget(TargetNode):
     title = "WooCommerce stock"
     description = (
         "Writes the record's stock quantity to the WooCommerce product or variation (found by id, else by SKU), "
-        "switching 'manage stock' on; unchanged stock is skipped."
+        "switching 'manage stock' on; unchanged stock is skipped, and virtual or downloadable products never get "
+        "'manage stock'."
     )
     app = "woocommerce"
     config_model = StockConfig
@@ -100,6 +104,11 @@ class StockTarget(TargetNode):
         body = stock_body(record.data)
         path, current = await self._current(record)
         scratch(record, self.id).update(path=path, current=current)
+        if (current.get("virtual") or current.get("downloadable")) and body["manage_stock"]:
+            # Nothing to count for an e-book, a workshop or a gift card: "manage stock" would only stop its sale.
+            kind = "downloadable" if current.get("downloadable") else "virtual"
+            label = record.data.get("sku") or path
+            raise SkipRecord(f"product {label} is {kind}: its stock is not managed", target_id=str(current["id"]))
         same_manage = current.get("manage_stock") is body["manage_stock"]
         if same_manage and (not body["manage_stock"] or current.get("stock_quantity") == body["stock_quantity"]):
             label = record.data.get("sku") or path

@@ -141,9 +141,9 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "A sales invoice needs at least one line.",
         "nl": "Een verkoopfactuur moet minstens één regel hebben.",
     },
-    "invoice.not_concept": {
-        "en": "Sales invoice {id} is no longer a concept and cannot be changed; book a credit invoice instead.",
-        "nl": "Verkoopfactuur {id} is geen concept meer en kan niet worden gewijzigd; boek een creditfactuur.",
+    "invoice.final": {
+        "en": "Sales invoice {id} has been processed (invoice number {number}); it can no longer be changed.",
+        "nl": "Verkoopfactuur {id} is verwerkt (factuurnummer {number}); ze kan niet meer worden gewijzigd.",
     },
     "order.no_lines": {
         "en": "A sales order needs at least one line.",

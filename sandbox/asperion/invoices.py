@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sandbox.asperion.listing import note_mutation
 from sandbox.asperion.money import ZERO, round_half_up, vat_for
 from sandbox.asperion.problems import Errors, ProblemError
 from sandbox.asperion.rules import book_period, check_ledger, check_reference, check_vat, require
@@ -155,31 +156,34 @@ def create_invoice(tenant: Tenant, counters: Counters, body: Mapping[str, Any], 
 def update_invoice(
     tenant: Tenant, counters: Counters, invoice: Record, body: Mapping[str, Any], *, validate_only: bool
 ) -> Record:
-    """Replace a concept invoice's header and lines (as a bookkeeper edits a concept); a processed one refuses.
+    """Replace a concept invoice with the full object sent (header and lines); a processed invoice refuses.
 
     Args:
         tenant: The administration.
-        counters: The id sequences.
+        counters: The id sequences (for new line ids).
         invoice: The stored invoice.
-        body: The full invoice as it should be (lines wrapped in ``{"_data": [...]}``).
+        body: The decoded request body (the full invoice, lines wrapped).
         validate_only: Validate and answer, but change nothing.
 
     Returns:
         The updated invoice.
 
     Raises:
-        ProblemError: 409 when the invoice is no longer a concept; 400 with every field error.
+        ProblemError: 409 once the invoice has an invoice number (processed: only a credit invoice corrects it);
+            400 with field errors as for a new invoice.
     """
     if invoice["status"] != STATUS_CONCEPT or invoice["invoiceNumber"]:
-        raise ProblemError(409, detail=("invoice.not_concept", {"id": invoice["id"]}))
-    replacement = create_invoice(tenant, counters, body, validate_only=True)
+        raise ProblemError(409, detail=("invoice.final", {"id": invoice["id"], "number": invoice["invoiceNumber"]}))
+    fresh = create_invoice(tenant, counters, body, validate_only=True)
+    keep = {"id": invoice["id"], "invoiceNumber": "", "status": STATUS_CONCEPT, "_paidAmount": invoice["_paidAmount"]}
+    updated = {**fresh, **keep}
     if validate_only:
-        return {**replacement, "id": invoice["id"]}
-    for line in replacement["lines"]:
+        return updated
+    for line in updated["lines"]:
         line["id"] = counters.next("invoice_line")
-    keep = {"id": invoice["id"], "_paidAmount": invoice["_paidAmount"]}
     invoice.clear()
-    invoice.update({**replacement, **keep})
+    invoice.update(updated)
+    note_mutation()
     return invoice
 
 

@@ -94,6 +94,8 @@ def _build(tenant: Tenant, body: Mapping[str, Any], own_id: int | None) -> dict[
 def _move_stock(tenant: Tenant, order: Record, sign: int) -> None:
     for line in order["lines"]:
         article = tenant.articles[line["articleId"]]
+        if article["currentStock"] is None:
+            continue  # an article without stock (a service, a download): nothing to reserve or take
         if order["status"] == "open":
             article["reservedStock"] += sign * line["quantity"]
         else:

@@ -44,7 +44,10 @@ _VAT_CODES: tuple[tuple[str, str, str, str], ...] = (
     ("OSS-ES-21", "OSS Spanje 21%", "21", "ES"),
     ("OSS-AT-20", "OSS Oostenrijk 20%", "20", "AT"),
     ("OSS-AT-10", "OSS Oostenrijk 10%", "10", "AT"),
+    ("VH21", "Voorbelasting hoog 21%", "21", "NL"),
 )
+_PURCHASE_VAT_CODES = frozenset({"VH21"})
+"""Codes of VAT paid on purchases (a payment provider's fees), not of sales."""
 
 BALANCE, PROFIT_AND_LOSS = 1, 2
 _LEDGER_ACCOUNTS: tuple[tuple[int, int, str, str | None, str], ...] = (
@@ -52,7 +55,8 @@ _LEDGER_ACCOUNTS: tuple[tuple[int, int, str, str | None, str], ...] = (
     (1100, BALANCE, "Tussenrekening betaalprovider", None, "BLimKruSto"),
     (1110, BALANCE, "PayPal", None, "BLimBanRbb"),
     (1300, BALANCE, "Debiteuren", None, "BVorDebHad"),
-    (4500, PROFIT_AND_LOSS, "Betaalkosten", None, "WBedAlkBan"),
+    (1520, BALANCE, "Te vorderen btw (voorbelasting)", None, ""),
+    (4500, PROFIT_AND_LOSS, "Betaalkosten", None, "WBedAlkBet"),
     (8000, PROFIT_AND_LOSS, "Omzet Nederland", "H21", "WOmzNopOlh"),
     (8100, PROFIT_AND_LOSS, "Omzet EU", None, "WOmzNopOli"),
     (8200, PROFIT_AND_LOSS, "Omzet buiten de EU", "EXP", "WOmzNopOle"),
@@ -165,7 +169,7 @@ def seed_tenant(tenant_id: int, name: str, package: str, debtor_id: int, article
         tenant.vat_codes[code] = {
             "id": code,
             "description": description,
-            "salesCode": True,
+            "salesCode": code not in _PURCHASE_VAT_CODES,
             "percentage": Decimal(percentage),
             "isDefault": code == "H21",
             "validFrom": None,

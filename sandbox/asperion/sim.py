@@ -139,7 +139,8 @@ class AsperionSim:
 
         Args:
             articles: Dicts with ``code``, ``description``, ``salesPrice`` (ex VAT; number or string), ``ean``,
-                optionally ``salesTypeId`` (default 1, revenue NL at 21 %).
+                optionally ``salesTypeId`` (default 1, revenue NL at 21 %) and ``currentStock`` (the physical
+                stock; ``None`` for an article without stock information; absent: 0).
             tenant_id: The administration.
 
         Returns:
@@ -161,7 +162,11 @@ class AsperionSim:
                 "unit": str(item.get("unit") or "stuk"),
                 "active": bool(item.get("active", True)),
             }
-            added.append(add_article(tenant, self.counters, fields, self.now()))
+            article = add_article(tenant, self.counters, fields, self.now())
+            if "currentStock" in item:  # physical stock; None = an article without stock (a service, a download)
+                stock = item["currentStock"]
+                article["currentStock"] = None if stock is None else Decimal(str(stock))
+            added.append(article)
         return added
 
     def process_invoice(self, invoice_id: int, tenant_id: int = 1001) -> dict[str, Any]:

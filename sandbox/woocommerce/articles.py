@@ -12,7 +12,7 @@ from sandbox.woocommerce.totals import r2
 if TYPE_CHECKING:
     from sandbox.woocommerce.sim import WooSim
 
-__all__ = ("asperion_articles",)
+__all__ = ("asperion_articles", "physical_stock")
 
 
 def _plain(text: str) -> str:
@@ -21,6 +21,16 @@ def _plain(text: str) -> str:
 
 _SALES_TYPE = {"": 1, "standard": 1, "reduced-rate": 2, "zero-rate": 3}
 """WooCommerce tax class → the seeded Asperion sales type (revenue 21 % / 9 % / 0 %)."""
+
+
+def physical_stock(product: dict[str, Any]) -> int | None:
+    """The warehouse stock Asperion keeps for a product: None for virtual and downloadable ones (nothing to count),
+    the store's own count where it manages stock, else a deterministic count from the id."""
+    if product.get("virtual") or product.get("downloadable"):
+        return None
+    if product.get("manage_stock") and product.get("stock_quantity") is not None:
+        return int(product["stock_quantity"])
+    return 10 + int(product["id"]) % 41
 
 
 def asperion_articles(sim: WooSim) -> list[dict[str, Any]]:
@@ -49,6 +59,8 @@ def asperion_articles(sim: WooSim) -> list[dict[str, Any]]:
                     "description": _plain(p.get("name", ""))[:100],
                     "salesPrice": float(r2(price)),
                     "ean": p.get("global_unique_id") or "",
+                    "currentStock": physical_stock(p),
+                    "salesTypeId": _SALES_TYPE.get(klass, 1),
                 }
             )
     return out

@@ -29,8 +29,19 @@ def create_refund(
 ) -> dict[str, Any]:
     """Create a refund on ``order`` (mutated; caller saves it) and return the refund object (without links)."""
     lines = []
+    shipping: list[dict[str, Any]] = []
+    fees: list[dict[str, Any]] = []
     computed = Decimal(0)
     for item in data.get("line_items") or []:
+        # WooCommerce refunds every kind of order item through ``line_items`` (keyed by item id): a shipping or fee
+        # item becomes a line of the refund's ``shipping_lines`` / ``fee_lines``.
+        other = _other_item(order, int(item.get("id") or 0))
+        if other is not None:
+            kind, src_item = other
+            made = _refund_item(src_item, item, kind)
+            computed += -Decimal(made["total"]) - Decimal(made["total_tax"])
+            (shipping if kind == "shipping" else fees).append(made)
+            continue
         src = next((li for li in order["line_items"] if li["id"] == int(item.get("id") or 0)), None)
         if src is None:
             continue
@@ -85,7 +96,7 @@ def create_refund(
             "The payment gateway for this order does not support automatic refunds.",
             500,
         )
-    for line in lines:
+    for line in [*lines, *shipping, *fees]:
         line["id"] = sim.item_id()
         line["meta_data"][0]["id"] = sim.meta_id()
     if as_bool(data.get("api_restock", True)) and order["id"] in sim.stock_reduced:
@@ -105,9 +116,9 @@ def create_refund(
         "refunded_payment": bool(api_refund),
         "meta_data": [],
         "line_items": lines,
-        "shipping_lines": [],
+        "shipping_lines": shipping,
         "tax_lines": [],
-        "fee_lines": [],
+        "fee_lines": fees,
         "_order_id": order["id"],
     }
     sim.refunds[rid] = refund
@@ -116,3 +127,45 @@ def create_refund(
         order["status"] = "refunded"
     order["date_modified"], order["date_modified_gmt"] = local, gmt
     return refund
+
+
+def _other_item(order: dict[str, Any], item_id: int) -> tuple[str, dict[str, Any]] | None:
+    """The order's shipping or fee item with this id, with its kind."""
+    for kind, key in (("shipping", "shipping_lines"), ("fee", "fee_lines")):
+        found = next((x for x in order.get(key) or [] if x["id"] == item_id), None)
+        if found is not None:
+            return kind, found
+    return None
+
+
+def _refund_item(src: dict[str, Any], item: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A refund's shipping or fee line (negative amounts) for a request item naming the order's ``src`` item."""
+    refund_total = Decimal(str(item.get("refund_total") or 0))
+    taxes: list[dict[str, Any]] = [
+        {"id": int(t["id"]), "total": fmt2(-Decimal(str(t.get("refund_total") or 0))), "subtotal": ""}
+        for t in item.get("refund_tax") or []
+        if Decimal(str(t.get("refund_total") or 0))
+    ]
+    tax_sum = sum((-Decimal(str(t["total"])) for t in taxes), Decimal(0))
+    made: dict[str, Any] = {
+        "id": 0,
+        "total": fmt2(-refund_total),
+        "total_tax": fmt2(-tax_sum),
+        "taxes": taxes,
+        "meta_data": [
+            {
+                "id": 0,
+                "key": "_refunded_item_id",
+                "value": str(src["id"]),
+                "display_key": "_refunded_item_id",
+                "display_value": str(src["id"]),
+            }
+        ],
+    }
+    if kind == "shipping":
+        made.update(method_title=src.get("method_title", ""), method_id=src.get("method_id", ""))
+        made["instance_id"] = src.get("instance_id", "")
+    else:
+        made.update(name=src.get("name", ""), tax_class=src.get("tax_class", ""), tax_status=src.get("tax_status", ""))
+        made["amount"] = made["total"]
+    return made

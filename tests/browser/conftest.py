@@ -64,7 +64,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
     from engine.db import migrate_sync
     from engine.settings import Settings
-    from web.app import create_app
+    from koppel.app import create_app
 
     tmp = tmp_path_factory.mktemp("live")
     port = free_port()
@@ -74,7 +74,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     old = os.environ.get("KOPPEL_BASE_URL")
     os.environ["KOPPEL_BASE_URL"] = url
     settings = Settings(
-        var_dir=tmp, database_url=database_url, redis_url=None, secret_key="browser-test-secret-key", demo=True
+        var_dir=tmp,
+        database_url=database_url,
+        redis_url=None,
+        secret_key="browser-test-secret-key",
+        demo=True,
+        base_url=url,
     )
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))

@@ -8,8 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from nodes.connectors import AsperionClient, MemoryTokenStore, RetryPolicy, WooCommerceClient, make_client
+from nodes.connectors import MemoryTokenStore, RetryPolicy, make_client
+from nodes.connectors.asperion import AsperionClient
 from nodes.connectors.http import AuthError, ServerError
+from nodes.connectors.woocommerce import WooCommerceClient
 from sandbox.credentials import (
     ASPERION_CLIENT_ID,
     ASPERION_CLIENT_SECRET,

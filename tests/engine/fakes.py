@@ -41,6 +41,7 @@ class FakeSource(SourceNode):
     title = "Test source"
     config_model = FakeSourceConfig
     outputs = (Port("out", "test.item"),)
+    reads_by_id = True
 
     async def read(self) -> AsyncIterator[list[Record]]:
         config = self.config

@@ -10,6 +10,8 @@ import pytest
 
 import tests.engine.fakes as fakes
 from engine.flow import build_graph, validate_flow
+from engine.templates import get_template
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.registry import register
 
 for _cls in (fakes.FakeSource, fakes.FakeFilter, fakes.FakeMap, fakes.FakeTarget):
@@ -94,7 +96,7 @@ def test_missing_connection_is_reported_when_connections_are_known(doc: dict[str
         app = "woocommerce"
 
         class config_model(fakes.NodeConfig):
-            connection: str = ""
+            connection: WooCommerceConnection = WooCommerceConnection("")
 
     register(NeedsShop)
     assert issubclass(NeedsShop, Node) and NeedsShop.kind is Kind.FILTER
@@ -113,6 +115,40 @@ def test_missing_connection_is_reported_when_connections_are_known(doc: dict[str
         "field": "connection",
         "message": "connection 'shop' is a asperion connection, not woocommerce",
     } in problems(doc, {"shop": "asperion"})
+
+
+def _template_with(node_type: str) -> dict[str, Any]:
+    for name in ("orders-to-sales-invoices", "asperion-orders-to-woocommerce"):
+        document = get_template(name)
+        if any(n["type"] == node_type for n in document["nodes"]):
+            return document
+    raise AssertionError(f"no template uses {node_type}")
+
+
+@pytest.mark.parametrize(
+    ("node_type", "field", "app"),
+    [
+        ("asperion.sales_invoice", "connection", "asperion"),  # one connection
+        ("map.order_to_credit_invoices", "connection", "asperion"),  # two connections: the Asperion one
+        ("map.order_to_credit_invoices", "woocommerce_connection", "woocommerce"),  # … and the WooCommerce one
+        ("map.asperion_order_to_woocommerce", "connection", "asperion"),
+        ("map.asperion_order_to_woocommerce", "woocommerce_connection", "woocommerce"),
+    ],
+)
+def test_missing_or_wrong_application_connections_fail_validation(node_type: str, field: str, app: str) -> None:
+    document = copy.deepcopy(_template_with(node_type))
+    node = next(n for n in document["nodes"] if n["type"] == node_type)
+    node["config"] = {**node.get("config", {}), field: "elsewhere"}
+    names = {"woocommerce": "woocommerce", "asperion": "asperion"}
+    assert [p for p in problems(document, names) if p["node"] == node["id"]] == [
+        {"node": node["id"], "field": field, "message": "the flow has no connection named 'elsewhere'"}
+    ]
+    other = "woocommerce" if app == "asperion" else "asperion"
+    wrong = [p for p in problems(document, {**names, "elsewhere": other}) if p["node"] == node["id"]]
+    assert wrong == [
+        {"node": node["id"], "field": field, "message": f"connection 'elsewhere' is a {other} connection, not {app}"}
+    ]
+    assert [p for p in problems(document, {**names, "elsewhere": app}) if p["node"] == node["id"]] == []
 
 
 def test_an_empty_flow_and_a_flow_of_unknown_nodes_say_different_things() -> None:

@@ -39,6 +39,15 @@ async def test_guest_gets_the_default_debtor_checked_once_per_run() -> None:
     assert asperion.count("find_email") == 0
 
 
+async def test_concurrent_guests_share_one_default_debtor_lookup() -> None:
+    asperion = FakeAsperion([DEFAULT])
+    lookup = node(asperion)
+    records = [order_record(order(customer_id=0, id=200 + i)) for i in range(8)]
+    results = await asyncio.gather(*(lookup.process(record) for record in records))
+    assert {r.data["debtorCustomerNumber"] for r in results} == {"9999"}
+    assert asperion.count("find_number") == 1
+
+
 async def test_a_default_debtor_missing_in_asperion_fails_clearly() -> None:
     with pytest.raises(RecordFailed, match="default debtor 9999 does not exist"):
         await node(FakeAsperion([])).process(order_record(order(customer_id=0)))

@@ -122,6 +122,7 @@ def test_number_bool_and_date_filters(asp: Api) -> None:
         "OSS-ES-21",
         "OSS-FR-20",
         "OSS-AT-20",
+        "VH21",
     }
 
 
@@ -155,9 +156,9 @@ def test_seeded_reference_data_is_the_spec_table(asp: Api) -> None:
 
     assert ids("/v1/vatcodes") == [
         "H21", "L9", "N0", "ICP", "EXP", "OSS-DE-19", "OSS-DE-7", "OSS-BE-21", "OSS-BE-6", "OSS-FR-20",
-        "OSS-FR-5.5", "OSS-IT-22", "OSS-IT-10", "OSS-ES-21", "OSS-AT-20", "OSS-AT-10",
+        "OSS-FR-5.5", "OSS-IT-22", "OSS-IT-10", "OSS-ES-21", "OSS-AT-20", "OSS-AT-10", "VH21",
     ]  # fmt: skip
-    assert sorted(ids("/v1/ledgeraccounts")) == [1000, 1100, 1110, 1300, 4500, 8000, 8100, 8200, 8300]
+    assert sorted(ids("/v1/ledgeraccounts")) == [1000, 1100, 1110, 1300, 1520, 4500, 8000, 8100, 8200, 8300]
     assert sorted(ids("/v1/journals")) == ["10", "70", "90"]
     conditions = asp.get("/v1/paymentconditions").json()["_data"]
     assert [(item["id"], item["description"]) for item in conditions] == [
@@ -184,7 +185,9 @@ def test_seeded_reference_data_is_the_spec_table(asp: Api) -> None:
         items = asp.get(path).json()["_data"]
         assert items and all(set(item) == {"id", "description", "conversionCode", "_meta"} for item in items)
     tenant_2 = asp.get("/v1/vatcodes", headers={"X-Tenant-Id": "1002"}).json()["_meta"]["totalCount"]
-    assert tenant_2 == 16
+    assert tenant_2 == 17
+    purchase = asp.get("/v1/vatcodes/VH21").json()
+    assert (purchase["percentage"], purchase["salesCode"]) == (21, False)
 
 
 def test_get_by_id_404_as_problem_details(asp: Api) -> None:

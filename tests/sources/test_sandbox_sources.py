@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from nodes.connectors import AsperionClient, MemoryTokenStore, WooCommerceClient, make_client
+from nodes.connectors import MemoryTokenStore, make_client
+from nodes.connectors.asperion import AsperionClient
+from nodes.connectors.woocommerce import WooCommerceClient
 from nodes.sources.asperion_articles import ArticlesConfig, ArticlesSource
 from nodes.sources.asperion_sales_orders import SalesOrdersConfig, SalesOrdersSource
 from nodes.sources.woocommerce_customers import CustomersConfig, CustomersSource

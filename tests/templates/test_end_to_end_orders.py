@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import delete
 
 from engine.db import Database
-from engine.models import Cursor, IdempotencyEntry
+from engine.models import Cursor, IdempotencyEntry, TargetTrust
 from engine.templates import get_template
 from nodes.accounting import cents
 from sandbox.credentials import WOO_RW_KEY, WOO_RW_SECRET
@@ -78,10 +78,11 @@ async def test_orders_to_sales_invoices_books_every_order_to_the_cent(db: Databa
     assert again["skipped"] == again["read"] == len(read), (again, sorted(o["id"] for o in read))
     assert len(administration.invoices) == len(orders) + refunds
 
-    # and with the run history lost (a crash before the idempotency map was written): Asperion itself is asked
+    # and with the run history lost (a new Koppel database on the same administration): Asperion itself is asked
     async with db.session() as session, session.begin():
         await session.execute(delete(IdempotencyEntry))
         await session.execute(delete(Cursor))
+        await session.execute(delete(TargetTrust))
     again, problems = await run_template(db, "orders-to-sales-invoices", store)
     assert again["failed"] == 0 and again["ok"] == 0, (again, problems)
     assert len(administration.invoices) == len(orders) + refunds

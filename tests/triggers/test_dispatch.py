@@ -17,7 +17,8 @@ from tests.triggers.conftest import fake_queue, make_flow
 
 
 def _delivery(secret: str, record_id: int, delivery_id: str) -> tuple[dict[str, str], bytes]:
-    body = json.dumps({"id": record_id}).encode()
+    # Each real delivery differs at least in its modification stamp (an identical body would be a replay).
+    body = json.dumps({"id": record_id, "date_modified_gmt": f"2026-12-01T10:00:0{delivery_id[-1]}"}).encode()
     headers = {
         "X-WC-Webhook-Topic": "order.updated",
         "X-WC-Webhook-Signature": sign(body, secret),

@@ -33,8 +33,8 @@ class LiveSite:
 def demo_site(sqlite_url: str, tmp_path: Path) -> Iterator[LiveSite]:
     """Koppel with the sandbox mounted, on a real port: the code exchange is a real HTTP call from the server."""
     from engine.settings import Settings
+    from koppel.app import create_app
     from tests.sandbox.server import serve_app
-    from web.app import create_app
 
     settings = Settings(var_dir=tmp_path, database_url=sqlite_url, redis_url=None, secret_key="oauth-test", demo=True)
     with serve_app(create_app(settings)) as base, httpx.Client(base_url=base, timeout=30) as client:
@@ -103,3 +103,33 @@ def test_a_forged_callback_is_refused(demo_site: LiveSite) -> None:
     site.client.post(f"/connections/{conn_id}/asperion/connect", headers=site.htmx())
     forged = site.client.get("/connections/asperion/callback", params={"code": "x", "state": "not-mine"})
     assert forged.status_code == 400 and "not valid" in forged.text
+
+
+def test_connection_test_is_honest_before_and_after_connecting(demo_site: LiveSite) -> None:
+    site = demo_site
+    conn_id = _new_asperion_connection(site)
+    before: Any = site.client.post(f"/connections/{conn_id}/test", headers=site.htmx())
+    assert "Not connected yet: press Connect with Asperion" in before.text
+    assert "refresh_token" not in before.text
+    start = site.client.post(f"/connections/{conn_id}/asperion/connect", headers=site.htmx())
+    approved = site.client.get(start.headers["HX-Redirect"], follow_redirects=False)
+    site.client.get(approved.headers["location"], follow_redirects=False)
+    assert "Koppel Demo B.V." in site.client.post(f"/connections/{conn_id}/test", headers=site.htmx()).text
+    # a wrong client secret is found although a valid access token is cached for the connection
+    saved = site.client.post(
+        "/connections/save",
+        data={
+            "id": conn_id,
+            "app": "asperion",
+            "name": "my-books",
+            "url": f"{site.base}/sandbox/asperion",
+            "identity_url": f"{site.base}/sandbox/asperion",
+            "client_id": c.ASPERION_CLIENT_ID,
+            "client_secret": "not-the-secret",
+            "tenant_id": "1001",
+        },
+        headers=site.htmx(),
+    )
+    assert saved.status_code == 200, saved.text
+    after: Any = site.client.post(f"/connections/{conn_id}/test", headers=site.htmx())
+    assert "Connection failed." in after.text and "client id or client secret" in after.text

@@ -127,7 +127,7 @@ async def test_steps_answers_land_in_the_flows_and_activation_switches_them_on(s
     # step 3: the templates with their descriptions; nothing chosen is refused
     step3 = site.client.get("/wizard/flows?woo=shop&asp=books")
     assert "Orders → sales invoices" in step3.text and "guest orders go to my default debtor" in step3.text
-    assert step3.text.count('type="checkbox"') == 7
+    assert step3.text.count('type="checkbox"') == 8
     nothing = site.client.get("/wizard/questions?woo=shop&asp=books")
     assert "Choose at least one flow." in nothing.text
     both = site.client.get("/wizard/questions?woo=shop&asp=books&t=orders-to-sales-invoices&t=orders-to-sales-orders")

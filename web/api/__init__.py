@@ -7,7 +7,8 @@ from web.api.connections import ConnectionController
 from web.api.flows import FlowController
 from web.api.meta import MetaController
 from web.api.runs import RunController
+from web.api.users import ROUTES as USER_ROUTES
 
 __all__ = ("ROUTES",)
 
-ROUTES = [ConnectionController, FlowController, RunController, MetaController, *AUTOMATION_ROUTES]
+ROUTES = [ConnectionController, FlowController, RunController, MetaController, *AUTOMATION_ROUTES, *USER_ROUTES]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 from pydantic import BaseModel, Field
 
 from engine import automation, store
 from web.api.errors import bad_request, conflict, not_found
+from web.api.params import IsoDateTime, SafeText
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -24,9 +25,11 @@ class AutomationIn(BaseModel):
         '"*/15 * * * *"} | {"type": "webhook", "catch_up_every_s": 900}',
     )
     active: bool | None = None
-    max_parallel_runs: int | None = None
-    retention_days: int | None = Field(default=None, description="Days log snapshots are kept (default 14)")
-    run_retention_days: int | None = Field(default=None, description="Days runs are kept (default 90)")
+    max_parallel_runs: int | None = Field(default=None, ge=0, le=100, description="0: no limit")
+    retention_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Days log snapshots are kept (default 14)"
+    )
+    run_retention_days: int | None = Field(default=None, ge=1, le=3650, description="Days runs are kept (default 90)")
     privacy: dict[str, Any] | None = Field(default=None, description='{"redact_personal": true}')
     alerts: dict[str, Any] | None = Field(
         default=None,
@@ -36,17 +39,32 @@ class AutomationIn(BaseModel):
 
 
 class CursorIn(BaseModel):
-    value: str | None = Field(default=None, description="ISO date-time (UTC); empty = read everything next time")
+    value: SafeText | None = Field(
+        default=None, max_length=100, description="ISO date-time (UTC); empty = read everything next time"
+    )
 
 
 class BackfillIn(BaseModel):
-    modified_after: str | None = None
-    modified_before: str | None = None
-    record_ids: list[str] | None = Field(default=None, description='e.g. ["order:123", "order:124"]')
+    modified_after: IsoDateTime | None = Field(default=None, description="ISO date or date-time (UTC)")
+    modified_before: IsoDateTime | None = Field(default=None, description="ISO date or date-time (UTC)")
+    record_ids: list[SafeText] | None = Field(
+        default=None, max_length=10_000, description='e.g. ["order:123", "order:124"]'
+    )
 
 
 class EraseIn(BaseModel):
-    email: str
+    email: SafeText = Field(max_length=320)
+
+
+def _translated(request: Request[Any, Any, Any], message: str) -> str:
+    from web.i18n import translate
+    from web.ui.render import language_of
+
+    return translate(language_of(request), message)
+
+
+def _translated_problems(request: Request[Any, Any, Any], problems: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{**p, "message": _translated(request, p["message"])} for p in problems]
 
 
 def _user_email(request: Request[Any, Any, Any]) -> str | None:
@@ -66,10 +84,15 @@ class AutomationController(Controller):
         return view
 
     @put("/", operation_id="UpdateAutomation")
-    async def update(self, db: Database, flow_id: str, data: AutomationIn) -> dict[str, Any]:
+    async def update(
+        self, request: Request[Any, Any, Any], db: Database, flow_id: str, data: AutomationIn
+    ) -> dict[str, Any]:
+        """Change the trigger, activation and run settings; 400 names each refused field (in the user's language)."""
         change, problems = automation.validate_automation(data.model_dump(exclude_none=True))
         if problems:
-            raise bad_request("the automation settings are not valid", problems)
+            raise bad_request(
+                _translated(request, "the automation settings are not valid"), _translated_problems(request, problems)
+            )
         if await automation.apply_automation(db, flow_id, change) is None:
             raise not_found(f"no flow {flow_id!r}")
         view = await automation.automation_view(db, flow_id)
@@ -157,7 +180,7 @@ class PrivacyController(Controller):
         return report.as_dict()
 
     @get("/health/flows", operation_id="FlowHealth")
-    async def health(self, db: Database, days: FromQuery[int] = 7) -> dict[str, Any]:
+    async def health(self, db: Database, days: Annotated[int, QueryParameter(ge=1, le=90)] = 7) -> dict[str, Any]:
         """Per flow: last success, minutes since, success rate, queued runs, pending webhook deliveries."""
         return await automation.health(db, days=max(1, min(days, 90)))
 

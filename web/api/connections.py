@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from engine import store
 from web.api.errors import bad_request, not_found
+from web.api.params import SafeText
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -19,8 +20,8 @@ __all__ = ("ConnectionController",)
 
 
 class ConnectionIn(BaseModel):
-    name: str = Field(description="How flows refer to the connection, e.g. 'woocommerce'")
-    app: str = Field(description="'woocommerce' or 'asperion'")
+    name: SafeText = Field(max_length=200, description="How flows refer to the connection, e.g. 'woocommerce'")
+    app: SafeText = Field(max_length=50, description="'woocommerce' or 'asperion'")
     fields: dict[str, Any] = Field(default_factory=dict, description="url, keys, secrets… (secrets are write-only)")
 
 

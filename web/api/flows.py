@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 
 from engine import store
 from engine.models import Flow, Run
 from web.api.errors import bad_request, conflict, not_found
+from web.api.params import Days, IsoDateTime, Key, SafeText, VersionNumber
 from web.streams import run_view
 
 if TYPE_CHECKING:
@@ -22,19 +22,39 @@ if TYPE_CHECKING:
 __all__ = ("FlowController", "flow_view")
 
 
+class FlowDocument(BaseModel):
+    """A koppel.flow/1 document. Only its outline is checked here (so a draft with problems can still be saved and
+    fixed); nodes, edges and settings are checked by the flow validator, which answers with ``problems``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: str | None = Field(default=None, description='"koppel.flow/1"')
+    name: SafeText | None = Field(default=None, max_length=200)
+    description: SafeText | None = Field(default=None, max_length=10_000)
+    trigger: dict[str, Any] | None = Field(default=None, description='e.g. {"type": "manual"}')
+    settings: dict[str, Any] | None = Field(default=None, description='e.g. {"concurrency": 8}')
+    nodes: list[Any] | None = None
+    edges: list[Any] | None = None
+
+    def as_document(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
 class FlowIn(BaseModel):
-    document: dict[str, Any] | None = Field(default=None, description="A koppel.flow/1 document")
-    template: str | None = Field(default=None, description="Start from this template instead of a document")
-    name: str | None = None
-    connections: dict[str, str] = Field(
+    document: FlowDocument | None = Field(default=None, description="A koppel.flow/1 document")
+    template: SafeText | None = Field(
+        default=None, max_length=100, description="Start from this template instead of a document"
+    )
+    name: SafeText | None = Field(default=None, max_length=200)
+    connections: dict[str, SafeText] = Field(
         default_factory=dict, description="For a template: its connection name → one of your connections"
     )
-    note: str = ""
+    note: SafeText = Field(default="", max_length=2000)
 
 
 class VersionIn(BaseModel):
-    document: dict[str, Any]
-    note: str = ""
+    document: FlowDocument
+    note: SafeText = Field(default="", max_length=2000)
 
 
 class SettingsIn(BaseModel):
@@ -45,10 +65,10 @@ class SettingsIn(BaseModel):
 
 class RunIn(BaseModel):
     dry_run: bool = False
-    limit: int | None = Field(default=None, ge=1)
-    record_ids: list[str] | None = None
-    modified_after: str | None = None
-    modified_before: str | None = None
+    limit: int | None = Field(default=None, ge=1, le=10_000_000)
+    record_ids: list[SafeText] | None = Field(default=None, max_length=10_000)
+    modified_after: IsoDateTime | None = Field(default=None, description="ISO date or date-time (UTC)")
+    modified_before: IsoDateTime | None = Field(default=None, description="ISO date or date-time (UTC)")
 
 
 def flow_view(flow: Flow) -> dict[str, Any]:
@@ -97,7 +117,7 @@ class FlowController(Controller):
         self, request: Request[Any, Any, Any], db: NamedDependency[Database], data: FlowIn
     ) -> dict[str, Any]:
         """Create a flow from a document or from a template (version 1)."""
-        document = data.document
+        document = data.document.as_document() if data.document else None
         if data.template:
             from engine.templates import get_template
 
@@ -122,7 +142,7 @@ class FlowController(Controller):
         return {"valid": not problems, "problems": [p.as_dict() for p in problems]}
 
     @get("/{flow_id:str}", operation_id="GetFlow")
-    async def get_flow(self, db: NamedDependency[Database], flow_id: FromPath[str]) -> dict[str, Any]:
+    async def get_flow(self, db: NamedDependency[Database], flow_id: Key) -> dict[str, Any]:
         try:
             flow = await store.get_flow(db, flow_id)
             version = await store.get_version(db, flow_id)
@@ -132,22 +152,19 @@ class FlowController(Controller):
 
     @put("/{flow_id:str}", operation_id="UpdateFlow")
     async def update_flow(
-        self, request: Request[Any, Any, Any], db: NamedDependency[Database], flow_id: FromPath[str], data: VersionIn
+        self, request: Request[Any, Any, Any], db: NamedDependency[Database], flow_id: Key, data: VersionIn
     ) -> dict[str, Any]:
         """Save a new version of the flow."""
+        document = data.document.as_document()
         try:
-            version = await store.save_version(
-                db, flow_id, data.document, note=data.note, created_by=_user_email(request)
-            )
+            version = await store.save_version(db, flow_id, document, note=data.note, created_by=_user_email(request))
         except store.NotFound as exc:
             raise not_found(str(exc)) from exc
-        problems = await store.validate_flow_document(db, data.document)
+        problems = await store.validate_flow_document(db, document)
         return {"version": version.number, "problems": [p.as_dict() for p in problems]}
 
     @put("/{flow_id:str}/settings", operation_id="UpdateFlowSettings")
-    async def update_settings(
-        self, db: NamedDependency[Database], flow_id: FromPath[str], data: SettingsIn
-    ) -> dict[str, Any]:
+    async def update_settings(self, db: NamedDependency[Database], flow_id: Key, data: SettingsIn) -> dict[str, Any]:
         """Trigger, schedule, run settings and whether the flow is active (the automation API's rules apply)."""
         from engine.automation import SETTING_KEYS, apply_automation, validate_automation
 
@@ -164,23 +181,21 @@ class FlowController(Controller):
         return flow_view(flow)
 
     @delete("/{flow_id:str}", operation_id="DeleteFlow", status_code=204)
-    async def delete_flow(self, db: NamedDependency[Database], flow_id: FromPath[str]) -> None:
+    async def delete_flow(self, db: NamedDependency[Database], flow_id: Key) -> None:
         async with db.session() as session, session.begin():
             result = await session.execute(sql_delete(Flow).where(Flow.id == flow_id))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise not_found(f"no flow {flow_id!r}")
 
     @get("/{flow_id:str}/versions", operation_id="ListFlowVersions")
-    async def versions(self, db: NamedDependency[Database], flow_id: FromPath[str]) -> list[dict[str, Any]]:
+    async def versions(self, db: NamedDependency[Database], flow_id: Key) -> list[dict[str, Any]]:
         return [
             {"number": v.number, "note": v.note, "created_by": v.created_by, "created_at": v.created_at.isoformat()}
             for v in await store.list_versions(db, flow_id)
         ]
 
     @get("/{flow_id:str}/versions/{number:int}", operation_id="GetFlowVersion")
-    async def version(
-        self, db: NamedDependency[Database], flow_id: FromPath[str], number: FromPath[int]
-    ) -> dict[str, Any]:
+    async def version(self, db: NamedDependency[Database], flow_id: Key, number: VersionNumber) -> dict[str, Any]:
         try:
             v = await store.get_version(db, flow_id, number)
         except store.NotFound as exc:
@@ -192,8 +207,8 @@ class FlowController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: NamedDependency[Database],
-        flow_id: FromPath[str],
-        number: FromPath[int],
+        flow_id: Key,
+        number: VersionNumber,
     ) -> dict[str, Any]:
         """Make an old version current again (as a new version)."""
         try:
@@ -207,7 +222,7 @@ class FlowController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: NamedDependency[Database],
-        flow_id: FromPath[str],
+        flow_id: Key,
         data: RunIn | None = None,
     ) -> dict[str, Any]:
         """Run the flow's current version (``dry_run``: write nothing; ``limit``: first N records)."""
@@ -233,9 +248,7 @@ class FlowController(Controller):
         return run_view(run)
 
     @get("/{flow_id:str}/stats", operation_id="FlowStats")
-    async def stats(
-        self, db: NamedDependency[Database], flow_id: FromPath[str], days: FromQuery[int] = 30
-    ) -> dict[str, Any]:
+    async def stats(self, db: NamedDependency[Database], flow_id: Key, days: Days = 30) -> dict[str, Any]:
         async with db.session() as session:
             row = (
                 await session.execute(

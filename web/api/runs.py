@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy import func, select
 
@@ -16,6 +18,7 @@ from engine import store
 from engine.models import LogEntry, Run, RunStatus
 from engine.service import cancel_run
 from web.api.errors import bad_request, conflict, not_found
+from web.api.params import MAX_ID, Key, Limit, OptionalRowId, Page, PerPage, QueryText, RowId
 from web.streams import entry_view, follow_run, run_view
 
 if TYPE_CHECKING:
@@ -74,6 +77,15 @@ async def retry_params(db: Database, run_id: str, statuses: tuple[str, ...] = ("
         return [i for i in ids if i]
 
 
+@dataclass
+class SseEvent:
+    """One server-sent event: ``entry`` (a log entry as JSON), ``run`` (the run as JSON) or ``close``."""
+
+    event: str
+    data: str
+    id: str | None = None
+
+
 class RunController(Controller):
     path = "/api"
     tags = ["runs"]
@@ -82,13 +94,12 @@ class RunController(Controller):
     async def list_runs(
         self,
         db: NamedDependency[Database],
-        flow_id: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
-        page: FromQuery[int] = 1,
-        per_page: FromQuery[int] = 50,
+        flow_id: QueryText = None,
+        status: QueryText = None,
+        page: Page = 1,
+        per_page: PerPage = 50,
     ) -> dict[str, Any]:
         """Runs, newest first, per flow or overall."""
-        per_page = max(1, min(per_page, 200))
         stmt = select(Run)
         count = select(func.count(Run.id))
         if flow_id:
@@ -173,13 +184,13 @@ class RunController(Controller):
     async def logs(
         self,
         db: NamedDependency[Database],
-        run_id: FromPath[str],
-        status: FromQuery[str | None] = None,
-        node: FromQuery[str | None] = None,
-        q: FromQuery[str | None] = None,
-        before_id: FromQuery[int | None] = None,
-        after_id: FromQuery[int | None] = None,
-        limit: FromQuery[int] = 100,
+        run_id: Key,
+        status: QueryText = None,
+        node: QueryText = None,
+        q: QueryText = None,
+        before_id: OptionalRowId = None,
+        after_id: OptionalRowId = None,
+        limit: Limit = 100,
     ) -> dict[str, Any]:
         """Per-record log entries (filter by status, node, record key; paged by id)."""
         entries = await query_logs(
@@ -188,7 +199,7 @@ class RunController(Controller):
         return {"entries": [entry_view(e) for e in entries]}
 
     @get("/logs/{entry_id:int}", operation_id="GetLogEntry")
-    async def entry(self, db: NamedDependency[Database], entry_id: FromPath[int]) -> dict[str, Any]:
+    async def entry(self, db: NamedDependency[Database], entry_id: RowId) -> dict[str, Any]:
         """One entry with its record's journey: source payload, each node's output, request, response, error."""
         async with db.session() as session:
             entry = await session.get(LogEntry, entry_id)
@@ -197,16 +208,28 @@ class RunController(Controller):
         return entry_view(entry, with_detail=True)
 
     @get("/inbox", operation_id="Inbox")
-    async def inbox(self, db: NamedDependency[Database], before_id: FromQuery[int | None] = None) -> dict[str, Any]:
-        """Records waiting for a mapping, across flows, not yet delivered by a later run."""
-        entries = await query_logs(db, None, status="waiting", unresolved=True, before_id=before_id)
+    async def inbox(self, db: NamedDependency[Database], before_id: OptionalRowId = None) -> dict[str, Any]:
+        """Records waiting for a mapping, and failed records no automatic retry will recover (engine.retryset),
+        across flows, not yet delivered by a later run."""
+        entries = await query_logs(db, None, status="waiting,failed", unresolved=True, before_id=before_id)
         return {"entries": [entry_view(e, with_detail=True) for e in entries]}
 
-    @get("/runs/{run_id:str}/events", operation_id="StreamRunEvents")
+    @get(
+        "/runs/{run_id:str}/events",
+        operation_id="StreamRunEvents",
+        responses={
+            200: ResponseSpec(
+                data_container=SseEvent, media_type="text/event-stream", description="The stream of server-sent events"
+            )
+        },
+    )
     async def events(
-        self, db: NamedDependency[Database], run_id: FromPath[str], after_id: FromQuery[int] = 0
+        self, db: NamedDependency[Database], run_id: Key, after_id: Annotated[int, QueryParameter(ge=0, le=MAX_ID)] = 0
     ) -> ServerSentEvent:
         """Server-sent events: ``entry`` per log entry (JSON), ``run`` with live counts, ``close`` at the end."""
+        async with db.session() as session:
+            if await session.get(Run, run_id) is None:
+                raise not_found(f"no run {run_id!r}")
 
         async def stream() -> AsyncIterator[ServerSentEventMessage]:
             async for run, entries in follow_run(db, run_id, after_id=after_id):

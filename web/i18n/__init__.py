@@ -2,10 +2,15 @@
 
 The ``.po`` files are the source of truth and are read directly (no compile step, so a fresh clone works):
 English is the source language, Dutch the translation. Numbers and dates are formatted with Babel per locale.
+
+A connector package brings the words of its connector, nodes and templates in its own catalogue,
+``<package>/locale/<lang>.po`` (beside its ``connector.py``); those are read beside the UI's, and
+the UI's own translation wins where both translate the same text. Adding an application touches no catalogue here.
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -19,6 +24,7 @@ from babel.numbers import format_decimal, format_percent
 __all__ = (
     "LANGUAGES",
     "catalogue",
+    "contributed_catalogues",
     "fmt_date",
     "fmt_datetime",
     "fmt_number",
@@ -33,15 +39,37 @@ LOCALES = {"en": "en_GB", "nl": "nl_NL"}
 TIMEZONE = ZoneInfo("Europe/Amsterdam")
 
 
-@lru_cache(maxsize=8)
-def catalogue(language: str) -> dict[str, str]:
-    """msgid → msgstr of one language (empty for English, the source language)."""
-    path = HERE / language / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
+def _read(path: Path, language: str) -> dict[str, str]:
     with path.open("rb") as handle:
         cat = read_po(handle, locale=LOCALES.get(language, language))
     return {str(m.id): str(m.string) for m in cat if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+
+
+def contributed_catalogues(language: str) -> list[Path]:
+    """The ``locale/<language>.po`` files of the connector packages (found by the connector registry)."""
+    from nodes.connectors.registry import connectors
+
+    found: list[Path] = []
+    for connector in connectors().values():
+        module_file = getattr(sys.modules.get(type(connector).__module__), "__file__", None)
+        if module_file:
+            path = Path(module_file).resolve().parent / "locale" / f"{language}.po"
+            if path.exists() and path not in found:
+                found.append(path)
+    return found
+
+
+@lru_cache(maxsize=8)
+def catalogue(language: str) -> dict[str, str]:
+    """msgid → msgstr of one language (empty for English, the source language): the UI's own catalogue over the
+    connector packages' ones."""
+    path = HERE / language / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return {}
+    merged: dict[str, str] = {}
+    for contributed in contributed_catalogues(language):
+        merged.update(_read(contributed, language))
+    return {**merged, **_read(path, language)}
 
 
 def pick_language(value: str | None) -> str:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import hmac
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, get, post
 from sqlalchemy import update
 
 from engine.models import User
-from web.auth import authenticate, create_user, user_count
+from web.auth import (
+    authenticate,
+    clear_failures,
+    create_user,
+    end_sessions,
+    login_wait,
+    record_failure,
+    session_for,
+    throttle_keys,
+    user_count,
+)
 from web.i18n import LANGUAGES
 from web.ui.render import language_of, redirect, render
 
@@ -32,7 +41,7 @@ def _csrf_ok(request: Request[Any, Any, Any], sent: str | None) -> bool:
 
 
 def _log_in(request: Request[Any, Any, Any], user: User) -> None:
-    request.set_session({"user_id": user.id, "csrf": secrets.token_urlsafe(24), "lang": user.language})
+    request.set_session(session_for(user))
 
 
 @get("/setup", exclude_from_auth=True)
@@ -74,16 +83,39 @@ async def login_submit(request: Request[Any, Any, Any], db: Database) -> Respons
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     if not _csrf_ok(request, str(form.get("csrf_token", ""))):
         return render(request, "login.html", error="The form expired: please try again.", email=email, status_code=400)
+    keys = throttle_keys(email, request.client.host if request.client else "")
+    wait = await login_wait(db, keys)
+    if wait:
+        return _too_many(request, email, wait)
     user = await authenticate(db, email, password)
     if user is None:
+        await record_failure(db, keys)
         return render(request, "login.html", error="Wrong e-mail address or password.", email=email, status_code=400)
+    await clear_failures(db, keys)
     _log_in(request, user)
     return redirect(request, "/")
 
 
+def _too_many(request: Request[Any, Any, Any], email: str, wait: int) -> Response[str]:
+    """429: too many failed log-ins for this account or from this address."""
+    return render(
+        request,
+        "login.html",
+        error="Too many failed log-ins. Wait {seconds} seconds and try again.",
+        error_values={"seconds": wait},
+        email=email,
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
 @post("/logout")
-async def logout(request: Request[Any, Any, Any]) -> Response[str]:
+async def logout(request: Request[Any, Any, Any], db: Database) -> Response[str]:
+    """Log out everywhere: every session of this user ends, on every server (a copied cookie too)."""
     lang = language_of(request)
+    user = request.scope.get("user")
+    if user is not None:
+        await end_sessions(db, user.id)
     request.set_session({"lang": lang})
     return redirect(request, "/login")
 

@@ -9,6 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromQuery, Parameter
 
 from engine import store
+from nodes.connectors.registry import connectors
 from web.ui.render import redirect, render
 
 if TYPE_CHECKING:
@@ -18,9 +19,7 @@ __all__ = ("CONNECTION_ROUTES",)
 
 
 def _apps() -> dict[str, Any]:
-    from nodes.connectors import APPS
-
-    return APPS
+    return dict(connectors())
 
 
 @get("/connections")
@@ -30,12 +29,10 @@ async def connections_page(request: Request[Any, Any, Any], db: Database) -> Res
 
 
 @get("/connections/new")
-async def new_connection(
-    request: Request[Any, Any, Any], db: Database, app: FromQuery[str] = "woocommerce"
-) -> Response[str]:
+async def new_connection(request: Request[Any, Any, Any], db: Database, app: FromQuery[str] = "") -> Response[str]:
     apps = _apps()
     if app not in apps:
-        app = "woocommerce"
+        app = next(iter(apps))
     taken = {row.name for row in await store.list_connections(db)}
     name, n = app, 2
     while name in taken:
@@ -132,21 +129,21 @@ async def asperion_connect(request: Request[Any, Any, Any], db: Database, connec
     """Send the browser to Asperion's sign-in, which comes back to the callback with a code (OAuth)."""
     import secrets
 
-    from nodes.connectors.asperion import authorize_url
-
     row = await _get(db, connection_id)
     settings = row.settings
-    if row.app != "asperion" or not settings.get("identity_url") or not settings.get("client_id"):
+    oauth = _apps()[row.app].oauth if row.app in _apps() else None
+    missing = oauth.missing_for_connect(settings) if oauth else []
+    if oauth is None or missing:
         result = {
             "ok": False,
-            "message": "Fill in and save the identity address and client id first.",
+            "message": f"Fill in and save the {' and '.join(m.lower() for m in missing) or 'sign-in fields'} first.",
             "can_write": None,
         }
         return render(request, "fragments/test_result.html", result=result)
     state = secrets.token_urlsafe(24)
     request.set_session({**(request.session or {}), "asperion_oauth": {"state": state, "connection": row.id}})
     redirect_uri = str(request.base_url).rstrip("/") + ASPERION_CALLBACK
-    return redirect(request, authorize_url(settings["identity_url"], settings["client_id"], redirect_uri, state))
+    return redirect(request, oauth.authorize_url(settings, redirect_uri, state))
 
 
 @get(ASPERION_CALLBACK)
@@ -160,9 +157,7 @@ async def asperion_callback(
     """Asperion sent the user back: check the state, redeem the code, keep the tokens with the connection."""
     import hmac
 
-    from engine.crypto import get_box
-    from engine.service import DbTokenStore
-    from nodes.connectors.asperion import exchange_code
+    from engine.connections import DbTokenStore, spec_of, token_key
 
     pending = (request.session or {}).get("asperion_oauth") or {}
     connection_id = str(pending.get("connection", ""))
@@ -174,16 +169,13 @@ async def asperion_callback(
     if error or not code:
         return redirect(request, f"/connections/{connection_id}?oauth_error={error or 'no code'}")
     row = await _get(db, connection_id)
-    secrets_ = get_box().open(row.secrets)
+    oauth = _apps()[row.app].oauth if row.app in _apps() else None
     redirect_uri = str(request.base_url).rstrip("/") + ASPERION_CALLBACK
+    spec = spec_of(row)
     try:
-        tokens = await exchange_code(
-            row.settings["identity_url"],
-            row.settings["client_id"],
-            secrets_.get("client_secret", ""),
-            code,
-            redirect_uri,
-        )
+        if oauth is None:
+            raise LookupError("this connection has no sign-in")
+        tokens = await oauth.exchange_code(spec, code, redirect_uri)
     except Exception as exc:
         return redirect(request, f"/connections/{connection_id}?oauth_error={str(exc)[:200]}")
     await store.save_connection(
@@ -193,7 +185,7 @@ async def asperion_callback(
         fields={**row.settings, "refresh_token": tokens["refresh_token"]},
         connection_id=row.id,
     )
-    await DbTokenStore(db, f"conn:{row.id}").save(tokens)
+    await DbTokenStore(db, token_key(row.name, spec)).save(tokens)
     return redirect(request, f"/connections/{connection_id}?connected=1")
 
 

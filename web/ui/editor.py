@@ -153,8 +153,8 @@ async def options(
 
 async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, limit: int = 3) -> list[str]:
     """Paths of a few sample records from the flow's source (read, never written; cached briefly)."""
-    from engine.runner import ClientPool, RunContext
-    from engine.service import DbTokenStore, connection_specs
+    from engine.connections import ClientPool, connection_specs
+    from engine.runner import RunContext
     from nodes.base import SourceNode
 
     key = (flow_id, node_id or "")
@@ -188,7 +188,7 @@ async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, 
     cls = get_node_type(str(source["type"]))
     assert cls is not None
     specs = await connection_specs(db)
-    pool = ClientPool(specs, lambda name, spec: DbTokenStore(db, f"conn:{spec.get('_id', name)}"))
+    pool = ClientPool(db, specs)
     ctx = RunContext(flow_key=f"sample:{flow_id}", run_id="sample", db=db, clients=pool, dry_run=True)
     ctx.params = {"limit": limit}
     paths: list[str] = []
@@ -302,7 +302,8 @@ async def save_settings(request: Request[Any, Any, Any], db: Database, flow_id: 
 
     form = await request.form()
     flow = await _flow(db, flow_id)
-    trigger = dict(flow.trigger or {})  # fields the form does not show (a webhook's catch-up) are kept
+    # fields the form does not show (a webhook's catch-up) are kept; a broken stored trigger is replaced
+    trigger = dict(flow.trigger) if isinstance(flow.trigger, dict) else {}
     trigger["type"] = str(form.get("trigger_type") or trigger.get("type") or "manual")
     every = str(form.get("every_minutes", "")).strip()
     if every.isdigit() and int(every) > 0:
@@ -316,7 +317,11 @@ async def save_settings(request: Request[Any, Any, Any], db: Database, flow_id: 
         change_in["max_parallel_runs"] = int(parallel)
     change, problems = validate_automation(change_in)
     if problems:
-        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        from web.i18n import translate
+        from web.ui.render import language_of
+
+        lang = language_of(request)
+        message = "; ".join(f"{p['field']}: {translate(lang, p['message'])}" for p in problems)
         return render(request, "fragments/alert.html", kind="error", message=message)
     await apply_automation(db, flow_id, change)
     return render(request, "fragments/alert.html", kind="success", message="Settings saved.")

@@ -47,13 +47,13 @@ def connection_slots(document: dict[str, Any]) -> dict[str, str]:
     slots: dict[str, str] = {}
     for node in document.get("nodes", []):
         cls = get_node_type(str(node.get("type", "")))
-        for key, value in (node.get("config") or {}).items():
-            if not isinstance(value, str) or not value:
-                continue
-            if key == "connection" and cls is not None and cls.app:
-                slots.setdefault(value, cls.app)
-            elif key.endswith("_connection"):
-                slots.setdefault(value, key.removesuffix("_connection"))
+        if cls is None:
+            continue
+        config = node.get("config") or {}
+        for key, app in cls.connection_fields().items():
+            value = config.get(key) or cls.config_model.model_fields[key].default
+            if isinstance(value, str) and value:
+                slots.setdefault(value, app)
     return slots
 
 

@@ -365,9 +365,10 @@ async def inbox(
     flow: FromQuery[str | None] = None,
     before_id: FromQuery[int | None] = None,
 ) -> Response[str]:
-    """Records waiting for a mapping (not yet delivered by a later run), newest first."""
+    """Records waiting for a mapping, and failed records no automatic retry will recover (not yet delivered by a
+    later run), newest first."""
     entries = await query_logs(
-        db, None, status="waiting", unresolved=True, flow_id=flow or None, before_id=before_id, limit=PAGE + 1
+        db, None, status="waiting,failed", unresolved=True, flow_id=flow or None, before_id=before_id, limit=PAGE + 1
     )
     ids = {e.flow_id for e in entries if e.flow_id}
     async with db.session() as session:
@@ -386,6 +387,23 @@ async def inbox(
     )
 
 
+@post("/inbox/{entry_id:int}/retry")
+async def retry_entry(request: Request[Any, Any, Any], db: Database, entry_id: int) -> Response[str]:
+    """Run the entry's flow again for this one record (read by id; the cursor stays)."""
+    from engine.automation import start_backfill
+    from engine.models import LogEntry
+
+    async with db.session() as session:
+        entry = await session.get(LogEntry, entry_id)
+    if entry is None or not entry.flow_id or not entry.source_id:
+        return render(request, "fragments/alert.html", kind="error", message="This record cannot be retried.")
+    try:
+        new = await start_backfill(db, entry.flow_id, record_ids=[entry.source_id], created_by=_email(request))
+    except (store.FlowBusy, store.NotFound, ValueError) as exc:
+        return render(request, "fragments/alert.html", kind="error", message=str(exc))
+    return redirect(request, f"/runs/{new.id}")
+
+
 RUN_ROUTES = [
     start_test_run,
     test_result,
@@ -400,5 +418,6 @@ RUN_ROUTES = [
     retry_failed,
     cancel,
     inbox,
+    retry_entry,
     book_correction,
 ]

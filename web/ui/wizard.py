@@ -39,9 +39,9 @@ _SWAP = {"HX-Retarget": "#wizard", "HX-Reswap": "outerHTML", "HX-Reselect": "#wi
 
 
 def _apps() -> dict[str, Any]:
-    from nodes.connectors import APPS
+    from nodes.connectors.registry import connectors
 
-    return APPS
+    return dict(connectors())
 
 
 def _email(request: Request[Any, Any, Any]) -> str | None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Generator, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from nodes.connectors.base import MemoryTokenStore, TokenStore
 from nodes.connectors.http import (
     ApiClient,
     ApiError,
@@ -36,9 +37,11 @@ __all__ = (
     "ARTICLES",
     "DEBTORS",
     "JOURNAL_ENTRIES",
+    "NOT_CONNECTED",
     "OAUTH_SCOPE",
     "SALES_INVOICES",
     "SALES_ORDERS",
+    "AsperionAuth",
     "AsperionClient",
     "MemoryTokenStore",
     "TokenStore",
@@ -66,33 +69,8 @@ _LISTS = {
 _READ_ONLY = frozenset({"_meta", "currentStock", "reservedStock", "dateAdded", "dateLastChange"})
 _EXPIRY_MARGIN_S = 60.0
 _QUICK = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=2.0, max_total_wait=4.0)
-
-
-class TokenStore(Protocol):
-    """Where the newest token pair of a connection is kept (shared by every worker using the connection).
-
-    The dict holds ``access_token``, ``refresh_token`` and ``expires_at`` (epoch seconds). ``save`` must replace the
-    stored pair atomically.
-    """
-
-    async def load(self) -> dict[str, Any] | None: ...
-
-    async def save(self, tokens: dict[str, Any]) -> None: ...
-
-
-class MemoryTokenStore:
-    """A :class:`TokenStore` in memory (tests, one-off runs)."""
-
-    def __init__(self, tokens: dict[str, Any] | None = None) -> None:
-        self.tokens = dict(tokens) if tokens else None
-        self.saves = 0
-
-    async def load(self) -> dict[str, Any] | None:
-        return dict(self.tokens) if self.tokens else None
-
-    async def save(self, tokens: dict[str, Any]) -> None:
-        self.tokens = dict(tokens)
-        self.saves += 1
+_IDENTITY_OPTIONS = ("transport", "sleep", "clock", "rand", "timeout", "connect_timeout", "retry", "verify")
+NOT_CONNECTED = "Not connected yet: press Connect with Asperion and approve Koppel."
 
 
 def wrap_lines(body: Mapping[str, Any], key: str = "lines") -> dict[str, Any]:
@@ -185,6 +163,45 @@ class _TokenRefused(Exception):
         self.exc = exc
 
 
+class TokenSource(Protocol):
+    """Where :class:`AsperionAuth` gets bearer tokens (the client, which keeps the rotating pair)."""
+
+    async def access_token(self) -> str: ...
+
+    async def forget(self, token: str) -> None: ...
+
+
+class AsperionAuth(httpx.Auth):
+    """Bearer auth from rotating tokens: a 401 answer gets one fresh token and one more try.
+
+    The connector makes it; the client binds itself as the token source (:meth:`bind`), since the token pair lives
+    with the client and its token store.
+    """
+
+    def __init__(self, source: TokenSource | None = None) -> None:
+        self._source = source
+
+    def bind(self, source: TokenSource) -> AsperionAuth:
+        """Take tokens from ``source`` (once)."""
+        if self._source is None:
+            self._source = source
+        return self
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("the Asperion client is asynchronous")  # pragma: no cover
+
+    async def async_auth_flow(self, request: httpx.Request) -> Any:
+        if self._source is None:
+            raise RuntimeError("AsperionAuth is not bound to a token source")
+        token = await self._source.access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            await self._source.forget(token)
+            request.headers["Authorization"] = f"Bearer {await self._source.access_token()}"
+            yield request
+
+
 class AsperionClient(ApiClient):
     """An Asperion administration.
 
@@ -193,7 +210,8 @@ class AsperionClient(ApiClient):
         identity_url: the identity host (``https://identity.asperion.nl``); tokens come from ``/connect/token``.
         client_id: the partner client id.
         client_secret: the partner client secret.
-        refresh_token: the refresh token obtained when the user connected (a stored newer one wins).
+        refresh_token: the refresh token obtained when the user connected (a stored newer one wins); None before the
+            user connected.
         tenant_id: the administration (``X-Tenant-Id``); None = the user's default administration.
         token_store: keeps rotated tokens; without one they live only as long as this client.
         page_size: items per page when listing.
@@ -208,7 +226,7 @@ class AsperionClient(ApiClient):
         identity_url: str,
         client_id: str,
         client_secret: str,
-        refresh_token: str,
+        refresh_token: str | None = None,
         tenant_id: int | str | None = None,
         token_store: TokenStore | None = None,
         *,
@@ -217,12 +235,21 @@ class AsperionClient(ApiClient):
     ) -> None:
         if not client_id or not client_secret:
             raise ValueError("a client id and a client secret are required")
-        secrets = [client_secret, refresh_token, *opts.pop("secrets", ())]
-        super().__init__(url, secrets=secrets, **opts)
+        secrets = [client_secret, refresh_token or "", *opts.pop("secrets", ())]
+        shared = {k: opts[k] for k in _IDENTITY_OPTIONS if k in opts}
+        auth = opts.pop("auth", None)
+        super().__init__(
+            url, secrets=secrets, auth=(auth if isinstance(auth, AsperionAuth) else AsperionAuth()).bind(self), **opts
+        )
+        # Token requests go through a client of their own: a request waiting for a token inside the API's
+        # concurrency limit must never wait for a slot of that same limit (a deadlock when every slot waits).
+        self._identity = ApiClient(
+            identity_url.strip().rstrip("/"), app_label="Asperion", concurrency=2, secrets=secrets, **shared
+        )
         self.token_url = f"{identity_url.strip().rstrip('/')}/connect/token"
         self.client_id = client_id
         self._client_secret = client_secret
-        self._initial_refresh = refresh_token
+        self._initial_refresh = refresh_token or ""
         self.tenant_id = str(tenant_id) if tenant_id not in (None, "") else None
         self.token_store = token_store
         self.page_size = page_size
@@ -231,6 +258,11 @@ class AsperionClient(ApiClient):
         self._token_lock = asyncio.Lock()
         self._cache: dict[str, Any] = {}
         self._invoice_lookup_path = SALES_INVOICE_HEADERS
+
+    async def aclose(self) -> None:
+        """Close the API's and the identity server's connections."""
+        await super().aclose()
+        await self._identity.aclose()
 
     def redact(self, text: str) -> str:
         """Also scrubs the current token pair."""
@@ -268,25 +300,45 @@ class AsperionClient(ApiClient):
         except (TypeError, ValueError):
             return False
 
-    async def access_token(self, *, retry: RetryPolicy | None = None) -> str:
+    async def access_token(self, *, retry: RetryPolicy | None = None, fresh: bool = False) -> str:
         """A valid access token, refreshing (and persisting the rotated refresh token) when needed.
 
+        Args:
+            retry: the retry policy of the token request.
+            fresh: ask the identity server even when a cached token is valid (a connection test must find a wrong
+                client secret, which a cached token would hide).
+
         Raises:
-            AuthError: the client or the refresh token was refused.
+            AuthError: the client or the refresh token was refused, or there is no refresh token yet.
             Unreachable: the identity host did not answer.
         """
-        if self._loaded and self._valid(self._tokens):
+        if not fresh and self._loaded and self._valid(self._tokens):
             return str(self._tokens["access_token"])  # type: ignore[index]
         async with self._token_lock:
-            if not self._loaded:
-                self._loaded = True
-                stored = await self.token_store.load() if self.token_store else None
-                if stored and stored.get("refresh_token"):
-                    self._tokens = dict(stored)
-            if self._valid(self._tokens):
+            await self._load_once()
+            if not fresh and self._valid(self._tokens):
                 return str(self._tokens["access_token"])  # type: ignore[index]
+            if not self.connected:
+                raise AuthError(0, NOT_CONNECTED, None)
             await self._refresh(retry)
             return str(self._tokens["access_token"])  # type: ignore[index]
+
+    @property
+    def connected(self) -> bool:
+        """Whether a refresh token is known (given, or stored by "Connect with Asperion"); call after loading."""
+        return bool((self._tokens or {}).get("refresh_token") or self._initial_refresh)
+
+    async def load_tokens(self) -> None:
+        """Read the token store once (a stored pair is newer than the one the client was built with)."""
+        async with self._token_lock:
+            await self._load_once()
+
+    async def _load_once(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            stored = await self.token_store.load() if self.token_store else None
+            if stored and stored.get("refresh_token"):
+                self._tokens = dict(stored)
 
     async def _refresh(self, retry: RetryPolicy | None) -> None:
         tried: list[str] = []
@@ -325,13 +377,13 @@ class AsperionClient(ApiClient):
             "client_secret": self._client_secret,
         }
         try:
-            response = await ApiClient.request(self, "POST", self.token_url, data=form, retry=retry)
+            response = await self._identity.request("POST", self.token_url, data=form, retry=retry)
         except ApiError as exc:
             body = exc.body if isinstance(exc.body, dict) else {}
             if exc.status in (400, 401) and isinstance(body.get("error"), str):
                 raise _TokenRefused(body["error"], exc) from exc
             raise
-        answer = self.json_of("POST", self.token_url, response)
+        answer = self._identity.json_of("POST", self.token_url, response)
         if not isinstance(answer, dict) or not answer.get("access_token"):
             raise AuthError(response.status_code, "Asperion's token endpoint answered without an access token.", None)
         return answer
@@ -345,10 +397,11 @@ class AsperionClient(ApiClient):
         elif refused.error in ("invalid_client", "unauthorized_client"):
             text = f"Asperion refused the client id or client secret ({refused.error})."
         else:
-            text = f"Asperion refused the token request: {refused.exc.message}"
+            text = f"Asperion refused the token request ({refused.error})."
         return AuthError(refused.exc.status, self.redact(text), refused.exc.body)
 
-    async def _forget(self, token: str) -> None:
+    async def forget(self, token: str) -> None:
+        """Stop using ``token`` (the API refused it): the next request gets a fresh one."""
         async with self._token_lock:
             if self._tokens and self._tokens.get("access_token") == token:
                 self._tokens["expires_at"] = 0
@@ -362,7 +415,7 @@ class AsperionClient(ApiClient):
         return "/v1/" + path.lstrip("/")
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """An authenticated API request (``X-Tenant-Id`` and bearer added; one retry with a new token on 401).
+        """An authenticated API request (``X-Tenant-Id`` added; :class:`AsperionAuth` adds the bearer token).
 
         Args:
             method: HTTP method.
@@ -373,18 +426,7 @@ class AsperionClient(ApiClient):
         extra = dict(kwargs.pop("headers", None) or {})
         if self.tenant_id:
             extra.setdefault("X-Tenant-Id", self.tenant_id)
-        retry = kwargs.get("retry")
-        for attempt in (1, 2):
-            token = await self.access_token(retry=retry)
-            try:
-                return await super().request(
-                    method, path, headers={**extra, "Authorization": f"Bearer {token}"}, **kwargs
-                )
-            except AuthError as exc:
-                if exc.status != 401 or attempt == 2:
-                    raise
-                await self._forget(token)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await super().request(method, path, headers=extra, **kwargs)
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET and return the JSON."""
@@ -532,6 +574,13 @@ class AsperionClient(ApiClient):
     async def create_sales_order(self, order: Mapping[str, Any]) -> dict[str, Any]:
         """Create a sales order with its lines (inTrade)."""
         return dict(await self.post(SALES_ORDERS, dict(order)))
+
+    async def update_sales_order(self, order_id: int | str, order: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace a sales order (the full object with its lines), e.g. to move it to ``delivered`` (inTrade:
+        its reservation ends and the stock leaves)."""
+        body = {key: value for key, value in order.items() if key not in ("id", "_meta")}
+        body["lines"] = [{k: v for k, v in line.items() if k not in ("id", "_meta")} for line in lines_of(order)]
+        return dict(await self.put(f"{SALES_ORDERS}/{order_id}", body))
 
     async def find_journal_entry(
         self,
@@ -737,27 +786,38 @@ class AsperionClient(ApiClient):
     # -- connection test ----------------------------------------------------------------------------------------
 
     async def test(self) -> ConnectionTest:
-        """Check the client, the refresh token and the administration; Asperion cannot tell write rights."""
+        """Check the client, the refresh token and the administration; Asperion cannot tell write rights.
+
+        The token is always asked afresh, so a wrong client secret is found even while a cached token is valid;
+        no remote error text is repeated.
+        """
+        await self.load_tokens()
+        if not self.connected:
+            return ConnectionTest(False, NOT_CONNECTED)
         try:
-            await self.access_token(retry=_QUICK)
+            await self.access_token(retry=_QUICK, fresh=True)
             answer = await self.get("/v1/administrations", {"pageSize": 250})
         except Unreachable as exc:
-            return ConnectionTest(False, exc.message)
+            return ConnectionTest(False, exc.message, status=0)
         except AuthError as exc:
             if exc.status == 403 and self.tenant_id:
-                return ConnectionTest(False, f"This Asperion user has no access to administration {self.tenant_id}.")
-            return ConnectionTest(False, exc.message)
+                return ConnectionTest(
+                    False, f"This Asperion user has no access to administration {self.tenant_id}.", status=403
+                )
+            return ConnectionTest(False, exc.message, status=exc.status)
         except ApiError as exc:
-            return ConnectionTest(False, f"Asperion answered with an error: {exc.message}")
+            return ConnectionTest(False, self._plain(exc), status=exc.status)
         admins = answer.get("_data") if isinstance(answer, dict) else None
         admins = admins if isinstance(admins, list) else []
         names = {str(a.get("id")): str(a.get("name") or "") for a in admins}
         if self.tenant_id and names and self.tenant_id not in names:
             available = ", ".join(f"{k} ({v})" for k, v in names.items())
             return ConnectionTest(
-                False, f"Administration {self.tenant_id} is not available to this user; available: {available}."
+                False,
+                f"Administration {self.tenant_id} is not available to this user; available: {available}.",
+                status=200,
             )
         meta = answer.get("_meta") if isinstance(answer, dict) else {}
         current = self.tenant_id or str((meta or {}).get("administrationId") or "")
         label = f"{current} {names.get(current, '')}".strip() or "the default administration"
-        return ConnectionTest(True, f"Connected to Asperion administration {label}.", None)
+        return ConnectionTest(True, f"Connected to Asperion administration {label}.", None, status=200)

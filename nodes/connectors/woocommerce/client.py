@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from nodes.connectors.base import plain_http_status
 from nodes.connectors.http import (
     ApiClient,
     ApiError,
@@ -115,12 +116,8 @@ class WooCommerceClient(ApiClient):
             raise ValueError("a consumer key and a consumer secret are required")
         self.store_url = url
         secrets = [consumer_secret, *opts.pop("secrets", ())]
-        super().__init__(
-            f"{url}/wp-json/wc/v3",
-            auth=httpx.BasicAuth(consumer_key, consumer_secret),
-            secrets=secrets,
-            **opts,
-        )
+        opts.setdefault("auth", httpx.BasicAuth(consumer_key, consumer_secret))
+        super().__init__(f"{url}/wp-json/wc/v3", secrets=secrets, **opts)
         self._cache: dict[str, Any] = {}
 
     def parse_error_body(self, body: Any) -> tuple[str, dict[str, list[str]]]:
@@ -318,19 +315,27 @@ class WooCommerceClient(ApiClient):
             response = await self.request("GET", "orders", params={"per_page": 1, "_fields": "id"}, retry=_QUICK)
             self._list_of("orders", response)
         except Unreachable as exc:
-            return ConnectionTest(False, exc.message)
+            return ConnectionTest(False, exc.message, status=0)
         except AuthError as exc:
-            return ConnectionTest(False, self._auth_problem(exc))
+            return ConnectionTest(False, self._auth_problem(exc), status=exc.status)
         except NotFound as exc:
-            return ConnectionTest(False, self._not_found_problem(exc))
+            return ConnectionTest(False, self._not_found_problem(exc), status=exc.status)
         except ApiError as exc:
             if exc.status < 300:
-                return ConnectionTest(False, f"{self.store_url} does not look like a WooCommerce store: {exc.message}")
-            return ConnectionTest(False, f"The store answered with an error: {exc.message}")
+                return ConnectionTest(
+                    False,
+                    f"{self.store_url} does not look like a WooCommerce store: it did not answer with a list of "
+                    "orders.",
+                    status=exc.status,
+                )
+            return ConnectionTest(False, self._plain(exc), status=exc.status)
         can_write = await self._can_write()
         rights = {True: "read and write", False: "read only", None: "unknown"}[can_write]
         return ConnectionTest(
-            True, f"Connected to the WooCommerce store at {self.store_url} (permissions: {rights}).", can_write
+            True,
+            f"Connected to the WooCommerce store at {self.store_url} (permissions: {rights}).",
+            can_write,
+            status=response.status_code,
         )
 
     async def _can_write(self) -> bool | None:
@@ -357,7 +362,7 @@ class WooCommerceClient(ApiClient):
             return (
                 "The key's user may not read orders: give the key a user with the shop manager or administrator role."
             )
-        return f"WooCommerce refused the credentials: {exc.message}"
+        return plain_http_status("WooCommerce", exc.status)
 
     def _not_found_problem(self, exc: NotFound) -> str:
         body = exc.body if isinstance(exc.body, dict) else {}

@@ -1,0 +1,142 @@
+"""A worker's lease on a run, fenced by a token: the run's attempt number, raised by every claim.
+
+Every write a worker makes for a run — heartbeat, log batch with its idempotency rows and counts, delivery intents,
+cursor, the run's end — runs in a transaction that first updates the run row *where the attempt is still this
+worker's* (:meth:`Lease.fence`). When another worker has claimed the run meanwhile, that update touches no row, the
+transaction is rolled back and the worker learns it lost the lease (:class:`LeaseLost`).
+
+A worker also must not *send* anything once its lease may have passed to another worker, even before a write tells
+it so (a worker frozen by SIGSTOP wakes up mid-delivery). Its heartbeat is what keeps others away: nobody claims the
+run before ``heartbeat_at + stale_after_s``, and ``heartbeat_at`` is written after the worker read its monotonic
+clock. So the lease is certainly still ours until that reading plus ``stale_after_s`` (less a margin);
+:meth:`Lease.ensure` is that cheap check, and renews the lease through the database when the time is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import Table, update
+
+from engine.models import Run, RunStatus, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from engine.db import Database
+
+__all__ = ("Lease", "LeaseLost")
+
+log = logging.getLogger("koppel.lease")
+_RUN = cast(Table, Run.__table__)
+
+
+class LeaseLost(Exception):
+    """Another worker holds the run now (or the lease could not be confirmed): stop, write and send nothing more."""
+
+
+class Lease:
+    """The lease of one claimed run.
+
+    Args:
+        db: the database.
+        run_id: the run.
+        token: the run's ``attempt`` as this worker's claim set it.
+        stale_after_s: how long after the last heartbeat others may claim the run.
+        clock: monotonic seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        run_id: str,
+        token: int,
+        *,
+        stale_after_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        claimed_at: float | None = None,
+    ) -> None:
+        self.db = db
+        self.run_id = run_id
+        self.token = token
+        self.clock = clock
+        # A margin for the clocks of two machines and the time a write takes to arrive.
+        self.valid_for = stale_after_s * 0.8
+        self.valid_until = (claimed_at if claimed_at is not None else clock()) + self.valid_for
+        self.lost = False
+        self._renewing = asyncio.Lock()
+
+    def fence(self, **values: Any) -> Any:
+        """The run-row update that every write of this worker for the run starts its transaction with."""
+        return (
+            update(_RUN)
+            .where(_RUN.c.id == self.run_id, _RUN.c.attempt == self.token, _RUN.c.status == RunStatus.RUNNING)
+            .values(**values)
+        )
+
+    async def hold(self, conn: AsyncConnection, **values: Any) -> None:
+        """Execute the fence (with ``values`` for the run row) in ``conn``'s transaction.
+
+        Raises:
+            LeaseLost: the run is no longer this worker's; the caller's transaction must be rolled back.
+        """
+        started = self.clock()
+        result = await conn.execute(self.fence(heartbeat_at=utcnow(), **values))
+        if result.rowcount != 1:
+            self.lose()
+            raise LeaseLost(f"run {self.run_id}: attempt {self.token} no longer holds the run")
+        # heartbeat_at was stamped after ``started``: nobody claims the run before ``started + stale_after_s``.
+        self.valid_until = max(self.valid_until, started + self.valid_for)
+
+    def lose(self) -> None:
+        if not self.lost:
+            log.warning("run %s: attempt %s lost its lease; stopping", self.run_id, self.token)
+        self.lost = True
+
+    def expired(self) -> bool:
+        """Whether the time this worker may be sure of its lease is over (it may still hold it: renew to know)."""
+        return self.clock() >= self.valid_until
+
+    def check(self) -> None:
+        """Raise :class:`LeaseLost` when the lease is known lost or its time is over (no database access)."""
+        if self.lost:
+            raise LeaseLost(f"run {self.run_id}: attempt {self.token} lost its lease")
+        if self.expired():
+            raise LeaseLost(f"run {self.run_id}: attempt {self.token} could not confirm its lease in time")
+
+    def check_at_wire(self) -> None:
+        """The last check, as a request's bytes go out: past its time the lease counts as lost (no renewal can
+        happen here, and a worker that stalled this long must not send: another one may hold the run)."""
+        if not self.lost and self.expired():
+            self.lose()
+        self.check()
+
+    async def ensure(self) -> None:
+        """Return only while the lease is certainly this worker's: the clock says so, or a renewal just did."""
+        if self.lost:
+            self.check()
+        if not self.expired():
+            return
+        await self.renew()
+        self.check()
+
+    async def renew(self, *, force: bool = False) -> None:
+        """Touch the heartbeat, fenced; extends the time the lease is certain (one renewal at a time).
+
+        Args:
+            force: write even when the lease is not expired (the periodic heartbeat).
+
+        Raises:
+            LeaseLost: another worker holds the run.
+        """
+        async with self._renewing:
+            if self.lost:
+                self.check()
+            if not force and not self.expired():
+                return  # a concurrent caller renewed it meanwhile
+            async with self.db.writing() as conn:
+                await self.hold(conn)

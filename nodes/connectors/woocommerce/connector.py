@@ -1,0 +1,97 @@
+"""The WooCommerce connector: credentials, key + secret auth, the client, option lists, test and webhook topics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field, SecretStr
+
+from nodes.connectors.base import AppConnector, ConnectionRef, Credentials, TokenStore
+from nodes.connectors.http import ConnectionTest, Option
+from nodes.connectors.woocommerce.client import WooCommerceClient
+
+__all__ = ("CONNECTOR", "WooCommerceConnection", "WooCommerceConnector", "WooCommerceCredentials")
+
+
+class WooCommerceCredentials(Credentials):
+    """A WooCommerce REST API key pair."""
+
+    url: str = Field(
+        title="Store address",
+        description="The shop's address, e.g. https://shop.example.nl.",
+        json_schema_extra={"kind": "url"},
+    )
+    consumer_key: str = Field(
+        title="Consumer key",
+        description="WooCommerce → Settings → Advanced → REST API → Add key (ck_...). "
+        "Read/Write lets Koppel update orders and stock.",
+    )
+    consumer_secret: SecretStr = Field(title="Consumer secret", description="Shown once when the key is made (cs_...).")
+
+
+class WooCommerceConnection(ConnectionRef[WooCommerceClient]):
+    """The name of a WooCommerce connection (a node's config field)."""
+
+    app = "woocommerce"
+
+
+@dataclass(frozen=True)
+class WooCommerceWebhooks:
+    """WooCommerce delivers webhooks per topic; these bring the records of Koppel's WooCommerce sources."""
+
+    topics_by_source: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "woocommerce.orders": ("order.created", "order.updated"),
+            "woocommerce.customers": ("customer.created", "customer.updated"),
+            "woocommerce.products": ("product.created", "product.updated"),
+        }
+    )
+
+
+class WooCommerceConnector(AppConnector[WooCommerceCredentials, WooCommerceClient]):
+    """A WooCommerce web shop."""
+
+    app = "woocommerce"
+    label = "WooCommerce"
+    description = "A WooCommerce web shop, through its REST API (wc/v3) with a consumer key and secret."
+    credentials = WooCommerceCredentials
+    option_lists: ClassVar[Mapping[str, str]] = {
+        "order_statuses": "order statuses",
+        "payment_gateways": "payment methods",
+        "shipping_methods": "shipping methods",
+        "tax_classes": "tax classes",
+        "countries": "countries",
+    }
+
+    def __init__(self) -> None:
+        self.webhooks = WooCommerceWebhooks()
+
+    def auth(self, credentials: WooCommerceCredentials) -> httpx.Auth:
+        return httpx.BasicAuth(credentials.consumer_key, credentials.secret("consumer_secret"))
+
+    def build(
+        self, credentials: WooCommerceCredentials, *, token_store: TokenStore | None = None, **opts: Any
+    ) -> WooCommerceClient:
+        return WooCommerceClient(
+            credentials.url,
+            credentials.consumer_key,
+            credentials.secret("consumer_secret"),
+            auth=self.auth(credentials),
+            **opts,
+        )
+
+    async def options(self, client: Any, kind: str) -> list[Option]:
+        if not isinstance(client, WooCommerceClient):
+            raise TypeError("not a WooCommerce client")
+        return await client.options(kind)
+
+    async def test(self, client: Any) -> ConnectionTest:
+        if not isinstance(client, WooCommerceClient):
+            raise TypeError("not a WooCommerce client")
+        return await client.test()
+
+
+CONNECTOR = WooCommerceConnector()

@@ -1,0 +1,215 @@
+"""Adaptive concurrency against a local fake server: a rate-limited application slows the client down instead of
+failing requests, a quick one gets more requests in flight, Retry-After is honoured."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from nodes.connectors.http import ApiClient, RetryPolicy
+from nodes.connectors.limiter import OK, OVERLOADED, AdaptiveLimit
+
+
+@dataclass
+class FakeServer:
+    """A tiny HTTP/1.1 server (keep-alive) whose answer depends on how many requests are in flight.
+
+    ``capacity``: more requests in flight than this get 429 with ``Retry-After: <retry_after>``.
+    ``latency``: seconds per answer, given the number in flight.
+    """
+
+    capacity: int = 1000
+    retry_after: str = "0"
+    latency: Callable[[int], float] = lambda _inflight: 0.002
+    fail_first: int = 0
+    """The first N requests get 503 (an outage)."""
+    workers: int | None = None
+    """Requests processed at once; more wait in line (their latency grows with the line)."""
+    inflight: int = 0
+    peak: int = 0
+    answered: dict[int, int] = field(default_factory=dict)
+    requests: int = 0
+    _line: asyncio.Semaphore | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                if length:
+                    await reader.readexactly(length)
+                status, headers = await self._answer()
+                self.answered[status] = self.answered.get(status, 0) + 1
+                body = b"{}"
+                extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                writer.write(
+                    f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                    f"{extra}\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+        writer.close()
+
+    async def _answer(self) -> tuple[int, dict[str, str]]:
+        self.requests += 1
+        if self.requests <= self.fail_first:
+            return 503, {}
+        self.inflight += 1
+        self.peak = max(self.peak, self.inflight)
+        try:
+            if self.inflight > self.capacity:
+                return 429, {"Retry-After": self.retry_after}
+            if self.workers is None:
+                await asyncio.sleep(self.latency(self.inflight))
+            else:
+                if self._line is None:
+                    self._line = asyncio.Semaphore(self.workers)
+                async with self._line:
+                    await asyncio.sleep(self.latency(self.inflight))
+            return 200, {}
+        finally:
+            self.inflight -= 1
+
+
+@contextlib.asynccontextmanager
+async def serve(server: FakeServer) -> AsyncIterator[str]:
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+async def _fire(client: ApiClient, total: int, tasks: int, method: str = "POST") -> None:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for number in range(total):
+        queue.put_nowait(number)
+
+    async def worker() -> None:
+        while not queue.empty():
+            queue.get_nowait()
+            await client.request(method, "/things", json={"n": 1} if method == "POST" else None)
+
+    await asyncio.gather(*(worker() for _ in range(tasks)))
+
+
+async def _rate_limited_run(*, adaptive: bool) -> FakeServer:
+    server = FakeServer(capacity=4, retry_after="0", latency=lambda _inflight: 0.02)
+    async with serve(server) as url:
+        # (the fixed client needs many more attempts: its requests keep meeting a full application)
+        client = ApiClient(url, retry=RetryPolicy(max_attempts=10 if adaptive else 100, base_delay=0.01))
+        if not adaptive:
+            client.limiter = AdaptiveLimit(8, minimum=8, maximum=8)  # a fixed 8 in flight, for comparison
+        try:
+            await _fire(client, 300, tasks=32)  # every request must succeed: a 429 is never the record's end
+        finally:
+            await client.aclose()
+    return server
+
+
+async def test_a_rate_limited_application_slows_the_client_down_instead_of_failing_requests() -> None:
+    fixed = await _rate_limited_run(adaptive=False)
+    adaptive = await _rate_limited_run(adaptive=True)
+    assert adaptive.answered[200] == fixed.answered[200] == 300
+    # the adaptive client asks less often than the application refuses (at most 4 at once are accepted)
+    assert adaptive.answered.get(429, 0) < fixed.answered.get(429, 0) / 2, (adaptive.answered, fixed.answered)
+
+
+async def test_a_quick_application_gets_more_requests_in_flight() -> None:
+    server = FakeServer(latency=lambda _inflight: 0.003)
+    async with serve(server) as url:
+        client = ApiClient(url)
+        try:
+            await _fire(client, 600, tasks=48)
+        finally:
+            await client.aclose()
+    assert client.concurrency == 8
+    assert client.limiter.peak > 8 and server.peak > 8, "grew past the start of 8 while latency held"
+    assert client.limiter.current <= 32
+
+
+async def test_latency_that_grows_with_load_stops_the_growth() -> None:
+    # the application works on 4 requests at once, 10 ms each; more wait in line, so their answers take longer
+    server = FakeServer(workers=4, latency=lambda _inflight: 0.01)
+    async with serve(server) as url:
+        client = ApiClient(url)
+        try:
+            await _fire(client, 400, tasks=48)
+        finally:
+            await client.aclose()
+    # growth stops once answers take about twice as long as the quickest (a line as long as the workers)
+    assert client.limiter.current <= 20, f"kept near the knee, not at {client.limiter.current}"
+
+
+async def test_an_outage_lowers_the_concurrency_for_a_while() -> None:
+    server = FakeServer(fail_first=40, latency=lambda _inflight: 0.02)
+    async with serve(server) as url:
+        client = ApiClient(url, retry=RetryPolicy(max_attempts=8, base_delay=0.005, max_delay=0.02))
+        try:
+            await _fire(client, 16, tasks=16, method="GET")
+            lowered = client.limiter.current
+            assert lowered < 8
+            await _fire(client, 300, tasks=16, method="GET")  # answers are good again: the limit climbs back
+        finally:
+            await client.aclose()
+    assert server.answered[200] == 316
+    assert client.limiter.current > lowered
+
+
+async def test_retry_after_is_honoured_on_a_real_connection() -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    server = FakeServer(capacity=0, retry_after="7")
+    async with serve(server) as url:
+        client = ApiClient(url, sleep=sleep, retry=RetryPolicy(max_attempts=3, max_total_wait=60))
+        try:
+            with pytest.raises(Exception, match="429"):
+                await client.request("GET", "/things")
+        finally:
+            await client.aclose()
+    assert waits == [7.0, 7.0]
+
+
+def test_the_limit_decreases_once_per_round_trip_and_grows_by_one_per_round_trip() -> None:
+    now = [0.0]
+    limit = AdaptiveLimit(8, clock=lambda: now[0])
+
+    async def one(outcome: str, latency: float) -> None:
+        async with limit.slot() as slot:
+            now[0] += latency
+            slot.outcome = outcome
+
+    async def scenario() -> None:
+        # 8 answers in one round trip, saturated: about +1
+        async def round_trip(outcome: str) -> None:
+            slots = [limit.slot() for _ in range(limit.current)]
+            entered = [await s.__aenter__() for s in slots]
+            now[0] += 0.1
+            for slot, ctx in zip(entered, slots, strict=True):
+                slot.outcome = outcome
+                await ctx.__aexit__(None, None, None)
+
+        await round_trip(OK)
+        assert 8.9 < limit.limit < 9.1
+        await round_trip(OVERLOADED)  # nine overloaded answers in one round trip: one decrease
+        assert limit.current == 6
+        now[0] += 1.0
+        await one(OVERLOADED, 0.1)
+        assert limit.current == 5
+        for _ in range(200):
+            await one(OVERLOADED, 0.2)
+        assert limit.current == 1, "never below the minimum"
+
+    asyncio.run(scenario())

@@ -1,0 +1,71 @@
+"""A signed webhook body replayed with a new delivery id is refused within the replay window, and only then."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from engine.db import Database
+from engine.jobs import set_queue
+from engine.models import Run, WebhookDelivery, utcnow
+from engine.settings import get_settings
+from engine.webhooks import flow_secret, receive_delivery, sign
+from tests.triggers.conftest import fake_queue, make_flow
+
+
+def _headers(secret: str, body: bytes, delivery_id: str, topic: str = "order.updated") -> dict[str, str]:
+    return {
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Signature": sign(body, secret),
+        "X-WC-Webhook-Delivery-ID": delivery_id,
+    }
+
+
+async def _runs(db: Database) -> int:
+    async with db.session() as session:
+        return int((await session.execute(select(func.count(Run.id)))).scalar_one())
+
+
+async def test_same_body_with_a_new_delivery_id_is_a_replay(any_db: Database, tmp_path: Path) -> None:
+    db = any_db
+    set_queue(fake_queue())
+    try:
+        flow = await make_flow(db, tmp_path, trigger={"type": "webhook", "catch_up_every_s": 0})
+        secret = flow_secret(flow)
+        body = json.dumps({"id": 11, "date_modified_gmt": "2026-12-01T10:00:00"}).encode()
+        first = await receive_delivery(db, flow.id, _headers(secret, body, "d-1"), body)
+        assert first.status == 200 and first.body["status"] == "queued"
+        runs = await _runs(db)
+        replay = await receive_delivery(db, flow.id, _headers(secret, body, "d-forged-2"), body)
+        assert replay.status == 409, "an identical signed body is a replay whatever its delivery id"
+        assert await _runs(db) == runs, "a replay starts nothing"
+        same_id = await receive_delivery(db, flow.id, _headers(secret, b'{"id": 12}', "d-1"), b'{"id": 12}')
+        assert same_id.status == 409, "a delivery id seen before is still refused"
+        changed = json.dumps({"id": 11, "date_modified_gmt": "2026-12-01T10:05:00"}).encode()
+        assert (await receive_delivery(db, flow.id, _headers(secret, changed, "d-3"), changed)).status == 200
+    finally:
+        set_queue(None)
+
+
+async def test_after_the_window_the_same_body_is_accepted(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KOPPEL_WEBHOOK_REPLAY_WINDOW_S", "3600")
+    get_settings.cache_clear()
+    set_queue(fake_queue())
+    try:
+        flow = await make_flow(db, tmp_path, trigger={"type": "webhook", "catch_up_every_s": 0})
+        secret = flow_secret(flow)
+        body = json.dumps({"id": 21}).encode()
+        assert (await receive_delivery(db, flow.id, _headers(secret, body, "e-1"), body)).status == 200
+        async with db.session() as session, session.begin():
+            await session.execute(update(WebhookDelivery).values(received_at=utcnow() - timedelta(hours=2)))
+        assert (await receive_delivery(db, flow.id, _headers(secret, body, "e-2"), body)).status == 200
+    finally:
+        set_queue(None)
+        monkeypatch.delenv("KOPPEL_WEBHOOK_REPLAY_WINDOW_S")
+        get_settings.cache_clear()
