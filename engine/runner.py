@@ -167,6 +167,11 @@ class _Page:
     """source id → why the record is Koppel's own writing coming back (English, Dutch): the echo guard."""
     in_doubt: set[tuple[str, str]] = field(default_factory=set)
     """(target node, source id) with a delivery intent left by an earlier attempt: the target may hold it."""
+    ids: set[str] = field(init=False)
+    """The source ids of the page's records: the ids intents are noted for (a map may derive others)."""
+
+    def __post_init__(self) -> None:
+        self.ids = {r.source_id for r in self.records}
 
 
 class _Execution:
@@ -605,8 +610,10 @@ class _Execution:
 
     def _must_ask(self, page: _Page, node_id: str, source_id: str) -> bool:
         """Whether ``find_existing`` is asked: always, except for a noted target this database knows completely and a
-        record with no intent left over (then it has never been sent, by this database or anyone else)."""
-        if self.ctx.dry_run or node_id not in self.trusted:
+        record with no intent left over (then it has never been sent, by this database or anyone else). A record a
+        map gave an id of its own ("order:49:reversed") has no intent and no idempotency entry read for the page:
+        nothing says it was never sent, so the application is asked."""
+        if self.ctx.dry_run or node_id not in self.trusted or source_id not in page.ids:
             return True
         return (node_id, source_id) in page.in_doubt
 
