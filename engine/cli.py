@@ -1,4 +1,5 @@
-"""The engine's commands of ``koppel``: worker, migrate, template, flow (``koppel.cli`` adds serve and sandbox)."""
+"""The engine's commands of ``koppel``: worker, migrate, template, flow, reconcile (``koppel.cli`` adds serve and
+sandbox)."""
 
 from __future__ import annotations
 
@@ -230,6 +231,25 @@ async def _flow_run(
     return EXIT_FAILED if (finished.failed_count or finished.error) else EXIT_OK
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from engine.reconcile_cli import run_reconcile
+
+    connections = _load_json(args.connections, "connections file")
+    problems = _connections_problems(connections)
+    for line in problems:
+        _fail(line)
+    if problems:
+        return EXIT_INVALID
+    return run_reconcile(
+        connections,
+        args.date_from,
+        args.date_to,
+        as_json=args.json,
+        woocommerce=args.woocommerce,
+        asperion=args.asperion,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="koppel", description="Koppel: WooCommerce ↔ Asperion flows.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -281,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="write nothing; log what would be sent")
     run.add_argument("--limit", type=int, default=None, help="at most this many records")
     flow.set_defaults(handler=cmd_flow)
+
+    reconcile = sub.add_parser("reconcile", help="compare a period of the shop with the books")
+    reconcile.add_argument("--connections", required=True)
+    reconcile.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+    reconcile.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD (inclusive)")
+    reconcile.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    reconcile.add_argument("--woocommerce", default=None, help="the shop connection (default: the only one)")
+    reconcile.add_argument("--asperion", default=None, help="the books connection (default: the only one)")
+    reconcile.set_defaults(handler=cmd_reconcile)
     return parser
 
 

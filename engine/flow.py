@@ -42,6 +42,8 @@ class GraphNode:
     config: NodeConfig
     parents: list[str] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
+    merge: bool = False
+    """The step takes records from several steps (``"merge": true`` on the node); otherwise one wire comes in."""
 
     @property
     def kind(self) -> Kind:
@@ -103,6 +105,10 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
         raw_edges = []
 
     nodes: dict[str, GraphNode] = {}
+    # A node whose type or config is wrong is reported once, where it is: wiring checks that would only echo it
+    # ("no input", "leads nowhere") are left out. A bad config still keeps the node in the graph (unvalidated).
+    broken: set[str] = set()
+    unreadable = False
     for index, raw in enumerate(raw_nodes):
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"].strip():
             problems.append(Problem(None, f"nodes[{index}].id", "every node needs a non-empty string id"))
@@ -115,18 +121,22 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
         cls = get_node_type(node_type) if isinstance(node_type, str) else None
         if cls is None:
             problems.append(Problem(node_id, "type", f"unknown node type {node_type!r}"))
+            unreadable = True
             continue
         config_raw = raw.get("config", {})
         if not isinstance(config_raw, dict):
             problems.append(Problem(node_id, "config", "config must be an object"))
+            unreadable = True
             continue
+        merge = raw.get("merge") is True
         try:
             config = cls.config_model.model_validate(config_raw)
         except ValidationError as exc:
-            for error in exc.errors():
-                problems.append(Problem(node_id, _loc(tuple(error["loc"])) or None, error["msg"]))
+            problems.extend(_config_problems(node_id, exc))
+            broken.add(node_id)
+            nodes[node_id] = GraphNode(node_id, cls, cls.config_model.model_construct(**config_raw), merge=merge)
             continue
-        nodes[node_id] = GraphNode(node_id, cls, config)
+        nodes[node_id] = GraphNode(node_id, cls, config, merge=merge)
         problems.extend(_connection_problems(node_id, cls, config, connections))
 
     known_ids = {raw.get("id") for raw in raw_nodes if isinstance(raw, dict)}
@@ -153,8 +163,8 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
     order = _topological_order(nodes, problems)
     if not raw_nodes:
         problems.append(Problem(None, "nodes", "the flow has no nodes"))
-    elif order is not None and nodes:
-        _check_shape(nodes, order, problems)
+    elif order is not None and nodes and not unreadable:
+        _check_shape(nodes, order, problems, broken)
     if problems or order is None:
         return None, problems
     settings = document.get("settings") if isinstance(document.get("settings"), dict) else {}
@@ -182,6 +192,19 @@ def _document_problems(document: dict[str, Any]) -> list[Problem]:
     ):
         problems.append(Problem(None, "settings.concurrency", f"must be a whole number from 1 to {MAX_CONCURRENCY}"))
     return problems
+
+
+def _config_problems(node_id: str, exc: ValidationError) -> list[Problem]:
+    """One problem per field (a union of shapes reports each shape it tried; the first says it)."""
+    out: list[Problem] = []
+    seen: set[str | None] = set()
+    for error in exc.errors():
+        where = _loc(tuple(error["loc"])) or None
+        if where in seen:
+            continue
+        seen.add(where)
+        out.append(Problem(node_id, where, error["msg"]))
+    return out
 
 
 def _connection_problems(
@@ -227,7 +250,7 @@ def _topological_order(nodes: dict[str, GraphNode], problems: list[Problem]) -> 
     return order
 
 
-def _check_shape(nodes: dict[str, GraphNode], order: list[str], problems: list[Problem]) -> None:
+def _check_shape(nodes: dict[str, GraphNode], order: list[str], problems: list[Problem], broken: set[str]) -> None:
     sources = [nid for nid in order if issubclass(nodes[nid].cls, SourceNode)]
     if not sources:
         problems.append(Problem(None, None, "the flow has no source node"))
@@ -241,7 +264,14 @@ def _check_shape(nodes: dict[str, GraphNode], order: list[str], problems: list[P
     out_schema: dict[str, str] = {}
     for nid in order:
         node = nodes[nid]
+        if nid in broken:
+            out_schema[nid] = ANY
+            continue
         is_source = issubclass(node.cls, SourceNode)
+        if len(node.parents) > 1 and not node.merge:
+            names = ", ".join(node.parents)
+            message = f"more than one wire leads into this step (from {names}): remove one, or let it merge"
+            problems.append(Problem(nid, None, message))
         if is_source and node.parents:
             problems.append(Problem(nid, None, "a source node cannot have incoming connections"))
         if not is_source and not node.parents:

@@ -233,7 +233,7 @@ class LogSink:
                         "message": entry.get("message", ""),
                         "detail": EncodedJSON(encode_detail(detail)) if detail else None,
                         "resolved": False,
-                        "created_at": now,
+                        "created_at": entry.get("at", now),
                     }
                 )
             for delivery in result.deliveries:

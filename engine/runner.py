@@ -378,6 +378,8 @@ class _Execution:
                 continue
             gnode = self.graph.nodes[node_id]
             node = self.instances[node_id]
+            if isinstance(node, TargetNode):
+                arrivals = arrivals[:1]  # one record reaches a target once per run, however many wires lead there
             for incoming, steps in arrivals:
                 outgoing, status = await self._visit(node, gnode, incoming, steps, result, page)
                 if status is not None:
@@ -390,12 +392,11 @@ class _Execution:
             if status in outcomes:
                 result.outcome = status
                 break
-        if result.outcome != "skipped" and len(result.entries) > 1:
-            # A branch that merely did not apply (a filter on a side path) keeps its reason, not a second copy of
-            # the journey: the entry of the record's outcome carries that.
-            for entry in result.entries:
-                if entry["status"] == "skipped":
-                    entry["detail"] = {k: v for k, v in entry["detail"].items() if k not in ("input", "steps")}
+        if len(result.entries) > 1:
+            # One line per record: a branch that merely did not apply (a filter on a side path) is not logged
+            # beside the record's outcome; a record skipped on every branch keeps the first branch's reason.
+            kept = [e for e in result.entries if e["status"] != "skipped"] or result.entries[:1]
+            result.entries = kept
         return result
 
     async def _visit(
@@ -409,6 +410,7 @@ class _Execution:
     ) -> tuple[Record | None, str | None]:
         """Run one node on one record; returns what goes on (if anything) and the terminal status (if any)."""
         entry: dict[str, Any] = {"node_id": gnode.id, "record_key": record.key[:200], "source_id": record.source_id}
+        entry["at"] = utcnow()  # when this record was handled here, not when its batch was written
         detail: dict[str, Any] = {}
         outgoing: Record | None = None
         try:

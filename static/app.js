@@ -21,9 +21,24 @@
       if (d && d.classList.contains("open")) { d.innerHTML = ""; d.classList.remove("open"); }
     }
   });
+  // on a small screen a table shows each row as a card: every cell carries the name of its column
+  function labelCells(root) {
+    (root || document).querySelectorAll("table.table").forEach(function (table) {
+      const names = Array.from(table.querySelectorAll("thead th")).map(function (th) { return th.textContent.trim(); });
+      if (!names.length) return;
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        Array.from(tr.children).forEach(function (td, i) {
+          if (names[i] && !td.hasAttribute("data-label")) td.setAttribute("data-label", names[i]);
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { labelCells(document); });
   document.body && document.body.addEventListener("htmx:afterSwap", function (e) {
     if (e.target.id === "drawer") e.target.classList.add("open");
+    labelCells(document);
   });
+  document.addEventListener("htmx:sseMessage", function () { labelCells(document); });
   // a request that failed says so instead of doing nothing
   function toast(text) {
     let box = document.getElementById("toast");

@@ -7,6 +7,9 @@
   const types = JSON.parse(el.dataset.types || "{}");
   const original = JSON.parse(el.dataset.document || "{}");
   let problems = JSON.parse(el.dataset.problems || "[]");
+  const words = JSON.parse(el.dataset.words || "{}");  // the few words summaries and wires need, in the page's language
+  const opText = JSON.parse(el.dataset.operators || "{}");
+  function w(key, fallback) { return words[key] || fallback; }
   const NO_VALUE = new Set(["is_set", "not_set", "not_empty", "is_empty"]);
   const csrf = (JSON.parse(document.body.getAttribute("hx-headers") || "{}"))["X-CSRF-Token"] || "";
 
@@ -26,24 +29,73 @@
     d.textContent = s == null ? "" : String(s);
     return d.innerHTML;
   }
-  function nodeHtml(docId, type) {
+  // a one-line summary of a step's settings ("status is processing or completed")
+  function showValue(v) {
+    if (Array.isArray(v)) return v.map(showValue).join(" " + w("or", "or") + " ");
+    if (v && typeof v === "object") return "…";
+    return String(v);
+  }
+  function ruleText(r) {
+    if (r.all || r.any) return groupText(r);
+    const op = opText[r.op] || r.op || "";
+    return [r.field, op, r.value === undefined ? "" : showValue(r.value)].filter(function (x) { return x !== ""; }).join(" ");
+  }
+  function groupText(g) {
+    const items = g.all || g.any || [];
+    const joined = items.map(ruleText).join(" " + (g.any ? w("or", "or") : w("and", "and")) + " ");
+    return items.length > 1 && g !== undefined ? joined : joined;
+  }
+  function summary(config) {
+    if (!config || typeof config !== "object") return "";
+    if (config.conditions) return groupText(config.conditions);
+    if (Array.isArray(config.statuses) && config.statuses.length) return w("status is", "status is") + " " + showValue(config.statuses);
+    if (Array.isArray(config.fields)) return config.fields.length + " " + w("fields", "fields");
+    const parts = [];
+    Object.keys(config).forEach(function (k) {
+      const v = config[k];
+      if (k === "connection" || k === "label" || v === null || v === "" || typeof v === "object") return;
+      parts.push(k.replace(/_/g, " ") + ": " + v);
+    });
+    if (parts.length) return parts.slice(0, 2).join(" · ");
+    if (config.connection) return w("via", "via") + " " + config.connection;
+    return "";
+  }
+  function nodeHtml(docId, type, config, label) {
     const t = types[type];
-    return '<div class="node-box"><div class="node-kind">' + esc(t ? t.kind : "?") + "</div>" +
-      '<div class="node-title">' + esc(t ? t.title : type) + "</div>" +
+    label = label || (config && typeof config.label === "string" ? config.label : "");
+    const text = summary(config);
+    return '<div class="node-box"><div class="node-kind">' + esc(t ? t.kind_label || t.kind : "?") + "</div>" +
+      '<div class="node-title">' + esc(label || (t ? t.title : type)) + "</div>" +
+      (label ? '<div class="node-type">' + esc(t ? t.title : type) + "</div>" : "") +
+      '<div class="node-summary"' + (text ? ' title="' + esc(text) + '"' : "") + ">" + esc(text) + "</div>" +
+      '<div class="node-problem" hidden></div>' +
       '<div class="node-id">' + esc(docId) + "</div></div>";
+  }
+  function redraw(id) {
+    const n = nodes()[id];
+    const content = document.querySelector("#node-" + id + " .drawflow_content_node");
+    if (!n || !content) return;
+    content.innerHTML = nodeHtml(n.data.doc_id, n.data.type, configOf(n), n.data.label);
+    const t = types[n.data.type];
+    const box = document.getElementById("node-" + id);
+    box.dataset.docId = n.data.doc_id;
+    box.setAttribute("aria-label", (labelOf(n) || (t ? t.title : n.data.type)) + " (" + n.data.doc_id + ")");
+    editor.drawflow.drawflow.Home.data[id].html = content.innerHTML;
   }
   function nodes() { return editor.drawflow.drawflow.Home.data; }
   // drawflow binds data keys to df-* attributes, so the config travels as a JSON string (its keys may hold ':').
   function configOf(n) { try { return JSON.parse(n.data.config_json || "{}"); } catch (err) { return {}; } }
-  function addNode(docId, type, config, x, y) {
+  function labelOf(n) { const c = configOf(n); return n.data.label || (typeof c.label === "string" ? c.label : ""); }
+  function addNode(docId, type, config, x, y, extra) {
     const t = types[type];
     const ins = t ? t.inputs.length : 1;
     const outs = t ? Math.max(t.outputs.length, 0) : 1;
-    const id = editor.addNode(type, ins, outs, x, y, "kind-" + (t ? t.kind : "unknown"),
-      { doc_id: docId, type: type, config_json: JSON.stringify(config || {}) }, nodeHtml(docId, type));
+    const data = Object.assign({ doc_id: docId, type: type, config_json: JSON.stringify(config || {}) }, extra || {});
+    const id = editor.addNode(type, ins, outs, x, y, "kind-" + (t ? t.kind : "unknown"), data,
+      nodeHtml(docId, type, config, data.label));
     byDocId[docId] = id;
     const box = document.getElementById("node-" + id);
-    if (box) { box.dataset.docId = docId; box.setAttribute("aria-label", (t ? t.title : type) + " (" + docId + ")"); }
+    if (box) { box.dataset.docId = docId; box.setAttribute("aria-label", (labelOf({ data: data }) || (t ? t.title : type)) + " (" + docId + ")"); }
     return id;
   }
   function freshId(type) {
@@ -54,15 +106,33 @@
     return base + "_" + i;
   }
 
-  // --- load the document
-  (original.nodes || []).forEach(function (n, i) {
-    const p = Array.isArray(n.position) ? n.position : [60 + i * 240, 120];
-    addNode(String(n.id), n.type, n.config, p[0], p[1]);
-  });
-  (original.edges || []).forEach(function (e) {
-    const a = byDocId[e.from], b = byDocId[e.to];
-    if (a && b) { try { editor.addConnection(a, b, "output_1", "input_1"); } catch (err) { /* invalid edge: shown by validation */ } }
-  });
+  // --- load a document onto the canvas (at start, and for undo/redo)
+  let loading = false;
+  function extraOf(n) {
+    const extra = {};
+    if (typeof n.label === "string" && n.label) extra.label = n.label;
+    if (n.merge === true) extra.merge = true;
+    return extra;
+  }
+  function loadDocument(doc) {
+    loading = true;
+    try {
+      editor.clear();
+      Object.keys(byDocId).forEach(function (k) { delete byDocId[k]; });
+      (doc.nodes || []).forEach(function (n, i) {
+        const p = Array.isArray(n.position) ? n.position : [60 + i * 240, 120];
+        addNode(String(n.id), n.type, n.config, p[0], p[1], extraOf(n));
+      });
+      (doc.edges || []).forEach(function (e) {
+        const a = byDocId[e.from], b = byDocId[e.to];
+        if (a && b) { try { editor.addConnection(a, b, "output_1", "input_1"); } catch (err) { /* invalid edge: shown by validation */ } }
+      });
+    } finally {
+      loading = false;
+    }
+    decorateWires();
+    emptyHint();
+  }
 
   function toDocument() {
     const data = editor.export().drawflow.Home.data;
@@ -70,7 +140,10 @@
     Object.values(data).forEach(function (n) { idOf[n.id] = n.data.doc_id; });
     const outNodes = [], edges = [];
     Object.values(data).forEach(function (n) {
-      outNodes.push({ id: n.data.doc_id, type: n.data.type, config: configOf(n), position: [Math.round(n.pos_x), Math.round(n.pos_y)] });
+      const out = { id: n.data.doc_id, type: n.data.type, config: configOf(n), position: [Math.round(n.pos_x), Math.round(n.pos_y)] };
+      if (n.data.label) out.label = n.data.label;
+      if (n.data.merge) out.merge = true;
+      outNodes.push(out);
       Object.values(n.outputs || {}).forEach(function (o) {
         o.connections.forEach(function (c) { edges.push({ from: n.data.doc_id, to: idOf[c.node] }); });
       });
@@ -83,17 +156,177 @@
   }
   const unsaved = document.getElementById("unsaved");
   function setDirty(value) { dirty = value; if (unsaved) unsaved.hidden = !value; }
-  function changed() { setDirty(true); syncHidden(); }
+
+  // --- undo / redo: snapshots of the document; typing in one field within a moment is one step
+  const history = { past: [], future: [], current: null, at: 0 };
+  function snapshot(coalesce) {
+    const json = JSON.stringify(toDocument());
+    if (json === history.current) return;
+    const now = Date.now();
+    if (!(coalesce && history.coalesce && now - history.at < 1200) && history.current !== null) history.past.push(history.current);
+    if (history.past.length > 100) history.past.shift();
+    history.current = json;
+    history.future = [];
+    history.at = now;
+    history.coalesce = !!coalesce;
+  }
+  function restore(json) {
+    history.current = json;
+    history.coalesce = false;
+    const keep = selected && nodes()[selected] ? nodes()[selected].data.doc_id : null;
+    selected = null;
+    loadDocument(JSON.parse(json));
+    setDirty(true);
+    syncHidden();
+    markProblems();
+    if (keep && byDocId[keep]) loadForm(byDocId[keep]);
+    else document.getElementById("node-form").innerHTML = '<p class="muted">' + esc(el.dataset.emptyText || "") + "</p>";
+  }
+  function undo() { if (history.past.length) { history.future.push(history.current); restore(history.past.pop()); } }
+  function redo() { if (history.future.length) { history.past.push(history.current); restore(history.future.pop()); } }
+  function changed(coalesce) {
+    if (loading) return;
+    setDirty(true);
+    syncHidden();
+    snapshot(coalesce === true);
+    decorateWires();
+    emptyHint();
+  }
+
+  // --- wires: focusable, selectable by click or keyboard, removable with Delete / Backspace
+  let selectedWire = null;
+  function wireEnds(svg) {
+    const cls = Array.from(svg.classList);
+    const input = cls.find(function (c) { return c.startsWith("node_in_node-"); });
+    const output = cls.find(function (c) { return c.startsWith("node_out_node-"); });
+    return input && output ? [output.slice("node_out_node-".length), input.slice("node_in_node-".length)] : null;
+  }
+  function nameOf(id) {
+    const n = nodes()[id];
+    if (!n) return "";
+    const t = types[n.data.type];
+    return labelOf(n) || (t ? t.title : n.data.type);
+  }
+  function decorateWires() {
+    el.querySelectorAll("svg.connection").forEach(function (svg) {
+      const ends = wireEnds(svg);
+      if (!ends) return;
+      svg.setAttribute("tabindex", "0");
+      svg.setAttribute("role", "button");
+      svg.setAttribute("focusable", "true");
+      svg.setAttribute("aria-label", w("Wire from", "Wire from") + " " + nameOf(ends[0]) + " " + w("to", "to") + " " + nameOf(ends[1]));
+    });
+  }
+  function selectWire(svg) {
+    clearWire();
+    selectedWire = svg;
+    svg.classList.add("is-selected");
+    svg.setAttribute("aria-pressed", "true");
+    const path = svg.querySelector(".main-path");
+    if (path) path.classList.add("selected");
+  }
+  function clearWire() {
+    el.querySelectorAll("svg.connection.is-selected").forEach(function (svg) {
+      svg.classList.remove("is-selected");
+      svg.setAttribute("aria-pressed", "false");
+      const path = svg.querySelector(".main-path");
+      if (path) path.classList.remove("selected");
+    });
+    selectedWire = null;
+    editor.connection_selected = null;
+  }
+  function removeWire(svg) {
+    const ends = wireEnds(svg);
+    selectedWire = null;
+    editor.connection_selected = null;
+    if (ends) editor.removeSingleConnection(ends[0], ends[1], "output_1", "input_1");
+    el.focus();
+  }
+  el.addEventListener("click", function (e) {
+    const svg = e.target.closest && e.target.closest("svg.connection");
+    if (svg) { selectWire(svg); svg.focus({ preventScroll: true }); } else clearWire();
+  });
+  el.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches("svg.connection")) selectWire(e.target);
+  });
+  // drawflow's own Delete handling only knows the mouse and misses Backspace: ours (below, on window in the
+  // capture phase) replaces it and keeps these keys from reaching drawflow's listener on document
+  function typing(t) {
+    return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  }
+  let clipboard = null;
+  function copyStep() {
+    const n = selected && nodes()[selected];
+    if (!n) return false;
+    clipboard = { type: n.data.type, config: configOf(n), label: n.data.label || "", x: n.pos_x, y: n.pos_y };
+    return true;
+  }
+  function pasteStep() {
+    if (!clipboard || !types[clipboard.type]) return false;
+    clipboard.x += 40; clipboard.y += 60;
+    const extra = clipboard.label ? { label: clipboard.label } : {};
+    const id = addNode(freshId(clipboard.type), clipboard.type, clipboard.config, clipboard.x, clipboard.y, extra);
+    changed();
+    loadForm(id);
+    return true;
+  }
+  window.addEventListener("keydown", function (e) {
+    const mod = e.ctrlKey || e.metaKey;
+    if (typing(e.target)) return;
+    if (e.key === "Delete" || e.key === "Backspace") e.stopPropagation();
+    const key = e.key.toLowerCase();
+    if (mod && key === "z") { e.preventDefault(); if (e.shiftKey) redo(); else undo(); return; }
+    if (mod && key === "y") { e.preventDefault(); redo(); return; }
+    if (mod && key === "c" && !window.getSelection().toString()) { if (copyStep()) e.preventDefault(); return; }
+    if (mod && key === "v") { if (pasteStep()) e.preventDefault(); return; }
+    if (e.key !== "Delete" && e.key !== "Backspace") return;
+    if (selectedWire && document.body.contains(selectedWire)) { e.preventDefault(); removeWire(selectedWire); return; }
+    // a wire drawflow selected itself (on mousedown)
+    const picked = editor.connection_selected && editor.connection_selected.closest && editor.connection_selected.closest("svg.connection");
+    if (picked && document.body.contains(picked)) { e.preventDefault(); removeWire(picked); return; }
+    if (selected && nodes()[selected] && (el.contains(e.target) || e.target === document.body)) {
+      e.preventDefault();
+      editor.removeNodeId("node-" + selected);
+    }
+  }, true);
+
+  // --- an empty flow says how to start
+  function emptyHint() {
+    let hint = document.getElementById("canvas-empty");
+    const empty = !Object.keys(nodes()).length;
+    if (!hint && empty) {
+      hint = document.createElement("div");
+      hint.id = "canvas-empty";
+      hint.className = "canvas-empty";
+      hint.textContent = el.dataset.startText || "";
+      el.parentElement.insertBefore(hint, el);
+    }
+    if (hint) hint.hidden = !empty;
+  }
+
+  // --- leaving with unsaved changes asks first
+  window.addEventListener("beforeunload", function (e) {
+    if (!dirty) return;
+    e.preventDefault();
+    e.returnValue = "";
+  });
 
   // --- problems on nodes
   function markProblems() {
-    document.querySelectorAll(".drawflow-node.has-problem").forEach(function (n) { n.classList.remove("has-problem"); n.removeAttribute("title"); });
+    document.querySelectorAll(".drawflow-node.has-problem").forEach(function (n) {
+      n.classList.remove("has-problem");
+      n.removeAttribute("title");
+      const line = n.querySelector(".node-problem");
+      if (line) { line.hidden = true; line.textContent = ""; }
+    });
     problems.forEach(function (p) {
       const id = p.node && byDocId[p.node];
       const box = id && document.getElementById("node-" + id);
       if (box) {
         box.classList.add("has-problem");
-        box.title = (box.title ? box.title + "\n" : "") + (p.field ? p.field + ": " : "") + p.message;
+        box.title = (box.title ? box.title + "\n" : "") + p.message;
+        const line = box.querySelector(".node-problem");
+        if (line && !line.textContent) { line.textContent = "⚠ " + p.message; line.hidden = false; }
       }
     });
   }
@@ -115,10 +348,17 @@
     htmx.ajax("POST", "/ui/node-form", {
       target: "#node-form", swap: "innerHTML",
       headers: { "X-CSRF-Token": csrf },
-      values: { type: n.data.type, node_id: n.data.doc_id, flow_id: flowId, config: n.data.config_json || "{}", problems: JSON.stringify(mine) },
+      values: {
+        type: n.data.type, node_id: n.data.doc_id, flow_id: flowId, config: n.data.config_json || "{}", problems: JSON.stringify(mine),
+        label: n.data.label || "", merge: n.data.merge ? "true" : "", incoming: String(incoming(id)),
+      },
     });
   }
-  editor.on("nodeSelected", function (id) { loadForm(id); });
+  function incoming(id) {
+    const n = nodes()[id];
+    return n && n.inputs && n.inputs.input_1 ? n.inputs.input_1.connections.length : 0;
+  }
+  editor.on("nodeSelected", function (id) { clearWire(); loadForm(id); });
   editor.on("nodeRemoved", function (id) {
     Object.keys(byDocId).forEach(function (k) { if (String(byDocId[k]) === String(id)) delete byDocId[k]; });
     if (String(selected) === String(id)) {
@@ -229,23 +469,48 @@
     if (!form || !selected || !nodes()[selected]) return;
     const n = nodes()[selected];
     const cfg = collect(form, configOf(n));
-    editor.updateNodeDataFromId(selected, Object.assign({}, n.data, { config_json: JSON.stringify(cfg) }));
+    const label = form.querySelector(".node-label-input");
+    const merge = form.querySelector(".node-merge-input");
+    const data = Object.assign({}, n.data, { config_json: JSON.stringify(cfg) });
+    if (label) { if (label.value.trim()) data.label = label.value.trim(); else delete data.label; }
+    if (merge) { if (merge.checked) data.merge = true; else delete data.merge; }
+    editor.updateNodeDataFromId(selected, data);
+    redraw(selected);
+    markProblems();
     unmappedHints(form);
-    changed();
+    changed(true);
   }
+  // what the value box takes, said in its placeholder; a field no sample record has is pointed out
+  const TAKES = { in: "many", not_in: "many", greater: "number", greater_or_equal: "number", less: "number",
+    less_or_equal: "number", matches: "pattern", not_matches: "pattern" };
   function toggleValue(rule) {
     const op = rule.querySelector(".cond-op");
     const label = rule.querySelector(".cond-value-label");
     if (op && label) label.hidden = NO_VALUE.has(op.value);
+    const value = rule.querySelector(".cond-value");
+    if (op && value) value.placeholder = value.dataset[TAKES[op.value] || "one"] || "";
+    checkField(rule);
+  }
+  function checkField(rule) {
+    const input = rule.querySelector(".cond-field");
+    const warning = rule.querySelector(".cond-field-warning");
+    const list = input && document.getElementById(input.getAttribute("list"));
+    if (!input || !warning || !list) return;
+    const known = Array.from(list.options).map(function (o) { return o.value; });
+    const path = input.value.trim();
+    warning.hidden = !path || !known.length || known.indexOf(path) >= 0 ||
+      known.some(function (k) { return k.indexOf(path + ".") === 0 || k.indexOf(path + "[*]") === 0; });
   }
   const panel = document.getElementById("node-form");
   panel.addEventListener("input", function (e) {
     if (e.target.classList.contains("node-id-input")) return;
+    if (e.target.classList.contains("cond-field")) checkField(e.target.closest(".cond-rule"));
     syncForm();
   });
   panel.addEventListener("change", function (e) {
     if (e.target.classList.contains("node-id-input")) { renameNode(e.target); return; }
     if (e.target.classList.contains("cond-op")) toggleValue(e.target.closest(".cond-rule"));
+    if (e.target.classList.contains("cond-field")) checkField(e.target.closest(".cond-rule"));
     if (e.target.classList.contains("fm-kind")) toggleFieldRow(e.target.closest(".fm-row"));
     syncForm();
   });
@@ -258,8 +523,7 @@
     delete byDocId[n.data.doc_id];
     byDocId[wanted] = Number(selected);
     editor.updateNodeDataFromId(selected, Object.assign({}, n.data, { doc_id: wanted }));
-    const box = document.querySelector("#node-" + selected + " .node-id");
-    if (box) box.textContent = wanted;
+    redraw(selected);
     changed();
   }
   panel.addEventListener("click", function (e) {
@@ -295,6 +559,9 @@
     } else if (t.classList.contains("remove-node")) {
       if (selected) editor.removeNodeId("node-" + selected);
       return;
+    } else if (t.classList.contains("duplicate-node")) {
+      if (copyStep()) pasteStep();
+      return;
     } else {
       return;
     }
@@ -326,6 +593,8 @@
       e.target.querySelectorAll(".fm-row").forEach(toggleFieldRow);
       const form = document.getElementById("node-config");
       if (form) unmappedHints(form);
+    } else if (e.target.tagName === "DATALIST" && e.target.id.indexOf("sample-fields-") === 0) {
+      document.querySelectorAll("#node-config .cond-rule").forEach(checkField);
     } else if (e.target.classList && e.target.classList.contains("key-options")) {
       const form = document.getElementById("node-config");
       if (form) unmappedHints(form);
@@ -411,6 +680,7 @@
   });
 
   // --- zoom and fit
+  const readable = 1;
   document.getElementById("zoom-in").addEventListener("click", function () { editor.zoom_in(); });
   document.getElementById("zoom-out").addEventListener("click", function () { editor.zoom_out(); });
   function fit() {
@@ -427,12 +697,15 @@
     });
     const W = el.clientWidth, H = el.clientHeight, pad = 40;
     let z = Math.min((W - 2 * pad) / Math.max(maxX - minX, 1), (H - 2 * pad) / Math.max(maxY - minY, 1));
-    z = Math.max(editor.zoom_min, Math.min(1.2, z));
+    // never smaller than the size its text was written for (node text stays >= 12 px); what does not fit is
+    // reached by dragging the background, starting from the first step
+    z = Math.max(readable, Math.min(1.2, z));
     const midX = (minX + maxX) / 2, midY = (minY + maxY) / 2;
     editor.zoom = z;
     editor.zoom_last_value = z;
-    editor.canvas_x = -(midX - W / 2) * z;
-    editor.canvas_y = -(midY - H / 2) * z;
+    const wide = (maxX - minX) * z > W - 2 * pad, tall = (maxY - minY) * z > H - 2 * pad;
+    editor.canvas_x = wide ? (pad - minX * z) : -(midX - W / 2) * z;
+    editor.canvas_y = tall ? (pad - minY * z) : -(midY - H / 2) * z;
     editor.precanvas.style.transform = "translate(" + editor.canvas_x + "px, " + editor.canvas_y + "px) scale(" + z + ")";
     editor.dispatch("zoom", z);
   }
@@ -456,8 +729,13 @@
   document.body.addEventListener("htmx:beforeRequest", function (e) {
     if (e.detail.elt && e.detail.elt.classList && e.detail.elt.classList.contains("run-now")) setDirty(false);
   });
-  window.koppelFlow = { toDocument: toDocument, byDocId: byDocId, loadForm: loadForm, isDirty: function () { return dirty; } };
+  window.koppelFlow = {
+    toDocument: toDocument, byDocId: byDocId, loadForm: loadForm, isDirty: function () { return dirty; },
+    zoom: function () { return editor.zoom; },
+  };
 
+  loadDocument(original);
+  history.current = JSON.stringify(toDocument());
   syncHidden();
   markProblems();
   requestAnimationFrame(fit);

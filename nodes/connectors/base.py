@@ -293,7 +293,7 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
             low, high = TUNING_LIMITS[key]
             if isinstance(value, bool) or not isinstance(value, int | float):
                 problems.append(f"{key} must be a number")
-            elif key == "concurrency" and (not float(value).is_integer() or not low <= value <= high):
+            elif key == "concurrency" and not float(value).is_integer():
                 problems.append(f"concurrency must be a whole number from {low:g} to {high:g}")
             elif not low <= value <= high:
                 problems.append(f"{key} must be between {low:g} and {high:g}")

@@ -309,7 +309,7 @@ def test_run_flow(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> N
     failed.first.get_by_role("button", name=re.compile("Details")).click()
     drawer = page.locator("#drawer")
     expect(drawer.get_by_role("heading", name=re.compile("Record"))).to_be_visible()
-    expect(drawer).to_contain_text("Source record")
+    expect(drawer).to_contain_text("What came in")
     expect(drawer).to_contain_text("<script>window.__xss = 1</script>")
     assert page.evaluate("window.__xss === undefined")
     shot(page, "13-record-drawer")

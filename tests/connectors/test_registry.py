@@ -95,7 +95,7 @@ def test_refresh_token_is_optional_everywhere() -> None:
         ("woocommerce", {**WOO, "url": "http://shop.example.nl"}, "must use https://"),
         ("woocommerce", {**WOO, "url": "ftp://shop.example.nl"}, "must start with https://"),
         ("woocommerce", {**WOO, "colour": "red"}, "unknown field 'colour'"),
-        ("woocommerce", {**WOO, "concurrency": 0}, "concurrency must be a positive number"),
+        ("woocommerce", {**WOO, "concurrency": 0}, "concurrency must be between 1 and 64"),
         ("asperion", {**ASP, "tenant_id": "abc"}, "whole number"),
         ("asperion", {**ASP, "tenant_id": 1.5}, "whole number"),
         ("asperion", {**ASP, "app": "woocommerce"}, "expected 'asperion'"),

@@ -191,7 +191,7 @@ async def test_the_inbox_lists_a_given_up_record_and_its_retry_delivers_it(
     assert [(e["source_id"], e["status"]) for e in inbox] == [("item:2", "failed")]
     assert "gave up after 1 automatic attempts" in inbox[0]["message"]
     page = await client.get("/inbox")
-    assert page.status_code == 200 and f"/inbox/{inbox[0]['id']}/retry" in page.text
+    assert page.status_code == 200 and "Retry these 1" in page.text
     # the cause is gone; Retry reads that one record again (the cursor stays) and delivers it
     (tmp_path / "out.jsonl.flaky").write_text("{}")
     retried = await client.post(f"/inbox/{inbox[0]['id']}/retry", headers={"HX-Request": "true"})

@@ -195,3 +195,48 @@ def test_log_details_are_encoded_once_redacted_and_capped_part_by_part() -> None
         "unchanged": True,
     }
     assert capped["request"] == {"id": 1} and capped["error"] == {"message": "boom"}
+
+
+async def test_a_record_reaching_a_target_by_two_wires_is_delivered_once(db: Database, tmp_path: Path) -> None:
+    fakes.write_items(tmp_path / "in.json", 6)
+    doc = fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl")
+    doc["edges"].append({"from": "src", "to": "map"})
+    doc["nodes"][2]["merge"] = True
+    trial = await run_document(db, doc, dry_run=True)
+    would_send = [e for e in await entries(db, trial.id) if e.node_id == "out"]
+    assert len(would_send) == 6  # a test run says each record would be sent once
+    run = await run_document(db, doc)
+    assert run.status == "succeeded"
+    refs = [line["ref"] for line in delivered(tmp_path / "out.jsonl")]
+    assert sorted(refs) == sorted(f"item:{i}" for i in range(1, 7))
+    assert run.counts()["ok"] == 6
+    at_target = [e for e in await entries(db, run.id) if e.node_id == "out"]
+    assert len(at_target) == 6  # not a second "already exists" line per record
+
+
+async def test_one_line_per_record_a_side_branch_that_did_not_apply_is_not_logged(db: Database, tmp_path: Path) -> None:
+    items = fakes.write_items(tmp_path / "in.json", 8)
+    doc = fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl")
+    # a side branch (like "refunds → credit invoices") that applies to no record at all
+    doc["nodes"] += [
+        {"id": "side", "type": "test.filter", "config": {"max_value": -1}},
+        {"id": "side_map", "type": "test.map", "config": {"table": {"plain": "Plain"}}},
+        {"id": "side_out", "type": "test.target", "config": {"path": str(tmp_path / "side.jsonl")}},
+    ]
+    doc["edges"] += [
+        {"from": "src", "to": "side"},
+        {"from": "side", "to": "side_map"},
+        {"from": "side_map", "to": "out"},
+    ]
+    doc["edges"][-1] = {"from": "side_map", "to": "side_out"}
+    doc["nodes"][1]["config"] = {"max_value": sorted(i["value"] for i in items)[3]}  # the main filter keeps 4
+    run = await run_document(db, doc)
+    logged = await entries(db, run.id)
+    per_record: dict[str, list[str]] = {}
+    for entry in logged:
+        per_record.setdefault(entry.source_id, []).append(entry.status)
+    assert len(per_record) == 8 and all(len(statuses) == 1 for statuses in per_record.values()), per_record
+    assert run.counts()["ok"] == sum(s == ["ok"] for s in per_record.values()) == 4
+    assert run.counts()["skipped"] == sum(s == ["skipped"] for s in per_record.values()) == 4
+    skipped = [e for e in logged if e.status == "skipped"]
+    assert {e.node_id for e in skipped} == {"keep"}  # the main branch's reason, not the side branch's

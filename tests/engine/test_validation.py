@@ -156,3 +156,33 @@ def test_an_empty_flow_and_a_flow_of_unknown_nodes_say_different_things() -> Non
     assert problems(empty) == [{"node": None, "field": "nodes", "message": "the flow has no nodes"}]
     unknown = {**empty, "nodes": [{"id": "a", "type": "nope"}]}
     assert problems(unknown) == [{"node": "a", "field": "type", "message": "unknown node type 'nope'"}]
+
+
+def test_two_wires_into_one_step_are_refused_unless_it_merges(doc: dict[str, Any]) -> None:
+    doc["edges"].append({"from": "src", "to": "map"})  # a bypass beside the filter
+    found = problems(doc)
+    assert found == [
+        {
+            "node": "map",
+            "field": None,
+            "message": "more than one wire leads into this step (from keep, src): remove one, or let it merge",
+        }
+    ]
+    doc["nodes"][2]["merge"] = True
+    assert problems(doc) == []
+
+
+def test_a_config_error_is_reported_once_without_wiring_echoes(doc: dict[str, Any]) -> None:
+    doc["nodes"][1]["config"] = {"surprise": "tien euro"}  # the filter's config is wrong, its wires are intact
+    found = problems(doc)
+    assert found == [{"node": "keep", "field": "surprise", "message": "Extra inputs are not permitted"}]
+
+
+def test_a_real_wiring_problem_beside_a_config_error_is_still_reported(doc: dict[str, Any]) -> None:
+    doc["nodes"][1]["config"] = {"surprise": 1}
+    doc["edges"] = [e for e in doc["edges"] if e["to"] != "out"]
+    found = problems(doc)
+    assert {"node": "out", "field": None, "message": "this node has no input: connect it after a source"} in found
+    assert [p for p in found if p["node"] == "keep"] == [
+        {"node": "keep", "field": "surprise", "message": "Extra inputs are not permitted"}
+    ]

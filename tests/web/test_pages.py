@@ -269,7 +269,7 @@ async def test_run_page_drawer_inbox_and_lists(site: Site) -> None:
     found = site.client.get(f"/runs/{run_id}/rows?q=1003")
     assert "1003" in found.text and "1001" not in found.text
     drawer = site.client.get(f"/logs/{failed_id}")
-    assert "Source record" in drawer.text and "Error" in drawer.text
+    assert "What came in" in drawer.text and "Error" in drawer.text
     assert EVIL not in drawer.text and "&lt;script&gt;" in drawer.text
     stream = site.client.get(f"/runs/{run_id}/stream")
     assert stream.headers["content-type"].startswith("text/event-stream")

@@ -144,8 +144,8 @@ async def test_steps_answers_land_in_the_flows_and_activation_switches_them_on(s
     assert "No questions: this flow works as it is." in step4.text
     _labelled(step4.text)
     fields = re.findall(r'id="q-orders-to-sales-invoices-(q\d+-([a-z_]+))"', step4.text)
-    names = {field: name for name, field in fields}
-    product_field = re.search(r'id="q-products-to-articles-(q\d+-status)"', step4.text)
+    names = {field: f"orders-to-sales-invoices:{name}" for name, field in fields}
+    product_field = re.search(r'name="(products-to-articles:q\d+-status)"', step4.text)
     assert product_field and {"statuses", "start_date", "guests_to_default", "default_debtor"} <= set(names)
     answers: list[tuple[str, str]] = [
         ("woo", "shop"),
@@ -240,3 +240,35 @@ def test_the_wizard_speaks_dutch(site: Site) -> None:
     page = site.client.get("/wizard")
     assert "Koppel instellen" in page.text and "Verbinding testen" in page.text and "Volgende" in page.text
     assert ">Instellen</a>" in page.text
+
+
+async def test_answers_of_one_flow_never_leak_into_another(site: Site) -> None:
+    await _connections(site)
+    chosen = "t=orders-to-sales-invoices&t=payments-to-financial-mutations"
+    step4 = site.client.get(f"/wizard/questions?woo=shop&asp=books&{chosen}")
+    inputs = set(re.findall(r'name="([a-z-]+:q\d+-[a-z_]+)"', step4.text))
+    statuses_inv = next(n for n in inputs if n.startswith("orders-to-sales-invoices:") and n.endswith("-statuses"))
+    statuses_pay = next(
+        n for n in inputs if n.startswith("payments-to-financial-mutations:") and n.endswith("-statuses")
+    )
+    assert statuses_inv != statuses_pay  # each flow asks its own question
+    answers = [
+        ("woo", "shop"),
+        ("asp", "books"),
+        ("t", "orders-to-sales-invoices"),
+        ("t", "payments-to-financial-mutations"),
+        (statuses_inv, "processing"),
+        (statuses_inv, "completed"),
+        (statuses_inv, "refunded"),
+        (statuses_pay, "completed"),
+    ]
+    made = site.client.post("/wizard/create", data=_form(answers), headers=site.htmx())
+    target = made.headers.get("HX-Redirect", "")
+    assert target.startswith("/wizard/test?"), made.text[:500]
+    flows = await _flows(site, parse_qs(urlsplit(target).query)["flow"])
+    assert _config(flows["orders-to-sales-invoices"][1], "orders")["statuses"] == [
+        "processing",
+        "completed",
+        "refunded",
+    ]
+    assert _config(flows["payments-to-financial-mutations"][1], "orders")["statuses"] == ["completed"]

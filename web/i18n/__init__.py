@@ -10,6 +10,7 @@ the UI's own translation wins where both translate the same text. Adding an appl
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ __all__ = (
     "fmt_percent",
     "pick_language",
     "translate",
+    "translate_message",
 )
 
 HERE = Path(__file__).resolve().parent
@@ -114,3 +116,47 @@ def fmt_date(value: date | str | None, language: str) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     return format_date(value, format="d MMM", locale=LOCALES[language])
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+@lru_cache(maxsize=8)
+def _patterns(language: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Catalogue texts with ``{name}`` placeholders ("delivered as {target}") as patterns over whole messages."""
+    out = []
+    for message, translation in catalogue(language).items():
+        if not _PLACEHOLDER.search(message):
+            continue
+        names: set[str] = set()
+        pattern = ""
+        for part in re.split(r"(\{[a-z_]+\})", message):
+            found = _PLACEHOLDER.fullmatch(part)
+            if found and found.group(1) not in names:
+                names.add(found.group(1))
+                pattern += f"(?P<{found.group(1)}>.+?)"
+            else:
+                pattern += re.escape(part)
+        out.append((re.compile(pattern + r"\Z", re.S), translation))
+    return tuple(out)
+
+
+def translate_message(language: str, message: str | None) -> str:
+    """A message made by the engine or a node ("delivered as 146") in ``language``: the catalogue's text, or its
+    pattern with the values filled in; parts joined by "; " are translated one by one; unknown text stays as it is."""
+    if not message or language == "en":
+        return message or ""
+    direct = catalogue(language).get(message)
+    if direct:
+        return direct
+    if "; " in message:
+        return "; ".join(translate_message(language, part) for part in message.split("; "))
+    for pattern, translation in _patterns(language):
+        found = pattern.match(message)
+        if found:
+            return _fill(translation, found.groupdict())
+    return message
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)

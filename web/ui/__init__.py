@@ -17,7 +17,10 @@ from web.ui.account import ACCOUNT_ROUTES
 from web.ui.connections import CONNECTION_ROUTES
 from web.ui.dashboard import DASHBOARD_ROUTES
 from web.ui.editor import EDITOR_ROUTES
+from web.ui.flows import FLOW_ROUTES
 from web.ui.gallery import GALLERY_ROUTES
+from web.ui.inbox import INBOX_ROUTES
+from web.ui.reconcile import RECONCILE_ROUTES
 from web.ui.render import language_of, redirect, render
 from web.ui.runs import RUN_ROUTES
 from web.ui.tokens import TOKEN_ROUTES
@@ -62,10 +65,13 @@ ui_router = Router(
         *GALLERY_ROUTES,
         *EDITOR_ROUTES,
         *RUN_ROUTES,
+        *INBOX_ROUTES,
+        *FLOW_ROUTES,
         *TOKEN_ROUTES,
         *AUTOMATION_UI_ROUTES,
         *WIZARD_ROUTES,
         *USER_ROUTES,
+        *RECONCILE_ROUTES,
     ],
     exception_handlers={
         NotAuthorizedException: _to_login,

@@ -14,8 +14,9 @@ from litestar.params import FromQuery
 from engine import store
 from engine.models import Flow
 from nodes.registry import all_node_types, get_node_type
+from web.i18n import translate, translate_message
 from web.ui.forms import NO_VALUE_OPS, OPERATORS, build_widgets, field_problems
-from web.ui.render import current_user, html, redirect, render
+from web.ui.render import current_user, html, language_of, redirect, render
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -29,6 +30,9 @@ KIND_ORDER = [
     ("lookup", "Lookups"),
     ("target", "Targets"),
 ]
+KIND_LABELS = {"source": "Source", "filter": "Filter", "map": "Map", "lookup": "Lookup", "target": "Target"}
+# the few words the canvas builds its node summaries and wire names from
+CANVAS_WORDS = ("or", "and", "status is", "fields", "via", "Wire from", "to")
 _SAMPLES: dict[tuple[str, str], tuple[float, list[str]]] = {}
 SAMPLE_TTL_S = 120.0
 
@@ -56,6 +60,12 @@ async def _flow(db: Database, flow_id: str) -> Flow:
         raise NotFoundException("This flow does not exist.") from exc
 
 
+def _shown(request: Request[Any, Any, Any], problems: list[Any]) -> list[dict[str, Any]]:
+    """Problems as the canvas shows them: each message in the page's language."""
+    lang = language_of(request)
+    return [{**p.as_dict(), "message": translate_message(lang, p.message)} for p in problems]
+
+
 def _email(request: Request[Any, Any, Any]) -> str | None:
     return getattr(current_user(request), "email", None)
 
@@ -72,10 +82,21 @@ async def editor_page(request: Request[Any, Any, Any], db: Database, flow_id: st
     flow = await _flow(db, flow_id)
     version = await store.get_version(db, flow_id)
     connections = {row.name: row.app for row in await store.list_connections(db)}
-    problems = [p.as_dict() for p in await store.validate_flow_document(db, version.document)]
+    problems = _shown(request, await store.validate_flow_document(db, version.document))
     versions = (await store.list_versions(db, flow_id))[:30]
     groups = palette()
-    types = {d["type"]: d for group in groups for d in group["items"]}
+    lang = language_of(request)
+    types = {
+        d["type"]: {
+            **d,
+            "title": translate(lang, d["title"]),
+            "kind_label": translate(lang, KIND_LABELS.get(d["kind"], d["kind"])),
+        }
+        for group in groups
+        for d in group["items"]
+    }
+    if not version.document.get("nodes"):
+        problems = []  # an empty flow gets a hint on the canvas, not a list of what it lacks
     return render(
         request,
         "editor.html",
@@ -87,6 +108,8 @@ async def editor_page(request: Request[Any, Any, Any], db: Database, flow_id: st
         connections=connections,
         problems=problems,
         versions=versions,
+        canvas_words={word: translate(lang, word) for word in CANVAS_WORDS},
+        operator_words={op: translate(lang, text) for op, text in OPERATORS},
     )
 
 
@@ -118,6 +141,10 @@ async def node_form(request: Request[Any, Any, Any], db: Database) -> Response[s
         "fragments/node_form.html",
         node_id=str(form.get("node_id", "")),
         flow_id=str(form.get("flow_id", "")),
+        label=str(form.get("label", "")),
+        merge=form.get("merge") == "true",
+        incoming=int(str(form.get("incoming") or "0")) if str(form.get("incoming") or "0").isdigit() else 0,
+        is_source=cls.kind == "source",
         described=described,
         widgets=widgets,
         node_errors=node_errors,
@@ -212,12 +239,20 @@ async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, 
     return paths
 
 
+def friendly_path(path: str) -> str:
+    """A record path as a person reads it: ``billing.country`` → "Billing → Country", ``[*]`` dropped."""
+    parts = [p for p in path.replace("[*]", "").split(".") if p]
+    return " → ".join(p.replace("_", " ").strip().capitalize() for p in parts)
+
+
 def _paths(value: Any, prefix: str = "", depth: int = 0) -> list[str]:
     out: list[str] = []
     if depth > 4:
         return out
     if isinstance(value, dict):
         for key, item in value.items():
+            if str(key).startswith("_"):
+                continue  # API links and internals (_links.self[*].href) are no field a person filters on
             path = f"{prefix}.{key}" if prefix else str(key)
             out.append(path)
             out.extend(_paths(item, path, depth + 1))
@@ -237,7 +272,8 @@ async def sample_fields_options(
         paths = await sample_fields(db, flow_id, node or None)
     except Exception as exc:
         paths, error = [], str(exc) or type(exc).__name__
-    return render(request, "fragments/sample_fields.html", paths=paths, error=error)
+    options = sorted(((p, friendly_path(p)) for p in paths), key=lambda o: o[1])
+    return render(request, "fragments/sample_fields.html", options=options, error=error)
 
 
 @post("/flows/{flow_id:str}/save")
@@ -254,7 +290,7 @@ async def save_flow(request: Request[Any, Any, Any], db: Database, flow_id: str)
     version = await store.save_version(
         db, flow_id, document, note=str(form.get("note", "")).strip(), created_by=_email(request)
     )
-    problems = [p.as_dict() for p in await store.validate_flow_document(db, document)]
+    problems = _shown(request, await store.validate_flow_document(db, document))
     versions = (await store.list_versions(db, flow_id))[:30]
     return render(
         request,
@@ -274,7 +310,7 @@ async def validate_flow(request: Request[Any, Any, Any], db: Database, flow_id: 
         document = json.loads(str(form.get("document") or "{}"))
     except ValueError:
         document = {}
-    problems = [p.as_dict() for p in await store.validate_flow_document(db, document)]
+    problems = _shown(request, await store.validate_flow_document(db, document))
     return render(
         request,
         "fragments/problems.html",
@@ -341,7 +377,7 @@ async def run_now(request: Request[Any, Any, Any], db: Database, flow_id: str) -
     if isinstance(posted, dict) and posted != document:
         await store.save_version(db, flow_id, posted, note="saved before running", created_by=_email(request))
         document = posted
-    problems = [p.as_dict() for p in await store.validate_flow_document(db, document)]
+    problems = _shown(request, await store.validate_flow_document(db, document))
     if problems:
         return render(
             request,

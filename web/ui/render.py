@@ -12,7 +12,16 @@ from litestar import Request, Response
 from litestar.enums import MediaType
 
 from web.auth import csrf_token
-from web.i18n import LANGUAGES, fmt_date, fmt_datetime, fmt_number, fmt_percent, pick_language, translate
+from web.i18n import (
+    LANGUAGES,
+    fmt_date,
+    fmt_datetime,
+    fmt_number,
+    fmt_percent,
+    pick_language,
+    translate,
+    translate_message,
+)
 
 __all__ = ("ENV", "current_user", "html", "language_of", "redirect", "render", "render_string")
 
@@ -45,6 +54,12 @@ def _day(ctx: Context, value: Any) -> str:
     return fmt_date(value, ctx.get("lang") or "en")
 
 
+@pass_context
+def _msg(ctx: Context, value: Any) -> str:
+    """A message of the engine or a node in the page's language."""
+    return translate_message(ctx.get("lang") or "en", None if value is None else str(value))
+
+
 def _pretty(value: Any) -> str:
     """JSON, indented, for a ``<pre>`` (escaped by autoescape like every other value)."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=False)
@@ -67,6 +82,7 @@ ENV.filters["pct"] = _pct
 ENV.filters["dt"] = _dt
 ENV.filters["day"] = _day
 ENV.filters["pretty"] = _pretty
+ENV.filters["msg"] = _msg
 ENV.filters["jsonattr"] = _tojson_attr
 
 

@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 
 from engine import store
 from engine.models import Flow, LogEntry, Run, RunStatus
+from nodes.registry import get_node_type
 from web.api.runs import query_logs, retry_params
+from web.i18n import translate
 from web.streams import follow_run
-from web.ui.render import current_user, redirect, render, render_string
+from web.ui.render import current_user, language_of, redirect, render, render_string
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -27,6 +29,52 @@ __all__ = ("RUN_ROUTES", "invoice_summary")
 PAGE = 50
 LIVE_ROWS = 100
 STATUSES = ("ok", "skipped", "waiting", "failed", "info")
+
+
+def step_names(request: Request[Any, Any, Any], document: dict[str, Any] | None) -> dict[str, str]:
+    """Step id → what the log shows for it: the step's label, else its type's name (in the page's language)."""
+    lang = language_of(request)
+    names: dict[str, str] = {}
+    for node in (document or {}).get("nodes", []):
+        if not isinstance(node, dict):
+            continue
+        raw = node.get("config")
+        config: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        cls = get_node_type(str(node.get("type")))
+        label = node.get("label") or config.get("label") or (translate(lang, cls.title) if cls else None)
+        names[str(node.get("id"))] = str(label or node.get("id"))
+    return names
+
+
+def _words(key: str) -> str:
+    return key.replace("_", " ").strip().capitalize()
+
+
+def readable_rows(value: Any, prefix: str = "", depth: int = 0, limit: int = 60) -> list[tuple[str, str]]:
+    """A record as rows a person reads ("Billing → Country", "NL"): nested objects flattened with arrows, lists of
+    plain values joined, lists of objects counted (their items follow numbered); empty values left out."""
+    rows: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if str(key).startswith("_"):
+                continue  # links and internals
+            label = f"{prefix} → {_words(str(key))}" if prefix else _words(str(key))
+            if isinstance(item, dict | list) and depth < 3:
+                rows.extend(readable_rows(item, label, depth + 1, limit))
+            elif item not in (None, "", [], {}):
+                rows.append((label, str(item)))
+            if len(rows) >= limit:
+                break
+    elif isinstance(value, list):
+        if all(not isinstance(item, dict | list) for item in value):
+            if value:
+                rows.append((prefix, ", ".join(str(item) for item in value)))
+        else:
+            for index, item in enumerate(value[:10], start=1):
+                rows.extend(readable_rows(item, f"{prefix} {index}", depth + 1, limit))
+    elif value not in (None, ""):
+        rows.append((prefix, str(value)))
+    return rows[:limit]
 
 
 def _email(request: Request[Any, Any, Any]) -> str | None:
@@ -168,6 +216,7 @@ async def run_page(
         last_id=last_id or 0,
         live=run.status not in RunStatus.FINISHED,
         before_id=before_id,
+        steps=step_names(request, run.document),
     )
 
 
@@ -195,6 +244,7 @@ async def run_rows(
         filters=_filters(status, node, q),
         before_id=before_id,
         live=run.status not in RunStatus.FINISHED,
+        steps=step_names(request, run.document),
     )
 
 
@@ -203,12 +253,14 @@ async def run_stream(
     request: Request[Any, Any, Any], db: Database, run_id: str, after_id: FromQuery[int] = 0
 ) -> ServerSentEvent:
     """SSE of HTML: ``entry`` = new log rows (newest on top), ``run`` = progress and counts, ``close`` at the end."""
-    await _run(db, run_id)
+    steps = step_names(request, (await _run(db, run_id)).document)
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         async for run, entries in follow_run(db, run_id, after_id=after_id):
             if entries:
-                rows = render_string(request, "fragments/log_rows.html", entries=list(reversed(entries[-LIVE_ROWS:])))
+                rows = render_string(
+                    request, "fragments/log_rows.html", entries=list(reversed(entries[-LIVE_ROWS:])), steps=steps
+                )
                 yield ServerSentEventMessage(event="entry", data=rows, id=str(entries[-1].id))
             yield ServerSentEventMessage(event="run", data=render_string(request, "fragments/run_live.html", run=run))
             if run.status in RunStatus.FINISHED and not entries:
@@ -243,7 +295,17 @@ async def record_drawer(request: Request[Any, Any, Any], db: Database, entry_id:
                 ).scalars()
             )
     source = next(((e.detail or {}).get("input") for e in journey if (e.detail or {}).get("input") is not None), None)
-    return render(request, "fragments/drawer.html", entry=entry, journey=journey, source=source)
+    run = await _run(db, entry.run_id)
+    return render(
+        request,
+        "fragments/drawer.html",
+        entry=entry,
+        journey=journey,
+        source=source,
+        steps=step_names(request, run.document),
+        readable=readable_rows,
+        invoice_summary=invoice_summary,
+    )
 
 
 # ---- runs lists, re-run, retry, cancel ------------------------------------------------------------------------
@@ -355,36 +417,7 @@ async def cancel(request: Request[Any, Any, Any], db: Database, run_id: str) -> 
     return redirect(request, f"/runs/{run_id}")
 
 
-# ---- inbox ------------------------------------------------------------------------------------------------------
-
-
-@get("/inbox")
-async def inbox(
-    request: Request[Any, Any, Any],
-    db: Database,
-    flow: FromQuery[str | None] = None,
-    before_id: FromQuery[int | None] = None,
-) -> Response[str]:
-    """Records waiting for a mapping, and failed records no automatic retry will recover (not yet delivered by a
-    later run), newest first."""
-    entries = await query_logs(
-        db, None, status="waiting,failed", unresolved=True, flow_id=flow or None, before_id=before_id, limit=PAGE + 1
-    )
-    ids = {e.flow_id for e in entries if e.flow_id}
-    async with db.session() as session:
-        names = (
-            dict((await session.execute(select(Flow.id, Flow.name).where(Flow.id.in_(ids)))).tuples().all())
-            if ids
-            else {}
-        )
-    return render(
-        request,
-        "inbox.html",
-        entries=entries[:PAGE],
-        more=len(entries) > PAGE,
-        names=names,
-        flow=flow or "",
-    )
+# ---- retry one record (a failed record the inbox lists) -------------------------------------------------------
 
 
 @post("/inbox/{entry_id:int}/retry")
@@ -417,7 +450,6 @@ RUN_ROUTES = [
     rerun,
     retry_failed,
     cancel,
-    inbox,
     retry_entry,
     book_correction,
 ]

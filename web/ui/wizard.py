@@ -128,6 +128,8 @@ def wizard_questions(template: str, document: dict[str, Any], connections: dict[
         out.append(
             {
                 "name": f"q{number}-{q['field']}",
+                # the form field is the template's own: two flows asking the same question never share answers
+                "input": f"{template}:q{number}-{q['field']}",
                 "question": str(q["question"]),
                 "field": q["field"],
                 "nodes": present,
@@ -139,7 +141,7 @@ def wizard_questions(template: str, document: dict[str, Any], connections: dict[
 
 def _read_answer(form: Any, question: dict[str, Any]) -> Any:
     widget: Widget = question["widget"]
-    name = question["name"]
+    name = question.get("input") or question["name"]
     if widget.widget == "checkbox":
         return form.get(name) in ("on", "1", "true")
     if widget.widget == "multiselect":

@@ -1,0 +1,157 @@
+"""Complete Dutch: every text of the English catalogue has its Dutch translation, every text a node type shows is
+in the catalogue, and no page rendered in Dutch still shows a text of the English catalogue."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from babel.messages.pofile import read_po
+
+from tests.web.conftest import Site
+from tests.web.test_pages import _create_from_template, _seed_run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def english_ids() -> list[str]:
+    with (ROOT / "web" / "i18n" / "en" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return [str(m.id) for m in read_po(handle) if m.id and isinstance(m.id, str)]
+
+
+def node_texts() -> list[str]:
+    """Every text a node type puts on the canvas, the palette or its settings form."""
+    from nodes.registry import all_node_types
+    from web.ui.editor import CANVAS_WORDS, KIND_LABELS, KIND_ORDER
+    from web.ui.forms import OPERATORS, build_widgets
+
+    texts = [*CANVAS_WORDS, *KIND_LABELS.values(), *(label for _, label in KIND_ORDER), *(t for _, t in OPERATORS)]
+    for cls in all_node_types().values():
+        if cls.__module__.startswith("tests."):
+            continue  # node types other tests register for themselves
+        described = cls.describe()
+        texts += [described["title"], described["description"]]
+        widgets = build_widgets(described["config_schema"], {}, node_app=cls.app, connections={}, problems=[])
+        for widget in widgets:
+            texts += [widget.title, widget.description or ""]
+            texts += [text for _, text in (widget.options or [])]
+    return [t for t in dict.fromkeys(texts) if t]
+
+
+def test_every_english_text_has_a_dutch_translation() -> None:
+    from web.i18n import catalogue
+
+    dutch = catalogue("nl")
+    missing = [text for text in english_ids() if text not in dutch]
+    assert not missing, missing
+
+
+def test_every_node_text_is_in_both_catalogues() -> None:
+    from web.i18n import catalogue
+
+    english, dutch = set(english_ids()), catalogue("nl")
+    assert [t for t in node_texts() if t not in english] == []
+    assert [t for t in node_texts() if t not in dutch] == []
+
+
+def visible_texts(page: str) -> list[str]:
+    """The texts a person sees (or hears) on a page: text between tags and the title/label/placeholder attributes."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    # marked as English on purpose: the field names of a WooCommerce or Asperion record, shown as they are
+    page = re.sub(r'<(th|td|span)\b[^>]*\blang="en"[^>]*>.*?</\1>', " ", page, flags=re.S)
+    texts = re.findall(r'\b(?:title|aria-label|placeholder|alt)="([^"]*)"', page)
+    texts += re.split(r"<[^>]*>", page)
+    return [html.unescape(t).strip() for t in texts if html.unescape(t).strip()]
+
+
+def english_on(page: str, english: dict[str, str]) -> list[str]:
+    """Texts of the English catalogue, or engine messages its patterns know ("delivered as 7"), left untranslated."""
+    from web.i18n import translate_message
+
+    return sorted({t for t in visible_texts(page) if t in english or translate_message("nl", t) != t})
+
+
+def test_no_english_text_on_dutch_pages(site: Site) -> None:
+    import asyncio
+
+    from nodes.registry import all_node_types
+    from web.i18n import catalogue
+
+    dutch = catalogue("nl")
+    # texts that read differently in Dutch; "Filter" or "status is" are the same words in both languages
+    english = {text: dutch[text] for text in [*english_ids(), *node_texts()] if dutch.get(text, text) != text}
+    site.client.post("/lang", data={"lang": "nl", "next": "/", "csrf_token": site.csrf})
+    flow_id = _create_from_template(site)
+    run_id, log_id = asyncio.run(_seed_run(site.database_url, flow_id))
+    paths = [
+        "/",
+        "/connections",
+        "/connections/new?app=asperion",
+        "/connections/new?app=woocommerce",
+        "/templates",
+        "/templates/orders-to-sales-invoices/use",
+        "/runs",
+        f"/runs/{run_id}",
+        f"/runs/{run_id}/rows",
+        f"/logs/{log_id}",
+        "/inbox",
+        "/wizard",
+        "/account/tokens",
+        f"/flows/{flow_id}",
+        f"/flows/{flow_id}/runs",
+    ]
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        page = site.client.get(path)
+        assert page.status_code == 200, (path, page.text[:300])
+        assert '<html lang="nl">' in page.text or "<html" not in page.text
+        if english_on(page.text, english):
+            found[path] = english_on(page.text, english)
+    for node_type, cls in all_node_types().items():
+        if cls.__module__.startswith("tests."):
+            continue
+        form = site.client.post(
+            "/ui/node-form",
+            data={"type": node_type, "node_id": "step", "flow_id": flow_id, "config": "{}", "problems": "[]"},
+            headers=site.htmx(),
+        )
+        assert form.status_code == 200, form.text[:300]
+        if english_on(form.text, english):
+            found[f"form of {cls.title}"] = english_on(form.text, english)
+    # the canvas's node names, kinds, summaries and wire names come from the page's data attributes
+    editor = site.client.get(f"/flows/{flow_id}").text
+    problems = re.search(r'data-problems="([^"]*)"', editor)
+    assert problems
+    shown_problems = [p["message"] for p in json.loads(html.unescape(problems.group(1)))]
+    assert shown_problems  # the template's flow names connections this site does not have
+    from web.i18n import translate_message
+
+    if [m for m in shown_problems if translate_message("nl", m) != m]:
+        found["data-problems"] = shown_problems
+    for attr in ("data-types", "data-words", "data-operators"):
+        match = re.search(attr + r'="([^"]*)"', editor)
+        assert match, attr
+        data = json.loads(html.unescape(match.group(1)))
+        values: list[Any] = list(data.values())
+        shown = [v.get("title") for v in values if isinstance(v, dict)] or values
+        left = sorted({v for v in shown if isinstance(v, str) and v in english})
+        if left:
+            found[attr] = left
+    assert not found, found
+
+
+def test_engine_messages_are_translated_with_their_values() -> None:
+    from web.i18n import translate_message
+
+    assert translate_message("nl", "delivered as 146") == "geleverd als 146"
+    assert translate_message("nl", "needs mapping: payment_conditions has no row for 'klarna'") == (
+        "koppeling nodig: payment_conditions heeft geen rij voor 'klarna'"
+    )
+    assert translate_message("nl", "unknown node type 'x'; the flow has no source node") == (
+        "onbekend soort stap 'x'; de flow heeft geen bron"
+    )
+    assert translate_message("nl", "something no catalogue knows") == "something no catalogue knows"
+    assert translate_message("en", "delivered as 146") == "delivered as 146"
