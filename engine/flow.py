@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,16 +228,21 @@ def _connection_problems(
 
 
 def _topological_order(nodes: dict[str, GraphNode], problems: list[Problem]) -> list[str] | None:
+    # Of the nodes ready to run, the one listed first in the document goes first: a record walks a branch to its
+    # end before the next branch starts, so a branch that needs another's booking (refunds credit the invoice the
+    # first branch booked a moment ago) is simply listed after it.
+    position = {nid: index for index, nid in enumerate(nodes)}
     indegree = {nid: len(node.parents) for nid, node in nodes.items()}
-    queue = deque(nid for nid, deg in indegree.items() if deg == 0)
+    ready = [(position[nid], nid) for nid, deg in indegree.items() if deg == 0]
+    heapq.heapify(ready)
     order: list[str] = []
-    while queue:
-        nid = queue.popleft()
+    while ready:
+        _, nid = heapq.heappop(ready)
         order.append(nid)
         for child in nodes[nid].children:
             indegree[child] -= 1
             if indegree[child] == 0:
-                queue.append(child)
+                heapq.heappush(ready, (position[child], child))
     if len(order) < len(nodes):
         cyclic = sorted(nid for nid, deg in indegree.items() if deg > 0)
         problems.append(Problem(cyclic[0], None, f"the flow has a cycle through {', '.join(cyclic)}"))

@@ -222,6 +222,7 @@ class LogSink:
         delta: Counter[str] = Counter()
         rows: list[dict[str, Any]] = []
         deliveries: list[dict[str, Any]] = []
+        replaced: list[dict[str, Any]] = []  # a booking corrected or updated: the entry now names the new one
         created: list[dict[str, Any]] = []
         settled: list[str] = []
         done: list[str] = []
@@ -249,7 +250,9 @@ class LogSink:
                     }
                 )
             for delivery in result.deliveries:
-                deliveries.append({"flow_key": self.flow_key, "run_id": self.run_id, "created_at": now, **delivery})
+                row = {"flow_key": self.flow_key, "run_id": self.run_id, "created_at": now, "fingerprint": None}
+                row.update(delivery)
+                (replaced if row.pop("replace", False) else deliveries).append(row)
             created.extend({**row, "created_at": now} for row in result.created)
             if result.outcome in ("ok", "skipped"):
                 settled.append(result.source_id)
@@ -275,6 +278,13 @@ class LogSink:
             if deliveries:
                 dialect = sqlite if self.db.is_sqlite else postgresql
                 await conn.execute(dialect.insert(_IDEMPOTENCY).on_conflict_do_nothing(), deliveries)
+            if replaced:
+                dialect = sqlite if self.db.is_sqlite else postgresql
+                upsert = dialect.insert(_IDEMPOTENCY)
+                keys = ("flow_key", "node_id", "source_id")
+                changes = {c: upsert.excluded[c] for c in ("target_id", "fingerprint", "run_id", "created_at")}
+                for row in replaced:
+                    await conn.execute(upsert.on_conflict_do_update(index_elements=keys, set_=changes), row)
             if created:
                 dialect = sqlite if self.db.is_sqlite else postgresql
                 await conn.execute(dialect.insert(_CREATED).on_conflict_do_nothing(), created)

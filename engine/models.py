@@ -291,6 +291,8 @@ class IdempotencyEntry(Base):
     target_id: Mapped[str] = mapped_column(String(200))
     run_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fingerprint: Mapped[str | None] = mapped_column(Text, default=None)
+    """What the target booked (JSON: totals, VAT per code, lines, debtor, currency), to tell a later change apart."""
 
 
 class CredentialState(Base):

@@ -25,7 +25,19 @@ from engine.flow import FlowGraph, GraphNode
 from engine.lease import Lease, LeaseLost
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
 from engine.models import CreatedRecord, Cursor, IdempotencyEntry, Intent, TargetTrust, utcnow
-from nodes.base import Node, NodeContext, ProcessNode, Record, RecordProblem, SkipRecord, SourceNode, TargetNode
+from nodes import jsoncodec
+from nodes.base import (
+    Booked,
+    Delivery,
+    Node,
+    NodeContext,
+    ProcessNode,
+    Record,
+    RecordProblem,
+    SkipRecord,
+    SourceNode,
+    TargetNode,
+)
 from nodes.echo import Origin
 
 if TYPE_CHECKING:
@@ -149,10 +161,17 @@ class _Page:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     delivered: dict[tuple[str, str], str] = field(default_factory=dict)
     """(target node, source id) → target id, read from the idempotency map once for the whole page."""
+    fingerprints: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(target node, source id) → the fingerprint kept with the delivery, where the target kept one."""
     echoes: dict[str, tuple[str, str]] = field(default_factory=dict)
     """source id → why the record is Koppel's own writing coming back (English, Dutch): the echo guard."""
     in_doubt: set[tuple[str, str]] = field(default_factory=set)
     """(target node, source id) with a delivery intent left by an earlier attempt: the target may hold it."""
+    ids: set[str] = field(init=False)
+    """The source ids of the page's records: the ids intents are noted for (a map may derive others)."""
+
+    def __post_init__(self) -> None:
+        self.ids = {r.source_id for r in self.records}
 
 
 class _Execution:
@@ -275,7 +294,7 @@ class _Execution:
                     done = await self.sink.already_logged([r.source_id for r in records])
                     records = [r for r in records if r.source_id not in done]
                 page = _Page(source, records, remaining=len(records))
-                page.delivered = await self._delivered([r.source_id for r in records])
+                page.delivered, page.fingerprints = await self._delivered([r.source_id for r in records])
                 page.echoes = await self._echoes(node, records)
                 page.in_doubt = await self._note_intents(page)
                 await pages.put(page)
@@ -442,7 +461,15 @@ class _Execution:
         if not node.upsert:
             known = page.delivered.get((gnode.id, record.source_id))
             if known is not None:
-                raise SkipRecord(f"already delivered as {known}", target_id=known)
+                fingerprint = page.fingerprints.get((gnode.id, record.source_id))
+                if fingerprint is None:
+                    raise SkipRecord(f"already delivered as {known}", target_id=known)
+                if self.lease is not None and not self.ctx.dry_run:
+                    # A revisit may write (a concept updated, a correction booked): only while the lease is ours.
+                    # It needs no delivery intent: what it creates is looked up by its exact description first.
+                    await self.lease.ensure()
+                delivery = await node.revisit(record, Booked(known, fingerprint))
+                return self._delivered_now(node, gnode, record, entry, detail, result, delivery), "ok"
         if self._must_ask(page, gnode.id, record.source_id):
             existing = await node.find_existing(record)
             if existing is not None:
@@ -465,15 +492,39 @@ class _Execution:
         result.in_doubt.add(gnode.id)
         delivery = await node.send(record, payload)
         result.in_doubt.discard(gnode.id)
+        return self._delivered_now(node, gnode, record, entry, detail, result, delivery), "ok"
+
+    def _delivered_now(
+        self,
+        node: TargetNode,
+        gnode: GraphNode,
+        record: Record,
+        entry: dict[str, Any],
+        detail: dict[str, Any],
+        result: RecordResult,
+        delivery: Delivery,
+    ) -> Record:
+        """Log a delivery and note it for the idempotency map (with its fingerprint, replacing the old entry when
+        the delivery replaces a booking) and for the echo guard."""
         if delivery.request is not None:
             detail["request"] = delivery.request
         detail["response"] = delivery.response
         entry["message"] = delivery.message or f"delivered as {delivery.target_id}"
-        result.deliveries.append({"node_id": gnode.id, "source_id": record.source_id, "target_id": delivery.target_id})
-        self._note_created(node, record, delivery.target_id, result)
+        if not self.ctx.dry_run:
+            noted: dict[str, Any] = {
+                "node_id": gnode.id,
+                "source_id": record.source_id,
+                "target_id": delivery.target_id,
+            }
+            if delivery.fingerprint is not None:
+                noted["fingerprint"] = jsoncodec.dumps(delivery.fingerprint)
+            if delivery.replaces:
+                noted["replace"] = True
+            result.deliveries.append(noted)
+            self._note_created(node, record, delivery.target_id, result)
         out = record.derive(record.data)
         out.context.setdefault("targets", {})[gnode.id] = delivery.target_id
-        return out, "ok"
+        return out
 
     def _scope(self, node: Node) -> str:
         names = type(node).connection_names(node.config)
@@ -527,25 +578,44 @@ class _Execution:
                     found[record.source_id] = origin
         return {source_id: origin.message() for source_id, origin in found.items()}
 
-    async def _delivered(self, source_ids: list[str]) -> dict[tuple[str, str], str]:
-        """What the idempotency map knows of these records, for every target that is not an upsert."""
+    async def _delivered(
+        self, source_ids: list[str]
+    ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
+        """What the idempotency map knows of these records, for every target that is not an upsert: the target ids,
+        and the fingerprints kept with them."""
         targets = [nid for nid, node in self.instances.items() if isinstance(node, TargetNode) and not node.upsert]
         if not targets or not source_ids:
-            return {}
+            return {}, {}
         async with self.ctx.db.session() as session:
             rows = await session.execute(
-                select(IdempotencyEntry.node_id, IdempotencyEntry.source_id, IdempotencyEntry.target_id).where(
+                select(
+                    IdempotencyEntry.node_id,
+                    IdempotencyEntry.source_id,
+                    IdempotencyEntry.target_id,
+                    IdempotencyEntry.fingerprint,
+                ).where(
                     IdempotencyEntry.flow_key == self.ctx.flow_key,
                     IdempotencyEntry.node_id.in_(targets),
                     IdempotencyEntry.source_id.in_(source_ids),
                 )
             )
-            return {(node_id, source_id): target_id for node_id, source_id, target_id in rows}
+            delivered: dict[tuple[str, str], str] = {}
+            fingerprints: dict[tuple[str, str], dict[str, Any]] = {}
+            for node_id, source_id, target_id, fingerprint in rows:
+                delivered[(node_id, source_id)] = target_id
+                if fingerprint:
+                    with contextlib.suppress(ValueError):
+                        decoded = jsoncodec.loads(fingerprint)
+                        if isinstance(decoded, dict):
+                            fingerprints[(node_id, source_id)] = decoded
+            return delivered, fingerprints
 
     def _must_ask(self, page: _Page, node_id: str, source_id: str) -> bool:
         """Whether ``find_existing`` is asked: always, except for a noted target this database knows completely and a
-        record with no intent left over (then it has never been sent, by this database or anyone else)."""
-        if self.ctx.dry_run or node_id not in self.trusted:
+        record with no intent left over (then it has never been sent, by this database or anyone else). A record a
+        map gave an id of its own ("order:49:reversed") has no intent and no idempotency entry read for the page:
+        nothing says it was never sent, so the application is asked."""
+        if self.ctx.dry_run or node_id not in self.trusted or source_id not in page.ids:
             return True
         return (node_id, source_id) in page.in_doubt
 

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from engine.connections import open_client
 from engine.crypto import get_box
 from engine.flow import Problem, validate_flow
-from engine.models import Connection, Flow, FlowVersion, Run, RunStatus, utcnow
+from engine.models import Connection, Flow, FlowVersion, LogEntry, Run, RunStatus, utcnow
 from engine.queue import enqueue_run
 from engine.service import create_run
 from nodes.connectors import secret_fields
@@ -37,6 +37,7 @@ __all__ = (
     "restore_version",
     "save_connection",
     "save_version",
+    "start_correction_run",
     "start_flow_run",
     "test_connection",
 )
@@ -293,3 +294,20 @@ async def start_flow_run(
     if enqueue:
         await enqueue_run(run.id)
     return run
+
+
+async def start_correction_run(db: Database, entry_id: int, *, created_by: str | None = None) -> Run:
+    """ "Book the correction" for a record waiting as "changed after booking": a run of its flow for that record
+    only, allowed to credit the booking that stands and book the order anew.
+
+    Raises:
+        NotFound: the log entry does not exist, has no flow, or is not a record changed after booking.
+        FlowBusy: the flow already runs as often as its settings allow.
+    """
+    async with db.session() as session:
+        entry = await session.get(LogEntry, entry_id)
+    detail = entry.detail if entry is not None and isinstance(entry.detail, dict) else {}
+    if entry is None or not entry.flow_id or detail.get("action") != "book_correction" or not entry.source_id:
+        raise NotFound("This record is not waiting for a correction.")
+    params = {"record_ids": [entry.source_id], "book_corrections": [entry.source_id]}
+    return await start_flow_run(db, entry.flow_id, trigger="retry", params=params, created_by=created_by)

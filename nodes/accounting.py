@@ -23,16 +23,19 @@ __all__ = (
     "Region",
     "as_id",
     "cents",
+    "known_rates",
     "line_rate",
     "money",
     "plain_text",
     "rate_key",
     "region_of",
     "revenue_account",
+    "snap_rate",
     "tax_country",
     "tax_rates",
     "vat_code",
     "vat_number",
+    "zero_code",
 )
 
 Region = Literal["domestic", "eu", "world"]
@@ -101,7 +104,9 @@ DEFAULT_VAT_CODES: dict[str, str] = {
 }
 """Rows ``<country or rule>:<rate>`` → Asperion VAT code; rules: ``domestic``, ``eu-vat-number``, ``eu``, ``world``.
 
-``eu:0`` covers what is untaxed for an EU consumer (vouchers, fees without tax): no OSS code applies to it."""
+``eu:0`` covers what is untaxed for an EU consumer (vouchers, fees without tax): no OSS code applies to it. It never
+applies to an EU business without a recognised VAT number (:func:`vat_code`): such a line at 0 % needs a mapping of
+its own rather than domestic 0 %. A line of €0.00 takes the zero code of its region (:func:`zero_code`)."""
 
 DEFAULT_REVENUE_ACCOUNTS: dict[str, str] = {"domestic": "8000", "eu": "8100", "world": "8200"}
 """Rows country code (or region) → revenue ledger account."""
@@ -183,13 +188,48 @@ def vat_number(meta_data: Iterable[Mapping[str, Any]] | None, keys: Iterable[str
     return ""
 
 
-def tax_rates(order: Mapping[str, Any]) -> dict[str, Decimal]:
-    """Rate per tax rate id of an order: ``tax_lines[].rate_percent``, else Σ tax / Σ net of the lines using it."""
+RATE_SNAP = Decimal("0.1")
+"""How far a rate computed from amounts may be from a known rate of the country and still be taken as that rate."""
+
+
+def known_rates(table: Mapping[str, str], country: str, shop_country: str = "NL") -> set[Decimal]:
+    """The VAT rates the ``vat_codes`` table knows for a country: its own rows, and the domestic rows at home."""
+    code = (country or shop_country).upper()
+    home = region_of(code, shop_country) == "domestic"
+    rates: set[Decimal] = set()
+    for key in table:
+        where, _, rate = str(key).rpartition(":")
+        if where.upper() == code or (home and where == "domestic"):
+            try:
+                rates.add(Decimal(rate))
+            except InvalidOperation:
+                continue
+    return rates
+
+
+def snap_rate(computed: Decimal, known: Iterable[Decimal]) -> Decimal:
+    """The known rate nearest to a rate computed from rounded amounts, when within 0.1 point (8.95 → 9), else the
+    computed rate itself (which then needs its own mapping row)."""
+    best = min(known, key=lambda rate: abs(rate - computed), default=None)
+    return best if best is not None and abs(best - computed) <= RATE_SNAP else computed
+
+
+def tax_rates(
+    order: Mapping[str, Any],
+    *,
+    store_rates: Mapping[str, Decimal] | None = None,
+    known: Iterable[Decimal] = (),
+) -> dict[str, Decimal]:
+    """Rate per tax rate id of an order: ``tax_lines[].rate_percent``; else the store's own tax rate (``/taxes/{id}``,
+    given as ``store_rates``); else Σ tax / Σ net of the lines using it, snapped to the nearest ``known`` rate."""
     rates: dict[str, Decimal] = {}
     for tax_line in order.get("tax_lines") or ():
         percent = tax_line.get("rate_percent")
+        rate_id = str(tax_line.get("rate_id"))
         if percent not in (None, ""):
-            rates[str(tax_line.get("rate_id"))] = money(percent)
+            rates[rate_id] = money(percent)
+        elif store_rates and rate_id in store_rates:
+            rates[rate_id] = store_rates[rate_id]
     taxed: dict[str, list[Decimal]] = {}
     for kind in ("line_items", "shipping_lines", "fee_lines"):
         for line in order.get(kind) or ():
@@ -200,8 +240,9 @@ def tax_rates(order: Mapping[str, Any]) -> dict[str, Decimal]:
                 sums = taxed.setdefault(rate_id, [Decimal(0), Decimal(0)])
                 sums[0] += money(tax.get("total"))
                 sums[1] += money(line.get("total"))
+    known = list(known)
     for rate_id, (tax_sum, net_sum) in taxed.items():
-        rates[rate_id] = round(tax_sum / net_sum * 100, 2) if net_sum else Decimal(0)
+        rates[rate_id] = snap_rate(round(tax_sum / net_sum * 100, 2), known) if net_sum else Decimal(0)
     return rates
 
 
@@ -233,6 +274,7 @@ def vat_code(
     rate: Decimal,
     has_vat_number: bool,
     shop_country: str = "NL",
+    business: bool = False,
 ) -> str:
     """The Asperion VAT code of a line by the rules of mappings.md step 5.
 
@@ -252,6 +294,15 @@ def vat_code(
     fallback: str | None = None
     if area == "domestic":
         fallback = f"domestic:{rate_text}"
+    elif area == "eu" and business and rate == 0 and not has_vat_number:
+        # a business whose VAT number Koppel does not recognise (none, or under another meta key): reverse charge
+        # cannot be proven and domestic 0 % would be wrong, so the user decides with a row for the country
+        raise NeedsMapping(
+            "vat_codes",
+            exact,
+            f"EU business without a recognised VAT number: no VAT code for country {code} at 0% (vat_codes row "
+            f"{exact!r}, or add the meta key that holds the number)",
+        )
     elif area == "eu":
         fallback = "eu-vat-number:0" if has_vat_number and rate == 0 else f"eu:{rate_text}"
     elif area == "world":
@@ -259,6 +310,23 @@ def vat_code(
     if fallback and table.get(fallback):
         return table[fallback]
     raise NeedsMapping("vat_codes", exact, f"no VAT code for country {code} at {rate_text}% (vat_codes row {exact!r})")
+
+
+def zero_code(table: Mapping[str, str], *, country: str, has_vat_number: bool, shop_country: str = "NL") -> str:
+    """The zero code of a country's region for a line of €0.00 (free shipping): what the table books at 0 % there
+    (N0 at home, ICP with a VAT number, EXP outside the EU), else the domestic zero code — nothing is booked on it.
+
+    Raises:
+        NeedsMapping: the table has no zero code at all.
+    """
+    try:
+        return vat_code(
+            table, country=country, rate=Decimal(0), has_vat_number=has_vat_number, shop_country=shop_country
+        )
+    except NeedsMapping:
+        if table.get("domestic:0"):
+            return table["domestic:0"]
+        raise
 
 
 def revenue_account(table: Mapping[str, str], country: str, shop_country: str = "NL") -> int | str:

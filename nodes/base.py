@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "ANY",
+    "Booked",
     "Delivery",
     "Kind",
     "NeedsMapping",
@@ -129,6 +130,19 @@ class Delivery:
     message: str = ""
     request: Any = None
     response: Any = None
+    fingerprint: dict[str, Any] | None = None
+    """What was booked (totals, VAT per code, lines, debtor, currency): kept with the idempotency entry so that the
+    record, read again later, can be compared with it (:meth:`TargetNode.revisit`)."""
+    replaces: bool = False
+    """True when this delivery replaces the booking the idempotency map knew (a concept updated, a correction)."""
+
+
+@dataclass(frozen=True)
+class Booked:
+    """What the idempotency map knows of a record delivered before: the target's id and the fingerprint it kept."""
+
+    target_id: str
+    fingerprint: dict[str, Any]
 
 
 class RecordProblem(Exception):
@@ -329,6 +343,16 @@ class TargetNode(Node):
     async def find_existing(self, record: Record) -> str | None:
         """The id of this record in the target application if it is already there (asked when the map is silent)."""
         return None
+
+    async def revisit(self, record: Record, booked: Booked) -> Delivery:
+        """The record was delivered before and a fingerprint was kept: compare and act (default: skip it).
+
+        A target that keeps fingerprints decides here whether the record changed in a way that touches what it
+        booked, and either skips it (with the reason), updates the booking, or books a correction (returning the
+        new delivery with ``replaces=True``), or lets it wait (a :class:`RecordProblem` with status ``waiting``).
+        In a dry run it must not write.
+        """
+        raise SkipRecord(f"already delivered as {booked.target_id}", target_id=booked.target_id)
 
     async def holds_records(self) -> bool | None:
         """Whether the application may already hold records of the kind this target writes (asked once, the first

@@ -48,6 +48,13 @@ class LookupDebtorConfig(NodeConfig):
     guests_to_default: bool = Field(
         True, title="Guests → default debtor", description="Orders without an account are booked on the default debtor."
     )
+    business_guests_own_debtor: bool = Field(
+        True,
+        title="Business guests get their own debtor",
+        description="A guest order with a company and a VAT number is a business: it gets a company debtor with "
+        "its VAT number (found by e-mail, else created) instead of the default debtor, so reverse-charge invoices "
+        "name the buyer's VAT number.",
+    )
     always_default: bool = Field(
         False, title="Always the default debtor", description="Book every order on the default debtor."
     )
@@ -165,6 +172,11 @@ class LookupDebtor(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Resolve the debtor, put it in ``record.context["debtor"]`` and its number at ``output_field``."""
+        booked = record.context.get("debtor_from_booking")
+        if booked:  # a credit of a booked invoice goes to that invoice's debtor: nothing to look up or create
+            out = record.derive(set_path(record.data, self.config.output_field, str(booked)))
+            out.context["debtor"] = {"customerNumber": str(booked), "action": "booked", "dry_run": self.ctx.dry_run}
+            return out
         source = record.source
         email = needs_search(source, self.config)
         if not email:

@@ -126,6 +126,19 @@ def match_value(source: Mapping[str, Any], match_key: str) -> str:
     return value
 
 
+def is_business_guest(source: Mapping[str, Any], rules: DebtorRules) -> bool:
+    """A guest order with a company and a VAT number, when such guests get their own debtor (setting)."""
+    if not getattr(rules, "business_guests_own_debtor", False) or not is_guest(source):
+        return False
+    company = _text(_billing(source).get("company"))
+    return bool(company) and bool(vat_number(source, rules.vat_meta_keys))
+
+
+def _to_default(source: Mapping[str, Any], rules: DebtorRules) -> bool:
+    """Whether the guest rule sends this record to the default debtor."""
+    return rules.guests_to_default and is_guest(source) and not is_business_guest(source, rules)
+
+
 def vat_number(source: Mapping[str, Any], keys: Sequence[str]) -> str:
     """The record's VAT number: the first non-empty meta value under ``keys``, without spaces, upper case ("")."""
     return _meta_vat_number(source.get("meta_data"), keys).replace(" ", "").upper()
@@ -228,7 +241,7 @@ def decide(source: Mapping[str, Any], found: Mapping[str, Any] | None, rules: De
     has_default = bool(rules.default_debtor.strip())
     if has_default and rules.always_default:
         return _default(rules, "always the default debtor (setting)")
-    if has_default and rules.guests_to_default and is_guest(source):
+    if has_default and _to_default(source, rules):
         return _default(rules, "guest order → default debtor")
     email = match_value(source, rules.match_key)
     if not email:
@@ -261,6 +274,6 @@ def decide(source: Mapping[str, Any], found: Mapping[str, Any] | None, rules: De
 def needs_search(source: Mapping[str, Any], rules: DebtorRules) -> str:
     """The match value to search Asperion by, or "" when :func:`decide` will not look at a found debtor."""
     has_default = bool(rules.default_debtor.strip())
-    if has_default and (rules.always_default or (rules.guests_to_default and is_guest(source))):
+    if has_default and (rules.always_default or _to_default(source, rules)):
         return ""
     return match_value(source, rules.match_key)

@@ -19,6 +19,7 @@ from nodes.accounting import (
     Region,
     as_id,
     cents,
+    known_rates,
     line_rate,
     money,
     plain_text,
@@ -28,6 +29,7 @@ from nodes.accounting import (
     tax_rates,
     vat_code,
     vat_number,
+    zero_code,
 )
 from nodes.base import NeedsMapping, RecordFailed
 
@@ -50,6 +52,8 @@ class LineRules:
     articles: Mapping[str, int | str] | None = None
     """Article id by code (SKU) when the administration keeps articles; None = text lines only."""
     unknown_article: Literal["text_line", "fail"] = "text_line"
+    store_rates: Mapping[str, Decimal] | None = None
+    """The store's own tax rates by rate id (``/taxes/{id}``), for orders whose tax lines lack ``rate_percent``."""
 
 
 @dataclass
@@ -104,7 +108,11 @@ def order_facts(order: Mapping[str, Any], rules: LineRules) -> OrderFacts:
         region=region_of(country, rules.shop_country),
         vat_number=vat_number(order.get("meta_data"), rules.vat_number_keys),
         business=bool(str((order.get("billing") or {}).get("company") or "").strip()),
-        rates=tax_rates(order),
+        rates=tax_rates(
+            order,
+            store_rates=rules.store_rates,
+            known=known_rates(rules.vat_codes, country, rules.shop_country),
+        ),
     )
 
 
@@ -149,13 +157,21 @@ class LineBuilder:
         self.revenue = revenue_account(rules.revenue_accounts, self.facts.country, rules.shop_country)
         self.missing_articles: list[str] = []
 
-    def code(self, rate: Decimal) -> str:
+    def code(self, rate: Decimal, amount: Decimal | None = None, vat: Decimal | None = None) -> str:
+        if amount is not None and not amount and not vat:  # a line of €0.00 (free shipping) books nothing
+            return zero_code(
+                self.rules.vat_codes,
+                country=self.facts.country,
+                has_vat_number=bool(self.facts.vat_number),
+                shop_country=self.rules.shop_country,
+            )
         return vat_code(
             self.rules.vat_codes,
             country=self.facts.country,
             rate=rate,
             has_vat_number=bool(self.facts.vat_number),
             shop_country=self.rules.shop_country,
+            business=self.facts.business,
         )
 
     def article(self, item: Mapping[str, Any]) -> int | str | None:
@@ -172,11 +188,12 @@ class LineBuilder:
         rate = line_rate(item, self.facts.rates)
         gross = self.rules.coupons_as_lines
         amount = money(item.get("subtotal") if gross else item.get("total"))
+        vat = money(item.get("subtotal_tax") if gross else item.get("total_tax"))
         line = InvoiceLine(
             description=_product_description(item),
             amount=amount,
-            vat_amount=money(item.get("subtotal_tax") if gross else item.get("total_tax")),
-            vat_code=self.code(rate),
+            vat_amount=vat,
+            vat_code=self.code(rate, amount, vat),
             ledger_account=self.revenue,
             rate=rate,
         )
@@ -198,11 +215,12 @@ class LineBuilder:
         if not ledger:
             raise NeedsMapping("shipping_accounts", method or "(none)", f"no ledger for shipping method {method!r}")
         rate = line_rate(item, self.facts.rates)
+        vat = money(item.get("total_tax"))
         return InvoiceLine(
             description=plain_text(item.get("method_title")) or method or "Shipping",
             amount=amount,
-            vat_amount=money(item.get("total_tax")),
-            vat_code=self.code(rate),
+            vat_amount=vat,
+            vat_code=self.code(rate, amount, vat),
             ledger_account=as_id(ledger),
             rate=rate,
             kind="shipping",
@@ -210,11 +228,12 @@ class LineBuilder:
 
     def fee(self, item: Mapping[str, Any]) -> InvoiceLine:
         rate = line_rate(item, self.facts.rates)
+        amount, vat = money(item.get("total")), money(item.get("total_tax"))
         return InvoiceLine(
             description=plain_text(item.get("name")) or "Fee",
-            amount=money(item.get("total")),
-            vat_amount=money(item.get("total_tax")),
-            vat_code=self.code(rate),
+            amount=amount,
+            vat_amount=vat,
+            vat_code=self.code(rate, amount, vat),
             ledger_account=self.revenue,
             rate=rate,
             kind="fee",

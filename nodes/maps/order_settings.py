@@ -6,7 +6,7 @@ renders them as forms whose table editors offer live Asperion and WooCommerce va
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -15,9 +15,12 @@ from pydantic import Field, WithJsonSchema
 from nodes.accounting import DEFAULT_REVENUE_ACCOUNTS, DEFAULT_VAT_CODES, DEFAULT_VAT_NUMBER_KEYS, money
 from nodes.base import NodeConfig, NodeContext
 from nodes.connectors.asperion import AsperionConnection
+from nodes.connectors.http import NotFound
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.lookups._run_cache import once_per_run
+from nodes.maps.currency import DEFAULT_RATE_META, convert_order, exchange_rate
 from nodes.maps.fields import Code, CodeTable
-from nodes.maps.order_lines import DEFAULT_SHIPPING_ACCOUNTS, LineRules
+from nodes.maps.order_lines import DEFAULT_SHIPPING_ACCOUNTS, LineRules, order_facts
 
 __all__ = (
     "DEFAULT_PAYMENT_CONDITIONS",
@@ -26,6 +29,8 @@ __all__ = (
     "header_date",
     "load_articles",
     "load_vat_percentages",
+    "name_conversion",
+    "prepare_order",
 )
 
 DEFAULT_PAYMENT_CONDITIONS: dict[str, str] = {"bacs": "2", "cheque": "2", "cod": "4", "*": "1"}
@@ -116,7 +121,29 @@ class OrderLineSettings(NodeConfig):
     currency: str = Field(
         "EUR",
         title="Administration currency",
-        description="Orders in another currency are booked with their amounts as they are, with a warning.",
+        description="Orders in another currency are never booked at face value: they are converted at the rate "
+        "of the order meta below, else of the rate table; without a rate they wait for one.",
+    )
+    exchange_rate_meta: CodeTable = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_META),
+        title="Exchange rate order meta",
+        description="Order meta key a multi-currency plugin writes → 'multiply' (administration amount = order "
+        "amount × rate, Aelia's _base_currency_exchange_rate) or 'divide' (÷ rate: WOOCS's _woocs_order_rate, "
+        "WooPayments' _wcpay_multi_currency_order_exchange_rate). The first key the order has counts.",
+    )
+    exchange_rates: CodeTable = Field(
+        default_factory=dict,
+        title="Exchange rates",
+        description="Rows '<currency>:<date>' (e.g. GBP:2026-11-01) → administration currency per unit (1.1712), "
+        "used when the order carries no rate; the latest row on or before the order's date applies. An order "
+        "without a rate waits as 'exchange rate GBP on <date>'.",
+        json_schema_extra={"ui": {"widget": "table"}},
+    )
+    woocommerce_connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"),
+        title="WooCommerce connection",
+        description="Read for the store's tax rates when an older order's tax lines lack their rate (a rate the "
+        "store no longer has: the nearest rate the VAT code table knows for the country, within 0.1 point).",
     )
     date_field: Literal["date_paid", "date_created"] = Field(
         "date_paid",
@@ -130,9 +157,12 @@ class OrderLineSettings(NodeConfig):
         description="The description in Asperion; {number} is the order number (how the booking is found again).",
     )
 
-    def rules(self, articles: Mapping[str, int | str] | None) -> LineRules:
-        """The pure line rules of these settings with the administration's articles."""
+    def rules(
+        self, articles: Mapping[str, int | str] | None, store_rates: Mapping[str, Decimal] | None = None
+    ) -> LineRules:
+        """The pure line rules of these settings with the administration's articles (and the store's tax rates)."""
         return LineRules(
+            store_rates=store_rates,
             shop_country=self.shop_country,
             tax_basis=self.tax_basis,
             vat_number_keys=tuple(self.vat_number_keys),
@@ -145,12 +175,14 @@ class OrderLineSettings(NodeConfig):
         )
 
     def currency_warning(self, order: Mapping[str, Any]) -> str | None:
-        """A warning when the order is not in the administration's currency."""
-        currency = str(order.get("currency") or "").upper()
-        if currency and currency != self.currency.upper():
-            own = self.currency.upper()
-            return f"the order is in {currency}, the administration books {own}: amounts taken as they are"
-        return None
+        """A note when the order was converted from another currency (see :func:`prepare_order`)."""
+        conversion = order.get("_conversion")
+        if not isinstance(conversion, Mapping):
+            return None
+        return (
+            f"converted from {conversion['currency']} {conversion['original_total']} at {conversion['rate']} "
+            f"({conversion['source']}): {self.currency.upper()} {conversion['converted_total']}"
+        )
 
     def describe(self, order: Mapping[str, Any]) -> str:
         """The booking's description for an order."""
@@ -201,3 +233,72 @@ async def load_vat_percentages(ctx: NodeContext, connection: str) -> dict[str, D
         return {str(item["id"]): money(item.get("percentage")) for item in items if "id" in item}
 
     return await once_per_run(ctx.cache, f"maps:{connection}:vat_codes:by-id", by_id)
+
+
+async def _store_rates(
+    ctx: NodeContext, connection: WooCommerceConnection, order: Mapping[str, Any]
+) -> dict[str, Decimal] | None:
+    """The store's rate (``/taxes/{id}``) of each tax line without ``rate_percent``, once per run per rate."""
+    missing = [
+        str(t.get("rate_id"))
+        for t in order.get("tax_lines") or ()
+        if t.get("rate_percent") in (None, "") and t.get("rate_id") not in (None, "")
+    ]
+    if not connection or not missing:
+        return None
+    rates: dict[str, Decimal] = {}
+    for rate_id in missing:
+
+        async def fetch(rate_id: str = rate_id) -> Decimal | None:
+            try:
+                found = await ctx.client(connection).get(f"taxes/{rate_id}")
+            except NotFound:
+                return None  # the rate was deleted since: the nearest known rate decides
+            return money(found.get("rate")) if isinstance(found, Mapping) and found.get("rate") else None
+
+        rate = await once_per_run(ctx.cache, f"maps:{connection}:taxes:{rate_id}", fetch)
+        if rate is not None:
+            rates[rate_id] = rate
+    return rates
+
+
+async def prepare_order(
+    ctx: NodeContext, settings: OrderLineSettings, order: Mapping[str, Any], date_field: str = "date_created"
+) -> tuple[dict[str, Any], dict[str, Decimal] | None]:
+    """The order in the administration's currency (never at face value) and the store's tax rates it needs.
+
+    Raises:
+        NeedsMapping: the order is in another currency and no rate is known for its date.
+    """
+    conversion = exchange_rate(
+        order,
+        own_currency=settings.currency,
+        meta_keys=settings.exchange_rate_meta,
+        table=settings.exchange_rates,
+        date=header_date(order, date_field),
+    )
+    store_rates = await _store_rates(ctx, settings.woocommerce_connection, order)
+    if conversion is None:
+        return dict(order), store_rates
+    # An older order's rates are taken from its own amounts before conversion rounds them.
+    rates = order_facts(order, settings.rules(None, store_rates)).rates
+    known = {
+        **order,
+        "tax_lines": [
+            {**t, "rate_percent": t.get("rate_percent") or format(rates.get(str(t.get("rate_id")), 0), "f")}
+            for t in order.get("tax_lines") or ()
+        ],
+    }
+    return convert_order(known, conversion, settings.currency.upper()), store_rates
+
+
+def name_conversion(order: Mapping[str, Any], document: MutableMapping[str, Any], context: dict[str, Any]) -> None:
+    """Name the original currency and rate on a converted order's lines and keep them for the fingerprint."""
+    conversion = order.get("_conversion")
+    if not isinstance(conversion, Mapping):
+        return
+    note = f"{conversion['currency']} at {conversion['rate']}"
+    for index, line in enumerate(document.get("lines") or ()):
+        first = f"order total {conversion['currency']} {conversion['original_total']} at {conversion['rate']}"
+        line["description"] = f"{line.get('description') or ''} ({first if index == 0 else note})".strip()
+    context["currency"] = {"code": conversion["currency"], "rate": conversion["rate"]}

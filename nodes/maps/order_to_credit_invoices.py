@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
 
 from nodes.base import Kind, Port, ProcessNode, Record, SkipRecord
 from nodes.connectors.woocommerce import WooCommerceConnection
+from nodes.maps.currency import convert_order, convert_refund, exchange_rate
 from nodes.maps.inputs import source_payload
 from nodes.maps.order_lines import InvoiceLine
-from nodes.maps.order_settings import InvoiceSettings
+from nodes.maps.order_settings import InvoiceSettings, header_date
 from nodes.maps.order_to_invoice import facts_context, payment_condition
 from nodes.maps.payment_to_mutation import InvoiceNotBooked
 from nodes.maps.refund_lines import is_full_refund, refund_lines, refund_totals
@@ -76,7 +78,8 @@ def build_credit_invoices(
     warnings: list[str] = []
     for refund in sorted(refunds, key=lambda item: int(item.get("id") or 0)):
         lines: list[InvoiceLine] = refund_lines(order, refund, rules)
-        warning = refund_totals(refund, lines, settings.tolerance)
+        slack = Decimal("0.005") * len(lines) if "_conversion" in order else Decimal(0)  # conversion rounding
+        warning = refund_totals(refund, lines, settings.tolerance + slack)
         if warning:
             warnings.append(warning)
         invoices.append(
@@ -160,16 +163,20 @@ class OrderToCreditInvoices(ProcessNode):
         found = await self.ctx.client(self.config.connection).find_invoice_by_description(description)
         return found is not None and str(found.get("description") or "").strip() == description
 
-    async def _require_invoice(self, order: Mapping[str, Any]) -> None:
+    async def _require_invoice(self, order: Mapping[str, Any]) -> Mapping[str, Any]:
         """A refund is credited only once the order's own invoice is in Asperion; until then it waits.
+
+        Returns:
+            The order's invoice (its debtor is the credit invoice's debtor).
 
         Raises:
             InvoiceNotBooked: the invoice is not there yet (the record waits).
             SkipRecord: the order is fully refunded and was never invoiced.
         """
         description = self.config.describe(order)
-        if await self._exists(description):
-            return
+        found = await self.ctx.client(self.config.connection).find_invoice_by_description(description)
+        if found and str(found.get("description") or "").strip() == description:
+            return dict(found)
         if order.get("status") == "refunded":
             # refunded before it was ever booked (e.g. before the first run): no sale in the books, nothing to credit
             raise SkipRecord(f"no invoice '{description}' was booked for this refunded order: nothing to credit")
@@ -181,9 +188,20 @@ class OrderToCreditInvoices(ProcessNode):
         refunds = await self._refunds(order)
         if not refunds:
             raise SkipRecord("the order has no refunds")
+        conversion = exchange_rate(
+            order,
+            own_currency=self.config.currency,
+            meta_keys=self.config.exchange_rate_meta,
+            table=self.config.exchange_rates,
+            date=header_date(order, self.config.date_field),
+        )
+        if conversion is not None:  # credited at the rate the invoice was booked at
+            order = convert_order(order, conversion, self.config.currency.upper())
+            refunds = [convert_refund(refund, conversion) for refund in refunds]
+        # Whether there is anything to credit is asked first, so an order never invoiced is skipped before a
+        # mapping is asked for. A test run books no invoice to wait for: it shows the credit invoice.
+        invoice = None if self.ctx.dry_run else await self._require_invoice(order)
         invoices, warnings = build_credit_invoices(order, refunds, self.config)
-        if not self.ctx.dry_run:  # a test run books no invoice to wait for: show the credit invoice
-            await self._require_invoice(order)
         ordered = [str(r.get("id")) for r in sorted(refunds, key=lambda item: int(item.get("id") or 0))]
 
         async def exists(refund_ids: builtins.list[str]) -> bool:
@@ -194,12 +212,18 @@ class OrderToCreditInvoices(ProcessNode):
         if not pending:
             raise SkipRecord("every refund of the order is credited already")
         credit = combine_credit_invoices(order, pending, self.config)
-        debtor = record.data.get("debtorCustomerNumber") or (record.context.get("debtor") or {}).get("customerNumber")
+        debtor = (
+            (invoice or {}).get("debtorCustomerNumber")  # the credit goes to the invoice's own debtor
+            or record.data.get("debtorCustomerNumber")
+            or (record.context.get("debtor") or {}).get("customerNumber")
+        )
         credit["debtorCustomerNumber"] = str(debtor) if debtor else None
         ids = [refund_id for refund_id, _ in pending]
         out = record.derive(credit)
         out.source_id = f"order:{order.get('id')}:refunds:{','.join(ids)}"
         out.context["vat"] = facts_context(order, self.config)
         out.context["refund_ids"] = ids
+        if credit["debtorCustomerNumber"]:
+            out.context["debtor_from_booking"] = credit["debtorCustomerNumber"]
         out.warnings.extend(warnings)
         return out

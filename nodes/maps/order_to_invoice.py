@@ -8,9 +8,17 @@ from typing import Any
 
 from nodes.accounting import as_id
 from nodes.base import Kind, NeedsMapping, Port, ProcessNode, Record
+from nodes.maps.currency import conversion_slack
 from nodes.maps.inputs import source_payload
 from nodes.maps.order_lines import InvoiceLine, order_facts, order_lines
-from nodes.maps.order_settings import InvoiceSettings, header_date, load_articles, load_vat_percentages
+from nodes.maps.order_settings import (
+    InvoiceSettings,
+    header_date,
+    load_articles,
+    load_vat_percentages,
+    name_conversion,
+    prepare_order,
+)
 from nodes.maps.preflight import asperion_totals, check_totals, order_totals
 
 __all__ = ("OrderToInvoice", "build_invoice", "payment_condition")
@@ -34,18 +42,22 @@ def build_invoice(
     *,
     articles: Mapping[str, int | str] | None = None,
     percentages: Mapping[str, Decimal] | None = None,
+    store_rates: Mapping[str, Decimal] | None = None,
 ) -> tuple[dict[str, Any], list[InvoiceLine], str | None]:
     """The invoice payload of an order, its lines and the preflight warning (if any). Pure.
+
+    A converted order (:func:`~nodes.maps.order_settings.prepare_order`) is compared with its converted totals,
+    allowing half a cent per line for the conversion's rounding.
 
     Raises:
         NeedsMapping: a table lacks a row.
         RecordFailed: the preflight found a difference beyond the tolerance, or an article is missing.
     """
-    lines = order_lines(order, settings.rules(articles))
+    lines = order_lines(order, settings.rules(articles, store_rates))
     warning = check_totals(
         asperion_totals(lines, percentages),
         order_totals(order),
-        settings.tolerance,
+        settings.tolerance + conversion_slack(order),
         what=f"order {order.get('number') or order.get('id')}",
     )
     invoice = {
@@ -82,7 +94,7 @@ class OrderToInvoice(ProcessNode):
         "preflight that refuses to book totals that differ from WooCommerce's. The debtor is filled in by the "
         "'Lookup default debtor' node."
     )
-    app = "asperion"
+    app = "asperion"  # and a WooCommerce connection (the store's tax rates): both are typed connection fields
     config_model = InvoiceSettings
     inputs = (Port("in", "woocommerce.order"),)
     outputs = (Port("out", "asperion.sales_invoice"),)
@@ -91,14 +103,19 @@ class OrderToInvoice(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Build the invoice; keeps a customer number already set by a lookup that ran earlier."""
-        order = source_payload(record, "line_items")
+        order, store_rates = await prepare_order(
+            self.ctx, self.config, source_payload(record, "line_items"), self.config.date_field
+        )
         articles = await load_articles(self.ctx, self.config.connection) if self.config.articles != "never" else None
         percentages = await load_vat_percentages(self.ctx, self.config.connection)
-        invoice, _, warning = build_invoice(order, self.config, articles=articles, percentages=percentages)
+        invoice, _, warning = build_invoice(
+            order, self.config, articles=articles, percentages=percentages, store_rates=store_rates
+        )
         earlier = record.data.get("debtorCustomerNumber") or (record.context.get("debtor") or {}).get("customerNumber")
         if earlier:
             invoice["debtorCustomerNumber"] = str(earlier)
         out = record.derive(invoice)
         out.context["vat"] = facts_context(order, self.config)
+        name_conversion(order, invoice, out.context)
         out.warnings.extend(w for w in (warning, self.config.currency_warning(order)) if w)
         return out

@@ -12,10 +12,18 @@ from typing import Any
 from pydantic import Field
 
 from nodes.base import Kind, Port, ProcessNode, Record, RecordFailed
+from nodes.maps.currency import conversion_slack
 from nodes.maps.fields import Code
 from nodes.maps.inputs import source_payload
 from nodes.maps.order_lines import InvoiceLine, order_lines
-from nodes.maps.order_settings import OrderLineSettings, header_date, load_articles, load_vat_percentages
+from nodes.maps.order_settings import (
+    OrderLineSettings,
+    header_date,
+    load_articles,
+    load_vat_percentages,
+    name_conversion,
+    prepare_order,
+)
 from nodes.maps.order_to_invoice import facts_context
 from nodes.maps.preflight import asperion_totals, check_totals, order_totals
 
@@ -73,7 +81,7 @@ def build_sales_order(
     warning = check_totals(
         asperion_totals(lines, percentages),
         order_totals(order),
-        settings.tolerance,
+        settings.tolerance + conversion_slack(order),
         what=f"order {order.get('number') or order.get('id')}",
     )
     sales_order = {
@@ -115,7 +123,9 @@ class OrderToSalesOrder(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Build the sales order; keeps a customer number already set by a lookup that ran earlier."""
-        order = source_payload(record, "line_items")
+        order, _ = await prepare_order(
+            self.ctx, self.config, source_payload(record, "line_items"), self.config.date_field
+        )
         articles = await load_articles(self.ctx, self.config.connection) if self.config.articles != "never" else None
         percentages = await load_vat_percentages(self.ctx, self.config.connection)
         sales_order, warning = build_sales_order(order, self.config, articles=articles, percentages=percentages)
@@ -124,5 +134,6 @@ class OrderToSalesOrder(ProcessNode):
             sales_order["debtorCustomerNumber"] = str(earlier)
         out = record.derive(sales_order)
         out.context["vat"] = facts_context(order, self.config)
+        name_conversion(order, sales_order, out.context)
         out.warnings.extend(w for w in (warning, self.config.currency_warning(order)) if w)
         return out

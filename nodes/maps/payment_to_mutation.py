@@ -7,24 +7,29 @@ booked first (found by its description); until then the record waits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from nodes.accounting import as_id, cents, money
 from nodes.base import Kind, NeedsMapping, NodeConfig, Port, ProcessNode, Record, RecordProblem, SkipRecord
+from nodes.bookings import current_booking
 from nodes.connectors.asperion import AsperionConnection
 from nodes.maps.fields import Code, CodeTable
 from nodes.maps.inputs import source_payload
 
 __all__ = (
+    "DEFAULT_FEE_META_KEYS",
     "DEFAULT_PAYMENT_ACCOUNTS",
     "InvoiceNotBooked",
+    "PaidAmountDiffers",
     "PaymentSettings",
     "PaymentToMutation",
     "build_mutation",
     "payment_account",
+    "provider_fee",
 )
 
 DEFAULT_PAYMENT_ACCOUNTS: dict[str, str] = {
@@ -37,6 +42,17 @@ DEFAULT_PAYMENT_ACCOUNTS: dict[str, str] = {
     "ppcp-gateway": "1110",
 }
 """Payment method → bank or clearing account; a key ending in ``*`` matches every method starting with it."""
+
+
+DEFAULT_FEE_META_KEYS: tuple[str, ...] = (
+    "_stripe_fee",
+    "Stripe Fee",
+    "_ppcp_paypal_fees",
+    "PayPal Transaction Fee",
+    "_wcpay_transaction_fee",
+)
+"""Order meta keys where payment plugins keep the provider's fee (Stripe, its older versions, PayPal Payments,
+PayPal Standard, WooPayments)."""
 
 
 class InvoiceNotBooked(RecordProblem):
@@ -92,6 +108,32 @@ class PaymentSettings(NodeConfig):
         title="Description",
         description="{number} = order number, {transaction_id} = the payment provider's reference.",
     )
+    tolerance: Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "multipleOf": 0.01})] = Field(
+        Decimal("0.01"),
+        ge=0,
+        title="Paid amount tolerance",
+        description="A payment that differs from what its invoice asks by more than this waits as 'paid amount "
+        "differs' (never a silent over- or underpayment).",
+    )
+    fee_meta_keys: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FEE_META_KEYS),
+        title="Provider fee order meta",
+        description="Order meta keys where payment plugins keep their fee (Stripe _stripe_fee and the older "
+        "'Stripe Fee', PayPal Payments _ppcp_paypal_fees, PayPal Standard 'PayPal Transaction Fee', WooPayments "
+        "_wcpay_transaction_fee); the first one the order has counts. Mollie reports fees in its settlements.",
+    )
+    costs_account: Code = Field(
+        "4500",
+        title="Payment costs ledger",
+        description="Provider fees are booked here; only the net amount goes to the bank/clearing account.",
+        json_schema_extra={"ui": {"widget": "select", "options_from": "asperion.ledgeraccounts"}},
+    )
+    currency: str = Field(
+        "EUR",
+        title="Administration currency",
+        description="A payment of an order in another currency settles its invoice at the amount the invoice was "
+        "booked at (converted when it was booked).",
+    )
 
 
 def payment_account(table: Mapping[str, str], method: str) -> int | str:
@@ -117,10 +159,40 @@ def _fill(template: str, order: Mapping[str, Any]) -> str:
     return text.replace(" ()", "")
 
 
+def provider_fee(order: Mapping[str, Any], keys: Sequence[str]) -> Decimal:
+    """The payment provider's fee the order carries in its meta (0 when none): a number, or PayPal Payments'
+    ``{"paypal_fee": {"value": …}}``."""
+    meta = {str(m.get("key")): m.get("value") for m in order.get("meta_data") or () if isinstance(m, Mapping)}
+    for key in keys:
+        value = meta.get(key)
+        if isinstance(value, Mapping):
+            value = (
+                (value.get("paypal_fee") or {}).get("value") if isinstance(value.get("paypal_fee"), Mapping) else None
+            )
+        try:
+            fee = cents(money(value))
+        except ValueError:
+            continue
+        if fee > 0:
+            return fee
+    return Decimal(0)
+
+
 def build_mutation(
-    order: Mapping[str, Any], settings: PaymentSettings, *, invoice_id: Any, debtor_id: Any
+    order: Mapping[str, Any],
+    settings: PaymentSettings,
+    *,
+    invoice_id: Any,
+    debtor_id: Any,
+    amount: Decimal | None = None,
+    fee: Decimal = Decimal(0),
 ) -> dict[str, Any]:
-    """The journal entry of an order's payment. Pure.
+    """The journal entry of an order's payment: the net amount on the bank or clearing account, the provider's
+    fee on the payment costs ledger, the whole amount off the debtor (settling the invoice). Pure.
+
+    Args:
+        amount: what settles the invoice (default: the order total).
+        fee: the provider's fee, in the administration's currency.
 
     Raises:
         SkipRecord: the order is not paid.
@@ -128,26 +200,47 @@ def build_mutation(
     """
     if not order.get("date_paid"):
         raise SkipRecord("the order is not paid")
-    total = cents(money(order.get("total")))
+    total = cents(money(order.get("total")) if amount is None else amount)
     description = _fill(settings.description_template, order)
     date = str(order["date_paid"])[:10]
     bank = payment_account(settings.payment_accounts, str(order.get("payment_method") or ""))
-    return {
-        "journalId": settings.journal_id,
-        "date": date,
-        "description": description,
-        "lines": [
-            {"amount": float(total), "ledgerAccountId": bank, "description": description, "bookingDate": date},
+    lines: list[dict[str, Any]] = [
+        {"amount": float(total - fee), "ledgerAccountId": bank, "description": description, "bookingDate": date}
+    ]
+    if fee:
+        lines.append(
             {
-                "amount": float(-total),
-                "ledgerAccountId": as_id(settings.debtors_account),
-                "description": description,
+                "amount": float(fee),
+                "ledgerAccountId": as_id(settings.costs_account),
+                "description": f"{description}: provider fee",
                 "bookingDate": date,
-                "debtorId": debtor_id,
-                "salesInvoiceId": invoice_id,
-            },
-        ],
-    }
+            }
+        )
+    lines.append(
+        {
+            "amount": float(-total),
+            "ledgerAccountId": as_id(settings.debtors_account),
+            "description": description,
+            "bookingDate": date,
+            "debtorId": debtor_id,
+            "salesInvoiceId": invoice_id,
+        }
+    )
+    return {"journalId": settings.journal_id, "date": date, "description": description, "lines": lines}
+
+
+class PaidAmountDiffers(RecordProblem):
+    """The payment does not match what its invoice asks: it waits instead of over- or underpaying silently."""
+
+    status = "waiting"
+
+    def __init__(self, paid: Decimal, invoice: Mapping[str, Any], asked: Decimal) -> None:
+        number = invoice.get("invoiceNumber") or invoice.get("id")
+        super().__init__(
+            f"paid amount differs: {paid} paid, sales invoice {number} asks {asked} "
+            f"('{invoice.get('description')}'); correct the order or book the difference by hand, then retry",
+            detail={"paid_amount_differs": {"paid": str(paid), "invoice": invoice.get("id"), "asked": str(asked)}},
+        )
 
 
 class PaymentToMutation(ProcessNode):
@@ -173,14 +266,28 @@ class PaymentToMutation(ProcessNode):
         order = source_payload(record, "line_items")
         if not order.get("date_paid"):
             raise SkipRecord("the order is not paid")
+        if not cents(money(order.get("total"))):
+            raise SkipRecord("nothing to pay: the order's total is 0.00")
         payment_account(self.config.payment_accounts, str(order.get("payment_method") or ""))
         client = self.ctx.client(self.config.connection)
         description = _fill(self.config.invoice_description_template, order)
-        invoice = await client.find_invoice_by_description(description)
-        if not invoice or str(invoice.get("description") or "").strip() != description:
+        # The booking that stands settles: the first invoice, or its latest correction.
+        invoice = current_booking(await client.invoices_described(description), description)
+        if not invoice:
+            if order.get("status") == "refunded":  # refunded before it was ever invoiced: nothing to settle
+                raise SkipRecord(f"no invoice '{description}' was booked for this refunded order: nothing to settle")
             raise InvoiceNotBooked(description)
+        asked = cents(money(invoice.get("amountInclVat")))
+        paid = cents(money(order.get("total")))
+        foreign = str(order.get("currency") or self.config.currency).upper() != self.config.currency.upper()
+        fee = provider_fee(order, self.config.fee_meta_keys)
+        if foreign:  # the invoice holds the converted amount; the fee converts at the same rate
+            fee = cents(fee * asked / paid) if paid else Decimal(0)
+            paid = asked
+        elif abs(paid - asked) > self.config.tolerance:
+            raise PaidAmountDiffers(paid, invoice, asked)
         debtor_id = await self._debtor_id(client, str(invoice.get("debtorCustomerNumber") or ""))
-        entry = build_mutation(order, self.config, invoice_id=invoice["id"], debtor_id=debtor_id)
+        entry = build_mutation(order, self.config, invoice_id=invoice["id"], debtor_id=debtor_id, amount=paid, fee=fee)
         out = record.derive(entry)
         out.context["invoice"] = {"id": invoice["id"], "debtorCustomerNumber": invoice.get("debtorCustomerNumber")}
         return out

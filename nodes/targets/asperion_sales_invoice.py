@@ -1,15 +1,83 @@
-"""``asperion.sales_invoice``: post a sales invoice (header + lines) once; an invoice with its description is kept."""
+"""``asperion.sales_invoice``: post a sales invoice (header + lines) once; an invoice with its description is kept.
+
+With each invoice the target keeps a fingerprint of what it booked (``nodes.bookings``). An order read again later
+is compared with it: nothing that touches the books changed → skipped with that reason; changed while the invoice is
+still a concept → the concept is updated in place; changed after it was processed (final) → the record waits as
+"changed after booking" until the user books the correction (or at once, with the setting "automatic"): a credit
+invoice for the old booking and a new invoice "… (correction k)".
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from nodes.base import Port, Record
+from pydantic import Field
+
+from nodes.base import Booked, Delivery, Port, Record, RecordFailed, RecordProblem, SkipRecord
+from nodes.bookings import (
+    books_differ,
+    correction_credit_description,
+    correction_description,
+    credit_of,
+    invoice_fingerprint,
+)
 from nodes.connectors.asperion.client import SALES_INVOICE_HEADERS
-from nodes.targets._documents import AsperionDocumentTarget
+from nodes.connectors.http import ValidationFailed
+from nodes.targets._common import create_once, refused
+from nodes.targets._documents import AsperionConfig, AsperionDocumentTarget
 
-__all__ = ("SalesInvoiceTarget",)
+__all__ = ("ChangedAfterBooking", "SalesInvoiceTarget", "SalesInvoiceTargetConfig")
+
+CONCEPT = 1
+
+
+class SalesInvoiceTargetConfig(AsperionConfig):
+    """Where to book, and what to do with an order that changed after its invoice was processed."""
+
+    corrections: Literal["wait", "automatic"] = Field(
+        "wait",
+        title="Changed after booking",
+        description="An order whose booked totals, lines, debtor or VAT changed after its invoice was processed: "
+        "wait: it waits in the inbox with both bookings side by side until you press 'Book the correction'; "
+        "automatic: the correction (a credit invoice for the old booking and a new invoice) is booked at once. "
+        "A concept invoice is always updated in place.",
+    )
+
+
+class ChangedAfterBooking(RecordProblem):
+    """The order changed after its invoice became final: the record waits for "Book the correction"."""
+
+    status = "waiting"
+
+    def __init__(self, invoice: Mapping[str, Any], booked: Mapping[str, Any], now: Mapping[str, Any]) -> None:
+        changes = books_differ(booked, now)
+        number = invoice.get("invoiceNumber") or invoice.get("id")
+        super().__init__(
+            f"changed after booking: sales invoice {number} is final ({'; '.join(changes)}); "
+            "book the correction to credit it and book the order anew",
+            detail={
+                "changed_after_booking": {
+                    "invoice_id": invoice.get("id"),
+                    "invoice_number": invoice.get("invoiceNumber") or "",
+                    "booked": dict(booked),
+                    "now": dict(now),
+                    "changes": changes,
+                },
+                "action": "book_correction",
+            },
+        )
+
+
+def _fingerprint(record: Record, payload: Mapping[str, Any], correction: int = 0) -> dict[str, Any]:
+    currency = record.context.get("currency") or {}
+    return invoice_fingerprint(
+        payload,
+        currency=str(currency.get("code") or ""),
+        rate=currency.get("rate"),
+        modified=record.source.get("date_modified"),
+        correction=correction,
+    )
 
 
 class SalesInvoiceTarget(AsperionDocumentTarget):
@@ -19,9 +87,12 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
     title = "Asperion sales invoice"
     description = (
         "Books the record as a sales invoice (a concept, with its lines). An invoice whose description is the same "
-        "(e.g. 'WooCommerce order 1234') is already booked: the record is skipped."
+        "(e.g. 'WooCommerce order 1234') is already booked: the record is skipped. An order that changes after "
+        "booking updates a concept in place, or waits for 'Book the correction' once the invoice is final."
     )
     inputs = (Port("in", "asperion.sales_invoice"),)
+    config_model = SalesInvoiceTargetConfig
+    config: SalesInvoiceTargetConfig
     what = "sales invoice"
     creates = "invoice"
     collection = SALES_INVOICE_HEADERS
@@ -34,3 +105,124 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
     async def create(self, client: Any, payload: dict[str, Any]) -> Any:
         """POST the invoice with its lines."""
         return await client.create_invoice(payload)
+
+    async def send(self, record: Record, payload: dict[str, Any]) -> Delivery:
+        """POST the invoice and keep its fingerprint."""
+        delivery = await super().send(record, payload)
+        delivery.fingerprint = _fingerprint(record, payload)
+        return delivery
+
+    def _approved(self, record: Record) -> bool:
+        if self.config.corrections == "automatic":
+            return True
+        approved = self.ctx.params.get("book_corrections") or ()
+        return approved is True or record.source_id in approved
+
+    async def revisit(self, record: Record, booked: Booked) -> Delivery:
+        """Compare the order as it is now with what was booked, and skip, update, wait or correct."""
+        payload = await self.build(record)
+        correction = int(booked.fingerprint.get("correction") or 0)
+        now = _fingerprint(record, payload, correction)
+        changes = books_differ(booked.fingerprint, now)
+        if not changes:
+            if booked.fingerprint.get("modified") == now.get("modified"):
+                raise SkipRecord(f"already booked as sales invoice {booked.target_id}", target_id=booked.target_id)
+            raise SkipRecord(
+                f"changed after booking, but nothing that touches the books (a note, a status, a tracking number): "
+                f"already booked as sales invoice {booked.target_id}",
+                target_id=booked.target_id,
+            )
+        client = self.ctx.client(self.config.connection)
+        invoice = await client.get_invoice(booked.target_id)
+        if invoice is None:
+            raise RecordFailed(
+                f"the order changed after booking ({'; '.join(changes)}) and its sales invoice {booked.target_id} "
+                "is no longer in Asperion: book it by hand or remove the booking from Koppel's memory"
+            )
+        if invoice.get("status") == CONCEPT and not invoice.get("invoiceNumber"):
+            return await self._update_concept(client, record, payload, invoice, now, changes)
+        if not self._approved(record):
+            if self.ctx.dry_run:  # a test run shows it but never adds to the inbox
+                return Delivery(
+                    booked.target_id,
+                    f"dry run: changed after booking ({'; '.join(changes)}); would wait for 'Book the correction'",
+                )
+            raise ChangedAfterBooking(invoice, booked.fingerprint, now)
+        return await self._correct(client, payload, invoice, now, correction + 1, changes)
+
+    async def _update_concept(
+        self,
+        client: Any,
+        record: Record,
+        payload: dict[str, Any],
+        invoice: Mapping[str, Any],
+        now: dict[str, Any],
+        changes: list[str],
+    ) -> Delivery:
+        target_id = str(invoice["id"])
+        body = {**payload, "description": invoice.get("description") or payload.get("description")}
+        what = "; ".join(changes)
+        if self.ctx.dry_run:
+            return Delivery(target_id, f"dry run: would update concept sales invoice {target_id} ({what})", body)
+        try:
+            updated = await client.update_invoice(target_id, body)
+        except ValidationFailed as exc:
+            raise refused(exc, "the updated sales invoice") from exc
+        return Delivery(
+            target_id,
+            f"sales invoice {target_id} updated in place (still a concept): {what}",
+            request=body,
+            response=updated,
+            fingerprint=now,
+            replaces=True,
+        )
+
+    async def _correct(
+        self,
+        client: Any,
+        payload: dict[str, Any],
+        invoice: Mapping[str, Any],
+        now: dict[str, Any],
+        k: int,
+        changes: list[str],
+    ) -> Delivery:
+        """A credit invoice for the booking that stands, then the order booked anew as correction ``k``."""
+        base = str(payload.get("description") or "")
+        credit_text = correction_credit_description(base, k)
+        number = invoice.get("invoiceNumber") or invoice.get("id")
+        credit = {
+            "date": payload.get("date"),
+            "description": credit_text,
+            "journalId": invoice.get("journalId") or payload.get("journalId"),
+            "debtorCustomerNumber": invoice.get("debtorCustomerNumber"),
+            "paymentConditionId": invoice.get("paymentConditionId") or payload.get("paymentConditionId"),
+            "lines": credit_of(invoice, f"Credit of invoice {number}"),
+        }
+        renewed = {**payload, "description": correction_description(base, k)}
+        if self.ctx.dry_run:
+            return Delivery(str(invoice["id"]), f"dry run: would credit invoice {number} and book correction {k}")
+        await self._create_once(client, credit, "credit invoice")
+        delivery = await self._create_once(client, renewed, "sales invoice")
+        delivery.message = (
+            f"correction {k} booked: invoice {number} credited, the order booked anew as sales invoice "
+            f"{delivery.target_id} ({'; '.join(changes)})"
+        )
+        delivery.request = {"credit": credit, "invoice": renewed}
+        delivery.fingerprint = {**now, "correction": k}
+        delivery.replaces = True
+        return delivery
+
+    async def _create_once(self, client: Any, payload: dict[str, Any], what: str) -> Delivery:
+        """Create unless an invoice with exactly this description exists (a correction interrupted half-way)."""
+        description = str(payload["description"])
+
+        async def find() -> str | None:
+            found = await client.find_invoice_by_description(description)
+            if found is None or str(found.get("description") or "").strip() != description:
+                return None
+            return str(found["id"])
+
+        existing = await find()
+        if existing is not None:
+            return Delivery(existing, f"{what} {existing} exists already")
+        return await create_once(lambda: client.create_invoice(payload), find, what, payload)

@@ -118,8 +118,8 @@ def vat_number(order: dict[str, Any]) -> str:
 def expected_code(order: dict[str, Any], line: dict[str, Any]) -> str:
     rates = {t["rate_id"]: D(t["rate_percent"]) for t in order.get("tax_lines") or []}
     rate = sum((rates[t["id"]] for t in line.get("taxes") or []), Decimal(0))
-    if line.get("tax_status") == "none":
-        rate = Decimal(0)
+    if line.get("tax_status") == "none" or (not D(line["total"]) and not D(line["total_tax"])):
+        rate = Decimal(0)  # untaxed, or a line of €0.00 (free shipping): the zero code of its region
     text = format(rate.normalize(), "f")
     country = order["shipping"].get("country") or order["billing"]["country"]
     domestic = {"21": "H21", "9": "L9", "0": "N0"}
@@ -147,8 +147,8 @@ def expected_lines(order: dict[str, Any]) -> list[tuple[Decimal, Decimal, str, i
 
 def expected_debtor_kind(order: dict[str, Any]) -> str | None:
     """None: the default debtor (guests)."""
-    if not order.get("customer_id"):
-        return None
+    if not order.get("customer_id") and not (order["billing"].get("company") and vat_number(order)):
+        return None  # a guest on the default debtor; a business guest (company + VAT number) gets its own
     business = bool(order["billing"].get("company") or vat_number(order))
     if not business:
         return "B2C"

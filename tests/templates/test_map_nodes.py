@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP
 from typing import Any
 
 import pytest
 
-from nodes.base import Record, RecordProblem, SkipRecord
+from nodes.base import NeedsMapping, Record, RecordProblem, SkipRecord
 from nodes.maps.asperion_order_to_woocommerce import AsperionOrderSettings, AsperionOrderToWooCommerce
 from nodes.maps.order_settings import InvoiceSettings
 from nodes.maps.order_to_credit_invoices import CreditInvoiceSettings, OrderToCreditInvoices, credited_refunds
 from nodes.maps.order_to_invoice import OrderToInvoice
 from nodes.maps.payment_to_mutation import PaymentSettings, PaymentToMutation
 from nodes.maps.product_to_article import ArticleSettings, ProductToArticle, build_article
-from tests.templates.conftest import load
+from tests.templates.conftest import D, load
 
 
 class FakeAsperion:
@@ -34,6 +35,9 @@ class FakeAsperion:
     async def find_invoice_by_description(self, description: str) -> dict[str, Any] | None:
         # the client re-checks Asperion's "contains" filter and answers the exact match only
         return self.invoices.get(description)
+
+    async def invoices_described(self, prefix: str) -> list[dict[str, Any]]:
+        return [invoice for description, invoice in self.invoices.items() if description.startswith(prefix)]
 
     async def find_debtor_by_customer_number(self, number: str) -> dict[str, Any] | None:
         return {"id": 42, "customerNumber": number} if number else None
@@ -191,10 +195,35 @@ async def test_asperion_order_customer_output_skips_debtors_without_email() -> N
         await node.process(record)
 
 
-async def test_invoice_node_warns_about_another_currency(orders: dict[str, dict[str, Any]]) -> None:
+async def test_an_order_in_another_currency_is_never_booked_at_face_value(orders: dict[str, dict[str, Any]]) -> None:
+    order = orders["list-orders-page-723"]  # USD 39.00, of 2017-03-21
     node = OrderToInvoice("invoice", InvoiceSettings(articles="never"), Ctx(asperion=FakeAsperion()))
-    out = await node.process(order_record(orders["list-orders-page-723"]))
-    assert out.warnings == ["the order is in USD, the administration books EUR: amounts taken as they are"]
+    with pytest.raises(NeedsMapping) as waiting:
+        await node.process(order_record(order))
+    assert (waiting.value.table, waiting.value.key) == ("exchange_rates", "USD:2017-03-21")
+    assert str(waiting.value) == "exchange rate USD on 2017-03-21: add it to the rate table"
+
+    rates = {"USD:2017-01-01": "0.9", "USD:2017-03-01": "0.95", "USD:2017-04-01": "2"}  # the latest on or before
+    node = OrderToInvoice(
+        "invoice", InvoiceSettings(articles="never", exchange_rates=rates), Ctx(asperion=FakeAsperion())
+    )
+    out = await node.process(order_record(order))
+    lines = out.data["lines"]
+    assert [line["amount"] for line in lines] == [
+        float((D(item["total"]) * D("0.95")).quantize(D("0.01"), ROUND_HALF_UP)) for item in order["line_items"]
+    ] + [float((D(s["total"]) * D("0.95")).quantize(D("0.01"), ROUND_HALF_UP)) for s in order["shipping_lines"]]
+    assert lines[0]["description"].endswith(f"(order total USD {order['total']} at 0.95)")
+    assert all(line["description"].endswith("(USD at 0.95)") for line in lines[1:])
+    assert out.context["currency"] == {"code": "USD", "rate": "0.95"}
+    assert out.warnings == [
+        f"converted from USD {order['total']} at 0.95 (rate table USD:2017-03-01): EUR "
+        f"{(D(order['total']) * D('0.95')).quantize(D('0.01'), ROUND_HALF_UP)}"
+    ]
+
+    # a multi-currency plugin's rate on the order wins over the table (WOOCS: base = amount ÷ rate)
+    meta = [*order["meta_data"], {"id": 1, "key": "_woocs_order_rate", "value": "1.25"}]
+    out = await node.process(order_record({**order, "meta_data": meta}))
+    assert out.context["currency"] == {"code": "USD", "rate": "0.8"}
 
 
 def test_a_variation_takes_its_parents_tax_class() -> None:

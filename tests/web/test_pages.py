@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import select
 
 from engine.db import Database
 from engine.models import LogEntry, Run
@@ -362,3 +363,38 @@ async def test_use_template_offers_the_connection_that_passed_its_test(site: Sit
         await db.dispose()
     form = site.client.get("/templates/orders-to-sales-invoices/use").text
     assert re.search(r'<option value="books" selected>books ✓</option>', form), form
+
+
+async def test_a_record_changed_after_booking_offers_book_the_correction(site: Site) -> None:
+    flow_id = _create_from_template(site)
+    db = Database(site.database_url)
+    try:
+        run = Run(flow_id=flow_id, document={"nodes": [{"id": "book"}]}, status="partial", trigger="manual")
+        async with db.session() as session, session.begin():
+            session.add(run)
+            await session.flush()
+            waiting = LogEntry(
+                run_id=run.id, flow_id=flow_id, node_id="book", record_key="1234", source_id="order:1234",
+                status="waiting", message="changed after booking: sales invoice 202600001 is final",
+                detail={"changed_after_booking": {"booked": {"incl_vat": "31.16"}, "now": {"incl_vat": "43.26"}},
+                        "action": "book_correction"},
+            )  # fmt: skip
+            other = LogEntry(
+                run_id=run.id, flow_id=flow_id, node_id="book", record_key="1235", source_id="order:1235",
+                status="waiting", message="needs mapping", detail={"missing": {"table": "vat_codes", "key": "DE:0"}},
+            )  # fmt: skip
+            session.add_all([waiting, other])
+        inbox = site.client.get("/inbox")
+        assert inbox.text.count("Book the correction") == 1
+        assert f'hx-post="/logs/{waiting.id}/book-correction"' in inbox.text
+        refused = site.client.post(f"/logs/{other.id}/book-correction", headers=site.htmx())
+        assert "not waiting for a correction" in refused.text
+        started = site.client.post(f"/logs/{waiting.id}/book-correction", headers=site.htmx())
+        assert started.status_code in (200, 303), started.text
+        async with db.session() as session:
+            runs = list((await session.execute(select(Run).where(Run.id != run.id, Run.flow_id == flow_id))).scalars())
+        assert [(r.params["record_ids"], r.params["book_corrections"]) for r in runs] == [
+            (["order:1234"], ["order:1234"])
+        ]
+    finally:
+        await db.dispose()

@@ -165,6 +165,21 @@ class RunController(Controller):
             raise conflict(str(exc)) from exc
         return run_view(new)
 
+    @post("/logs/{entry_id:int}/book-correction", operation_id="BookCorrection", status_code=201)
+    async def book_correction(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Database], entry_id: FromPath[int]
+    ) -> dict[str, Any]:
+        """ "Book the correction" of a record waiting as "changed after booking": a run for that record that credits
+        the booking that stands and books the order anew."""
+        user = getattr(request.scope.get("user"), "email", None)
+        try:
+            new = await store.start_correction_run(db, entry_id, created_by=user)
+        except store.NotFound as exc:
+            raise not_found(str(exc)) from exc
+        except store.FlowBusy as exc:
+            raise conflict(str(exc)) from exc
+        return run_view(new)
+
     @get("/runs/{run_id:str}/logs", operation_id="ListRunLogs")
     async def logs(
         self,

@@ -399,6 +399,16 @@ async def retry_failed(request: Request[Any, Any, Any], db: Database, run_id: st
     return await _again(request, db, run_id, retry_only=True)
 
 
+@post("/logs/{entry_id:int}/book-correction")
+async def book_correction(request: Request[Any, Any, Any], db: Database, entry_id: int) -> Response[str]:
+    """The inbox's "Book the correction": run the flow for that record, allowed to credit and rebook it."""
+    try:
+        new = await store.start_correction_run(db, entry_id, created_by=_email(request))
+    except (store.FlowBusy, LookupError) as exc:
+        return render(request, "fragments/alert.html", kind="error", message=str(exc))
+    return redirect(request, f"/runs/{new.id}")
+
+
 @post("/runs/{run_id:str}/cancel")
 async def cancel(request: Request[Any, Any, Any], db: Database, run_id: str) -> Response[str]:
     from engine.service import cancel_run
@@ -441,4 +451,5 @@ RUN_ROUTES = [
     retry_failed,
     cancel,
     retry_entry,
+    book_correction,
 ]

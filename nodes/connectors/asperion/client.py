@@ -547,6 +547,26 @@ class AsperionClient(ApiClient):
         """Create a (concept) sales invoice with its lines."""
         return dict(await self.post(SALES_INVOICES, dict(invoice)))
 
+    async def get_invoice(self, invoice_id: int | str) -> dict[str, Any] | None:
+        """The sales invoice with its lines, or None when Asperion no longer has it."""
+        try:
+            return dict(await self.get(f"{SALES_INVOICES}/{invoice_id}"))
+        except NotFound:
+            return None
+
+    async def update_invoice(self, invoice_id: int | str, invoice: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace a concept sales invoice (header and lines); Asperion refuses once it is processed."""
+        return dict(await self.put(f"{SALES_INVOICES}/{invoice_id}", dict(invoice)))
+
+    async def invoices_described(self, prefix: str) -> list[dict[str, Any]]:
+        """Every sales invoice whose description starts with ``prefix`` (all pages; re-checked here)."""
+        wanted = prefix.strip()
+        query = {"Description": wanted, "Description_comparison": "StartsWith"}
+        found: list[dict[str, Any]] = []
+        async for page in self.pages(SALES_INVOICES, query):
+            found.extend(item for item in page if str(item.get("description") or "").strip().startswith(wanted))
+        return found
+
     async def find_sales_order_by_description(self, description: str) -> dict[str, Any] | None:
         """The sales order whose description is exactly ``description``."""
         return await self.find_exact(SALES_ORDERS, "description", description)
@@ -581,6 +601,15 @@ class AsperionClient(ApiClient):
                 if all(str(item.get(k) or "").strip() == str(v).strip() for k, v in wanted.items()):
                     return item
         return None
+
+    async def journal_entries_described(self, text: str, journal_id: str | None = None) -> list[dict[str, Any]]:
+        """Every journal entry whose description contains ``text`` (all pages; re-checked here)."""
+        wanted = text.strip()
+        query = {"Description": wanted, **({"JournalId": journal_id} if journal_id else {})}
+        found: list[dict[str, Any]] = []
+        async for page in self.pages(JOURNAL_ENTRIES, query):
+            found.extend(item for item in page if wanted in str(item.get("description") or ""))
+        return found
 
     async def create_journal_entry(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         """Create a journal entry (financial mutation); its signed line amounts must sum to zero."""

@@ -1,0 +1,92 @@
+"""``map.order_cancellation``: an order cancelled, failed or trashed after it was booked → a full credit invoice.
+
+The credit invoice reverses what stands in the books for the order (the first booking, or its latest correction),
+line by line with the same VAT codes and accounts, once: it is described "WooCommerce order {number} cancelled" and
+found again by that exact description. An order that was never invoiced is skipped before anything else happens
+(no mapping is asked for, no debtor is made): there is nothing to credit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
+from nodes.bookings import cancellation_description, credit_of, current_booking
+from nodes.connectors.asperion import AsperionConnection
+from nodes.maps.inputs import source_payload
+
+__all__ = ("CancellationSettings", "OrderCancellation")
+
+CANCELLED = ("cancelled", "failed", "trash")
+
+
+class CancellationSettings(NodeConfig):
+    """Where the order's invoice is, how it is described, and which statuses cancel it."""
+
+    connection: AsperionConnection = Field(
+        AsperionConnection("asperion"),
+        title="Asperion connection",
+        description="Read to find the order's booked invoice.",
+    )
+    description_template: str = Field(
+        "WooCommerce order {number}",
+        title="Invoice description",
+        description="How the order's sales invoice is described (as set in the invoice step).",
+    )
+    statuses: list[str] = Field(
+        default_factory=lambda: list(CANCELLED),
+        title="Statuses that cancel",
+        description="An order in one of these statuses whose invoice is booked gets a full credit invoice.",
+    )
+
+
+class OrderCancellation(ProcessNode):
+    """Order cancelled after booking → the credit invoice of what was booked."""
+
+    type = "map.order_cancellation"
+    kind = Kind.MAP
+    title = "Cancelled order → credit invoice"
+    description = (
+        "For an order cancelled, failed or trashed after its invoice was booked: a credit invoice of everything the "
+        "booking that stands holds (the first invoice or its latest correction), described 'WooCommerce order "
+        "{number} cancelled', once. Orders never invoiced are skipped."
+    )
+    app = "asperion"
+    config_model = CancellationSettings
+    inputs = (Port("in", "woocommerce.order"),)
+    outputs = (Port("out", "asperion.sales_invoice"),)
+
+    config: CancellationSettings
+
+    async def process(self, record: Record) -> Record:
+        """Find the booking that stands and credit it in full."""
+        order = source_payload(record, "line_items")
+        status = str(order.get("status") or "")
+        if status not in self.config.statuses:
+            raise SkipRecord(f"the order is {status or 'without status'}, not cancelled")
+        number = str(order.get("number") or order.get("id") or "")
+        base = self.config.description_template.replace("{number}", number)
+        client = self.ctx.client(self.config.connection)
+        found: list[dict[str, Any]] = await client.invoices_described(base)
+        cancelled = cancellation_description(base)
+        done = next((i for i in found if str(i.get("description") or "").strip() == cancelled), None)
+        if done is not None:
+            raise SkipRecord(f"already credited as cancelled: sales invoice {done['id']}", target_id=str(done["id"]))
+        booking = current_booking(found, base)
+        if booking is None:
+            raise SkipRecord(f"the order is {status} and was never invoiced: nothing to credit")
+        full = await client.get_invoice(booking["id"]) if "lines" not in booking else booking
+        reference = (full or booking).get("invoiceNumber") or booking["id"]
+        credit = {
+            "date": str(order.get("date_modified") or order.get("date_created") or "")[:10],
+            "description": cancelled,
+            "journalId": booking.get("journalId"),
+            "debtorCustomerNumber": booking.get("debtorCustomerNumber"),
+            "paymentConditionId": booking.get("paymentConditionId"),
+            "lines": credit_of(full or booking, f"Cancelled, credit of invoice {reference}"),
+        }
+        out = record.derive(credit)
+        out.context["cancelled_invoice"] = {"id": booking["id"], "description": booking.get("description")}
+        return out
