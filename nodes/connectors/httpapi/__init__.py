@@ -3,12 +3,21 @@ same retries, ``Retry-After`` handling and adaptive concurrency as the built-in 
 
 from __future__ import annotations
 
-from nodes.connectors.httpapi.client import AUTH_KINDS, ApiKeyHeader, ApiKeyQuery, ClientCredentials, HttpApiClient
+from nodes.connectors.httpapi.client import (
+    AUTH_KINDS,
+    PAGING_STYLES,
+    ApiKeyHeader,
+    ApiKeyQuery,
+    ClientCredentials,
+    HttpApiClient,
+    Paging,
+)
 from nodes.connectors.httpapi.connector import CONNECTOR, HttpApiConnection, HttpApiConnector, HttpApiCredentials
 
 __all__ = (
     "AUTH_KINDS",
     "CONNECTOR",
+    "PAGING_STYLES",
     "ApiKeyHeader",
     "ApiKeyQuery",
     "ClientCredentials",
@@ -16,4 +25,5 @@ __all__ = (
     "HttpApiConnection",
     "HttpApiConnector",
     "HttpApiCredentials",
+    "Paging",
 )

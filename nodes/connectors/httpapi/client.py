@@ -8,18 +8,57 @@ redacted errors. The connection test reports the HTTP status in Koppel's own wor
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Generator
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from nodes import jsoncodec
 from nodes.connectors.http import ApiClient, ApiError, ConnectionTest, RetryPolicy, Unreachable, plain_http_status
+from nodes.paths import get_value
 
-__all__ = ("AUTH_KINDS", "ApiKeyHeader", "ApiKeyQuery", "ClientCredentials", "HttpApiClient")
+__all__ = ("AUTH_KINDS", "PAGING_STYLES", "ApiKeyHeader", "ApiKeyQuery", "ClientCredentials", "HttpApiClient", "Paging")
 
 AUTH_KINDS = ("none", "basic", "bearer", "api_key_header", "api_key_query", "oauth2")
 """The kinds of authentication a generic HTTP API connection offers."""
+
+PagingStyle = Literal["none", "page", "offset", "link", "cursor", "next_url"]
+PAGING_STYLES: tuple[PagingStyle, ...] = ("none", "page", "offset", "link", "cursor", "next_url")
+"""No paging; a page number; an offset; the ``Link: <…>; rel="next"`` header; a cursor or the next page's URL
+read from the answer."""
+
+
+@dataclass(frozen=True)
+class Paging:
+    """How a list is read page by page.
+
+    Attributes:
+        style: one of :data:`PAGING_STYLES`.
+        page_size: items per page, sent as ``size_param`` (page style) or ``limit_param`` (offset style); a shorter
+            page is the last one. None: the API's own size, and an empty page ends the list.
+        page_param: the page number's query parameter (page style), counted from ``first_page``.
+        first_page: the first page's number.
+        size_param: the page size's query parameter (page style).
+        offset_param: the offset's query parameter (offset style), counted from 0.
+        limit_param: the page size's query parameter (offset style).
+        next_path: where the answer holds the cursor (cursor style) or the next page's URL (next_url style).
+        cursor_param: the query parameter that sends the cursor back (cursor style).
+        max_pages: a safety stop for an API that never ends its list.
+    """
+
+    style: PagingStyle = "none"
+    page_size: int | None = None
+    page_param: str = "page"
+    first_page: int = 1
+    size_param: str = "per_page"
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    next_path: str = "next"
+    cursor_param: str = "cursor"
+    max_pages: int = 1000
+
 
 _QUICK = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=2.0, max_total_wait=4.0)
 _EARLY = 30.0
@@ -129,6 +168,63 @@ class HttpApiClient(ApiClient):
     async def get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         """GET ``path`` (relative or absolute), with retries."""
         return await self.request("GET", path, params=params)
+
+    async def pages(
+        self, path: str, params: dict[str, Any], paging: Paging, items: Callable[[Any], list[Any]]
+    ) -> AsyncIterator[list[Any]]:
+        """The items of a list, page by page (``items`` picks them from each answer; empty pages are not yielded).
+
+        Raises:
+            ApiError: a request failed after its retries, an answer is not JSON, a next page is on another host
+                (the credentials would go there), or the list runs past ``paging.max_pages``.
+        """
+        url = path
+        query: dict[str, Any] | None = dict(params)
+        assert query is not None
+        if paging.style == "page":
+            query[paging.page_param] = paging.first_page
+            if paging.page_size:
+                query[paging.size_param] = paging.page_size
+        elif paging.style == "offset":
+            query[paging.offset_param] = 0
+            if paging.page_size:
+                query[paging.limit_param] = paging.page_size
+        origin = urlsplit(self.base_url)[:2]
+        for _ in range(paging.max_pages):
+            response = await self.request("GET", url, params=query)
+            body = self.json_of("GET", url, response)
+            found = items(body)
+            if found:
+                yield found
+            following: str | None = None
+            if paging.style in ("page", "offset"):
+                if not found or (paging.page_size and len(found) < paging.page_size):
+                    return
+                assert query is not None
+                if paging.style == "page":
+                    query = {**query, paging.page_param: int(query[paging.page_param]) + 1}
+                else:
+                    query = {**query, paging.offset_param: int(query[paging.offset_param]) + len(found)}
+                continue
+            if paging.style == "link":
+                following = response.links.get("next", {}).get("url")
+            elif paging.style == "cursor":
+                cursor = get_value(body, paging.next_path)
+                if cursor in (None, ""):
+                    return
+                query = {**params, paging.cursor_param: str(cursor)}
+                continue
+            elif paging.style == "next_url":
+                value = get_value(body, paging.next_path)
+                following = str(value) if value not in (None, "") else None
+            if not following:
+                return
+            url, query = urljoin(str(response.url), following), None
+            if urlsplit(url)[:2] != origin:
+                raise ApiError(
+                    200, f"{self.app_label}'s next page is on another host; refusing to send the credentials there"
+                )
+        raise ApiError(200, f"{self.app_label} kept giving pages: stopped after {paging.max_pages} pages")
 
     async def test(self) -> ConnectionTest:
         """Read ``test_path`` once: the HTTP status in plain words (the body is never repeated)."""
