@@ -1,0 +1,112 @@
+"""The general building blocks on the canvas: their forms render and validate, in English and in Dutch."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from engine.flow import validate_flow
+from nodes.connectors.httpapi import CONNECTOR
+from nodes.maps.generic import FieldMapping
+from nodes.registry import get_node_type
+from tests.web.conftest import Site
+from web.i18n import translate
+
+GENERIC_NODES = ("http.get", "http.send")
+SAME_IN_DUTCH = {"URL", "Scope", "Client secret"}  # the UI catalogue keeps "Client secret" as is
+
+
+def _untranslated(texts: list[str]) -> list[str]:
+    return [t for t in texts if t and t not in SAME_IN_DUTCH and translate("nl", t) == t]
+
+
+@pytest.mark.parametrize("node_type", GENERIC_NODES)
+def test_node_form_words_read_in_dutch(node_type: str) -> None:
+    cls = get_node_type(node_type)
+    assert cls is not None
+    texts = [cls.title, cls.description]
+    for field in cls.config_model.model_fields.values():
+        texts += [field.title or "", field.description or ""]
+    assert _untranslated(texts) == []
+
+
+def test_connection_form_and_map_loop_read_in_dutch() -> None:
+    texts = [CONNECTOR.label, CONNECTOR.description]
+    for field in CONNECTOR.fields:
+        texts += [field.label, field.help]
+    loop = FieldMapping.model_fields["for_each"]
+    texts += [loop.title or "", loop.description or ""]
+    assert _untranslated(texts) == []
+
+
+def _form(site: Site, node_type: str, config: dict[str, Any], problems: list[dict[str, Any]] | None = None) -> str:
+    answer = site.client.post(
+        "/ui/node-form",
+        data={
+            "type": node_type,
+            "node_id": "n1",
+            "flow_id": "x",
+            "config": json.dumps(config),
+            "problems": json.dumps(problems or []),
+        },
+        headers=site.htmx(),
+    )
+    assert answer.status_code == 200, answer.text[:300]
+    ids = set(re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', answer.text))
+    labelled = set(re.findall(r'<label[^>]*\bfor="([^"]+)"', answer.text))
+    assert ids <= labelled, ids - labelled
+    return answer.text
+
+
+def test_http_forms_render_their_fields_and_problems_in_both_languages(site: Site) -> None:
+    config = {"connection": "api", "path": "orders", "records_path": "data", "paging": "cursor"}
+    text = _form(site, "http.get", config, [{"node": "n1", "field": "records_path", "message": "broken path"}])
+    assert "Records at" in text and 'value="data"' in text and "broken path" in text
+    assert "Next page at" in text
+    send = _form(site, "http.send", {"connection": "api", "path": "customers/{{ id }}"})
+    assert "Id in the answer" in send and "customers/{{ id }}" in send
+    site.client.post("/lang", data={"lang": "nl", "next": "/", "csrf_token": site.csrf})
+    dutch = _form(site, "http.get", config)
+    assert "Records staan in" in dutch and "Volgende pagina staat in" in dutch
+    assert "Id in het antwoord" in _form(site, "http.send", {"connection": "api", "path": "c"})
+
+
+def _flow(**configs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format": "koppel.flow/1",
+        "name": "api to api",
+        "nodes": [
+            {"id": "read", "type": "http.get", "config": {"connection": "in", "path": "orders", **configs["read"]}},
+            {
+                "id": "map",
+                "type": "map",
+                "config": {
+                    "fields": [
+                        {"target": "lines[*].sku", "for_each": "line_items", "source": {"kind": "path", "path": "sku"}}
+                    ]
+                },
+            },
+            {"id": "send", "type": "http.send", "config": {"connection": "out", "path": "orders", **configs["send"]}},
+        ],
+        "edges": [{"from": "read", "to": "map"}, {"from": "map", "to": "send"}],
+        "settings": {},
+    }
+
+
+def test_an_http_flow_validates_and_bad_settings_are_named() -> None:
+    connections = {"in": "httpapi", "out": "httpapi", "shop": "woocommerce"}
+    good = _flow(read={"paging": "link"}, send={"body": {"n": "{{ number }}"}})
+    assert [p.as_dict() for p in validate_flow(good, connections)] == []
+    bad = _flow(read={"paging": "scroll", "connection": "shop"}, send={"path": "orders/{{ id"})
+    problems = {
+        (p.as_dict()["node"], p.as_dict()["field"]): p.as_dict()["message"] for p in validate_flow(bad, connections)
+    }
+    assert ("read", "paging") in problems
+    assert "not closed" in problems[("send", "path")]
+    wrong_app = _flow(read={"connection": "shop"}, send={})
+    assert [p.as_dict() for p in validate_flow(wrong_app, connections)] == [
+        {"node": "read", "field": "connection", "message": "connection 'shop' is a woocommerce connection, not httpapi"}
+    ]
