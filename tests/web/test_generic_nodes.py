@@ -15,7 +15,7 @@ from nodes.registry import get_node_type
 from tests.web.conftest import Site
 from web.i18n import translate
 
-GENERIC_NODES = ("http.get", "http.send")
+GENERIC_NODES = ("http.get", "http.send", "webhook.payload")
 SAME_IN_DUTCH = {"URL", "Scope", "Client secret"}  # the UI catalogue keeps "Client secret" as is
 
 
