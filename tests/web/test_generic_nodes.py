@@ -15,7 +15,7 @@ from nodes.registry import get_node_type
 from tests.web.conftest import Site
 from web.i18n import translate
 
-GENERIC_NODES = ("http.get", "http.send", "webhook.payload")
+GENERIC_NODES = ("http.get", "http.send", "webhook.payload", "email.send")
 SAME_IN_DUTCH = {"URL", "Scope", "Client secret"}  # the UI catalogue keeps "Client secret" as is
 
 
@@ -110,3 +110,13 @@ def test_an_http_flow_validates_and_bad_settings_are_named() -> None:
     assert [p.as_dict() for p in validate_flow(wrong_app, connections)] == [
         {"node": "read", "field": "connection", "message": "connection 'shop' is a woocommerce connection, not httpapi"}
     ]
+
+
+def test_email_and_webhook_forms_render_in_both_languages(site: Site) -> None:
+    config = {"to": "{{ billing.email }}", "subject": "Order {{ number }}", "body": "Hello"}
+    text = _form(site, "email.send", config, [{"node": "n1", "field": "subject", "message": "a bad subject"}])
+    assert "Subject" in text and "Order {{ number }}" in text and "a bad subject" in text
+    assert "Records at" in _form(site, "webhook.payload", {"records_path": "items"})
+    site.client.post("/lang", data={"lang": "nl", "next": "/", "csrf_token": site.csrf})
+    assert "Onderwerp" in _form(site, "email.send", config)
+    assert "Records staan in" in _form(site, "webhook.payload", {})
