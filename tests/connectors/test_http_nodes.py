@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from engine.db import Database
+from engine.service import create_run, execute_run
 from nodes.base import Record, RecordFailed
 from nodes.connectors.http import ApiClient, ApiError
 from nodes.connectors.registry import get_connector
@@ -213,3 +215,54 @@ def test_bad_templates_and_paths_are_refused_in_the_form() -> None:
         HttpGetConfig.model_validate({"connection": "in", "records_path": "data["})
     with pytest.raises(ValidationError, match="paging"):
         HttpGetConfig.model_validate({"connection": "in", "paging": "scroll"})
+
+
+async def test_a_flow_moves_line_items_between_two_servers_through_the_engine(db: Database) -> None:
+    """The whole path: engine run of http.get → map (one line per line item, number()) → http.send, run twice."""
+    orders = [
+        {"id": 10 + n, "line_items": [{"sku": f"S{n}-{i}", "price": f"{i}.25"} for i in range(1, n + 2)]}
+        for n in range(4)
+    ]
+
+    def shop(server: Loopback, request: Request) -> Answer:
+        page = int(request.query.get("page", "1"))
+        return Answer(body={"data": orders[(page - 1) * 2 : page * 2]})
+
+    async with Loopback(shop) as source_server, Loopback(target_app) as target_server:
+        document = {
+            "format": "koppel.flow/1",
+            "name": "orders to api",
+            "nodes": [
+                {"id": "read", "type": "http.get", "config": {"connection": "shop", "path": "orders",
+                                                               "records_path": "data", "paging": "page",
+                                                               "page_size": 2}},
+                {"id": "map", "type": "map", "config": {"fields": [
+                    {"target": "email", "source": {"kind": "constant", "value": "x@example.test"}},
+                    {"target": "order", "source": {"kind": "path", "path": "id"}},
+                    {"target": "lines[*].sku", "for_each": "line_items", "source": {"kind": "path", "path": "sku"}},
+                    {"target": "lines[*].price", "for_each": "line_items",
+                     "source": {"kind": "expression", "expression": "number(price)"}},
+                ]}},
+                {"id": "send", "type": "http.send", "config": {"connection": "api", "path": "customers",
+                                                               "id_path": "data.id"}},
+            ],
+            "edges": [{"from": "read", "to": "map"}, {"from": "map", "to": "send"}],
+            "settings": {},
+        }  # fmt: skip
+        specs = {
+            "shop": {"app": "httpapi", "url": source_server.url},
+            "api": {"app": "httpapi", "url": target_server.url, "auth": "bearer", "token": "tgt"},
+        }
+        for _ in range(2):
+            run = await create_run(db, document=document, trigger="cli", connections=specs)
+            finished = await execute_run(db, run.id)
+            assert finished is not None and finished.status == "succeeded", finished and finished.error
+    bodies = [r.json() for r in target_server.requests]
+    assert bodies == [
+        {
+            "email": "x@example.test",
+            "order": order["id"],
+            "lines": [{"sku": item["sku"], "price": float(item["price"])} for item in order["line_items"]],
+        }
+        for order in orders
+    ]  # four orders with 1–4 lines, each sent once although the flow ran twice
