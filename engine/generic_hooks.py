@@ -21,19 +21,28 @@ import hmac
 import json
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.models import Flow, WebhookDelivery
+from engine.settings import get_settings
 from engine.webhooks import HookAnswer, flow_secret
 from nodes.sources.webhook_payload import PAYLOAD_PARAM
 
 if TYPE_CHECKING:
     from engine.db import Database
 
-__all__ = ("MAX_BODY", "PAYLOAD_PARAM", "RETRY_AFTER_S", "generic_hook_path", "hmac_signature", "receive_generic")
+__all__ = (
+    "MAX_BODY",
+    "PAYLOAD_PARAM",
+    "RETRY_AFTER_S",
+    "generic_hook_path",
+    "generic_hook_view",
+    "hmac_signature",
+    "receive_generic",
+)
 
 log = logging.getLogger("koppel.webhooks")
 
@@ -48,6 +57,23 @@ DELIVERY_HEADER = "x-koppel-delivery"
 def generic_hook_path(flow_id: str) -> str:
     """The path a sender posts to."""
     return f"/hooks/generic/{flow_id}"
+
+
+async def generic_hook_view(db: Database, flow_id: str) -> dict[str, Any]:
+    """What the flow page shows a flow that starts with a ``webhook.payload`` source: the address and the secret.
+
+    ``used`` is False (and nothing else is given) when the flow's current version has no such source.
+    """
+    from engine import store
+
+    flow = await store.get_flow(db, flow_id)
+    version = await store.get_version(db, flow_id)
+    nodes = version.document.get("nodes") if isinstance(version.document, dict) else None
+    used = any(isinstance(n, dict) and n.get("type") == "webhook.payload" for n in nodes or [])
+    if not used:
+        return {"used": False}
+    base = get_settings().base_url.rstrip("/")
+    return {"used": True, "url": base + generic_hook_path(flow_id), "secret": flow_secret(flow)}
 
 
 def hmac_signature(body: bytes, secret: str) -> str:

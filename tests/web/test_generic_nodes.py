@@ -120,3 +120,42 @@ def test_email_and_webhook_forms_render_in_both_languages(site: Site) -> None:
     site.client.post("/lang", data={"lang": "nl", "next": "/", "csrf_token": site.csrf})
     assert "Onderwerp" in _form(site, "email.send", config)
     assert "Records staan in" in _form(site, "webhook.payload", {})
+
+
+def test_the_flow_page_shows_the_incoming_webhook_address_and_secret_only_for_webhook_flows(site: Site) -> None:
+    import asyncio
+
+    from engine import store
+    from engine.db import Database
+    from engine.models import Flow
+    from engine.webhooks import flow_secret
+    from tests.web.test_pages import _create_from_template
+
+    async def make() -> tuple[str, str]:
+        db = Database(site.database_url)
+        try:
+            document = {
+                "format": "koppel.flow/1",
+                "name": "hook",
+                "nodes": [
+                    {"id": "in", "type": "webhook.payload", "config": {}},
+                    {"id": "out", "type": "email.send", "config": {"to": "a@b.test", "subject": "s", "body": "b"}},
+                ],
+                "edges": [{"from": "in", "to": "out"}],
+                "settings": {},
+            }
+            flow = await store.create_flow(db, document)
+            async with db.session() as session:
+                row = await session.get(Flow, flow.id)
+                assert row is not None
+                return flow.id, flow_secret(row)
+        finally:
+            await db.dispose()
+
+    flow_id, secret = asyncio.run(make())
+    page = site.client.get(f"/flows/{flow_id}/automation").text
+    assert f"/hooks/generic/{flow_id}</code>" in page and secret in page and "Incoming webhook" in page
+    api = site.client.get(f"/api/flows/{flow_id}/automation")
+    assert api.status_code == 200 and secret not in api.text  # the JSON API never carries the secret
+    other = _create_from_template(site)
+    assert "Incoming webhook" not in site.client.get(f"/flows/{other}/automation").text
