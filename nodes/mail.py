@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Protocol, runtime_checkable
 
-__all__ = ("MailContext", "MailError", "MailSettings", "send_mail")
+__all__ = ("MailContext", "MailError", "MailSettings", "deliver", "send_mail")
 
 
 class MailSettings(Protocol):
@@ -46,7 +46,12 @@ class MailError(Exception):
     """The mail server could not be reached or refused the message (a readable sentence, no password)."""
 
 
-def _send(settings: MailSettings, message: EmailMessage) -> None:
+def deliver(settings: MailSettings, message: EmailMessage) -> None:
+    """Hand ``message`` to the mail server (blocking: run it in a thread), to the addresses of its To header.
+
+    Raises:
+        OSError, smtplib.SMTPException: the server could not be reached or refused the message.
+    """
     smtp_cls = smtplib.SMTP_SSL if settings.ssl else smtplib.SMTP
     with smtp_cls(settings.host, settings.port, timeout=30) as smtp:
         if settings.starttls and not settings.ssl:
@@ -69,7 +74,7 @@ async def send_mail(settings: MailSettings, to: list[str], subject: str, text: s
     message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
     message.set_content(text)
     try:
-        await asyncio.to_thread(_send, settings, message)
+        await asyncio.to_thread(deliver, settings, message)
     except smtplib.SMTPRecipientsRefused as exc:
         raise MailError(f"the mail server refused the address {', '.join(exc.recipients)}") from None
     except smtplib.SMTPAuthenticationError:
