@@ -159,3 +159,49 @@ def test_the_flow_page_shows_the_incoming_webhook_address_and_secret_only_for_we
     assert api.status_code == 200 and secret not in api.text  # the JSON API never carries the secret
     other = _create_from_template(site)
     assert "Incoming webhook" not in site.client.get(f"/flows/{other}/automation").text
+
+
+def test_http_api_connection_form_saves_and_tests_plainly(site: Site) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # the standard library calls it by this name
+            ok = self.headers.get("Authorization") == "Bearer tok-secret-1"
+            body = b'{"motd": "REMOTE-BODY-TEXT"}'
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        form = site.client.get("/connections/new?app=httpapi")
+        assert form.status_code == 200 and "Base URL" in form.text and "API key name" in form.text
+        fields = {
+            "app": "httpapi",
+            "name": "api",
+            "url": f"http://127.0.0.1:{server.server_address[1]}",
+            "auth": "bearer",
+            "token": "tok-secret-1",
+            "test_path": "status",
+        }
+        saved = site.client.post("/connections/save", data=fields, headers=site.htmx())
+        target = saved.headers["HX-Redirect"]
+        page = site.client.get(target)
+        assert "tok-secret-1" not in page.text
+        connection_id = target.split("/")[2].split("?")[0]
+        answer = site.client.post(f"/connections/{connection_id}/test", headers=site.htmx())
+        assert "answered (HTTP 200)" in answer.text
+        assert "REMOTE-BODY-TEXT" not in answer.text and "tok-secret-1" not in answer.text
+        incomplete = site.client.post(
+            "/connections/save", data={**fields, "name": "api2", "auth": "basic", "token": ""}, headers=site.htmx()
+        )
+        assert "basic authentication needs" in incomplete.text
+    finally:
+        server.shutdown()
