@@ -10,6 +10,7 @@ import pytest
 
 from nodes.connectors import validate_spec
 from nodes.connectors.base import Connector
+from nodes.connectors.http import ApiError
 from nodes.connectors.httpapi import ClientCredentials, HttpApiClient
 from nodes.connectors.registry import get_connector
 
@@ -164,3 +165,33 @@ async def test_connection_test_of_a_refused_token_request_is_plain() -> None:
     finally:
         await client.aclose()
     assert not result.ok and result.status == 401 and "csecret" not in result.message
+
+
+async def test_a_next_page_on_another_host_is_refused_so_the_credentials_stay_home() -> None:
+    from nodes.connectors.httpapi import Paging
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[{"id": 1}], headers={"Link": '<https://evil.example.test/p2>; rel="next"'})
+
+    client = client_for({"auth": "bearer", "token": "tok-9"}, handler)
+    pages: list[list[Any]] = []
+    try:
+        with pytest.raises(ApiError, match="another host"):
+            async for page in client.pages("items", {}, Paging(style="link"), lambda body: list(body)):
+                pages.append(page)
+    finally:
+        await client.aclose()
+    assert pages == [[{"id": 1}]]
+
+
+async def test_an_endless_list_stops_at_max_pages() -> None:
+    from nodes.connectors.httpapi import Paging
+
+    client = client_for({}, lambda request: httpx.Response(200, json={"items": [1], "next": "c"}))
+    try:
+        with pytest.raises(ApiError, match="stopped after 3 pages"):
+            paging = Paging(style="cursor", next_path="next", max_pages=3)
+            async for _ in client.pages("items", {}, paging, lambda body: body["items"]):
+                pass
+    finally:
+        await client.aclose()
