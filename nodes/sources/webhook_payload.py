@@ -4,6 +4,10 @@ The engine starts a run per verified delivery with the JSON payload in the run p
 source turns it into records. A payload that is a list gives one record per item; an object gives one record, or —
 with ``records_path`` — one per item found there (e.g. ``data.items``). A run started by hand has no payload and
 reads nothing.
+
+Each record's source id is ``webhook:<its id>`` (``key_path``): like any source, a record this flow already delivered
+is not sent again when a later delivery repeats its id. A payload exists only for the run it started, so this
+source does not read by id: a record that failed is not retried by a later run (send the delivery again).
 """
 
 from __future__ import annotations
