@@ -35,6 +35,7 @@ from engine.connections import open_client
 from engine.models import Connection, FiredSlot, Flow, FlowVersion, IdempotencyEntry, LogEntry, Run, RunStatus, utcnow
 from engine.settings import SmtpSettings, get_settings
 from nodes.connectors.woocommerce import WooCommerceConnection
+from nodes.mail import deliver
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -370,13 +371,7 @@ def _send_mail(config: SmtpConfig, recipients: list[str], subject: str, text: st
     message["To"] = ", ".join(recipients)
     message["Subject"] = subject
     message.set_content(text)
-    smtp_cls = smtplib.SMTP_SSL if config.ssl else smtplib.SMTP
-    with smtp_cls(config.host, config.port, timeout=30) as smtp:
-        if config.starttls:
-            smtp.starttls()
-        if config.user:
-            smtp.login(config.user, config.password)
-        smtp.send_message(message, to_addrs=recipients)
+    deliver(config, message)
 
 
 async def send_digest(digest: Digest, rules: AlertRules, smtp: SmtpConfig | None = None) -> dict[str, str]:

@@ -25,6 +25,7 @@ from engine.flow import FlowGraph, GraphNode
 from engine.lease import Lease, LeaseLost
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
 from engine.models import CreatedRecord, Cursor, IdempotencyEntry, Intent, TargetTrust, utcnow
+from engine.settings import SmtpSettings, get_settings
 from nodes import jsoncodec
 from nodes.base import (
     Booked,
@@ -113,6 +114,8 @@ class RunContext(NodeContext):
     """The flow's retry set (:mod:`engine.retryset`): records it holds are read again, transient failures kept."""
     lease: Lease | None = None
     """The worker's lease on the run: every write for the run is fenced by it (engine.lease)."""
+    smtp: SmtpSettings | None = field(default_factory=lambda: get_settings().smtp)
+    """Where the run's e-mail goes (the e-mail step, :class:`nodes.mail.MailContext`); None: e-mail is not set up."""
 
     def client(self, connection: str) -> Any:
         return self.clients.get(connection)

@@ -52,6 +52,9 @@ async def _section(
 
     lang = language_of(request)
     view["trigger_problems"] = [{**p, "message": translate(lang, p["message"])} for p in view["trigger_problems"]]
+    from engine.generic_hooks import generic_hook_view
+
+    view["generic_hook"] = await generic_hook_view(db, flow_id)  # the page only: the secret stays out of the API
     return render(
         request,
         FRAGMENT,

@@ -434,7 +434,11 @@ class ApiClient:
             extra.update(headers)
         # The absolute URL, joined as httpx joins it with ``base_url`` (which would copy and re-parse it each time).
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
-        request = self.http.build_request(method, url, params=params, json=json, data=data, headers=extra)
+        content: bytes | None = None
+        if json is not None:  # encoded here, not by httpx: its json.dumps refuses Decimal (a mapped number())
+            content = jsoncodec.dumps_body(json)
+            extra.setdefault("Content-Type", "application/json")
+        request = self.http.build_request(method, url, params=params, content=content, data=data, headers=extra)
         if auth is not None:
             return await self.http.send(request, auth=auth)
         return await self.http.send(request)

@@ -11,6 +11,11 @@ When a source yields nothing (missing or null value, an expression giving null, 
 ``on_missing`` decides: ``default`` writes ``default`` (and leaves the target out when there is no default),
 ``needs_mapping`` (tables only) parks the record as waiting until the user adds the row, ``fail`` fails the record
 and ``skip`` skips it. Sources always read the incoming record, never the fields written before them.
+
+A field with ``for_each`` (e.g. ``line_items[*]``) loops over that list: its source reads each item in turn (paths,
+expressions and table keys are relative to the item) and the target, which names the output list with one ``[*]``
+(e.g. ``lines[*].sku``), gets one output line per item, in order. Several fields looping over the same list fill the
+same lines, so ``lines[*].sku`` and ``lines[*].qty`` build one line per line item.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pydantic_core import PydanticCustomError
 from nodes.base import ANY, Kind, NeedsMapping, NodeConfig, Port, ProcessNode, Record, RecordFailed, SkipRecord
 from nodes.conditions import to_decimal
 from nodes.expressions import ExpressionError, MissingMapping, compile_expression
-from nodes.paths import PathError, get_value, get_values, is_many, parse_path, set_value
+from nodes.paths import PathError, Wildcard, format_path, get_value, get_values, is_many, parse_path, set_value
 
 __all__ = ("FieldMapping", "FieldSource", "MapConfig", "MapNode")
 
@@ -115,6 +120,13 @@ class FieldMapping(BaseModel):
 
     target: str = Field(title="Target field", description="Path to write, e.g. customer.name or lines[0].amount")
     source: FieldSource = Field(title="Source")
+    for_each: str | None = Field(
+        None,
+        title="For each item of",
+        description="Repeat for each item of this list, e.g. line_items[*]; the source then reads the item and the "
+        "target names the output list with [*], e.g. lines[*].sku",
+        json_schema_extra={"ui": {"widget": "field_picker"}},
+    )
 
     @field_validator("target")
     @classmethod
@@ -123,6 +135,16 @@ class FieldMapping(BaseModel):
         if not parse_path(value):
             raise _invalid("the target must name a field, not the whole record ('$')")
         return value
+
+    _check_for_each = field_validator("for_each")(_check_path)
+
+    @model_validator(mode="after")
+    def _check_loop(self) -> FieldMapping:
+        if self.for_each is not None:
+            wildcards = [step for step in parse_path(self.target) if isinstance(step, Wildcard)]
+            if len(wildcards) != 1:
+                raise _invalid("with for_each, the target must name the output list with one [*], e.g. lines[*].sku")
+        return self
 
 
 class MapConfig(NodeConfig):
@@ -179,15 +201,20 @@ class MapNode(ProcessNode):
         data = record.data
         out: dict[str, Any] = copy.deepcopy(data) if config.keep_source else {}
         for mapping in config.fields:
-            value = self._value(mapping, data, config.tables)
-            if value is not _MISSING:
-                try:
+            try:
+                if mapping.for_each is not None:
+                    items = _items(data, mapping.for_each)
+                    values = [self._value(mapping, item, config.tables) for item in items]
+                    _set_each(out, mapping.target, values)
+                    continue
+                value = self._value(mapping, data, config.tables)
+                if value is not _MISSING:
                     set_value(out, mapping.target, value)
-                except PathError as exc:
-                    raise RecordFailed(f"{mapping.target}: {exc.message}") from None
+            except PathError as exc:
+                raise RecordFailed(f"{mapping.target}: {exc.message}") from None
         return record.derive(out)
 
-    def _value(self, mapping: FieldMapping, data: dict[str, Any], tables: dict[str, dict[str, Any]]) -> Any:
+    def _value(self, mapping: FieldMapping, data: Any, tables: dict[str, dict[str, Any]]) -> Any:
         source = mapping.source
         key: Any = None
         if source.kind == "constant":
@@ -232,6 +259,46 @@ class MapNode(ProcessNode):
         if source.on_missing == "skip":
             raise SkipRecord(f"{mapping.target}: {what}")
         return _MISSING if source.default is None else copy.deepcopy(source.default)
+
+
+def _items(data: dict[str, Any], path: str) -> list[Any]:
+    """The items ``for_each`` loops over: ``line_items`` and ``line_items[*]`` both give the list's items."""
+    values = get_values(data, path)
+    if len(values) == 1 and isinstance(values[0], list) and not is_many(path):
+        return list(values[0])
+    return values
+
+
+def _set_each(out: dict[str, Any], target: str, values: list[Any]) -> None:
+    """Write ``values[i]`` into line ``i`` of the list the target's ``[*]`` names, creating the lines as needed.
+
+    A value that is missing (``_MISSING``) leaves that line's field out, but the line itself still exists.
+
+    Raises:
+        PathError: the target crosses a value that is not a container.
+    """
+    steps = parse_path(target)
+    at = next(i for i, step in enumerate(steps) if isinstance(step, Wildcard))
+    head, rest = steps[:at], steps[at + 1 :]
+    lines = get_value(out, format_path(head)) if head else None
+    if not isinstance(lines, list):
+        if lines is not None:
+            raise PathError(f"{format_path(head)} is not a list", target)
+        lines = []
+        set_value(out, format_path(head), lines)
+    while len(lines) < len(values):
+        lines.append({} if rest else None)
+    for i, value in enumerate(values):
+        if not rest:
+            if value is not _MISSING:
+                lines[i] = value
+            continue
+        if lines[i] is None:
+            lines[i] = {}
+        if not isinstance(lines[i], dict):
+            raise PathError(f"line {i + 1} of {format_path(head)} is not an object", target)
+        if value is not _MISSING:
+            set_value(lines[i], format_path(rest), value)
 
 
 def _key_text(value: Any) -> str:

@@ -229,3 +229,20 @@ async def test_json_bodies_in_any_declared_charset_and_non_json_is_a_readable_er
     assert await client.request_json("GET", "things") == {"name": "Zoë"}
     with pytest.raises(ApiError, match="not JSON"):
         await client.request_json("GET", "things")
+
+
+async def test_a_mapped_number_is_sent_as_a_json_number() -> None:
+    """number() in a map gives a Decimal; the body is sent with it as a JSON number instead of failing."""
+    from decimal import Decimal
+
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        assert request.headers["content-type"] == "application/json"
+        return httpx.Response(201, json={"id": 7})
+
+    client, _ = make(handler)
+    answer = await client.request_json("POST", "things", json={"amount": Decimal("12.50"), "lines": [Decimal("3")]})
+    assert answer == {"id": 7}
+    assert bodies == [b'{"amount":12.50,"lines":[3]}']

@@ -213,3 +213,60 @@ def test_duplicate_targets_and_unknown_keys() -> None:
     assert "mapped twice" in validation_errors([field_spec, field_spec])[0][1]
     [(loc, _)] = validation_errors([{**field_spec, "sourc": 1}])
     assert loc == ("fields", 0, "sourc")
+
+
+async def test_for_each_gives_one_output_line_per_line_item() -> None:
+    record = order_record()
+    items = record.data["line_items"]
+    node = make_map(
+        [
+            {"target": "number", "source": {"kind": "path", "path": "number"}},
+            {"target": "lines[*].sku", "for_each": "line_items[*]", "source": {"kind": "path", "path": "sku"}},
+            {
+                "target": "lines[*].amount",
+                "for_each": "line_items",
+                "source": {"kind": "expression", "expression": "number(total)"},
+            },
+            {
+                "target": "lines[*].unit",
+                "for_each": "line_items[*]",
+                "source": {"kind": "constant", "value": "pcs"},
+            },
+        ]
+    )
+    result = await node.process(record)
+    assert len(items) == 2
+    assert result.data["lines"] == [
+        {"sku": item["sku"], "amount": Decimal(str(item["total"])), "unit": "pcs"} for item in items
+    ]
+
+
+async def test_for_each_missing_value_keeps_the_line_and_fail_fails_the_record() -> None:
+    data = {"line_items": [{"sku": "A"}, {"name": "no sku"}]}
+    node = make_map([{"target": "lines[*].sku", "for_each": "line_items", "source": {"kind": "path", "path": "sku"}}])
+    result = await node.process(Record(key="o-1", source_id="o-1", data=data))
+    assert result.data == {"lines": [{"sku": "A"}, {}]}
+    strict = make_map(
+        [
+            {
+                "target": "lines[*].sku",
+                "for_each": "line_items",
+                "source": {"kind": "path", "path": "sku", "on_missing": "fail"},
+            }
+        ]
+    )
+    with pytest.raises(RecordFailed, match="sku is not set"):
+        await strict.process(Record(key="o-1", source_id="o-1", data=data))
+    empty = await node.process(Record(key="o-1", source_id="o-1", data={"line_items": []}))
+    assert empty.data == {"lines": []}
+
+
+def test_for_each_needs_one_wildcard_in_the_target() -> None:
+    with pytest.raises(ValidationError, match=r"one \[\*\]"):
+        MapConfig.model_validate(
+            {"fields": [{"target": "lines.sku", "for_each": "line_items", "source": {"kind": "path", "path": "sku"}}]}
+        )
+    with pytest.raises(ValidationError, match="position"):
+        MapConfig.model_validate(
+            {"fields": [{"target": "l[*].s", "for_each": "line_items[", "source": {"kind": "path", "path": "sku"}}]}
+        )
