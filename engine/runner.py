@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.connections import ClientPool
@@ -57,7 +57,12 @@ class RunCancelled(Exception):
 class DbCursor:
     """A source's stored cursor. ``before_write`` is awaited before the cursor moves: the engine commits the log
     and idempotency entries of the records the cursor passes first, so a crash never leaves a record behind the
-    cursor without its entries."""
+    cursor without its entries.
+
+    A run moves the cursor only from the position it read: when a person saved another position while the run was
+    going (the flow's settings page), the person's position wins and the run's move is left out (its records are
+    in the idempotency map, so reading them again books nothing twice).
+    """
 
     def __init__(
         self,
@@ -72,11 +77,15 @@ class DbCursor:
         self.db, self.flow_key, self.node_id, self.read_only = db, flow_key, node_id, read_only
         self.before_write = before_write
         self.lease = lease
+        self._read = False
+        self._known: str | None = None
+        """The value this run last read or wrote (the cursor moves only from there)."""
 
     async def get(self) -> str | None:
         async with self.db.session() as session:
             row = await session.get(Cursor, (self.flow_key, self.node_id))
-            return row.value if row else None
+            self._read, self._known = True, (row.value if row else None)
+            return self._known
 
     async def set(self, value: str) -> None:
         if self.read_only:
@@ -90,11 +99,33 @@ class DbCursor:
             dialect = sqlite if self.db.is_sqlite else postgresql
             now = utcnow()
             row = {"flow_key": self.flow_key, "node_id": self.node_id, "value": value, "updated_at": now}
-            await conn.execute(
-                dialect.insert(table)
-                .values(row)
-                .on_conflict_do_update(index_elements=["flow_key", "node_id"], set_={"value": value, "updated_at": now})
-            )
+            insert = dialect.insert(table).values(row)
+            if not self._read:
+                await conn.execute(
+                    insert.on_conflict_do_update(
+                        index_elements=["flow_key", "node_id"], set_={"value": value, "updated_at": now}
+                    )
+                )
+            elif self._known is None:
+                moved = (await conn.execute(insert.on_conflict_do_nothing())).rowcount == 0
+            else:
+                result = await conn.execute(
+                    update(table)
+                    .where(
+                        table.c.flow_key == self.flow_key,
+                        table.c.node_id == self.node_id,
+                        table.c.value == self._known,
+                    )
+                    .values(value=value, updated_at=now)
+                )
+                moved = result.rowcount == 0
+            if self._read and moved:
+                log.info(
+                    "cursor of %s/%s was moved during the run; the saved position stays", self.flow_key, self.node_id
+                )
+                self.read_only = True  # the rest of this run leaves the person's position alone
+                return
+        self._known = value
 
 
 @dataclass

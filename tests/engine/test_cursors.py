@@ -39,6 +39,32 @@ async def test_a_cursor_with_80_overlap_ids_is_stored_whole(any_db: Database) ->
     assert decode_cursor(await cursor.get())[1] == frozenset(str(12000 + i) for i in range(80))
 
 
+async def test_a_position_saved_during_a_run_is_not_overwritten_by_the_run(any_db: Database) -> None:
+    # The run reads the cursor, a person saves another position on the settings page, the run moves on: the
+    # person's position stays, and the run leaves the cursor alone from then on.
+    run = DbCursor(any_db, "flow-1", "source", read_only=False)
+    assert await run.get() is None
+    await run.set("2026-11-30T10:00:00")
+    await DbCursor(any_db, "flow-1", "source", read_only=False).set("2026-11-01T00:00:00")  # the person's save
+    await run.set("2026-11-30T11:00:00")
+    await run.set("2026-11-30T12:00:00")
+    assert await DbCursor(any_db, "flow-1", "source", read_only=True).get() == "2026-11-01T00:00:00"
+
+    # a run that finds no cursor yet, while a person saves the first one, leaves it too
+    fresh = DbCursor(any_db, "flow-2", "source", read_only=False)
+    assert await fresh.get() is None
+    await DbCursor(any_db, "flow-2", "source", read_only=False).set("2026-10-01T00:00:00")
+    await fresh.set("2026-11-30T12:00:00")
+    assert await DbCursor(any_db, "flow-2", "source", read_only=True).get() == "2026-10-01T00:00:00"
+
+    # a run with nobody in between moves its cursor as before
+    alone = DbCursor(any_db, "flow-3", "source", read_only=False)
+    assert await alone.get() is None
+    await alone.set("2026-11-30T10:00:00")
+    await alone.set("2026-11-30T11:00:00")
+    assert await DbCursor(any_db, "flow-3", "source", read_only=True).get() == "2026-11-30T11:00:00"
+
+
 async def test_the_log_is_flushed_before_the_cursor_moves_and_only_then(db: Database) -> None:
     # The engine hands the log sink's flush to every cursor: a crash right after a cursor write must never leave
     # records behind the cursor without their log and idempotency entries.
