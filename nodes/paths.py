@@ -30,6 +30,7 @@ __all__ = (
     "Select",
     "Step",
     "Wildcard",
+    "checked_path",
     "format_path",
     "get_value",
     "get_values",
@@ -200,6 +201,16 @@ def parse_path(path: str) -> tuple[Step, ...]:
     if not isinstance(path, str):
         raise PathError(f"a path must be text, not {type(path).__name__}")
     return _Parser(path).parse()
+
+
+def checked_path(value: str) -> str:
+    """A config validator's check of an optional path: empty passes, else it must parse (its problem, plainly)."""
+    if value:
+        try:
+            parse_path(value)
+        except PathError as exc:
+            raise ValueError(str(exc)) from None
+    return value
 
 
 def _format_key(name: str) -> str:

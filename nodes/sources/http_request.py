@@ -15,18 +15,9 @@ from pydantic import Field, field_validator
 from nodes.base import ANY, Kind, NodeConfig, Port, Record, SourceNode
 from nodes.connectors.httpapi import HttpApiConnection, Paging
 from nodes.connectors.httpapi.client import PagingStyle
-from nodes.paths import PathError, get_value, get_values, parse_path
+from nodes.paths import checked_path, get_value, get_values
 
 __all__ = ("HttpGetConfig", "HttpGetSource")
-
-
-def _path(value: str) -> str:
-    if value:
-        try:
-            parse_path(value)
-        except PathError as exc:
-            raise ValueError(str(exc)) from None
-    return value
 
 
 class HttpGetConfig(NodeConfig):
@@ -69,7 +60,7 @@ class HttpGetConfig(NodeConfig):
     )
     cursor_param: str = Field("cursor", title="Cursor parameter", description="For cursor: the parameter it goes in.")
 
-    _check_paths = field_validator("records_path", "key_path", "next_path")(_path)
+    _check_paths = field_validator("records_path", "key_path", "next_path")(checked_path)
 
 
 class HttpGetSource(SourceNode):

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from nodes.base import ANY, Kind, NodeConfig, Port, Record, SourceNode
-from nodes.paths import PathError, get_value, get_values, parse_path
+from nodes.paths import checked_path, get_value, get_values
 
 __all__ = ("PAYLOAD_PARAM", "WebhookPayloadConfig", "WebhookPayloadSource")
 
@@ -36,15 +36,7 @@ class WebhookPayloadConfig(NodeConfig):
     )
     key_path: str = Field("id", title="Record id", description="The path of each record's own id, e.g. id")
 
-    @field_validator("records_path", "key_path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        if value:
-            try:
-                parse_path(value)
-            except PathError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+    _check_paths = field_validator("records_path", "key_path")(checked_path)
 
 
 class WebhookPayloadSource(SourceNode):

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from nodes.base import ANY, Delivery, Kind, NodeConfig, Port, Record, RecordFailed, TargetNode
 from nodes.connectors.httpapi import HttpApiConnection
-from nodes.paths import PathError, get_value, parse_path
+from nodes.paths import checked_path, get_value
 from nodes.placeholders import TemplateError, check_template, fill_json, fill_text
 from nodes.targets._common import write
 
@@ -50,15 +50,7 @@ class HttpSendConfig(NodeConfig):
         except TemplateError as exc:
             raise ValueError(str(exc)) from None
 
-    @field_validator("id_path")
-    @classmethod
-    def _id_path(cls, value: str) -> str:
-        if value:
-            try:
-                parse_path(value)
-            except PathError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+    _check_id_path = field_validator("id_path")(checked_path)
 
 
 class HttpSendTarget(TargetNode):
