@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError, core_schema
@@ -323,6 +323,19 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
     def client(self, spec: Mapping[str, Any], *, token_store: TokenStore | None = None, **opts: Any) -> ClientT:
         credentials, tuning = self.parse(spec)
         return self.build(credentials, token_store=token_store, **{**tuning, **opts})
+
+    client_type: ClassVar[type[ApiClient]]
+    """The class of the clients :meth:`build` makes."""
+
+    def own(self, client: Any) -> ClientT:
+        """``client`` as this connector's client (``options`` and ``test`` are asked with the client it built).
+
+        Raises:
+            TypeError: another connector's client.
+        """
+        if not isinstance(client, self.client_type):
+            raise TypeError(f"not a client of {self.label}")
+        return cast(ClientT, client)
 
     @abc.abstractmethod
     def auth(self, credentials: CredT) -> httpx.Auth:

@@ -71,6 +71,7 @@ class AsperionConnector(AppConnector[AsperionCredentials, AsperionClient]):
 
     app = "asperion"
     label = "Asperion"
+    client_type = AsperionClient
     description = "An Asperion administration, through the Asperion API (OAuth 2 with a refresh token)."
     credentials = AsperionCredentials
     option_lists: ClassVar[Mapping[str, str]] = {
@@ -105,14 +106,10 @@ class AsperionConnector(AppConnector[AsperionCredentials, AsperionClient]):
         )
 
     async def options(self, client: Any, kind: str) -> list[Option]:
-        if not isinstance(client, AsperionClient):
-            raise TypeError("not an Asperion client")
-        return await client.options(kind)
+        return await self.own(client).options(kind)
 
     async def test(self, client: Any) -> ConnectionTest:
-        if not isinstance(client, AsperionClient):
-            raise TypeError("not an Asperion client")
-        return await client.test()
+        return await self.own(client).test()
 
 
 CONNECTOR = AsperionConnector()

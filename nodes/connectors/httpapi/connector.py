@@ -88,6 +88,7 @@ class HttpApiConnector(AppConnector[HttpApiCredentials, HttpApiClient]):
 
     app = "httpapi"
     label = "HTTP API"
+    client_type = HttpApiClient
     description = "Any JSON API: a base URL and no, basic, bearer, API-key or OAuth2 client-credentials sign-in."
     credentials = HttpApiCredentials
 
@@ -126,9 +127,7 @@ class HttpApiConnector(AppConnector[HttpApiCredentials, HttpApiClient]):
         raise KeyError(kind)  # a generic API offers the canvas no option lists
 
     async def test(self, client: Any) -> ConnectionTest:
-        if not isinstance(client, HttpApiClient):
-            raise TypeError("not an HTTP API client")
-        return await client.test()
+        return await self.own(client).test()
 
 
 CONNECTOR = HttpApiConnector()

@@ -54,6 +54,7 @@ class MollieConnector(AppConnector[MollieCredentials, MollieClient]):
 
     app = "mollie"
     label = "Mollie"
+    client_type = MollieClient
     description = "A Mollie account (payments, refunds, chargebacks, settlements), through the API v2 with a key."
     credentials = MollieCredentials
 
@@ -66,14 +67,10 @@ class MollieConnector(AppConnector[MollieCredentials, MollieClient]):
         return MollieClient(credentials.url, credentials.secret("api_key"), auth=self.auth(credentials), **opts)
 
     async def options(self, client: Any, kind: str) -> list[Option]:
-        if not isinstance(client, MollieClient):
-            raise TypeError("not a Mollie client")
-        return await client.options(kind)
+        return await self.own(client).options(kind)
 
     async def test(self, client: Any) -> ConnectionTest:
-        if not isinstance(client, MollieClient):
-            raise TypeError("not a Mollie client")
-        return await client.test()
+        return await self.own(client).test()
 
 
 CONNECTOR = MollieConnector()

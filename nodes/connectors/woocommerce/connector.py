@@ -56,6 +56,7 @@ class WooCommerceConnector(AppConnector[WooCommerceCredentials, WooCommerceClien
 
     app = "woocommerce"
     label = "WooCommerce"
+    client_type = WooCommerceClient
     description = "A WooCommerce web shop, through its REST API (wc/v3) with a consumer key and secret."
     credentials = WooCommerceCredentials
     option_lists: ClassVar[Mapping[str, str]] = {
@@ -84,14 +85,10 @@ class WooCommerceConnector(AppConnector[WooCommerceCredentials, WooCommerceClien
         )
 
     async def options(self, client: Any, kind: str) -> list[Option]:
-        if not isinstance(client, WooCommerceClient):
-            raise TypeError("not a WooCommerce client")
-        return await client.options(kind)
+        return await self.own(client).options(kind)
 
     async def test(self, client: Any) -> ConnectionTest:
-        if not isinstance(client, WooCommerceClient):
-            raise TypeError("not a WooCommerce client")
-        return await client.test()
+        return await self.own(client).test()
 
 
 CONNECTOR = WooCommerceConnector()
