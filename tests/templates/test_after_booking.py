@@ -26,6 +26,7 @@ from tests.templates.sandbox_runs import (
     booked_lines,
     by_description,
     expected_lines,
+    lines_of,
     run_template,
     tenant,
     totals,
@@ -278,6 +279,54 @@ async def test_a_payment_that_differs_waits_and_settles_the_corrected_invoice(db
         (correction["id"], -D(changed["total"]))
     ]
     assert tenant(shop).invoices[correction["id"]]["status"] == 7
+
+
+async def test_a_payment_booked_before_a_correction_moves_onto_the_corrected_invoice(
+    db: Database, shop: SandboxURL
+) -> None:
+    for name in (TEMPLATE, PAYMENTS):
+        counts, problems = await run_template(db, name, shop)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    order = _paid_order(shop)
+    base, source_id = f"WooCommerce order {order['number']}", f"order:{order['id']}"
+    first = _invoices(shop, base)[base]
+    assert tenant(shop).invoices[first["id"]]["status"] == 7  # paid before the order changed
+    shop.app.asperion.process_invoice(first["id"])
+    item = order["line_items"][0]
+    changed = await _put(
+        shop, f"orders/{order['id']}", {"line_items": [{"id": item["id"], "quantity": item["quantity"] + 1}]}
+    )
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=[source_id], book_corrections=[source_id])
+    assert counts["ok"] == 1, problems
+    assert "its payment of" in (await _entries(db, source_id))[-1].message
+    invoices = _invoices(shop, base)
+    credit, correction = invoices[f"{base} (correction 1 credit)"], invoices[f"{base} (correction 1)"]
+    paid = D(order["total"])
+    move = _entries_of(shop, f"{base} (correction 1)")[
+        f"{base} (correction 1): payment moved from sales invoice {tenant(shop).invoices[first['id']]['invoiceNumber']}"
+    ]
+    assert move["journalId"] == "90"
+    assert sorted((line["salesInvoiceId"], D(line["amount"]), line["ledgerAccountId"]) for line in lines_of(move)) == (
+        sorted([(credit["id"], paid, 1300), (correction["id"], -paid, 1300)])
+    )
+    # the credit is settled, the corrected invoice paid as far as the payment goes: only the increase is open
+    assert tenant(shop).invoices[credit["id"]]["status"] == 7
+    assert tenant(shop).invoices[correction["id"]]["_paidAmount"] == paid
+    assert D(changed["total"]) - paid == D(tenant(shop).invoices[correction["id"]]["amountInclVat"]) - paid > 0
+
+    # the payments run does not book the payment again; a second correction moves it on once more
+    entries = len(tenant(shop).journal_entries)
+    counts, problems = await run_template(db, PAYMENTS, shop, record_ids=[source_id])
+    assert counts["ok"] == 0 and counts["failed"] == 0, problems
+    assert len(tenant(shop).journal_entries) == entries
+    shop.app.asperion.process_invoice(correction["id"])
+    await _put(shop, f"orders/{order['id']}", {"line_items": [{"id": item["id"], "quantity": item["quantity"]}]})
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=[source_id], book_corrections=[source_id])
+    assert counts["ok"] == 1, problems
+    second = _invoices(shop, base)[f"{base} (correction 2)"]
+    assert tenant(shop).invoices[second["id"]]["_paidAmount"] == paid
+    assert tenant(shop).invoices[second["id"]]["status"] == 7  # back at the paid total: paid in full
+    assert len(tenant(shop).journal_entries) == entries + 1
 
 
 async def test_a_zero_order_needs_no_payment_even_without_a_bank_account(db: Database, shop: SandboxURL) -> None:
