@@ -95,21 +95,42 @@ class PaymentReversals(ProcessNode):
             raise SkipRecord(f"no cancellation credit '{cancellation_description(base)}' is booked (yet)")
         text = paid_text.removesuffix(f" ({order.get('transaction_id')})") + " reversed"
         date = str(order.get("date_modified") or order.get("date_paid"))[:10]
+        # Refunds paid back already returned part of the money: only the rest is reversed.
+        sums: dict[tuple[Any, bool], Decimal] = {}
+        debtor_id = None
+        for entry in [payment, *await self._paid_back(client, order)]:
+            for line in lines_of(entry):
+                key = (line.get("ledgerAccountId"), bool(line.get("debtorId") or line.get("salesInvoiceId")))
+                sums[key] = sums.get(key, Decimal(0)) - cents(money(line.get("amount")))
+                debtor_id = debtor_id or line.get("debtorId")
+        if not any(amount for (_, debtor), amount in sums.items() if debtor):
+            raise SkipRecord("its refunds paid back everything the payment brought in: nothing is left to reverse")
         lines = []
-        for line in lines_of(payment):
+        for (ledger, debtor), amount in sums.items():
+            if not amount:
+                continue
             reversed_line: dict[str, Any] = {
-                "amount": float(-cents(money(line.get("amount")))),
-                "ledgerAccountId": line.get("ledgerAccountId"),
+                "amount": float(amount),
+                "ledgerAccountId": ledger,
                 "description": text,
                 "bookingDate": date,
             }
-            if line.get("debtorId"):
-                reversed_line["debtorId"] = line["debtorId"]
+            if debtor:
+                reversed_line["debtorId"] = debtor_id
                 reversed_line["salesInvoiceId"] = credit["id"]
             lines.append(reversed_line)
         out = record.derive({"journalId": self.config.journal_id, "date": date, "description": text, "lines": lines})
         out.source_id = f"{record.source_id}:reversed"
         return out
+
+    async def _paid_back(self, client: Any, order: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The entries that paid back refunds of the order ("Refund 5020 of WooCommerce order 5012 paid back")."""
+        number = str(order.get("number") or order.get("id") or "")
+        head, _, rest = self.config.refund_description_template.partition("{refund}")
+        tail = rest.replace("{number}", number).strip()  # "of WooCommerce order 5012 paid back"
+        pattern = re.compile(re.escape(head.strip()) + r"s? ([\d, ]+) " + re.escape(tail) + "$")
+        entries = await client.journal_entries_described(tail, str(self.config.journal_id))
+        return [entry for entry in entries if pattern.search(str(entry.get("description") or ""))]
 
     async def _refunds(self, record: Record, order: Mapping[str, Any]) -> Record:
         listed = [r for r in order.get("refunds") or () if isinstance(r, Mapping)]
@@ -118,10 +139,10 @@ class PaymentReversals(ProcessNode):
         client = self.ctx.client(self.config.connection)
         number = str(order.get("number") or order.get("id") or "")
         head, _, rest = self.config.refund_description_template.partition("{refund}")
-        tail = rest.replace("{number}", number).strip()  # "of WooCommerce order 5012 paid back"
+        tail = rest.replace("{number}", number).strip()
         pattern = re.escape(head.strip()) + r"s? ([\d, ]+) " + re.escape(tail) + "$"
         done: set[str] = set()
-        for entry in await client.journal_entries_described(tail, str(self.config.journal_id)):
+        for entry in await self._paid_back(client, order):
             match = re.search(pattern, str(entry.get("description") or ""))
             if match:
                 done.update(part.strip() for part in match.group(1).split(","))

@@ -51,6 +51,24 @@ async def _put(store: SandboxURL, path: str, body: dict[str, Any]) -> dict[str, 
     return dict(answer.json())
 
 
+async def _refund(store: SandboxURL, order_id: int, amount: str) -> dict[str, Any]:
+    """A refund made in the shop (not through the gateway)."""
+    async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
+        answer = await http.post(
+            f"{store}/woocommerce/wp-json/wc/v3/orders/{order_id}/refunds",
+            json={"amount": amount, "reason": "Kapot", "api_refund": False},
+        )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+async def _book_everything(db: Database, store: SandboxURL) -> None:
+    """Invoices, then payments: nothing fails or waits."""
+    for name in (TEMPLATE, "payments-to-financial-mutations"):
+        counts, problems = await run_template(db, name, store)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+
+
 def _plain_order(store: SandboxURL) -> dict[str, Any]:
     """A booked EUR order without refunds or coupons whose first line can be changed."""
     return next(
@@ -240,9 +258,7 @@ async def test_a_provider_fee_goes_to_payment_costs_and_only_the_net_to_the_clea
     order = _paid_order(shop, "stripe")
     meta = [{"key": "_stripe_fee", "value": "0.85"}, {"key": "_stripe_net", "value": "whatever"}]
     order = await _put(shop, f"orders/{order['id']}", {"meta_data": meta})
-    for name in (TEMPLATE, PAYMENTS):
-        counts, problems = await run_template(db, name, shop)
-        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    await _book_everything(db, shop)
     entry = _entries_of(shop, f"order {order['number']} ")[
         f"Payment WooCommerce order {order['number']} ({order['transaction_id']})"
     ]
@@ -284,9 +300,7 @@ async def test_a_payment_that_differs_waits_and_settles_the_corrected_invoice(db
 async def test_a_payment_booked_before_a_correction_moves_onto_the_corrected_invoice(
     db: Database, shop: SandboxURL
 ) -> None:
-    for name in (TEMPLATE, PAYMENTS):
-        counts, problems = await run_template(db, name, shop)
-        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    await _book_everything(db, shop)
     order = _paid_order(shop)
     base, source_id = f"WooCommerce order {order['number']}", f"order:{order['id']}"
     first = _invoices(shop, base)[base]
@@ -351,26 +365,16 @@ async def test_a_zero_order_needs_no_payment_even_without_a_bank_account(db: Dat
 async def test_a_refund_paid_back_settles_its_credit_and_a_cancellation_reverses_the_payment(
     db: Database, shop: SandboxURL
 ) -> None:
-    for name in (TEMPLATE, PAYMENTS):
-        counts, problems = await run_template(db, name, shop)
-        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    await _book_everything(db, shop)
     refunded = _paid_order(shop)
-    async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
-        answer = await http.post(
-            f"{shop}/woocommerce/wp-json/wc/v3/orders/{refunded['id']}/refunds",
-            json={"amount": "10.00", "reason": "Kapot", "api_refund": False},
-        )
-    assert answer.status_code == 201, answer.text
-    refund = answer.json()
+    refund = await _refund(shop, refunded["id"], "10.00")
     cancelled = next(
         o for o in woo_orders(shop)
         if o["id"] != refunded["id"] and o["status"] in BOOKED_STATUSES and o.get("date_paid") and not o.get("refunds")
         and o["currency"] == "EUR" and D(o["total"])
     )  # fmt: skip
     await _put(shop, f"orders/{cancelled['id']}", {"status": "cancelled"})
-    for name in (TEMPLATE, PAYMENTS):
-        counts, problems = await run_template(db, name, shop)
-        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    await _book_everything(db, shop)
 
     number = refunded["number"]
     credit = _invoices(shop, f"WooCommerce refund {refund['id']} of order {number}")[
@@ -399,6 +403,60 @@ async def test_a_refund_paid_back_settles_its_credit_and_a_cancellation_reverses
     )
     assert counts["ok"] == 0 and counts["failed"] == 0, problems
     assert len(tenant(shop).journal_entries) == entries
+
+
+async def test_a_cancellation_after_a_partial_refund_credits_and_reverses_only_what_is_left(
+    db: Database, shop: SandboxURL
+) -> None:
+    await _book_everything(db, shop)
+    order = _paid_order(shop)
+    number, source_id = order["number"], f"order:{order['id']}"
+    refund = await _refund(shop, order["id"], "10.00")
+    for name in (TEMPLATE, PAYMENTS):  # the refund credited and paid back
+        counts, problems = await run_template(db, name, shop, record_ids=[source_id])
+        assert counts["ok"] == 1 and counts["failed"] == 0, (name, problems)
+    await _put(shop, f"orders/{order['id']}", {"status": "cancelled"})
+    for name in (TEMPLATE, PAYMENTS):
+        counts, problems = await run_template(db, name, shop, record_ids=[source_id])
+        assert counts["ok"] == 1 and counts["failed"] == 0, (name, problems)
+
+    base = f"WooCommerce order {number}"
+    booked = _invoices(shop, base)[base]
+    refund_credit = _invoices(shop, f"WooCommerce refund {refund['id']} of order {number}")[
+        f"WooCommerce refund {refund['id']} of order {number}"
+    ]
+    cancelled = _invoices(shop, base)[f"{base} cancelled"]
+    total = D(order["total"])
+    assert sum(totals(booked_lines(cancelled)), Decimal(0)) == -(total - D("10.00"))
+    assert sorted(booked_lines(cancelled)) == sorted(
+        [(-a, -v, code, ledger) for a, v, code, ledger in booked_lines(booked)]
+        + [(-a, -v, code, ledger) for a, v, code, ledger in booked_lines(refund_credit)]
+    )
+    # the order's books are at zero, VAT code by VAT code
+    per_code: dict[str, Decimal] = {}
+    for invoice in (booked, refund_credit, cancelled):
+        for amount, vat, code, _ in booked_lines(invoice):
+            per_code[code] = per_code.get(code, Decimal(0)) + amount + vat
+    assert set(per_code.values()) == {Decimal("0.00")}
+
+    # the payment is reversed net of the refund paid back: the bank gives back only what it still holds
+    bank = payment_account(DEFAULT_PAYMENT_ACCOUNTS, order["payment_method"])
+    payment_text = f"Payment WooCommerce order {number}"
+    reversal = _entries_of(shop, f"{payment_text} reversed")[f"{payment_text} reversed"]
+    assert _amounts(reversal) == sorted([(-(total - D("10.00")), bank), (total - D("10.00"), 1300)])
+    assert tenant(shop).invoices[cancelled["id"]]["status"] == 7
+    in_bank = sum(
+        (a for e in _entries_of(shop, f"order {number} ").values() for a, ledger in _amounts(e) if ledger == bank),
+        Decimal(0),
+    )
+    assert in_bank == Decimal("0.00")
+
+    # read again: credited and reversed once
+    invoices, entries = len(tenant(shop).invoices), len(tenant(shop).journal_entries)
+    for name in (TEMPLATE, PAYMENTS):
+        counts, problems = await run_template(db, name, shop, record_ids=[source_id])
+        assert counts["ok"] == 0 and counts["failed"] == 0, (name, problems)
+    assert (len(tenant(shop).invoices), len(tenant(shop).journal_entries)) == (invoices, entries)
 
 
 # -- foreign currency and VAT details --------------------------------------------------------------------------------

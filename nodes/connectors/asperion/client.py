@@ -567,6 +567,15 @@ class AsperionClient(ApiClient):
             found.extend(item for item in page if str(item.get("description") or "").strip().startswith(wanted))
         return found
 
+    async def invoices_containing(self, text: str) -> list[dict[str, Any]]:
+        """Every sales invoice whose description contains ``text`` (Asperion's default filter; all pages; re-checked
+        here), e.g. the refund credits "… of order 5012" of one order."""
+        wanted = text.strip()
+        found: list[dict[str, Any]] = []
+        async for page in self.pages(SALES_INVOICES, {"Description": wanted}):
+            found.extend(item for item in page if wanted in str(item.get("description") or ""))
+        return found
+
     async def find_sales_order_by_description(self, description: str) -> dict[str, Any] | None:
         """The sales order whose description is exactly ``description``."""
         return await self.find_exact(SALES_ORDERS, "description", description)
