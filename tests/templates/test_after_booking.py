@@ -505,6 +505,30 @@ async def test_an_order_in_pounds_is_converted_never_booked_at_face_value(db: Da
     )
 
 
+async def test_an_order_with_curcy_rates_is_converted_at_its_own_currency_rate(db: Database, shop: SandboxURL) -> None:
+    """CURCY keeps ``wmc_order_info``: per currency its settings at checkout, ``rate`` per unit of the main currency."""
+    order = _paid_order(shop)
+    curcy = _copy(order, 9111, currency="GBP")
+    info = {"EUR": {"rate": "1", "is_main": "1", "pos": "left"}, "GBP": {"rate": "0.8538", "is_main": "0"}}
+    curcy["meta_data"] = [*curcy["meta_data"], {"id": 1, "key": "wmc_order_info", "value": info}]
+    other_main = _copy(order, 9112, currency="GBP")  # rates against dollars: no use for euro books
+    dollars = {"USD": {"rate": "1", "is_main": "1"}, "GBP": {"rate": "0.79", "is_main": "0"}}
+    other_main["meta_data"] = [*other_main["meta_data"], {"id": 1, "key": "wmc_order_info", "value": dollars}]
+    shop.app.woo.import_payloads([curcy, other_main], [], [])
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=["order:9111", "order:9112"])
+    assert counts["ok"] == 1 and counts["waiting"] == 1, problems
+    assert [p.split(": waiting ")[1] for p in problems] == [
+        f"exchange rate GBP on {(other_main.get('date_paid') or other_main['date_created'])[:10]}: add it to the rate "
+        "table"
+    ]
+    rate = (Decimal(1) / D("0.8538")).quantize(Decimal("0.000001"))  # 1.171234: GBP 1 is EUR 1.17
+    booked = _invoices(shop, "WooCommerce order 9111")["WooCommerce order 9111"]
+    assert booked_lines(booked) == [
+        (cents(a * rate), cents(v * rate), code, ledger) for a, v, code, ledger in expected_lines(curcy)
+    ]
+    assert lines_of(booked)[0]["description"].endswith(f"(order total GBP {order['total']} at 1.171234)")
+
+
 async def test_vat_details_older_store_rates_eu_business_without_number_and_business_guests(
     db: Database, shop: SandboxURL
 ) -> None:
