@@ -24,7 +24,7 @@ from nodes.bookings import cancellation_description, credit_of, current_booking
 from nodes.connectors.asperion import AsperionConnection
 from nodes.maps.inputs import source_payload
 
-__all__ = ("CancellationSettings", "OrderCancellation")
+__all__ = ("CancellationSettings", "OrderCancellation", "cancelled_order")
 
 CANCELLED = ("cancelled", "failed", "trash")
 
@@ -55,6 +55,17 @@ class CancellationSettings(NodeConfig):
     )
 
 
+def cancelled_order(record: Record, statuses: list[str], template: str) -> tuple[dict[str, Any], str, str]:
+    """The order of a record that cancels its booking, its status and its booking's description ("WooCommerce order
+    1234"); the record is skipped when the order is not in one of the cancelling ``statuses``."""
+    order = source_payload(record, "line_items")
+    status = str(order.get("status") or "")
+    if status not in statuses:
+        raise SkipRecord(f"the order is {status or 'without status'}, not cancelled")
+    number = str(order.get("number") or order.get("id") or "")
+    return order, status, template.replace("{number}", number)
+
+
 class OrderCancellation(ProcessNode):
     """Order cancelled after booking → the credit invoice of what was booked."""
 
@@ -75,12 +86,8 @@ class OrderCancellation(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Find the booking that stands and credit it in full."""
-        order = source_payload(record, "line_items")
-        status = str(order.get("status") or "")
-        if status not in self.config.statuses:
-            raise SkipRecord(f"the order is {status or 'without status'}, not cancelled")
+        order, status, base = cancelled_order(record, self.config.statuses, self.config.description_template)
         number = str(order.get("number") or order.get("id") or "")
-        base = self.config.description_template.replace("{number}", number)
         client = self.ctx.client(self.config.connection)
         found: list[dict[str, Any]] = await client.invoices_described(base)
         cancelled = cancellation_description(base)
