@@ -93,7 +93,7 @@ class PaymentReversals(ProcessNode):
         credit = await client.find_invoice_by_description(cancellation_description(base))
         if not credit or str(credit.get("description") or "").strip() != cancellation_description(base):
             raise SkipRecord(f"no cancellation credit '{cancellation_description(base)}' is booked (yet)")
-        text = paid_text.removesuffix(f" ({order.get('transaction_id')})") + " reversed"
+        text = self._reversal_text(order)
         date = str(order.get("date_modified") or order.get("date_paid"))[:10]
         # Refunds paid back already returned part of the money: only the rest is reversed.
         sums: dict[tuple[Any, bool], Decimal] = {}
@@ -123,6 +123,11 @@ class PaymentReversals(ProcessNode):
         out.source_id = f"{record.source_id}:reversed"
         return out
 
+    def _reversal_text(self, order: Mapping[str, Any]) -> str:
+        """ "Payment WooCommerce order 1234 reversed"."""
+        paid_text = _fill(self.config.description_template, order)
+        return paid_text.removesuffix(f" ({order.get('transaction_id')})") + " reversed"
+
     async def _paid_back(self, client: Any, order: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The entries that paid back refunds of the order ("Refund 5020 of WooCommerce order 5012 paid back")."""
         number = str(order.get("number") or order.get("id") or "")
@@ -137,6 +142,11 @@ class PaymentReversals(ProcessNode):
         if not listed:
             raise SkipRecord("the order has no refunds")
         client = self.ctx.client(self.config.connection)
+        reversal = await client.find_journal_entry(
+            description=self._reversal_text(order), journal_id=str(self.config.journal_id)
+        )
+        if reversal is not None:  # the reversal gave back everything not paid back before it
+            raise SkipRecord("the order's payment was reversed when it was cancelled: its refunds are not paid twice")
         number = str(order.get("number") or order.get("id") or "")
         head, _, rest = self.config.refund_description_template.partition("{refund}")
         tail = rest.replace("{number}", number).strip()

@@ -451,11 +451,16 @@ async def test_a_cancellation_after_a_partial_refund_credits_and_reverses_only_w
     )
     assert in_bank == Decimal("0.00")
 
-    # read again: credited and reversed once
+    # read again, and refunded in full after the cancellation: credited and reversed once
     invoices, entries = len(tenant(shop).invoices), len(tenant(shop).journal_entries)
     for name in (TEMPLATE, PAYMENTS):
         counts, problems = await run_template(db, name, shop, record_ids=[source_id])
         assert counts["ok"] == 0 and counts["failed"] == 0, (name, problems)
+    await _refund(shop, order["id"], format(total - D("10.00"), "f"))
+    assert shop.app.woo.orders.get(order["id"])["status"] == "refunded"
+    for name in (TEMPLATE, PAYMENTS):
+        counts, problems = await run_template(db, name, shop, record_ids=[source_id])
+        assert counts["ok"] == 0 and counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
     assert (len(tenant(shop).invoices), len(tenant(shop).journal_entries)) == (invoices, entries)
 
 
