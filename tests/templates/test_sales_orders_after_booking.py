@@ -8,12 +8,25 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from engine import store
 from engine.db import Database
+from engine.models import LogEntry
+from engine.service import execute_run
+from engine.templates import get_template
 from sandbox.credentials import WOO_RW_KEY, WOO_RW_SECRET
 from tests.sandbox.server import SandboxURL, running_sandbox
 from tests.templates.conftest import D
-from tests.templates.sandbox_runs import BOOKED_STATUSES, by_description, lines_of, run_template, tenant, woo_orders
+from tests.templates.sandbox_runs import (
+    BOOKED_STATUSES,
+    by_description,
+    connections,
+    lines_of,
+    run_template,
+    tenant,
+    woo_orders,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -129,3 +142,46 @@ async def test_an_invoiced_sales_order_is_left_alone_and_a_never_booked_cancella
     assert counts["ok"] == 0 and counts["failed"] == 0 and counts["waiting"] == 0, problems
     assert f"WooCommerce order {never['number']}" not in by_description(tenant(shop).sales_orders.values())
     assert len(tenant(shop).debtors) == debtors
+
+
+async def test_a_waiting_order_that_is_cancelled_leaves_the_inbox(db: Database, shop: SandboxURL) -> None:
+    """Inbox hygiene: an order waiting for a mapping that is then cancelled is resolved, nothing is booked for it."""
+    for name, fields in connections(shop).items():
+        await store.save_connection(db, name=name, app=fields["app"], fields=fields)
+    document = get_template(TEMPLATE)
+    node = next(n for n in document["nodes"] if n["id"] == "sales_order")
+    node["config"]["vat_codes"].pop("domestic:21")  # Dutch 21 % then needs a mapping
+    flow = await store.create_flow(db, document)
+    order = next(
+        o for o in woo_orders(shop)
+        if o["status"] == "processing" and o["shipping"]["country"] in ("", "NL") and o["billing"]["country"] == "NL"
+        and any(t["rate_percent"] == 21 for t in o["tax_lines"])
+    )  # fmt: skip
+    source_id = f"order:{order['id']}"
+
+    async def run() -> dict[str, int]:
+        started = await store.start_flow_run(db, flow.id, params={"record_ids": [source_id]}, enqueue=False)
+        finished = await execute_run(db, started.id)
+        assert finished is not None
+        return finished.counts()
+
+    async def inbox() -> list[LogEntry]:
+        async with db.session() as session:
+            rows = await session.execute(
+                select(LogEntry).where(
+                    LogEntry.source_id == source_id,
+                    LogEntry.status.in_(("waiting", "failed")),
+                    LogEntry.resolved.is_(False),
+                )
+            )
+            return list(rows.scalars())
+
+    assert (await run())["waiting"] == 1
+    assert [(e.status, e.message.startswith("no VAT code for country NL at 21%")) for e in await inbox()] == [
+        ("waiting", True)
+    ]
+    await _put(shop, order["id"], {"status": "cancelled"})
+    counts = await run()
+    assert counts["waiting"] == 0 and counts["failed"] == 0 and counts["ok"] == 0, counts
+    assert await inbox() == []
+    assert f"WooCommerce order {order['number']}" not in by_description(tenant(shop).sales_orders.values())
