@@ -32,6 +32,26 @@ __all__ = ("PaymentReversals", "ReversalSettings")
 CANCELLED = ("cancelled", "failed", "trash")
 
 
+def _share(
+    credit: Mapping[str, Any], together: list[str], refund_id: str, refunds: Mapping[str, Mapping[str, Any]]
+) -> Decimal:
+    """What paying back ``refund_id`` settles of its credit invoice: all of it, or — a credit shared by refunds
+    credited together — the refund's part of the invoice's amount (in the administration's currency, also for an
+    order in another currency), the last refund taking what rounding left so the parts add up to the cent."""
+    total = abs(cents(money(credit.get("amountInclVat"))))
+    if len(together) == 1:
+        return total
+    amounts = {rid: abs(money((refunds.get(rid) or {}).get("amount"))) for rid in together}
+    whole = sum(amounts.values(), Decimal(0))
+
+    def part(rid: str) -> Decimal:
+        return cents(total * amounts[rid] / whole) if whole else Decimal(0)
+
+    if refund_id != together[-1]:
+        return part(refund_id)
+    return total - sum((part(rid) for rid in together[:-1]), Decimal(0))
+
+
 class ReversalSettings(PaymentSettings):
     """Payment settings plus how refunds and reversals are described."""
 
@@ -169,9 +189,8 @@ class PaymentReversals(ProcessNode):
         lines: list[dict[str, Any]] = []
         total = Decimal(0)
         for rid in pending:
-            credit, shared = await self._credit_invoice(client, order, rid)
-            # a credit invoice shared by refunds credited together is paid back refund by refund
-            amount = abs(cents(money(refunds[rid].get("amount") if shared else credit.get("amountInclVat"))))
+            credit, together = await self._credit_invoice(client, order, rid)
+            amount = _share(credit, together, rid, refunds)
             total += amount
             debtor_id = await self._debtor_id(client, str(credit.get("debtorCustomerNumber") or ""))
             lines.append(
@@ -198,19 +217,20 @@ class PaymentReversals(ProcessNode):
 
     async def _credit_invoice(
         self, client: Any, order: Mapping[str, Any], refund_id: str
-    ) -> tuple[Mapping[str, Any], bool]:
-        """The credit invoice of one refund: its own, or one it shares with refunds credited at the same time."""
+    ) -> tuple[Mapping[str, Any], list[str]]:
+        """The credit invoice of one refund: its own, or one it shares with refunds credited at the same time (and
+        the ids of the refunds it credits)."""
         number = str(order.get("number") or order.get("id") or "")
         own = self.config.credit_description_template.replace("{number}", number)
         exact = own.replace("{refund}", refund_id)
         found = await client.find_invoice_by_description(exact)
         if found and str(found.get("description") or "").strip() == exact:
-            return dict(found), False
+            return dict(found), [refund_id]
         prefix, _, suffix = own.partition("{refund}")
         for invoice in await client.invoices_described(prefix.strip()):
             text = str(invoice.get("description") or "")
             if text.startswith(prefix) and text.endswith(suffix):
                 ids = [part.strip() for part in text[len(prefix) : len(text) - len(suffix)].split(",")]
                 if refund_id in ids:
-                    return dict(invoice), True
+                    return dict(invoice), ids
         raise SkipRecord(f"refund {refund_id} has no credit invoice yet: it is paid back once it is credited")
