@@ -105,7 +105,7 @@ class SalesOrderTarget(AsperionDocumentTarget):
             return str(found["id"])
         if changes and now == "invoiced":
             raise RecordFailed(
-                f"changed after booking ({'; '.join(changes)}), but sales order {number} is invoiced in Asperion "
+                f"changed after booking ({', '.join(changes)}), but sales order {number} is invoiced in Asperion "
                 "already: correct its invoice there"
             )
         scratch(record, self.id)["change"] = (found, status, changes)
@@ -126,7 +126,7 @@ class SalesOrderTarget(AsperionDocumentTarget):
             ends = "its stock comes back" if found.get("status") == "delivered" else "its reservation ends"
             message = f"sales order {number} cancelled: the order is cancelled, {ends}"
         elif changes:
-            message = f"sales order {number} updated in place ({'; '.join(changes)}), {status}"
+            message = f"sales order {number} updated in place ({', '.join(changes)}), {status}"
         else:
             message = f"sales order {number} moved to delivered: the order is completed, its reservation ends"
         return Delivery(str(found["id"]), message, request=body, response=answer)
