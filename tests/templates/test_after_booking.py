@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from engine.db import Database
 from engine.models import IdempotencyEntry, LogEntry
+from engine.reconcile_run import reconcile
 from engine.templates import get_template
 from nodes.accounting import cents
 from nodes.maps.payment_to_mutation import DEFAULT_PAYMENT_ACCOUNTS, payment_account
@@ -25,6 +26,7 @@ from tests.templates.sandbox_runs import (
     BOOKED_STATUSES,
     booked_lines,
     by_description,
+    connections,
     expected_lines,
     lines_of,
     run_template,
@@ -67,6 +69,13 @@ async def _book_everything(db: Database, store: SandboxURL) -> None:
     for name in (TEMPLATE, "payments-to-financial-mutations"):
         counts, problems = await run_template(db, name, store)
         assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+
+
+async def _differences(db: Database, store: SandboxURL, order: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the reconciliation finds wrong with the order's books (its booking day)."""
+    day = (order.get("date_paid") or order["date_created"])[:10]
+    report = await reconcile(db, connections(store), day, day, from_file=True)
+    return [d.as_dict() for d in report.differences if d.order_number == order["number"]]
 
 
 def _plain_order(store: SandboxURL) -> dict[str, Any]:
@@ -341,6 +350,7 @@ async def test_a_payment_booked_before_a_correction_moves_onto_the_corrected_inv
     assert tenant(shop).invoices[second["id"]]["_paidAmount"] == paid
     assert tenant(shop).invoices[second["id"]]["status"] == 7  # back at the paid total: paid in full
     assert len(tenant(shop).journal_entries) == entries + 1
+    assert await _differences(db, shop, order) == []  # the reconciliation sees one payment, settling what stands
 
 
 async def test_a_zero_order_needs_no_payment_even_without_a_bank_account(db: Database, shop: SandboxURL) -> None:
@@ -445,6 +455,7 @@ async def test_a_cancellation_after_a_partial_refund_credits_and_reverses_only_w
     reversal = _entries_of(shop, f"{payment_text} reversed")[f"{payment_text} reversed"]
     assert _amounts(reversal) == sorted([(-(total - D("10.00")), bank), (total - D("10.00"), 1300)])
     assert tenant(shop).invoices[cancelled["id"]]["status"] == 7
+    assert await _differences(db, shop, order) == []
     in_bank = sum(
         (a for e in _entries_of(shop, f"order {number} ").values() for a, ledger in _amounts(e) if ledger == bank),
         Decimal(0),
