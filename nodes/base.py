@@ -313,7 +313,7 @@ class Node(ABC):
         """
         if version > cls.version:
             raise UpgradeFailed(
-                f"this step was saved by a newer Koppel (version {version}); this one knows up to version {cls.version}"
+                f"this step was saved by a newer Koppel (version {version}): this one knows up to version {cls.version}"
             )
         for step_version in range(version, cls.version):
             step = cls.upgrades.get(step_version)

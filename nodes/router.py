@@ -26,7 +26,6 @@ class Route(BaseModel):
     output: str = Field(
         title="Output name",
         description="The name of this output on the canvas, e.g. netherlands or business customers",
-        min_length=1,
         max_length=60,
     )
     conditions: ConditionGroup = Field(
