@@ -48,6 +48,7 @@
   function summary(config) {
     if (!config || typeof config !== "object") return "";
     if (config.conditions) return groupText(config.conditions);
+    if (Array.isArray(config.routes)) return config.routes.map(function (r) { return r && r.output; }).filter(Boolean).join(" · ");
     if (Array.isArray(config.statuses) && config.statuses.length) return w("status is", "status is") + " " + showValue(config.statuses);
     if (Array.isArray(config.fields)) return config.fields.length + " " + w("fields", "fields");
     const parts = [];
