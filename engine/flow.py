@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -55,14 +56,15 @@ class GraphNode:
     def kind(self) -> Kind:
         return self.cls.kind
 
+    @cached_property
     def port_names(self) -> list[str]:
         """The names of this step's outputs (a router's depend on its config)."""
         return [port.name for port in self.cls.output_ports(self.config)]
 
+    @cached_property
     def default_output(self) -> str:
         """The output a wire that names none leaves by (flows saved before ports: a filter's ``kept``)."""
-        names = self.port_names()
-        return names[0] if names else "out"
+        return self.port_names[0] if self.port_names else "out"
 
 
 @dataclass
@@ -218,9 +220,9 @@ def _edge_ports(
         if key in edge and (not isinstance(edge[key], str) or not edge[key]):
             problems.append(Problem(None, f"edges[{index}].{key}", "a port is named by a non-empty text"))
             return None
-    port = edge.get("from_port") or src.default_output()
-    if src.id not in broken and port not in src.port_names():
-        names = ", ".join(src.port_names()) or "none"
+    port = edge.get("from_port") or src.default_output
+    if src.id not in broken and port not in src.port_names:
+        names = ", ".join(src.port_names) or "none"
         message = f"the wire to {dst.id} leaves by an output {port!r} this step does not have (its outputs: {names})"
         problems.append(Problem(src.id, None, message))
     inputs = [p.name for p in dst.cls.inputs]
@@ -356,7 +358,7 @@ def _check_shape(nodes: dict[str, GraphNode], order: list[str], problems: list[P
 
 def _wire_name(node: GraphNode, port: str) -> str:
     """A wire's start as a message names it: the step, and its output when it has several (``check (discarded)``)."""
-    return f"{node.id} ({port})" if len(node.port_names()) > 1 else node.id
+    return f"{node.id} ({port})" if len(node.port_names) > 1 else node.id
 
 
 def validate_flow(document: Any, connections: Mapping[str, str] | None = None) -> list[Problem]:

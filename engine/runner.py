@@ -415,7 +415,7 @@ class _Execution:
         outcomes: list[str] = []
         inbox: dict[str, list[tuple[Record, list[dict[str, Any]]]]] = {}
         steps0 = [{"node": source.id, "output": record.data}]
-        for child in source.outs.get(source.default_output(), []):
+        for child in source.outs.get(source.default_output, []):
             inbox.setdefault(child, []).append((record, steps0))
         for node_id in self.graph.order:
             arrivals = inbox.pop(node_id, None)
@@ -431,7 +431,7 @@ class _Execution:
                     outcomes.append(status)
                 if outgoing is not None:
                     step: dict[str, Any] = {"node": node_id, "output": outgoing.data}
-                    if len(gnode.outs) > 1 or port != gnode.default_output():
+                    if len(gnode.outs) > 1 or port != gnode.default_output:
                         step["port"] = port
                     next_steps = [*steps, step]
                     for child in gnode.outs.get(port, []):
@@ -462,7 +462,7 @@ class _Execution:
         entry["at"] = utcnow()  # when this record was handled here, not when its batch was written
         detail: dict[str, Any] = {}
         outgoing: Record | None = None
-        port = gnode.default_output()
+        port = gnode.default_output
         try:
             if isinstance(node, TargetNode):
                 outgoing, status = await self._deliver(node, gnode, record, entry, detail, result, page)
