@@ -53,6 +53,19 @@ def drag_from(page: Any, output: Any, to_id: str) -> None:
     page.mouse.up()
 
 
+def open_flow(page: Any, live_server: LiveServer, document: dict[str, Any], lang: str = "en") -> str:
+    """Log in (in ``lang``), store ``document`` as a flow and open it on the canvas; returns the flow id."""
+    page.set_viewport_size({"width": 1366, "height": 900})
+    first_run_and_login(page, live_server.url)
+    if lang != "en":
+        page.get_by_label("Language").select_option(lang)
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+    flow_id = make_flow(live_server, document)
+    page.goto(f"{live_server.url}/flows/{flow_id}")
+    expect(node(page, "tell")).to_be_visible()
+    return flow_id
+
+
 def saved(live_server: LiveServer, flow_id: str) -> dict[str, Any]:
     from engine import store
 
@@ -64,12 +77,7 @@ def saved(live_server: LiveServer, flow_id: str) -> dict[str, Any]:
 
 def test_wire_a_filters_discarded_output_and_save(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> None:
     page, watch = watched_page
-    page.set_viewport_size({"width": 1366, "height": 900})
-    first_run_and_login(page, live_server.url)
-    flow_id = make_flow(live_server, FLOW)
-    page.goto(f"{live_server.url}/flows/{flow_id}")
-    expect(node(page, "tell")).to_be_visible()
-
+    flow_id = open_flow(page, live_server, FLOW)
     filter_step = node(page, "only_nl")
     kept = filter_step.get_by_label("Output kept")
     discarded = filter_step.get_by_label("Output discarded")
@@ -104,8 +112,6 @@ def test_a_router_grows_an_output_per_rule_and_an_old_filter_is_upgraded(
     live_server: LiveServer, watched_page: tuple[Any, Watch]
 ) -> None:
     page, watch = watched_page
-    page.set_viewport_size({"width": 1366, "height": 900})
-    first_run_and_login(page, live_server.url)
     document = {
         **FLOW,
         "nodes": [
@@ -131,8 +137,7 @@ def test_a_router_grows_an_output_per_rule_and_an_old_filter_is_upgraded(
             {"from": "invoice", "to": "old"},
         ],
     }
-    flow_id = make_flow(live_server, document)
-    page.goto(f"{live_server.url}/flows/{flow_id}")
+    flow_id = open_flow(page, live_server, document)
     router = node(page, "split")
     expect(router.get_by_label("Output netherlands")).to_be_visible()
     expect(router.get_by_label("Output otherwise")).to_be_visible()
@@ -173,12 +178,7 @@ def test_a_router_grows_an_output_per_rule_and_an_old_filter_is_upgraded(
 
 def test_output_labels_read_in_dutch(live_server: LiveServer, watched_page: tuple[Any, Watch]) -> None:
     page, watch = watched_page
-    page.set_viewport_size({"width": 1366, "height": 900})
-    first_run_and_login(page, live_server.url)
-    page.get_by_label("Language").select_option("nl")
-    expect(page.locator("html")).to_have_attribute("lang", "nl")
-    flow_id = make_flow(live_server, FLOW)
-    page.goto(f"{live_server.url}/flows/{flow_id}")
+    open_flow(page, live_server, FLOW, lang="nl")
     filter_step = node(page, "only_nl")
     expect(filter_step.get_by_label("Uitvoer behouden")).to_have_attribute("data-label", "behouden")
     expect(filter_step.get_by_label("Uitvoer afgewezen")).to_have_attribute("data-label", "afgewezen")

@@ -92,3 +92,26 @@ def test_an_old_step_offers_its_upgrade_and_a_current_one_does_not(site: Site) -
     assert "older version" not in current
     unversioned = _form(site, "filter", {"conditions": {"all": []}})  # saved before versions: version 1
     assert "older version" in unversioned
+
+
+def test_port_and_version_messages_read_in_dutch() -> None:
+    from web.i18n import translate_message
+
+    messages = [
+        "the wire to map leaves by an output 'rejected' this step does not have (its outputs: kept, discarded)",
+        "the wire from keep enters by an input 'second' this step does not have (its input: in)",
+        "this step was saved by a newer Koppel (version 7): this one knows up to version 2",
+        "two outputs are named 'nl': give each output its own name",
+        "Split: no output of the router matched (first: billing.country is 'DE', expected equals 'NL')",
+        "split: the record leaves by 'nl', where no wire leads",
+    ]
+    dutch = [translate_message("nl", m) for m in messages]
+    assert dutch == [
+        "de verbinding naar map vertrekt uit een uitgang 'rejected' die deze stap niet heeft "
+        "(zijn uitgangen: kept, discarded)",
+        "de verbinding van keep komt binnen via een ingang 'second' die deze stap niet heeft (zijn ingang: in)",
+        "deze stap is opgeslagen door een nieuwere Koppel (versie 7): deze kent tot en met versie 2",
+        "twee uitgangen heten 'nl': geef elke uitgang een eigen naam",
+        "Split: geen uitgang van de verdeler paste (eerste: billing.country is 'DE', expected equals 'NL')",
+        "split: het record verlaat de stap via 'nl', waar geen verbinding op aansluit",
+    ]
