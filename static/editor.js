@@ -119,10 +119,12 @@
       o.dataset.port = port.name;
       if (many) {
         o.dataset.label = port.title || port.name;
+        o.setAttribute("role", "img");  // a labelled point a wire is drawn from (with the mouse)
         o.setAttribute("aria-label", w("Output", "Output") + " " + (port.title || port.name) + " · " + nameOf(id));
         o.title = port.title || port.name;
       } else {
         delete o.dataset.label;
+        o.removeAttribute("role");
         o.removeAttribute("aria-label");
         o.removeAttribute("title");
       }

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import LiveServer, Watch, shot
-from tests.browser.test_canvas import doc, make_flow, node
+from tests.browser.test_canvas import doc, drag_wire, make_flow, node
 from tests.browser.test_journey import first_run_and_login
 
 pytestmark = pytest.mark.browser
@@ -40,17 +40,6 @@ FLOW = {
         {"from": "only_nl", "from_port": "kept", "to": "invoice", "to_port": "in"},
     ],
 }
-
-
-def drag_from(page: Any, output: Any, to_id: str) -> None:
-    """Press on an output (found by its label) and let go on a step's input."""
-    out = output.bounding_box()
-    into = node(page, to_id).locator(".input").first.bounding_box()
-    page.mouse.move(out["x"] + out["width"] / 2, out["y"] + out["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(into["x"] + 2, into["y"] + 2, steps=8)
-    page.mouse.move(into["x"] + into["width"] / 2, into["y"] + into["height"] / 2, steps=2)
-    page.mouse.up()
 
 
 def open_flow(page: Any, live_server: LiveServer, document: dict[str, Any], lang: str = "en") -> str:
@@ -85,7 +74,7 @@ def test_wire_a_filters_discarded_output_and_save(live_server: LiveServer, watch
     expect(discarded).to_have_attribute("data-label", "discarded")
     expect(node(page, "orders").locator(".output[data-label]")).to_have_count(0)  # one output: no label
 
-    drag_from(page, discarded, "tell")
+    drag_wire(page, "only_nl", "tell", discarded)
     wires = {(e["from"], e.get("from_port"), e["to"]) for e in doc(page)["edges"]}
     assert ("only_nl", "discarded", "tell") in wires and ("only_nl", "kept", "invoice") in wires
     expect(page.get_by_role("button", name="Wire from Only Dutch orders (discarded) to Send e-mail")).to_have_count(1)
