@@ -174,17 +174,28 @@ def _error_text(exc: BaseException) -> str:
 
 def _journey(source: dict[str, Any], steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each node's output (capped by the log sink); a node that passed the record on unchanged (a source, a filter)
-    says only that, so the same order is not stored three times in one log entry."""
+    says only that, so the same order is not stored three times in one log entry. A step with several outputs
+    names the one the record left by (``"port": "discarded"``)."""
     journey: list[dict[str, Any]] = []
     previous: Any = source
     for step in steps:
         output = step["output"]
+        shown: dict[str, Any] = {"node": step["node"]}
         if output is previous:
-            journey.append({"node": step["node"], "unchanged": True})
+            shown["unchanged"] = True
         else:
-            journey.append({"node": step["node"], "output": output})
+            shown["output"] = output
+        if "port" in step:
+            shown["port"] = step["port"]
+        journey.append(shown)
         previous = output
     return journey
+
+
+def _step_name(gnode: GraphNode) -> str:
+    """How a log message names a step: its label, else its id."""
+    label = getattr(gnode.config, "label", None)
+    return label if isinstance(label, str) and label else gnode.id
 
 
 @dataclass
@@ -404,7 +415,7 @@ class _Execution:
         outcomes: list[str] = []
         inbox: dict[str, list[tuple[Record, list[dict[str, Any]]]]] = {}
         steps0 = [{"node": source.id, "output": record.data}]
-        for child in source.children:
+        for child in source.outs.get(source.default_output, []):
             inbox.setdefault(child, []).append((record, steps0))
         for node_id in self.graph.order:
             arrivals = inbox.pop(node_id, None)
@@ -415,12 +426,15 @@ class _Execution:
             if isinstance(node, TargetNode):
                 arrivals = arrivals[:1]  # one record reaches a target once per run, however many wires lead there
             for incoming, steps in arrivals:
-                outgoing, status = await self._visit(node, gnode, incoming, steps, result, page)
+                outgoing, status, port = await self._visit(node, gnode, incoming, steps, result, page)
                 if status is not None:
                     outcomes.append(status)
                 if outgoing is not None:
-                    next_steps = [*steps, {"node": node_id, "output": outgoing.data}]
-                    for child in gnode.children:
+                    step: dict[str, Any] = {"node": node_id, "output": outgoing.data}
+                    if len(gnode.outs) > 1 or port != gnode.default_output:
+                        step["port"] = port
+                    next_steps = [*steps, step]
+                    for child in gnode.outs.get(port, []):
                         inbox.setdefault(child, []).append((outgoing, next_steps))
         for status in OUTCOME_ORDER:
             if status in outcomes:
@@ -441,20 +455,27 @@ class _Execution:
         steps: list[dict[str, Any]],
         result: RecordResult,
         page: _Page,
-    ) -> tuple[Record | None, str | None]:
-        """Run one node on one record; returns what goes on (if anything) and the terminal status (if any)."""
+    ) -> tuple[Record | None, str | None, str]:
+        """Run one node on one record; returns what goes on (if anything), the terminal status (if any) and the
+        output the record leaves by."""
         entry: dict[str, Any] = {"node_id": gnode.id, "record_key": record.key[:200], "source_id": record.source_id}
         entry["at"] = utcnow()  # when this record was handled here, not when its batch was written
         detail: dict[str, Any] = {}
         outgoing: Record | None = None
+        port = gnode.default_output
         try:
             if isinstance(node, TargetNode):
                 outgoing, status = await self._deliver(node, gnode, record, entry, detail, result, page)
             else:
                 assert isinstance(node, ProcessNode)
-                outgoing = await node.process(record)
-                return outgoing, None
+                port, outgoing = await node.route(record)
+                if gnode.outs.get(port):
+                    return outgoing, None, port
+                raise SkipRecord(f"{_step_name(gnode)}: the record leaves by {port!r}, where no wire leads")
         except RecordProblem as problem:
+            other = problem.port if isinstance(problem, SkipRecord) else None
+            if other is not None and gnode.outs.get(other):
+                return record, None, other  # the node's other way out (a filter's "discarded") is wired
             status = problem.status
             entry["message"] = problem.message
             detail.update(problem.detail)
@@ -480,7 +501,7 @@ class _Execution:
         entry["status"] = status
         entry["detail"] = detail
         result.entries.append(entry)
-        return outgoing, status
+        return outgoing, status, port
 
     async def _deliver(
         self,
