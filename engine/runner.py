@@ -373,9 +373,9 @@ class _Execution:
                             "message": f"internal error: {_error_text(exc)}",
                         }
                         result = RecordResult(source_id=record.source_id, outcome="failed", entries=[entry])
-                    if self.ctx.retry_set is not None:
-                        await self.ctx.retry_set.observe(page.source.id, record, result)
                     try:
+                        if self.ctx.retry_set is not None:
+                            await self.ctx.retry_set.observe(page.source.id, record, result)
                         await self.sink.add(result)
                     except LeaseLost:
                         continue

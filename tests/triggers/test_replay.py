@@ -1,4 +1,5 @@
-"""A signed webhook body replayed with a new delivery id is refused within the replay window, and only then."""
+"""A signed webhook body replayed with a new delivery id is refused within the replay window, and only then: for
+WooCommerce's deliveries and for the generic hook alike."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from engine.db import Database
+from engine.generic_hooks import receive_generic
 from engine.jobs import set_queue
-from engine.models import Run, WebhookDelivery, utcnow
+from engine.models import Run, RunStatus, WebhookDelivery, utcnow
 from engine.settings import get_settings
 from engine.webhooks import flow_secret, receive_delivery, sign
 from tests.triggers.conftest import fake_queue, make_flow
@@ -65,6 +67,49 @@ async def test_after_the_window_the_same_body_is_accepted(
         async with db.session() as session, session.begin():
             await session.execute(update(WebhookDelivery).values(received_at=utcnow() - timedelta(hours=2)))
         assert (await receive_delivery(db, flow.id, _headers(secret, body, "e-2"), body)).status == 200
+    finally:
+        set_queue(None)
+        monkeypatch.delenv("KOPPEL_WEBHOOK_REPLAY_WINDOW_S")
+        get_settings.cache_clear()
+
+
+async def _finish_runs(db: Database) -> None:
+    """The fake queue runs nothing: end the runs so the flow is free for the next delivery."""
+    async with db.session() as session, session.begin():
+        await session.execute(update(Run).values(status=RunStatus.SUCCEEDED, finished_at=utcnow()))
+
+
+async def test_the_generic_hook_refuses_a_replayed_body_within_the_window_and_accepts_it_after(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KOPPEL_WEBHOOK_REPLAY_WINDOW_S", "3600")
+    get_settings.cache_clear()
+    set_queue(fake_queue())
+    try:
+        flow = await make_flow(db, tmp_path, trigger={"type": "webhook", "catch_up_every_s": 0})
+        token = {"X-Koppel-Token": flow_secret(flow)}
+        body = json.dumps({"items": [{"id": "a1"}]}).encode()
+        first, _ = await receive_generic(db, flow.id, token, body)
+        assert first.status == 200 and first.body["status"] == "queued"
+        await _finish_runs(db)
+        assert (await receive_generic(db, flow.id, token, body))[0].status == 409, "the same body again: a replay"
+        forged = {**token, "X-Koppel-Delivery": "evt-new"}
+        assert (await receive_generic(db, flow.id, forged, body))[0].status == 409, "whatever its delivery id"
+        assert await _runs(db) == 1, "a replay starts nothing"
+
+        # An hour and more later the same body is a new event (a sender that posts {"ping": true} every day).
+        async with db.session() as session, session.begin():
+            await session.execute(update(WebhookDelivery).values(received_at=utcnow() - timedelta(seconds=3700)))
+        later, _ = await receive_generic(db, flow.id, token, body)
+        assert later.status == 200 and later.body["status"] == "queued"
+        assert await _runs(db) == 2
+        await _finish_runs(db)
+        again = {**token, "X-Koppel-Delivery": "evt-7"}
+        other = json.dumps({"items": [{"id": "b1"}]}).encode()
+        assert (await receive_generic(db, flow.id, again, other))[0].status == 200
+        await _finish_runs(db)
+        same_id, _ = await receive_generic(db, flow.id, again, json.dumps({"items": [{"id": "c1"}]}).encode())
+        assert same_id.status == 409, "a delivery id seen before is refused"
     finally:
         set_queue(None)
         monkeypatch.delenv("KOPPEL_WEBHOOK_REPLAY_WINDOW_S")
