@@ -125,12 +125,7 @@ async def receive_generic(
         status=status,
         body_hash=body_hash(TOPIC, body),
     )
-    if not await remember_delivery(db, delivery):
-        log.warning(
-            "generic webhook for flow %s rejected: delivery %s or its body was received before (replay)",
-            flow_id,
-            delivery.delivery_id,
-        )
+    if not await remember_delivery(db, delivery, "generic webhook"):
         return HookAnswer(409, {"error": "this delivery was received before"}), {}
     delivery_id = delivery.delivery_id
     if status == "ignored":

@@ -106,9 +106,9 @@ def delivery_key(header: str | None) -> str:
     return (header or "").strip()[:100] or f"arrival:{uuid.uuid4().hex}"
 
 
-async def remember_delivery(db: Database, delivery: WebhookDelivery) -> bool:
-    """Store a verified delivery; False when it is a replay: its delivery id was received before, or the same topic
-    and body within :func:`replay_window_s`.
+async def remember_delivery(db: Database, delivery: WebhookDelivery, kind: str) -> bool:
+    """Store a verified delivery; False (logged, with ``kind`` naming the hook) when it is a replay: its delivery id
+    was received before, or the same topic and body within :func:`replay_window_s`.
 
     The unique (flow, body hash) index makes the decision atomic; older twins give their hash up first, so an
     identical delivery after the window is accepted.
@@ -127,6 +127,12 @@ async def remember_delivery(db: Database, delivery: WebhookDelivery) -> bool:
             )
             session.add(delivery)
     except IntegrityError:
+        log.warning(
+            "%s for flow %s rejected: delivery %s or its body was received before (replay)",
+            kind,
+            delivery.flow_id,
+            delivery.delivery_id,
+        )
         return False
     return True
 
@@ -192,12 +198,7 @@ async def receive_delivery(
         status=status,
         body_hash=body_hash(topic, body),
     )
-    if not await remember_delivery(db, delivery):
-        log.warning(
-            "webhook for flow %s rejected: delivery %s or its body was received before (replay)",
-            flow_id,
-            delivery.delivery_id,
-        )
+    if not await remember_delivery(db, delivery, "webhook"):
         return HookAnswer(409, {"error": "this delivery was received before"})
     if status == "ignored":
         reason = "the flow is not active" if source_id else f"nothing to run for {topic or 'this topic'}"
