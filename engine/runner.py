@@ -2,9 +2,10 @@
 
 Records are handled by a fixed pool of workers fed from a bounded queue, so a run over 100,000 records holds a few
 pages in memory (a page whose records must ask a target "already there?" is walked at once instead, so that the
-questions go out together, one list per page). Each record is isolated: a problem at one node ends that record's journey (logged with its reason)
-and the run goes on. Targets consult the idempotency map, then the application itself, before writing; a dry run
-stops at ``build``. A source's cursor advances only past pages whose records are all finished.
+questions go out together, one list per page). Each record is isolated: a problem at one node ends that record's
+journey (logged with its reason) and the run goes on. Targets consult the idempotency map, then the application
+itself, before writing; a dry run stops at ``build``. A source's cursor advances only past pages whose records are
+all finished.
 """
 
 from __future__ import annotations
