@@ -19,6 +19,7 @@ Nodes never build HTTP clients or headers: they ask the context for the connecti
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import copy
 from abc import ABC, abstractmethod
@@ -416,6 +417,19 @@ class TargetNode(Node):
 
     async def find_existing(self, record: Record) -> str | None:
         """The id of this record in the target application if it is already there (asked when the map is silent)."""
+        return None
+
+    async def find_existing_many(self, records: list[Record]) -> list[str | None]:
+        """:meth:`find_existing` for several records at once (one per item, in order): the engine asks this for the
+        records of one page it is in doubt about. A target whose application can list many records in one filtered
+        request does that here; the default asks for each record."""
+        return list(await asyncio.gather(*(self.find_existing(record) for record in records)))
+
+    async def high_water(self) -> str | None:
+        """A mark of the newest record of the kind this target writes (with :attr:`find_only_in_doubt`): the engine
+        keeps it with its trust in the idempotency map, and a mark that moved without this database knowing (a
+        database restored from a backup, bookings made past it) withdraws that trust. "" for an empty application,
+        None (the default) when it cannot tell: then every record is looked up."""
         return None
 
     async def revisit(self, record: Record, booked: Booked) -> Delivery:
