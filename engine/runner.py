@@ -199,6 +199,7 @@ def _step_name(gnode: GraphNode) -> str:
     label = getattr(gnode.config, "label", None)
     return label if isinstance(label, str) and label else gnode.id
 
+
 class _Lookup:
     """The "already there?" questions of one page's records to one target, asked in one
     :meth:`~nodes.base.TargetNode.find_existing_many` once every record of the page has either asked or gone past
