@@ -11,18 +11,26 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from nodes.base import Record, SourceNode
+from pydantic import Field
+
+from nodes.base import NodeConfig, Record, SourceNode
+from nodes.connectors.mollie import MollieClient, MollieConnection
 from nodes.sources._common import CursorTracker, effective_limit, gmt_stamp, shift
 
-if TYPE_CHECKING:
-    from nodes.connectors.mollie import MollieClient
-
-__all__ = ("MARGIN", "MollieSource")
+__all__ = ("MARGIN", "MollieSource", "MollieSourceConfig")
 
 MARGIN = timedelta(days=31)
 """An object created this long before the window cannot have its stamp (paid, paid out) inside it."""
+
+
+class MollieSourceConfig(NodeConfig):
+    """What every Mollie source's settings start with: the account to read from."""
+
+    connection: MollieConnection = Field(
+        MollieConnection("mollie"), title="Mollie connection", description="The Mollie account to read from."
+    )
 
 
 class MollieSource(SourceNode):
@@ -35,7 +43,7 @@ class MollieSource(SourceNode):
     record_prefix: ClassVar[str]
     """The source id prefix of the records (``settlement``, ``payment``)."""
 
-    config: Any
+    config: MollieSourceConfig
     _tracker: CursorTracker | None = None
 
     @property
@@ -84,11 +92,15 @@ class MollieSource(SourceNode):
         if after or before:
             return after, before, False
         start = self.start_date()
-        return (gmt_stamp(f"{start.isoformat()}T00:00:00") if start else None), None, bool(self.config.incremental)
+        return (
+            (gmt_stamp(f"{start.isoformat()}T00:00:00") if start else None),
+            None,
+            bool(getattr(self.config, "incremental", False)),
+        )
 
     async def read(self) -> AsyncIterator[list[Record]]:
         """Pages of records: the chosen ids, or the selected objects in the window not handled before."""
-        limit = effective_limit(self.ctx.params, self.config.amount_per_run)
+        limit = effective_limit(self.ctx.params, getattr(self.config, "amount_per_run", None))
         ids = self._chosen_ids()
         if ids is not None:
             chosen = [await self.enrich(self.to_record(await self.fetch(oid))) for oid in ids[:limit]]

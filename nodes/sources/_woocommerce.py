@@ -12,9 +12,12 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from nodes.base import Record, SourceNode
+from pydantic import Field
+
+from nodes.base import NodeConfig, Record, SourceNode
+from nodes.connectors.woocommerce import WooCommerceClient, WooCommerceConnection
 from nodes.sources._common import (
     OVERLAP,
     CursorTracker,
@@ -25,12 +28,17 @@ from nodes.sources._common import (
     shift,
 )
 
-if TYPE_CHECKING:
-    from nodes.connectors.woocommerce import WooCommerceClient
-
-__all__ = ("WooCommerceSource",)
+__all__ = ("WooCommerceSource", "WooCommerceSourceConfig")
 
 _INCLUDE_CHUNK = 100
+
+
+class WooCommerceSourceConfig(NodeConfig):
+    """What every WooCommerce source's settings start with: the store to read from."""
+
+    connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to read from."
+    )
 
 
 class WooCommerceSource(SourceNode):
@@ -44,11 +52,12 @@ class WooCommerceSource(SourceNode):
     server_filters_modified: ClassVar[bool] = True
     """The collection takes ``modified_after``/``modified_before`` (customers do not)."""
 
+    config: WooCommerceSourceConfig
     _tracker: CursorTracker | None = None
 
     @property
     def client(self) -> WooCommerceClient:
-        return self.ctx.client(self.config.connection)  # type: ignore[attr-defined]
+        return self.ctx.client(self.config.connection)
 
     # -- what subclasses say ------------------------------------------------------------------------------------
 

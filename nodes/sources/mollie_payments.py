@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from nodes.base import Kind, NodeConfig, Port, Record
-from nodes.connectors.mollie import MollieConnection, order_id_of
+from nodes.base import Kind, Port, Record
+from nodes.connectors.mollie import order_id_of
 from nodes.sources._common import amount_field, gmt_stamp, incremental_field
-from nodes.sources._mollie import MollieSource
+from nodes.sources._mollie import MollieSource, MollieSourceConfig
 
 __all__ = ("PaymentsConfig", "PaymentsSource", "payment_record")
 
@@ -26,12 +26,9 @@ def _paid() -> list[Status]:
     return ["paid"]
 
 
-class PaymentsConfig(NodeConfig):
+class PaymentsConfig(MollieSourceConfig):
     """Settings of the Mollie payments source."""
 
-    connection: MollieConnection = Field(
-        MollieConnection("mollie"), title="Mollie connection", description="The Mollie account to read from."
-    )
     statuses: list[Status] = Field(
         default_factory=_paid, title="Payment statuses", description="Read payments in these states."
     )

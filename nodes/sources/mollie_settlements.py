@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from nodes.base import Kind, NodeConfig, Port, Record
-from nodes.connectors.mollie import MollieConnection, money, order_id_of
+from nodes.base import Kind, Port, Record
+from nodes.connectors.mollie import money, order_id_of
 from nodes.sources._common import amount_field, gmt_stamp, incremental_field
-from nodes.sources._mollie import MollieSource
+from nodes.sources._mollie import MollieSource, MollieSourceConfig
 
 __all__ = ("SettlementsConfig", "SettlementsSource", "settlement_record", "settlement_stamp")
 
@@ -29,12 +29,9 @@ def _paid_out() -> list[Status]:
     return ["paidout"]
 
 
-class SettlementsConfig(NodeConfig):
+class SettlementsConfig(MollieSourceConfig):
     """Settings of the Mollie settlements source."""
 
-    connection: MollieConnection = Field(
-        MollieConnection("mollie"), title="Mollie connection", description="The Mollie account to read from."
-    )
     statuses: list[Status] = Field(
         default_factory=_paid_out,
         title="Settlement statuses",

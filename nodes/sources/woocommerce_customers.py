@@ -6,20 +6,16 @@ from typing import Any
 
 from pydantic import Field
 
-from nodes.base import Kind, NodeConfig, Port, Record
-from nodes.connectors.woocommerce import WooCommerceConnection
+from nodes.base import Kind, Port, Record
 from nodes.sources._common import amount_field, incremental_field
-from nodes.sources._woocommerce import WooCommerceSource
+from nodes.sources._woocommerce import WooCommerceSource, WooCommerceSourceConfig
 
 __all__ = ("CustomersConfig", "CustomersSource", "customer_record")
 
 
-class CustomersConfig(NodeConfig):
+class CustomersConfig(WooCommerceSourceConfig):
     """Settings of the customers source."""
 
-    connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to read from."
-    )
     role: str = Field(
         "customer",
         title="Role",

@@ -7,21 +7,17 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from nodes.base import Kind, NodeConfig, Port, Record
-from nodes.connectors.woocommerce import WooCommerceConnection
+from nodes.base import Kind, Port, Record
 from nodes.echo import Origin, woocommerce_origin
 from nodes.sources._common import amount_field, gmt_stamp, incremental_field
-from nodes.sources._woocommerce import WooCommerceSource
+from nodes.sources._woocommerce import WooCommerceSource, WooCommerceSourceConfig
 
 __all__ = ("OrdersConfig", "OrdersSource", "order_record")
 
 
-class OrdersConfig(NodeConfig):
+class OrdersConfig(WooCommerceSourceConfig):
     """Settings of the orders source."""
 
-    connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to read from."
-    )
     statuses: list[str] = Field(
         default_factory=lambda: ["processing", "completed"],
         title="Order statuses",

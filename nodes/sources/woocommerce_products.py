@@ -8,23 +8,19 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from nodes.base import Kind, NodeConfig, Port, Record
+from nodes.base import Kind, Port, Record
 from nodes.connectors.http import NotFound
-from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.sources._common import amount_field, incremental_field, record_ids
-from nodes.sources._woocommerce import WooCommerceSource
+from nodes.sources._woocommerce import WooCommerceSource, WooCommerceSourceConfig
 
 __all__ = ("ProductsConfig", "ProductsSource", "product_record", "variation_record")
 
 ProductType = Literal["simple", "variable", "grouped", "external"]
 
 
-class ProductsConfig(NodeConfig):
+class ProductsConfig(WooCommerceSourceConfig):
     """Settings of the products source."""
 
-    connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to read from."
-    )
     types: list[ProductType] = Field(
         default_factory=lambda: list[ProductType](("simple", "variable")),
         title="Product types",
