@@ -151,7 +151,8 @@ class EmbeddedWorker:
         async def _no_info(*_: Any) -> None:  # fakeredis has no INFO, which arq logs at start
             return None
 
-        arq.worker.log_redis_info = _no_info  # type: ignore[assignment]
+        # arq.worker imports the name without re-exporting it: patch the module's namespace itself
+        vars(arq.worker)["log_redis_info"] = _no_info
         options = worker_options(self.settings, embedded=True)
         ctx: dict[str, Any] = {}
         if self._db is not None:

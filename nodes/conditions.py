@@ -31,7 +31,9 @@ plain words, e.g. ``billing.country is 'DE', expected equals 'NL'``.
 from __future__ import annotations
 
 import importlib
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -87,6 +89,13 @@ NEGATIONS = {
 """Negative operator → the positive operator it negates."""
 OPERATORS = (*POSITIVE, *NEGATIONS)
 NO_VALUE = frozenset({"is_set", "not_set", "is_empty", "not_empty"})
+
+_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
+    "greater": operator.gt,
+    "greater_or_equal": operator.ge,
+    "less": operator.lt,
+    "less_or_equal": operator.le,
+}
 
 _PLAIN_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?")
 _NUMBER = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*")
@@ -280,13 +289,7 @@ def _holds(op: str, actual: Any, cond: Condition) -> bool:
     pair = ordered_pair(actual, expected)
     if pair is None:
         return False
-    left, right = pair
-    return {
-        "greater": left > right,
-        "greater_or_equal": left >= right,
-        "less": left < right,
-        "less_or_equal": left <= right,
-    }[op]
+    return _ORDERINGS[op](*pair)
 
 
 _WORDS = {

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from litestar.enums import ScopeType
 from sqlalchemy import delete, func, select, update
 
 from engine.models import ApiToken, AuditEvent, Invite, Role, User, utcnow
@@ -206,7 +207,7 @@ def audit_middleware(app: ASGIApp) -> ASGIApp:
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in _UNSAFE:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") not in _UNSAFE:
             await app(scope, receive, send)
             return
         status: list[int] = []

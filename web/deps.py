@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from litestar.datastructures import State
 
@@ -13,5 +13,4 @@ __all__ = ("provide_db",)
 
 
 async def provide_db(state: State) -> Database:
-    db: Any = state.db
-    return db
+    return cast("Database", state.db)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from nodes.base import Delivery, Kind, NodeConfig, Record, TargetNode
-from nodes.connectors.asperion import AsperionConnection, lines_of
+from nodes.connectors.asperion import AsperionClient, AsperionConnection, lines_of
 from nodes.connectors.http import NotFound
 from nodes.targets._common import create_once, holds_any, require
 
@@ -57,11 +57,11 @@ class AsperionDocumentTarget(TargetNode):
     """More fields :meth:`same_document` compares, fetched with the list."""
 
     @abstractmethod
-    async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:
+    async def find(self, client: AsperionClient, record: Record, description: str) -> Mapping[str, Any] | None:
         """The document the application returns for the description search (or None)."""
 
     @abstractmethod
-    async def create(self, client: Any, payload: dict[str, Any]) -> Any:
+    async def create(self, client: AsperionClient, payload: dict[str, Any]) -> Any:
         """POST the document and return the created object."""
 
     async def holds_records(self) -> bool | None:

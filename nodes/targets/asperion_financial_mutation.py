@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from nodes.base import Port, Record, RecordFailed
-from nodes.connectors.asperion import JOURNAL_ENTRIES, lines_of
+from nodes.connectors.asperion import JOURNAL_ENTRIES, AsperionClient, lines_of
 from nodes.targets._documents import AsperionDocumentTarget
 
 __all__ = ("FinancialMutationTarget",)
@@ -28,7 +28,7 @@ class FinancialMutationTarget(AsperionDocumentTarget):
     collection = JOURNAL_ENTRIES
     required = {"journalId": "journal", "description": "description"}
 
-    async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:
+    async def find(self, client: AsperionClient, record: Record, description: str) -> Mapping[str, Any] | None:
         """Asperion's entry in the record's journal for the description search."""
         journal = record.data.get("journalId")
         return await client.find_journal_entry(description=description, journal_id=str(journal) if journal else None)
@@ -45,7 +45,7 @@ class FinancialMutationTarget(AsperionDocumentTarget):
         journals = {str(r.data.get("journalId") or "") for r in records}
         return {"JournalId": journals.pop()} if len(journals) == 1 and "" not in journals else {}
 
-    async def create(self, client: Any, payload: dict[str, Any]) -> Any:
+    async def create(self, client: AsperionClient, payload: dict[str, Any]) -> Any:
         """POST the journal entry with its lines."""
         return await client.create_journal_entry(payload)
 

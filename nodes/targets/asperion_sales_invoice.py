@@ -25,7 +25,7 @@ from nodes.bookings import (
     payment_move,
     settled_on,
 )
-from nodes.connectors.asperion.client import SALES_INVOICE_HEADERS
+from nodes.connectors.asperion.client import SALES_INVOICE_HEADERS, AsperionClient
 from nodes.connectors.http import ValidationFailed
 from nodes.maps.fields import Code
 from nodes.targets._common import create_once, refused
@@ -115,11 +115,11 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
     collection = SALES_INVOICE_HEADERS
     required = {"debtorCustomerNumber": "debtor", "description": "description"}
 
-    async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:
+    async def find(self, client: AsperionClient, record: Record, description: str) -> Mapping[str, Any] | None:
         """Asperion's invoice for the description search."""
         return await client.find_invoice_by_description(description)
 
-    async def create(self, client: Any, payload: dict[str, Any]) -> Any:
+    async def create(self, client: AsperionClient, payload: dict[str, Any]) -> Any:
         """POST the invoice with its lines."""
         return await client.create_invoice(payload)
 
@@ -169,7 +169,7 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
 
     async def _update_concept(
         self,
-        client: Any,
+        client: AsperionClient,
         record: Record,
         payload: dict[str, Any],
         invoice: Mapping[str, Any],
@@ -196,7 +196,7 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
 
     async def _correct(
         self,
-        client: Any,
+        client: AsperionClient,
         payload: dict[str, Any],
         invoice: Mapping[str, Any],
         now: dict[str, Any],
@@ -232,7 +232,7 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
 
     async def _move_payments(
         self,
-        client: Any,
+        client: AsperionClient,
         base: str,
         invoice: Mapping[str, Any],
         new_ids: tuple[str, str],
@@ -270,7 +270,7 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
             await create_once(lambda: client.create_journal_entry(entry), find, "journal entry", entry)
         return f"; its payment of {paid} moved onto the new invoice"
 
-    async def _create_once(self, client: Any, payload: dict[str, Any], what: str) -> Delivery:
+    async def _create_once(self, client: AsperionClient, payload: dict[str, Any], what: str) -> Delivery:
         """Create unless an invoice with exactly this description exists (a correction interrupted half-way)."""
         description = str(payload["description"])
 

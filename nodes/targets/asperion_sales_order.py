@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from nodes.accounting import cents, money
 from nodes.base import Delivery, Port, Record, RecordFailed
-from nodes.connectors.asperion import SALES_ORDERS, lines_of
+from nodes.connectors.asperion import SALES_ORDERS, AsperionClient, lines_of
 from nodes.targets._common import scratch, write
 from nodes.targets._documents import AsperionDocumentTarget
 
@@ -131,10 +131,10 @@ class SalesOrderTarget(AsperionDocumentTarget):
             message = f"sales order {number} moved to delivered: the order is completed, its reservation ends"
         return Delivery(str(found["id"]), message, request=body, response=answer)
 
-    async def find(self, client: Any, record: Record, description: str) -> Mapping[str, Any] | None:
+    async def find(self, client: AsperionClient, record: Record, description: str) -> Mapping[str, Any] | None:
         """Asperion's sales order for the description search."""
         return await client.find_sales_order_by_description(description)
 
-    async def create(self, client: Any, payload: dict[str, Any]) -> Any:
+    async def create(self, client: AsperionClient, payload: dict[str, Any]) -> Any:
         """POST the sales order with its lines."""
         return await client.create_sales_order(payload)

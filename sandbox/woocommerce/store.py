@@ -165,6 +165,7 @@ def _zones() -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]
     def method(method_id: str, title: str, cost: str | None = None, min_amount: str | None = None) -> dict[str, Any]:
         nonlocal instance
         instance += 1
+        m: dict[str, Any]
         if method_id in tmpl:
             m = copy.deepcopy(tmpl[method_id])
         else:
@@ -310,7 +311,7 @@ class StoreConfig:
     @property
     def prices_include_tax(self) -> bool:
         """``woocommerce_prices_include_tax == "yes"``."""
-        return self.option("woocommerce_prices_include_tax") == "yes"
+        return str(self.option("woocommerce_prices_include_tax")) == "yes"
 
     @property
     def base_country(self) -> str:

@@ -165,7 +165,8 @@ def create_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, A
     order = build_order(sim, data)
     _status_note(sim, order, "pending")
     adjust_stock(sim, req, order)
-    return loads(_save(sim, req, order, "created"))
+    created_order: dict[str, Any] = loads(_save(sim, req, order, "created"))
+    return created_order
 
 
 def update_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +176,8 @@ def update_order(sim: WooSim, req: Request, data: dict[str, Any]) -> dict[str, A
     apply_order_update(sim, order, data)
     _status_note(sim, order, old)
     adjust_stock(sim, req, order)
-    return loads(_save(sim, req, order, "updated"))
+    updated_order: dict[str, Any] = loads(_save(sim, req, order, "updated"))
+    return updated_order
 
 
 def delete_order(sim: WooSim, req: Request, oid: int, hard: bool) -> dict[str, Any]:
