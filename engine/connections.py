@@ -18,14 +18,14 @@ from sqlalchemy import select
 from engine.crypto import get_box
 from engine.models import Connection, CredentialState
 from nodes.connectors.base import ConnectionRef
-from nodes.connectors.http import ApiClient
+from nodes.connectors.http import ApiClient, AppClient
 from nodes.connectors.registry import open_spec
 
 if TYPE_CHECKING:
     from engine.db import Database
     from engine.lease import Lease
 
-ClientT = TypeVar("ClientT", bound=ApiClient)
+ClientT = TypeVar("ClientT", bound=AppClient)
 
 __all__ = (
     "ClientPool",

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 from pydantic import BaseModel, ConfigDict
 
 from nodes.connectors.base import ConnectionRef
-from nodes.connectors.http import ApiClient
+from nodes.connectors.http import AppClient
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -59,7 +59,7 @@ __all__ = (
     "UpgradeFailed",
 )
 
-ClientT = TypeVar("ClientT", bound=ApiClient)
+ClientT = TypeVar("ClientT", bound=AppClient)
 
 ANY = "any"
 """Port schema that connects to anything."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cas
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError, core_schema
 
-from nodes.connectors.http import ApiClient, ConnectionTest, Option, is_loopback, plain_http_status
+from nodes.connectors.http import AppClient, ConnectionTest, Option, is_loopback, plain_http_status
 
 if TYPE_CHECKING:
     import httpx
@@ -43,8 +43,8 @@ __all__ = (
     "plain_http_status",
 )
 
-ClientT = TypeVar("ClientT", bound=ApiClient)
-ClientT_co = TypeVar("ClientT_co", bound=ApiClient, covariant=True)
+ClientT = TypeVar("ClientT", bound=AppClient)
+ClientT_co = TypeVar("ClientT_co", bound=AppClient, covariant=True)
 CredT = TypeVar("CredT", bound="Credentials")
 
 TUNING_KEYS = ("concurrency", "timeout", "connect_timeout")
@@ -324,7 +324,7 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
         credentials, tuning = self.parse(spec)
         return self.build(credentials, token_store=token_store, **{**tuning, **opts})
 
-    client_type: ClassVar[type[ApiClient]]
+    client_type: ClassVar[type[AppClient]]
     """The class of the clients :meth:`build` makes."""
 
     def own(self, client: Any) -> ClientT:
@@ -345,11 +345,13 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
     def build(self, credentials: CredT, *, token_store: TokenStore | None = None, **opts: Any) -> ClientT:
         """The client for validated credentials."""
 
-    @abc.abstractmethod
-    async def options(self, client: Any, kind: str) -> list[Option]: ...
+    async def options(self, client: Any, kind: str) -> list[Option]:
+        """The choices of option list ``kind``, as this connector's client lists them."""
+        return await self.own(client).options(kind)
 
-    @abc.abstractmethod
-    async def test(self, client: Any) -> ConnectionTest: ...
+    async def test(self, client: Any) -> ConnectionTest:
+        """The connection test of this connector's client."""
+        return await self.own(client).test()
 
 
 # --- typed references to connections ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ Errors are :class:`ApiError` subclasses whose message a user can read. Secrets n
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import email.utils
 import logging
@@ -40,6 +41,7 @@ __all__ = (
     "IDEMPOTENT_METHODS",
     "ApiClient",
     "ApiError",
+    "AppClient",
     "AuthError",
     "ConnectionTest",
     "NotFound",
@@ -627,3 +629,20 @@ class ApiClient:
                 ),
                 snippet,
             ) from exc
+
+
+class AppClient(ApiClient, abc.ABC):
+    """The client a connector builds: an :class:`ApiClient` that also answers the connector's option lists and its
+    connection test (the connector asks its own client for both)."""
+
+    async def options(self, kind: str) -> list[Option]:
+        """The choices of the application's live option list ``kind``.
+
+        Raises:
+            KeyError: the application offers no such list (an application offers none unless its client says so).
+        """
+        raise KeyError(f"unknown {self.app_label} option list {kind!r}")
+
+    @abc.abstractmethod
+    async def test(self) -> ConnectionTest:
+        """Whether the connection works, in plain words (never a remote body or a secret)."""

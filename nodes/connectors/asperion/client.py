@@ -25,6 +25,7 @@ from nodes.connectors.base import MemoryTokenStore, TokenStore
 from nodes.connectors.http import (
     ApiClient,
     ApiError,
+    AppClient,
     AuthError,
     ConnectionTest,
     NotFound,
@@ -211,7 +212,7 @@ class AsperionAuth(httpx.Auth):
             yield request
 
 
-class AsperionClient(ApiClient):
+class AsperionClient(AppClient):
     """An Asperion administration.
 
     Args:

@@ -10,7 +10,6 @@ from pydantic import Field, SecretStr
 
 from nodes.connectors.asperion.client import AsperionAuth, AsperionClient, authorize_url, exchange_code
 from nodes.connectors.base import AppConnector, ConnectionRef, Credentials, TokenStore
-from nodes.connectors.http import ConnectionTest, Option
 
 __all__ = ("CONNECTOR", "AsperionConnection", "AsperionConnector", "AsperionCredentials", "AsperionOAuth")
 
@@ -104,12 +103,6 @@ class AsperionConnector(AppConnector[AsperionCredentials, AsperionClient]):
             auth=self.auth(credentials),
             **opts,
         )
-
-    async def options(self, client: Any, kind: str) -> list[Option]:
-        return await self.own(client).options(kind)
-
-    async def test(self, client: Any) -> ConnectionTest:
-        return await self.own(client).test()
 
 
 CONNECTOR = AsperionConnector()

@@ -16,7 +16,14 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from nodes import jsoncodec
-from nodes.connectors.http import ApiClient, ApiError, ConnectionTest, RetryPolicy, Unreachable, plain_http_status
+from nodes.connectors.http import (
+    ApiError,
+    AppClient,
+    ConnectionTest,
+    RetryPolicy,
+    Unreachable,
+    plain_http_status,
+)
 from nodes.paths import get_value
 
 __all__ = ("AUTH_KINDS", "PAGING_STYLES", "ApiKeyHeader", "ApiKeyQuery", "ClientCredentials", "HttpApiClient", "Paging")
@@ -150,7 +157,7 @@ class ClientCredentials(httpx.Auth):
             yield request
 
 
-class HttpApiClient(ApiClient):
+class HttpApiClient(AppClient):
     """A JSON API at ``base_url`` (paths are relative to it; absolute URLs are used as given).
 
     Args:

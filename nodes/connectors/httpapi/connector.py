@@ -9,7 +9,6 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_core import PydanticCustomError
 
 from nodes.connectors.base import AppConnector, ConnectionRef, Credentials, TokenStore
-from nodes.connectors.http import ConnectionTest, Option
 from nodes.connectors.httpapi.client import ApiKeyHeader, ApiKeyQuery, ClientCredentials, HttpApiClient
 
 __all__ = ("CONNECTOR", "HttpApiConnection", "HttpApiConnector", "HttpApiCredentials")
@@ -122,12 +121,6 @@ class HttpApiConnector(AppConnector[HttpApiCredentials, HttpApiClient]):
             secrets=[*secrets, *opts.pop("secrets", ())],
             **opts,
         )
-
-    async def options(self, client: Any, kind: str) -> list[Option]:
-        raise KeyError(kind)  # a generic API offers the canvas no option lists
-
-    async def test(self, client: Any) -> ConnectionTest:
-        return await self.own(client).test()
 
 
 CONNECTOR = HttpApiConnector()

@@ -14,12 +14,11 @@ import httpx
 
 from nodes.connectors.base import plain_http_status
 from nodes.connectors.http import (
-    ApiClient,
     ApiError,
+    AppClient,
     AuthError,
     ConnectionTest,
     NotFound,
-    Option,
     RetryPolicy,
     Unreachable,
     is_loopback,
@@ -47,7 +46,7 @@ class BearerKey(httpx.Auth):
         yield request
 
 
-class MollieClient(ApiClient):
+class MollieClient(AppClient):
     """A Mollie account, through the API v2.
 
     Args:
@@ -186,11 +185,3 @@ class MollieClient(ApiClient):
             )
         mode = "test mode" if self.test_mode else "live"
         return ConnectionTest(True, f"Connected to Mollie ({mode}) at {self.api_url}.", status=response.status_code)
-
-    async def options(self, kind: str) -> list[Option]:
-        """Mollie offers no option lists to the canvas yet.
-
-        Raises:
-            KeyError: always.
-        """
-        raise KeyError(f"unknown Mollie option list {kind!r}")

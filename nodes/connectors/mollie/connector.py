@@ -12,7 +12,6 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
 from nodes.connectors.base import AppConnector, ConnectionRef, Credentials, TokenStore
-from nodes.connectors.http import ConnectionTest, Option
 from nodes.connectors.mollie.client import API_URL, KEY_PREFIXES, BearerKey, MollieClient
 
 __all__ = ("CONNECTOR", "MollieConnection", "MollieConnector", "MollieCredentials")
@@ -65,12 +64,6 @@ class MollieConnector(AppConnector[MollieCredentials, MollieClient]):
         self, credentials: MollieCredentials, *, token_store: TokenStore | None = None, **opts: Any
     ) -> MollieClient:
         return MollieClient(credentials.url, credentials.secret("api_key"), auth=self.auth(credentials), **opts)
-
-    async def options(self, client: Any, kind: str) -> list[Option]:
-        return await self.own(client).options(kind)
-
-    async def test(self, client: Any) -> ConnectionTest:
-        return await self.own(client).test()
 
 
 CONNECTOR = MollieConnector()

@@ -11,8 +11,8 @@ import httpx
 
 from nodes.connectors.base import plain_http_status
 from nodes.connectors.http import (
-    ApiClient,
     ApiError,
+    AppClient,
     AuthError,
     ConnectionTest,
     NotFound,
@@ -91,7 +91,7 @@ def _second_before(stamp: str) -> str:
     return (moment - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-class WooCommerceClient(ApiClient):
+class WooCommerceClient(AppClient):
     """A WooCommerce store's REST API.
 
     Args:

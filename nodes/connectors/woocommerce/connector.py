@@ -10,7 +10,6 @@ import httpx
 from pydantic import Field, SecretStr
 
 from nodes.connectors.base import AppConnector, ConnectionRef, Credentials, TokenStore
-from nodes.connectors.http import ConnectionTest, Option
 from nodes.connectors.woocommerce.client import WooCommerceClient
 
 __all__ = ("CONNECTOR", "WooCommerceConnection", "WooCommerceConnector", "WooCommerceCredentials")
@@ -83,12 +82,6 @@ class WooCommerceConnector(AppConnector[WooCommerceCredentials, WooCommerceClien
             auth=self.auth(credentials),
             **opts,
         )
-
-    async def options(self, client: Any, kind: str) -> list[Option]:
-        return await self.own(client).options(kind)
-
-    async def test(self, client: Any) -> ConnectionTest:
-        return await self.own(client).test()
 
 
 CONNECTOR = WooCommerceConnector()
