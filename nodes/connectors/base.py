@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError, core_schema
 
 from nodes.connectors.http import AppClient, ConnectionTest, Option, is_loopback, plain_http_status
@@ -360,13 +360,26 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
 class ConnectionRef(str, Generic[ClientT_co]):
     """The name of a connection of one application, as a node's config field.
 
-    Subclass per application with ``app`` set (``class AsperionConnection(ConnectionRef[AsperionClient])``); in flow
-    documents it stays a plain string, its JSON Schema carries ``{"ui": {"widget": "connection", "app": ...}}``.
+    Subclass per application with ``app`` and ``field_title`` set
+    (``class AsperionConnection(ConnectionRef[AsperionClient])``); in flow documents it stays a plain string, its
+    JSON Schema carries ``{"ui": {"widget": "connection", "app": ...}}``. A node declares the field with
+    :meth:`field` (``connection: AsperionConnection = AsperionConnection.field("The administration to book in.")``).
     """
 
     app: ClassVar[str] = ""
+    field_title: ClassVar[str] = "Connection"
+    """The form label of a node's field naming such a connection ("Asperion connection")."""
 
     __slots__ = ()
+
+    @classmethod
+    def field(cls, description: str) -> Any:
+        """A node's config field naming a connection of this application; by default the one named after it.
+
+        Args:
+            description: what the node does with the connection ("The store to write to.").
+        """
+        return Field(cls(cls.app), title=cls.field_title, description=description)
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:

@@ -36,9 +36,7 @@ NEW_DEBTOR = "(new debtor)"
 class LookupDebtorConfig(NodeConfig):
     """Settings of the debtor lookup (mappings.md step 3)."""
 
-    connection: AsperionConnection = Field(
-        AsperionConnection("asperion"), title="Asperion connection", description="The connection to look debtors up in."
-    )
+    connection: AsperionConnection = AsperionConnection.field("The connection to look debtors up in.")
     match_key: str = Field(
         "billing.email",
         title="Match on",

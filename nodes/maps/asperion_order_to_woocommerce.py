@@ -38,14 +38,8 @@ REFERENCE_KEY = "_asperion_order_id"
 class AsperionOrderSettings(NodeConfig):
     """Settings of the Asperion order → WooCommerce order map."""
 
-    connection: AsperionConnection = Field(
-        AsperionConnection("asperion"), title="Asperion connection", description="Read for debtors and articles."
-    )
-    woocommerce_connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"),
-        title="WooCommerce connection",
-        description="Read to find products by SKU.",
-    )
+    connection: AsperionConnection = AsperionConnection.field("Read for debtors and articles.")
+    woocommerce_connection: WooCommerceConnection = WooCommerceConnection.field("Read to find products by SKU.")
     status_map: CodeTable = Field(
         default_factory=lambda: {"open": "processing", "delivered": "completed", "invoiced": "completed"},
         title="Order status per Asperion status",

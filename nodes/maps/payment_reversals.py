@@ -55,10 +55,8 @@ def _share(
 class ReversalSettings(PaymentSettings):
     """Payment settings plus how refunds and reversals are described."""
 
-    woocommerce_connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"),
-        title="WooCommerce connection",
-        description="Read to fetch an order's refunds (their dates).",
+    woocommerce_connection: WooCommerceConnection = WooCommerceConnection.field(
+        "Read to fetch an order's refunds (their dates)."
     )
     refund_description_template: str = Field(
         "Refund {refund} of WooCommerce order {number} paid back",

@@ -28,11 +28,7 @@ DEFAULT_TAX_CLASS_RATES: dict[str, str] = {"standard": "21", "reduced-rate": "9"
 class ArticleSettings(NodeConfig):
     """Settings of the product → article map."""
 
-    connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"),
-        title="WooCommerce connection",
-        description="Read for the store's 'prices entered with tax'.",
-    )
+    connection: WooCommerceConnection = WooCommerceConnection.field("Read for the store's 'prices entered with tax'.")
     prices_include_tax: Literal["store", "yes", "no"] = Field(
         "store",
         title="Prices include VAT",

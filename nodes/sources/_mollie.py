@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from nodes.base import NodeConfig, Record, SourceNode
 from nodes.connectors.mollie import MollieClient, MollieConnection
 from nodes.sources._common import CursorTracker, effective_limit, gmt_stamp, shift
@@ -28,9 +26,7 @@ MARGIN = timedelta(days=31)
 class MollieSourceConfig(NodeConfig):
     """What every Mollie source's settings start with: the account to read from."""
 
-    connection: MollieConnection = Field(
-        MollieConnection("mollie"), title="Mollie connection", description="The Mollie account to read from."
-    )
+    connection: MollieConnection = MollieConnection.field("The Mollie account to read from.")
 
 
 class MollieSource(SourceNode):

@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from nodes.base import NodeConfig, Record, SourceNode
 from nodes.connectors.woocommerce import WooCommerceClient, WooCommerceConnection
 from nodes.sources._common import (
@@ -36,9 +34,7 @@ _INCLUDE_CHUNK = 100
 class WooCommerceSourceConfig(NodeConfig):
     """What every WooCommerce source's settings start with: the store to read from."""
 
-    connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to read from."
-    )
+    connection: WooCommerceConnection = WooCommerceConnection.field("The store to read from.")
 
 
 class WooCommerceSource(SourceNode):

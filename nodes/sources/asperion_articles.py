@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
 from nodes.base import Kind, NodeConfig, Port, Record, SourceNode
 from nodes.connectors.asperion import AsperionConnection
 from nodes.sources._common import (
@@ -30,9 +28,7 @@ __all__ = ("ArticlesConfig", "ArticlesSource", "article_record")
 class ArticlesConfig(NodeConfig):
     """Settings of the articles source."""
 
-    connection: AsperionConnection = Field(
-        AsperionConnection("asperion"), title="Asperion connection", description="The administration to read from."
-    )
+    connection: AsperionConnection = AsperionConnection.field("The administration to read from.")
     incremental: bool = incremental_field(False, "articles")
     amount_per_run: int | None = amount_field()
 

@@ -23,9 +23,7 @@ Status = Literal["open", "delivered", "invoiced"]
 class SalesOrdersConfig(NodeConfig):
     """Settings of the sales orders source."""
 
-    connection: AsperionConnection = Field(
-        AsperionConnection("asperion"), title="Asperion connection", description="The administration to read from."
-    )
+    connection: AsperionConnection = AsperionConnection.field("The administration to read from.")
     statuses: list[Status] = Field(
         default_factory=lambda: list[Status](("open",)),
         title="Statuses",

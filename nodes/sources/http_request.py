@@ -23,9 +23,7 @@ __all__ = ("HttpGetConfig", "HttpGetSource")
 class HttpGetConfig(NodeConfig):
     """What to read from the API and how to page through it."""
 
-    connection: HttpApiConnection = Field(
-        HttpApiConnection("httpapi"), title="HTTP API connection", description="The API to read from."
-    )
+    connection: HttpApiConnection = HttpApiConnection.field("The API to read from.")
     path: str = Field(
         "", title="URL", description="The address to GET, relative to the connection's base URL (e.g. orders)."
     )

@@ -11,8 +11,6 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from nodes.base import Delivery, Kind, NodeConfig, Record, TargetNode
 from nodes.connectors.asperion import AsperionClient, AsperionConnection, lines_of
 from nodes.connectors.http import NotFound
@@ -34,9 +32,7 @@ def _date(record: Record) -> str:
 class AsperionConfig(NodeConfig):
     """Settings of a target that only needs the Asperion connection."""
 
-    connection: AsperionConnection = Field(
-        AsperionConnection("asperion"), title="Asperion connection", description="The administration to book in."
-    )
+    connection: AsperionConnection = AsperionConnection.field("The administration to book in.")
 
 
 class AsperionDocumentTarget(TargetNode):

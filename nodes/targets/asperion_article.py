@@ -35,9 +35,7 @@ DEFAULT_OWNERSHIP: dict[str, Ownership] = {
 class ArticleConfig(NodeConfig):
     """Settings of the article target."""
 
-    connection: AsperionConnection = Field(
-        AsperionConnection("asperion"), title="Asperion connection", description="The administration to write to."
-    )
+    connection: AsperionConnection = AsperionConnection.field("The administration to write to.")
     ownership: dict[str, Ownership] = Field(
         default_factory=lambda: dict(DEFAULT_OWNERSHIP),
         title="Who owns each field",

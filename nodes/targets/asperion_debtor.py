@@ -17,9 +17,7 @@ __all__ = ("DebtorConfig", "DebtorTarget")
 class DebtorConfig(NodeConfig):
     """Settings of the debtor target."""
 
-    connection: AsperionConnection = Field(
-        AsperionConnection("asperion"), title="Asperion connection", description="The administration to write to."
-    )
+    connection: AsperionConnection = AsperionConnection.field("The administration to write to.")
     always_update: bool = Field(
         True,
         title="Always update",

@@ -24,9 +24,7 @@ __all__ = ("HttpSendConfig", "HttpSendTarget")
 class HttpSendConfig(NodeConfig):
     """Where and how each record is sent."""
 
-    connection: HttpApiConnection = Field(
-        HttpApiConnection("httpapi"), title="HTTP API connection", description="The API to send to."
-    )
+    connection: HttpApiConnection = HttpApiConnection.field("The API to send to.")
     method: Literal["POST", "PUT", "PATCH", "DELETE"] = Field("POST", title="Method", description="The HTTP method.")
     path: str = Field(
         title="URL",

@@ -20,9 +20,7 @@ _NEVER_UPDATED = frozenset({"id", "email", "password", "username", "role", "date
 class CustomerConfig(NodeConfig):
     """Settings of the customer target."""
 
-    connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to write to."
-    )
+    connection: WooCommerceConnection = WooCommerceConnection.field("The store to write to.")
     update_existing: bool = Field(
         True,
         title="Update existing customers",

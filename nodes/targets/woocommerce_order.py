@@ -29,9 +29,7 @@ _NUMBER_KEY = "_asperion_order_number"
 class OrderConfig(NodeConfig):
     """Settings of the order target."""
 
-    connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to write to."
-    )
+    connection: WooCommerceConnection = WooCommerceConnection.field("The store to write to.")
     reference_meta_key: str = Field(
         "_asperion_order_id",
         title="Reference meta key",

@@ -18,9 +18,7 @@ __all__ = ("OrderStatusConfig", "OrderStatusTarget", "order_id_of")
 class OrderStatusConfig(NodeConfig):
     """Settings of the order status target."""
 
-    connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to write to."
-    )
+    connection: WooCommerceConnection = WooCommerceConnection.field("The store to write to.")
     status: str = Field(
         "completed",
         title="New status",

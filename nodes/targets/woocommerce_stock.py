@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from nodes.base import Delivery, Kind, NodeConfig, Port, Record, RecordFailed, SkipRecord, TargetNode
 from nodes.connectors.http import NotFound
 from nodes.connectors.woocommerce import WooCommerceConnection
@@ -29,9 +27,7 @@ _FIELDS = "id,sku,parent_id,type,manage_stock,stock_quantity,virtual,downloadabl
 class StockConfig(NodeConfig):
     """Settings of the stock target."""
 
-    connection: WooCommerceConnection = Field(
-        WooCommerceConnection("woocommerce"), title="WooCommerce connection", description="The store to write to."
-    )
+    connection: WooCommerceConnection = WooCommerceConnection.field("The store to write to.")
 
 
 def _int(value: Any, name: str) -> int:

@@ -47,6 +47,7 @@ class AsperionConnection(ConnectionRef[AsperionClient]):
     """The name of an Asperion connection (a node's config field)."""
 
     app = "asperion"
+    field_title = "Asperion connection"
 
 
 class AsperionOAuth:

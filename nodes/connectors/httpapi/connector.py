@@ -80,6 +80,7 @@ class HttpApiConnection(ConnectionRef[HttpApiClient]):
     """The name of a generic HTTP API connection (a node's config field)."""
 
     app = "httpapi"
+    field_title = "HTTP API connection"
 
 
 class HttpApiConnector(AppConnector[HttpApiCredentials, HttpApiClient]):

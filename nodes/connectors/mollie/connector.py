@@ -46,6 +46,7 @@ class MollieConnection(ConnectionRef[MollieClient]):
     """The name of a Mollie connection (a node's config field)."""
 
     app = "mollie"
+    field_title = "Mollie connection"
 
 
 class MollieConnector(AppConnector[MollieCredentials, MollieClient]):

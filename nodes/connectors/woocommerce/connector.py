@@ -35,6 +35,7 @@ class WooCommerceConnection(ConnectionRef[WooCommerceClient]):
     """The name of a WooCommerce connection (a node's config field)."""
 
     app = "woocommerce"
+    field_title = "WooCommerce connection"
 
 
 @dataclass(frozen=True)
