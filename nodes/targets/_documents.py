@@ -69,15 +69,20 @@ class AsperionDocumentTarget(TargetNode):
     def check(self, payload: Mapping[str, Any]) -> None:
         """Extra validation of the payload (raise :class:`~nodes.base.RecordFailed`)."""
 
-    async def find_existing(self, record: Record) -> str | None:
-        """The id of the document whose description equals the record's, exactly."""
+    async def find_document(self, record: Record) -> Mapping[str, Any] | None:
+        """The document whose description equals the record's, exactly (the search itself matches "contains")."""
         description = _description(record)
         if not description:
             return None
         found = await self.find(self.ctx.client(self.config.connection), record, description)
         if found is None or str(found.get("description") or "").strip() != description:
             return None
-        return str(found["id"])
+        return found
+
+    async def find_existing(self, record: Record) -> str | None:
+        """The id of the document whose description equals the record's, exactly."""
+        found = await self.find_document(record)
+        return None if found is None else str(found["id"])
 
     def same_document(self, record: Record, document: Mapping[str, Any]) -> bool:
         """Whether a listed document with the record's description is the record's (a subclass compares more)."""

@@ -80,11 +80,8 @@ class SalesOrderTarget(AsperionDocumentTarget):
 
     async def find_existing(self, record: Record) -> str | None:
         """The existing order's id when it is in step; None (and a note for :meth:`send`) when it must change."""
-        description = str(record.data.get("description") or "").strip()
-        if not description:
-            return None
-        found = await self.find(self.ctx.client(self.config.connection), record, description)
-        if found is None or str(found.get("description") or "").strip() != description:
+        found = await self.find_document(record)
+        if found is None:
             return None
         number = found.get("orderNumber") or found["id"]
         now = str(found.get("status") or "open").lower()
