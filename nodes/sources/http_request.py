@@ -15,7 +15,8 @@ from pydantic import Field, field_validator
 from nodes.base import ANY, Kind, NodeConfig, Port, Record, SourceNode
 from nodes.connectors.httpapi import HttpApiConnection, Paging
 from nodes.connectors.httpapi.client import PagingStyle
-from nodes.paths import checked_path, get_value, get_values
+from nodes.paths import checked_path
+from nodes.sources._json import items_of, record_of
 
 __all__ = ("HttpGetConfig", "HttpGetSource")
 
@@ -78,19 +79,10 @@ class HttpGetSource(SourceNode):
     config: HttpGetConfig
 
     def _items(self, body: Any) -> list[Any]:
-        path = self.config.records_path
-        if not path:
-            return list(body) if isinstance(body, list) else []
-        values = get_values(body, path)
-        if len(values) == 1 and isinstance(values[0], list):
-            return list(values[0])
-        return values
+        return items_of(body, self.config.records_path, whole=False)
 
     def _record(self, item: Any, number: int) -> Record:
-        data = item if isinstance(item, dict) else {"value": item}
-        own = get_value(data, self.config.key_path) if self.config.key_path else None
-        key = str(own) if own not in (None, "") else f"#{number}"
-        return Record(key=key, source_id=f"http:{key}", data=data)
+        return record_of(item, self.config.key_path, f"#{number}", "http")
 
     async def read(self) -> AsyncIterator[list[Record]]:
         """The records, a page at a time."""

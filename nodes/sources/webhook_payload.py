@@ -13,12 +13,12 @@ source does not read by id: a record that failed is not retried by a later run (
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from pydantic import Field, field_validator
 
 from nodes.base import ANY, Kind, NodeConfig, Port, Record, SourceNode
-from nodes.paths import checked_path, get_value, get_values
+from nodes.paths import checked_path
+from nodes.sources._json import items_of, record_of
 
 __all__ = ("PAYLOAD_PARAM", "WebhookPayloadConfig", "WebhookPayloadSource")
 
@@ -54,23 +54,14 @@ class WebhookPayloadSource(SourceNode):
 
     config: WebhookPayloadConfig
 
-    def _items(self, payload: Any) -> list[Any]:
-        if self.config.records_path:
-            values = get_values(payload, self.config.records_path)
-            return list(values[0]) if len(values) == 1 and isinstance(values[0], list) else values
-        return list(payload) if isinstance(payload, list) else [payload]
-
     async def read(self) -> AsyncIterator[list[Record]]:
         """One page per delivered payload."""
         payloads = self.ctx.params.get(PAYLOAD_PARAM) or []
         number = 0
         for payload in payloads:
             records = []
-            for item in self._items(payload):
+            for item in items_of(payload, self.config.records_path, whole=True):
                 number += 1
-                data = item if isinstance(item, dict) else {"value": item}
-                own = get_value(data, self.config.key_path) if self.config.key_path else None
-                key = str(own) if own not in (None, "") else f"{self.ctx.run_id}#{number}"
-                records.append(Record(key=key, source_id=f"webhook:{key}", data=data))
+                records.append(record_of(item, self.config.key_path, f"{self.ctx.run_id}#{number}", "webhook"))
             if records:
                 yield records
