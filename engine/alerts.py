@@ -328,13 +328,7 @@ async def _lag(db: Database, flow: Flow, document: dict[str, Any], rules: AlertR
 async def evaluate(db: Database, flow: Flow, rules: AlertRules, since: datetime, now: datetime) -> list[Finding]:
     """Every enabled rule's finding for ``flow`` between ``since`` and ``now``."""
     async with db.session() as session:
-        document = (
-            await session.execute(
-                select(FlowVersion.document).where(
-                    FlowVersion.flow_id == flow.id, FlowVersion.number == flow.current_version
-                )
-            )
-        ).scalar() or {}
+        document = await session.scalar(select(FlowVersion.document).where(FlowVersion.current_of(flow))) or {}
     checks: list[Any] = []
     if rules.run_failed:
         checks.append(_failed_runs(db, flow, since, now))

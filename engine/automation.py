@@ -156,13 +156,7 @@ async def apply_automation(db: Database, flow_id: str, change: dict[str, Any]) -
 
 async def _sources(db: Database, flow: Flow) -> list[dict[str, Any]]:
     async with db.session() as session:
-        document = (
-            await session.execute(
-                select(FlowVersion.document).where(
-                    FlowVersion.flow_id == flow.id, FlowVersion.number == flow.current_version
-                )
-            )
-        ).scalar() or {}
+        document = await session.scalar(select(FlowVersion.document).where(FlowVersion.current_of(flow))) or {}
     from nodes.registry import get_node_type
 
     sources = []

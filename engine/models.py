@@ -22,8 +22,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = (
     "ApiToken",
@@ -195,6 +197,11 @@ class FlowVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     flow: Mapped[Flow] = relationship(back_populates="versions")
+
+    @classmethod
+    def current_of(cls, flow: Flow) -> ColumnElement[bool]:
+        """The condition that picks ``flow``'s current version (``select(FlowVersion).where(...)``)."""
+        return and_(cls.flow_id == flow.id, cls.number == flow.current_version)
 
 
 class Run(Base):
