@@ -84,3 +84,15 @@ async def test_erase_and_health(client: httpx.AsyncClient, tmp_path: Path) -> No
     assert report.status_code == 200 and report.json()["entries"] == 0
     health = (await client.get("/api/health/flows")).json()
     assert health["flows"][0]["name"] == "test flow" and health["queue_depth"] >= 0
+
+
+async def test_webhook_registration_answers_plainly(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    missing = await client.post("/api/flows/nope/automation/webhook")
+    assert missing.status_code == 404
+    assert (await client.delete("/api/flows/nope/automation/webhook")).status_code == 404
+    flow_id = await _flow(client, tmp_path)  # reads a file: there is no store to register webhooks at
+    refused = await client.post(f"/api/flows/{flow_id}/automation/webhook")
+    assert refused.status_code == 400
+    assert refused.json()["detail"].startswith("the webhook could not be registered: ")
+    removed = await client.delete(f"/api/flows/{flow_id}/automation/webhook")
+    assert removed.status_code == 200 and removed.json() == {"removed": []}

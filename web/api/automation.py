@@ -13,6 +13,8 @@ from web.api.errors import bad_request, conflict, not_found
 from web.api.params import IsoDateTime, SafeText
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from engine.db import Database
 
 __all__ = ("ROUTES", "AutomationController", "PrivacyController")
@@ -71,6 +73,18 @@ def _user_email(request: Request[Any, Any, Any]) -> str | None:
     return getattr(request.scope.get("user"), "email", None)
 
 
+async def _change_webhooks(change: Awaitable[dict[str, Any]], done: str) -> dict[str, Any]:
+    """The answer of a change to a flow's webhooks at the store: 404 for an unknown flow, 400 when it failed."""
+    from nodes.connectors.http import ApiError
+
+    try:
+        return await change
+    except store.NotFound as exc:
+        raise not_found(str(exc)) from exc
+    except (LookupError, ValueError, ApiError) as exc:
+        raise bad_request(f"the webhook could not be {done}: {exc}") from exc
+
+
 class AutomationController(Controller):
     path = "/api/flows/{flow_id:str}/automation"
     tags = ["automation"]
@@ -103,26 +117,15 @@ class AutomationController(Controller):
     async def register(self, db: Database, flow_id: str) -> dict[str, Any]:
         """Create (or re-activate) the flow's webhooks on its WooCommerce store."""
         from engine.webhooks import register_webhooks
-        from nodes.connectors.http import ApiError
 
-        try:
-            return await register_webhooks(db, flow_id)
-        except store.NotFound as exc:
-            raise not_found(str(exc)) from exc
-        except (LookupError, ValueError, ApiError) as exc:
-            raise bad_request(f"the webhook could not be registered: {exc}") from exc
+        return await _change_webhooks(register_webhooks(db, flow_id), "registered")
 
     @delete("/webhook", operation_id="UnregisterWebhook", status_code=200)
     async def unregister(self, db: Database, flow_id: str) -> dict[str, Any]:
+        """Remove the flow's webhooks from its WooCommerce store."""
         from engine.webhooks import unregister_webhooks
-        from nodes.connectors.http import ApiError
 
-        try:
-            return await unregister_webhooks(db, flow_id)
-        except store.NotFound as exc:
-            raise not_found(str(exc)) from exc
-        except (LookupError, ValueError, ApiError) as exc:
-            raise bad_request(f"the webhook could not be removed: {exc}") from exc
+        return await _change_webhooks(unregister_webhooks(db, flow_id), "removed")
 
     @get("/webhook", operation_id="WebhookStatus")
     async def webhook(self, db: Database, flow_id: str, live: FromQuery[bool] = False) -> dict[str, Any]:
