@@ -33,6 +33,7 @@ __all__ = (
     "get_flow",
     "get_version",
     "list_connections",
+    "list_runs",
     "list_versions",
     "restore_version",
     "save_connection",
@@ -311,3 +312,25 @@ async def start_correction_run(db: Database, entry_id: int, *, created_by: str |
         raise NotFound("This record is not waiting for a correction.")
     params = {"record_ids": [entry.source_id], "book_corrections": [entry.source_id]}
     return await start_flow_run(db, entry.flow_id, trigger="retry", params=params, created_by=created_by)
+
+
+# ---- runs ----------------------------------------------------------------------------------------------------
+
+
+async def list_runs(
+    db: Database, *, flow_id: str | None = None, status: str | None = None, page: int = 1, per_page: int = 50
+) -> tuple[int, list[Run]]:
+    """How many runs there are of the flow (or all) with the status (or any), and page ``page`` of them, newest
+    first."""
+    stmt = select(Run)
+    count = select(func.count(Run.id))
+    if flow_id:
+        stmt, count = stmt.where(Run.flow_id == flow_id), count.where(Run.flow_id == flow_id)
+    if status:
+        stmt, count = stmt.where(Run.status == status), count.where(Run.status == status)
+    async with db.session() as session:
+        total = int((await session.execute(count)).scalar_one())
+        found = await session.execute(
+            stmt.order_by(Run.created_at.desc()).offset((page - 1) * per_page).limit(per_page)
+        )
+        return total, list(found.scalars())

@@ -133,6 +133,12 @@ async def test_run_logs_entry_journey_and_retry(client: httpx.AsyncClient, tmp_p
     assert retry.json()["params"]["record_ids"] == ["item:4"]
     retried = await _wait_run(client, retry.json()["id"])
     assert retried["counts"]["read"] == 1 and retried["counts"]["failed"] == 1
+    listed = (await client.get("/api/runs", params={"flow_id": flow_id})).json()
+    assert listed["total"] == 2 and [r["id"] for r in listed["runs"]] == [retried["id"], run["id"]]
+    only = (await client.get("/api/runs", params={"flow_id": flow_id, "status": retried["status"]})).json()
+    assert only["total"] == 1 and [r["id"] for r in only["runs"]] == [retried["id"]]
+    second = (await client.get("/api/runs", params={"flow_id": flow_id, "per_page": 1, "page": 2})).json()
+    assert second["total"] == 2 and [r["id"] for r in second["runs"]] == [run["id"]]
 
 
 async def test_sse_stream_sends_entries_and_closes(client: httpx.AsyncClient, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine import store
 from engine.models import LogEntry, Run, RunStatus
@@ -100,20 +100,8 @@ class RunController(Controller):
         per_page: PerPage = 50,
     ) -> dict[str, Any]:
         """Runs, newest first, per flow or overall."""
-        stmt = select(Run)
-        count = select(func.count(Run.id))
-        if flow_id:
-            stmt, count = stmt.where(Run.flow_id == flow_id), count.where(Run.flow_id == flow_id)
-        if status:
-            stmt, count = stmt.where(Run.status == status), count.where(Run.status == status)
-        async with db.session() as session:
-            total = (await session.execute(count)).scalar_one()
-            runs = (
-                await session.execute(
-                    stmt.order_by(Run.created_at.desc()).offset((page - 1) * per_page).limit(per_page)
-                )
-            ).scalars()
-            return {"total": total, "page": page, "runs": [run_view(r) for r in runs]}
+        total, runs = await store.list_runs(db, flow_id=flow_id, status=status, page=page, per_page=per_page)
+        return {"total": total, "page": page, "runs": [run_view(r) for r in runs]}
 
     @get("/runs/{run_id:str}", operation_id="GetRun")
     async def get_run(self, db: NamedDependency[Database], run_id: FromPath[str]) -> dict[str, Any]:

@@ -315,19 +315,8 @@ async def _runs_page(
     request: Request[Any, Any, Any], db: Database, flow_id: str | None, status: str | None, page: int
 ) -> Response[str]:
     page = max(1, page)
-    stmt = select(Run)
-    count = select(func.count(Run.id))
-    if flow_id:
-        stmt, count = stmt.where(Run.flow_id == flow_id), count.where(Run.flow_id == flow_id)
-    if status:
-        stmt, count = stmt.where(Run.status == status), count.where(Run.status == status)
+    total, runs = await store.list_runs(db, flow_id=flow_id, status=status, page=page, per_page=PAGE)
     async with db.session() as session:
-        total = int((await session.execute(count)).scalar_one())
-        runs = list(
-            (
-                await session.execute(stmt.order_by(Run.created_at.desc()).offset((page - 1) * PAGE).limit(PAGE))
-            ).scalars()
-        )
         ids = {r.flow_id for r in runs if r.flow_id}
         names = (
             dict((await session.execute(select(Flow.id, Flow.name).where(Flow.id.in_(ids)))).tuples().all())
