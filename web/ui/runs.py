@@ -183,8 +183,16 @@ async def test_result(request: Request[Any, Any, Any], db: Database, run_id: str
 # ---- run page ---------------------------------------------------------------------------------------------------
 
 
-def _filters(status: str | None, node: str | None, q: str | None) -> dict[str, str]:
-    return {k: v for k, v in {"status": status, "node": node, "q": q}.items() if v}
+async def _log_page(
+    db: Database, run_id: str, status: str | None, node: str | None, q: str | None, before_id: int | None
+) -> dict[str, Any]:
+    """One page of a run's log, newest first, as the run page and its table fragment show it: the entries, whether
+    more follow, the filters in force and where the page starts."""
+    entries = await query_logs(
+        db, run_id, status=status or None, node=node or None, q=q or None, before_id=before_id, limit=PAGE + 1
+    )
+    filters = {k: v for k, v in {"status": status, "node": node, "q": q}.items() if v}
+    return {"entries": entries[:PAGE], "more": len(entries) > PAGE, "filters": filters, "before_id": before_id}
 
 
 @get("/runs/{run_id:str}")
@@ -201,21 +209,17 @@ async def run_page(
     async with db.session() as session:
         flow = await session.get(Flow, run.flow_id) if run.flow_id else None
         last_id = (await session.execute(select(func.max(LogEntry.id)).where(LogEntry.run_id == run_id))).scalar()
-    entries = await query_logs(db, run_id, status=status, node=node, q=(q or None), before_id=before_id, limit=PAGE + 1)
     nodes = [str(n.get("id")) for n in (run.document or {}).get("nodes", [])]
     return render(
         request,
         "run.html",
         run=run,
         flow=flow,
-        entries=entries[:PAGE],
-        more=len(entries) > PAGE,
-        filters=_filters(status, node, q),
+        **await _log_page(db, run_id, status, node, q, before_id),
         nodes=nodes,
         statuses=STATUSES,
         last_id=last_id or 0,
         live=run.status not in RunStatus.FINISHED,
-        before_id=before_id,
         steps=step_names(request, run.document),
     )
 
@@ -232,17 +236,11 @@ async def run_rows(
 ) -> Response[str]:
     """One page of the log table (filters and paging), newest first."""
     run = await _run(db, run_id)
-    entries = await query_logs(
-        db, run_id, status=status or None, node=node or None, q=(q or None), before_id=before_id, limit=PAGE + 1
-    )
     return render(
         request,
         "fragments/log_page.html",
         run=run,
-        entries=entries[:PAGE],
-        more=len(entries) > PAGE,
-        filters=_filters(status, node, q),
-        before_id=before_id,
+        **await _log_page(db, run_id, status, node, q, before_id),
         live=run.status not in RunStatus.FINISHED,
         steps=step_names(request, run.document),
     )
