@@ -313,15 +313,15 @@ async def wizard_flows(
     """Step 3: which flows."""
     if not woo or not asp:
         return redirect(request, _url("/wizard/asperion" if woo else "/wizard", woo=woo))
+    return _flows_page(request, {"woo": woo, "asp": asp, "batch": batch}, list(t or []))
+
+
+def _flows_page(
+    request: Request[Any, Any, Any], state: dict[str, str], chosen: list[str], error: str | None = None
+) -> Response[str]:
+    """Step 3 with the templates to choose from, the ones chosen and what is wrong with the choice."""
     return render(
-        request,
-        "wizard.html",
-        step=3,
-        steps=STEPS,
-        state={"woo": woo, "asp": asp, "batch": batch},
-        templates=_templates(),
-        chosen=list(t or []),
-        error=None,
+        request, "wizard.html", step=3, steps=STEPS, state=state, templates=_templates(), chosen=chosen, error=error
     )
 
 
@@ -403,16 +403,7 @@ async def wizard_questions_page(
     chosen = [name for name in (t or []) if name in known]
     error = _choice_problem(chosen)
     if error:
-        return render(
-            request,
-            "wizard.html",
-            step=3,
-            steps=STEPS,
-            state={"woo": woo, "asp": asp, "batch": batch},
-            templates=_templates(),
-            chosen=chosen,
-            error=error,
-        )
+        return _flows_page(request, {"woo": woo, "asp": asp, "batch": batch}, chosen, error)
     state = {"woo": woo, "asp": asp, "batch": batch or uuid.uuid4().hex}
     return await _questions_page(request, db, state, chosen)
 
