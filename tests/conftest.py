@@ -150,3 +150,17 @@ async def api_client(app: Any) -> AsyncIterator[Any]:
     finally:
         stop.set()
         await asyncio.wait_for(holder, 30)
+
+
+@pytest.fixture
+async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """The whole app (migration, embedded worker, no Redis, no demo) on a fresh SQLite file, as an API client logged
+    in with a token (see :func:`api_client`)."""
+    from engine.settings import Settings
+    from web.app import create_app
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("KOPPEL_DEMO", raising=False)
+    async with api_client(create_app(Settings.from_env())) as test_client:
+        yield test_client

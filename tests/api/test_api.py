@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 import tests.engine.fakes as fakes
-from engine.settings import Settings
 from nodes.registry import register
-from tests.conftest import api_client
-from web.app import create_app
 
 for _cls in (fakes.FakeSource, fakes.FakeFilter, fakes.FakeMap, fakes.FakeTarget):
     register(_cls)
-
-
-@pytest.fixture
-async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan (migration, embedded worker) in this test's own event loop (see ``api_client``)."""
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.delenv("KOPPEL_DEMO", raising=False)
-    async with api_client(create_app(Settings.from_env())) as test_client:
-        yield test_client
 
 
 async def test_health_needs_no_login(client: httpx.AsyncClient) -> None:

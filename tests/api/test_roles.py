@@ -5,28 +5,13 @@ API tokens carry a role (never above their user's) and an expiry; invitations wo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import update
 
 from engine.models import ApiToken, utcnow
-from engine.settings import Settings
-from tests.conftest import api_client
-from web.app import create_app
 from web.auth import create_api_token, create_user
-
-
-@pytest.fixture
-async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.delenv("KOPPEL_DEMO", raising=False)
-    async with api_client(create_app(Settings.from_env())) as test_client:
-        yield test_client
 
 
 def _as(token: str) -> dict[str, str]:

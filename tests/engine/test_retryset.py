@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 import tests.engine.fakes as fakes
@@ -19,13 +17,10 @@ from engine.db import Database
 from engine.models import Cursor, LogEntry, RetryRecord, Run
 from engine.retryset import RetryPolicy
 from engine.service import execute_run
-from engine.settings import Settings
 from nodes.base import Delivery, Record
 from nodes.connectors.http import ServerError, Unreachable
 from nodes.registry import register
-from tests.conftest import api_client
 from tests.engine.test_runner import delivered, entries, run_document
-from web.app import create_app
 
 
 class FlakyTarget(fakes.FakeTarget):
@@ -155,15 +150,6 @@ async def test_after_the_allowed_attempts_the_record_goes_to_the_inbox(db: Datab
     assert "503" in last.message and "gave up after 3 automatic attempts" in last.message
     refused = next(e for e in open_failures if e.source_id == "item:6")
     assert "refuses" in refused.message and "retried" not in refused.message
-
-
-@pytest.fixture
-async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.delenv("KOPPEL_DEMO", raising=False)
-    async with api_client(create_app(Settings.from_env())) as test_client:
-        yield test_client
 
 
 async def _run_to_end(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 import tests.engine.fakes as fakes
-from engine.settings import Settings
-from tests.conftest import api_client
-from web.app import create_app
-
-
-@pytest.fixture
-async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.delenv("KOPPEL_DEMO", raising=False)
-    async with api_client(create_app(Settings.from_env())) as test_client:
-        yield test_client
 
 
 async def _flow(client: httpx.AsyncClient, tmp_path: Path) -> str:

@@ -3,22 +3,17 @@ trigger) never stops the other flows' schedules, their webhook deliveries or the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 
 import tests.engine.fakes as fakes
 from engine.db import Database
 from engine.models import Flow, Run, User, WebhookDelivery
 from engine.schedules import Schedule, cron_problem, scheduler_tick, schedules_of
-from engine.settings import Settings
-from tests.conftest import api_client
 from tests.triggers.conftest import fake_queue, make_flow
-from web.app import create_app
 
 
 def test_a_cron_that_never_fires_is_not_a_schedule() -> None:
@@ -63,15 +58,6 @@ async def test_a_broken_trigger_in_the_database_does_not_stop_other_flows(db: Da
 
     later = datetime.now(UTC) + timedelta(seconds=61)
     assert len(await fire_due(db, now=later, queue=queue)) == 1
-
-
-@pytest.fixture
-async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.delenv("KOPPEL_DEMO", raising=False)
-    async with api_client(create_app(Settings.from_env())) as test_client:
-        yield test_client
 
 
 async def _flow(client: httpx.AsyncClient, tmp_path: Path) -> str:
