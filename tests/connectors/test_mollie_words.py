@@ -8,34 +8,23 @@ import pytest
 
 from engine.templates import TEMPLATE_INFO
 from nodes.connectors.mollie import CONNECTOR
-from nodes.registry import get_node_type
-from web.i18n import HERE, catalogue, contributed_catalogues, translate
+from tests.words import connection_form_words, node_form_words, untranslated
+from web.i18n import HERE, catalogue, contributed_catalogues
 
 MOLLIE_NODES = ("mollie.settlements", "mollie.payments", "map.mollie_settlement_to_mutation")
 SAME_IN_DUTCH = {"Mollie"}
 
 
-def _untranslated(texts: list[str]) -> list[str]:
-    return [t for t in texts if t and t not in SAME_IN_DUTCH and translate("nl", t) == t]
-
-
 @pytest.mark.parametrize("node_type", MOLLIE_NODES)
 def test_node_form_reads_in_dutch(node_type: str) -> None:
-    cls = get_node_type(node_type)
-    assert cls is not None
-    texts = [cls.title, cls.description]
-    for field in cls.config_model.model_fields.values():
-        texts += [field.title or "", field.description or ""]
-    assert _untranslated(texts) == []
+    assert untranslated(node_form_words(node_type), SAME_IN_DUTCH) == []
 
 
 def test_connection_form_and_template_read_in_dutch() -> None:
-    texts = [CONNECTOR.label, CONNECTOR.description]
-    for field in CONNECTOR.fields:
-        texts += [field.label, field.help]
+    texts = connection_form_words(CONNECTOR)
     info = TEMPLATE_INFO["mollie-settlements-to-bank"]
     texts += [info["title"], info["description"], *(q["question"] for q in info["questions"])]
-    assert _untranslated(texts) == []
+    assert untranslated(texts, SAME_IN_DUTCH) == []
 
 
 def test_the_words_come_from_the_package_not_from_the_ui_catalogue() -> None:

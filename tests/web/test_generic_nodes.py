@@ -11,35 +11,23 @@ import pytest
 from engine.flow import validate_flow
 from nodes.connectors.httpapi import CONNECTOR
 from nodes.maps.generic import FieldMapping
-from nodes.registry import get_node_type
 from tests.web.conftest import Site
-from web.i18n import translate
+from tests.words import connection_form_words, node_form_words, untranslated
 
 GENERIC_NODES = ("http.get", "http.send", "webhook.payload", "email.send")
 SAME_IN_DUTCH = {"URL", "Scope", "Client secret"}  # the UI catalogue keeps "Client secret" as is
 
 
-def _untranslated(texts: list[str]) -> list[str]:
-    return [t for t in texts if t and t not in SAME_IN_DUTCH and translate("nl", t) == t]
-
-
 @pytest.mark.parametrize("node_type", GENERIC_NODES)
 def test_node_form_words_read_in_dutch(node_type: str) -> None:
-    cls = get_node_type(node_type)
-    assert cls is not None
-    texts = [cls.title, cls.description]
-    for field in cls.config_model.model_fields.values():
-        texts += [field.title or "", field.description or ""]
-    assert _untranslated(texts) == []
+    assert untranslated(node_form_words(node_type), SAME_IN_DUTCH) == []
 
 
 def test_connection_form_and_map_loop_read_in_dutch() -> None:
-    texts = [CONNECTOR.label, CONNECTOR.description]
-    for field in CONNECTOR.fields:
-        texts += [field.label, field.help]
+    texts = connection_form_words(CONNECTOR)
     loop = FieldMapping.model_fields["for_each"]
     texts += [loop.title or "", loop.description or ""]
-    assert _untranslated(texts) == []
+    assert untranslated(texts, SAME_IN_DUTCH) == []
 
 
 def _form(site: Site, node_type: str, config: dict[str, Any], problems: list[dict[str, Any]] | None = None) -> str:
