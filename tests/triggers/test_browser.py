@@ -3,9 +3,7 @@ backfill and erase, each shown and changed through visible labels."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,27 +12,20 @@ from playwright.sync_api import expect
 from engine import store
 from engine.models import Cursor, Flow
 from engine.templates import get_template
-from tests.browser.conftest import ADMIN, ARGS, CHROMIUM, LiveServer, Watch, live_server, shot, watched_page  # noqa: F401
-from tests.conftest import require
+from tests.browser.conftest import (  # noqa: F401 (fixtures)
+    ADMIN,
+    LiveServer,
+    Watch,
+    browser,
+    live_server,
+    shot,
+    watched_page,
+)
 from web.auth import create_user, user_count
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 20_000
 """The first catch-up run (200 demo orders) runs while the page is used: writes may wait for SQLite's lock."""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Chromium for this module only: Playwright's sync API holds an event loop that must not outlive it."""
-    require(Path(CHROMIUM).exists(), "Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _db(server: LiveServer, make: Any) -> Any:
