@@ -24,14 +24,12 @@ from engine.settings import Settings
 from engine.templates import get_template
 from engine.webhooks import flow_secret, register_webhooks, sign, unregister_webhooks, webhook_status
 from sandbox.credentials import (
-    ASPERION_CLIENT_ID,
-    ASPERION_CLIENT_SECRET,
     ASPERION_DEFAULT_TENANT,
-    ASPERION_INITIAL_REFRESH_TOKEN,
     WOO_RW_KEY,
     WOO_RW_SECRET,
 )
 from tests.sandbox.server import SandboxURL, running_sandbox, serve_app
+from tests.templates.sandbox_runs import connections
 from web.app import create_app
 
 pytestmark = pytest.mark.slow
@@ -79,16 +77,6 @@ async def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: st
         await asyncio.sleep(0.1)
 
 
-def connection_fields(base: str) -> dict[str, dict[str, Any]]:
-    return {
-        "woocommerce": {"app": "woocommerce", "url": f"{base}/woocommerce", "consumer_key": WOO_RW_KEY,
-                        "consumer_secret": WOO_RW_SECRET},
-        "asperion": {"app": "asperion", "url": f"{base}/asperion", "identity_url": f"{base}/asperion",
-                     "client_id": ASPERION_CLIENT_ID, "client_secret": ASPERION_CLIENT_SECRET,
-                     "refresh_token": ASPERION_INITIAL_REFRESH_TOKEN, "tenant_id": ASPERION_DEFAULT_TENANT},
-    }  # fmt: skip
-
-
 @pytest.fixture
 def sandbox() -> Iterator[SandboxURL]:
     with running_sandbox(customers=5, products=8, seed=4) as url:
@@ -102,7 +90,7 @@ async def setup(
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("KOPPEL_DEMO", raising=False)
-    for name, spec in connection_fields(sandbox).items():
+    for name, spec in connections(sandbox).items():
         await store.save_connection(
             db, name=name, app=spec["app"], fields={k: v for k, v in spec.items() if k != "app"}
         )
