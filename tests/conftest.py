@@ -6,6 +6,7 @@ Under ``CI=true`` tests that need PostgreSQL, Redis or Chromium run or fail; the
 from __future__ import annotations
 
 import asyncio
+import email
 import os
 import secrets
 import socket
@@ -21,7 +22,7 @@ os.environ.setdefault("KOPPEL_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("KOPPEL_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
 
 from engine.db import Database, migrate_sync
-from engine.settings import get_settings
+from engine.settings import SmtpSettings, get_settings
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_ADMIN_URL = os.environ.get("KOPPEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -164,3 +165,29 @@ async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
     monkeypatch.delenv("KOPPEL_DEMO", raising=False)
     async with api_client(create_app(Settings.from_env())) as test_client:
         yield test_client
+
+
+class Inbox:
+    """The mail a local SMTP server received: (recipients, message) in arrival order."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], email.message.Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
+        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, SmtpSettings]]:
+    """A real SMTP server on a free local port (aiosmtpd) and the settings that send to it as shop@koppel.test."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, SmtpSettings(host="127.0.0.1", port=port, sender="shop@koppel.test")
+    finally:
+        controller.stop()

@@ -2,48 +2,18 @@
 
 from __future__ import annotations
 
-import email
-import socket
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 
 from engine.settings import SmtpSettings
 from nodes.base import Record, RecordFailed
 from nodes.mail import MailContext
 from nodes.targets.email import EmailConfig, EmailTarget
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.Message]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
-        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, SmtpSettings]]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, SmtpSettings(host="127.0.0.1", port=port, sender="shop@koppel.test")
-    finally:
-        controller.stop()
+from tests.conftest import Inbox, free_port
 
 
 @dataclass
@@ -108,7 +78,7 @@ async def test_bad_recipients_and_missing_setup_fail_the_record_plainly(smtp: tu
     with pytest.raises(RecordFailed, match="KOPPEL_SMTP_HOST"):
         await unset.send(record, await unset.build(record))
     down = EmailTarget(
-        "mail", EmailConfig.model_validate(CONFIG), MailCtx(SmtpSettings(host="127.0.0.1", port=_free_port()))
+        "mail", EmailConfig.model_validate(CONFIG), MailCtx(SmtpSettings(host="127.0.0.1", port=free_port()))
     )
     with pytest.raises(RecordFailed, match="could not take the message"):
         await down.send(record, await down.build(record))

@@ -3,45 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import email
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from email.message import Message
 from pathlib import Path
 from typing import Any
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from engine import store
 from engine.alerts import SmtpConfig, run_alerts
 from engine.db import Database
 from engine.models import Run, RunStatus, utcnow
 from engine.service import execute_run
-from tests.sandbox.server import free_port, serve_app
+from tests.conftest import Inbox
+from tests.sandbox.server import serve_app
 from tests.triggers.conftest import make_flow
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
-        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, SmtpConfig]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, SmtpConfig(host="127.0.0.1", port=port, sender="koppel@test.local")
-    finally:
-        controller.stop()
 
 
 async def _failing_flow(db: Database, tmp_path: Path, **settings: Any) -> str:
