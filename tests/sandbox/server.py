@@ -24,7 +24,7 @@ import uvicorn
 from sandbox.app import SandboxApp, create_sandbox_app
 from sandbox.server import QuietDrops
 
-__all__ = ("SandboxURL", "free_port", "running_sandbox", "serve_app")
+__all__ = ("SandboxURL", "free_port", "read_body", "running_sandbox", "serve_app")
 
 
 class SandboxURL(str):
@@ -40,6 +40,16 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole request body an ASGI app receives (every ``http.request`` message)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 @contextmanager

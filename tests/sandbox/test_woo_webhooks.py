@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sandbox.server import serve_app
+from tests.sandbox.server import read_body, serve_app
 
 
 class Receiver:
@@ -27,12 +27,7 @@ class Receiver:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         if self.delay:
             await asyncio.sleep(self.delay)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}

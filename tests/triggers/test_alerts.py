@@ -14,7 +14,7 @@ from engine.db import Database
 from engine.models import Run, RunStatus, utcnow
 from engine.service import execute_run
 from tests.conftest import Inbox
-from tests.sandbox.server import serve_app
+from tests.sandbox.server import read_body, serve_app
 from tests.triggers.conftest import make_flow
 
 
@@ -68,12 +68,7 @@ async def test_the_webhook_channel_gets_the_same_digest(db: Database, tmp_path: 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         received.append(json.loads(body))
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
