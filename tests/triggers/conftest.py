@@ -56,3 +56,12 @@ async def make_flow(
         row.settings = settings or {}
         row.active = active
     return await store.get_flow(db, flow.id)
+
+
+async def posted_flow(client: Any, tmp_path: Path) -> str:
+    """The id of a flow (three items read from a file) saved through the API."""
+    fakes.write_items(tmp_path / "in.json", 3)
+    document = fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl")
+    response = await client.post("/api/flows", json={"document": document})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])

@@ -6,19 +6,11 @@ from pathlib import Path
 
 import httpx
 
-import tests.engine.fakes as fakes
-
-
-async def _flow(client: httpx.AsyncClient, tmp_path: Path) -> str:
-    fakes.write_items(tmp_path / "in.json", 3)
-    document = fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl")
-    response = await client.post("/api/flows", json={"document": document})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+from tests.triggers.conftest import posted_flow
 
 
 async def test_settings_are_validated_and_stored(client: httpx.AsyncClient, tmp_path: Path) -> None:
-    flow_id = await _flow(client, tmp_path)
+    flow_id = await posted_flow(client, tmp_path)
     url = f"/api/flows/{flow_id}/automation"
     bad = await client.put(
         url, json={"trigger": {"type": "cron", "cron": "every day"}, "alerts": {"emails": ["nobody"]}}
@@ -50,7 +42,7 @@ async def test_settings_are_validated_and_stored(client: httpx.AsyncClient, tmp_
 
 
 async def test_cursor_edit_and_backfill(client: httpx.AsyncClient, tmp_path: Path) -> None:
-    flow_id = await _flow(client, tmp_path)
+    flow_id = await posted_flow(client, tmp_path)
     url = f"/api/flows/{flow_id}/automation"
     assert (await client.put(f"{url}/cursors/src", json={"value": "yesterday"})).status_code == 400
     moved = await client.put(f"{url}/cursors/src", json={"value": "2026-11-01T00:00:00"})
@@ -64,7 +56,7 @@ async def test_cursor_edit_and_backfill(client: httpx.AsyncClient, tmp_path: Pat
 
 
 async def test_erase_and_health(client: httpx.AsyncClient, tmp_path: Path) -> None:
-    await _flow(client, tmp_path)
+    await posted_flow(client, tmp_path)
     assert (await client.post("/api/privacy/erase", json={"email": "not-an-address"})).status_code == 400
     report = await client.post("/api/privacy/erase", json={"email": "nobody@example.com"})
     assert report.status_code == 200 and report.json()["entries"] == 0
@@ -76,7 +68,7 @@ async def test_webhook_registration_answers_plainly(client: httpx.AsyncClient, t
     missing = await client.post("/api/flows/nope/automation/webhook")
     assert missing.status_code == 404
     assert (await client.delete("/api/flows/nope/automation/webhook")).status_code == 404
-    flow_id = await _flow(client, tmp_path)  # reads a file: there is no store to register webhooks at
+    flow_id = await posted_flow(client, tmp_path)  # reads a file: there is no store to register webhooks at
     refused = await client.post(f"/api/flows/{flow_id}/automation/webhook")
     assert refused.status_code == 400
     assert refused.json()["detail"].startswith("the webhook could not be registered: ")

@@ -9,11 +9,10 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select, update
 
-import tests.engine.fakes as fakes
 from engine.db import Database
 from engine.models import Flow, Run, User, WebhookDelivery
 from engine.schedules import Schedule, cron_problem, scheduler_tick, schedules_of
-from tests.triggers.conftest import fake_queue, make_flow
+from tests.triggers.conftest import fake_queue, make_flow, posted_flow
 
 
 def test_a_cron_that_never_fires_is_not_a_schedule() -> None:
@@ -60,18 +59,10 @@ async def test_a_broken_trigger_in_the_database_does_not_stop_other_flows(db: Da
     assert len(await fire_due(db, now=later, queue=queue)) == 1
 
 
-async def _flow(client: httpx.AsyncClient, tmp_path: Path) -> str:
-    fakes.write_items(tmp_path / "in.json", 3)
-    document = fakes.flow_document(tmp_path / "in.json", tmp_path / "out.jsonl")
-    response = await client.post("/api/flows", json={"document": document})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
 async def test_an_impossible_cron_is_refused_at_save_in_english_and_dutch(
     client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    flow_id = await _flow(client, tmp_path)
+    flow_id = await posted_flow(client, tmp_path)
     url = f"/api/flows/{flow_id}/automation"
     refused = await client.put(url, json={"trigger": {"type": "cron", "cron": "0 0 31 2 *"}, "active": True})
     assert refused.status_code == 400
@@ -94,7 +85,7 @@ async def test_an_impossible_cron_is_refused_at_save_in_english_and_dutch(
 async def test_the_automation_pages_show_a_stored_broken_trigger_instead_of_failing(
     client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    flow_id = await _flow(client, tmp_path)
+    flow_id = await posted_flow(client, tmp_path)
     app_db = client._transport.app.state.db  # type: ignore[attr-defined]
     await _break_trigger(app_db, flow_id, {"type": "cron", "cron": "0 0 31 2 *"})
     view = await client.get(f"/api/flows/{flow_id}/automation")
