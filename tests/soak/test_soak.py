@@ -416,7 +416,7 @@ async def inbox_problems(db: Database) -> list[str]:
 
 def differences(html: str) -> list[tuple[str, str]]:
     """(what, order number) of every difference the page lists."""
-    return re.findall(r"<tr>\s*<td[^>]*>([^<]+)</td>\s*<td[^>]*><a href=\"[^\"]+\">Order (\S+)</a>", html)
+    return re.findall(r"<tr>\s*<td[^>]*>([^<]+)</td>\s*<td[^>]*><a href=\"[^\"]+\"[^>]*>Order (\S+)</a>", html)
 
 
 def readable(html: str) -> str:
@@ -462,7 +462,7 @@ async def reconciliation_page(
     assert sorted(differences(page.text)) == sorted(
         [("Order not booked", number)] + [("Paid amount differs", n) for n in unpaid]
     )
-    row = re.search(r"<td[^>]*>Order not booked</td>\s*<td[^>]*><a href=\"([^\"]+)\">Order (\S+)</a>", page.text)
+    row = re.search(r"<td[^>]*>Order not booked</td>\s*<td[^>]*><a href=\"([^\"]+)\"[^>]*>Order (\S+)</a>", page.text)
     assert row and row.groups() == (f"/reconcile/orders/{order_id}", number), readable(page.text)
     link = site.client.get(row.group(1), follow_redirects=False)
     assert link.status_code == 303 and link.headers["location"].startswith("/logs/")
