@@ -5,11 +5,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
 
-from nodes.base import ANY, SAME, Kind, Node, NodeConfig, SourceNode, TargetNode
+from nodes.base import ANY, SAME, Kind, Node, NodeConfig, SourceNode, TargetNode, UpgradeFailed
 from nodes.registry import get_node_type
 
 __all__ = ("FLOW_FORMAT", "FlowGraph", "FlowInvalid", "GraphNode", "Problem", "build_graph", "validate_flow")
@@ -44,10 +45,26 @@ class GraphNode:
     children: list[str] = field(default_factory=list)
     merge: bool = False
     """The step takes records from several steps (``"merge": true`` on the node); otherwise one wire comes in."""
+    version: int = 1
+    """The node type version the node was saved with (its config was upgraded in memory when older)."""
+    outs: dict[str, list[str]] = field(default_factory=dict)
+    """Output port → the steps wired to it."""
+    wires_in: list[tuple[str, str]] = field(default_factory=list)
+    """The wires that lead into this step, as (step, output port)."""
 
     @property
     def kind(self) -> Kind:
         return self.cls.kind
+
+    @cached_property
+    def port_names(self) -> list[str]:
+        """The names of this step's outputs (a router's depend on its config)."""
+        return [port.name for port in self.cls.output_ports(self.config)]
+
+    @cached_property
+    def default_output(self) -> str:
+        """The output a wire that names none leaves by (flows saved before ports: a filter's ``kept``)."""
+        return self.port_names[0] if self.port_names else "out"
 
 
 @dataclass
@@ -129,18 +146,30 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
             unreadable = True
             continue
         merge = raw.get("merge") is True
+        version = raw.get("version", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            problems.append(Problem(node_id, "version", "version must be a whole number from 1"))
+            unreadable = True
+            continue
+        try:
+            config_raw = cls.upgrade(config_raw, version)
+        except UpgradeFailed as exc:
+            problems.append(Problem(node_id, "version", str(exc)))
+            unreadable = True
+            continue
         try:
             config = cls.config_model.model_validate(config_raw)
         except ValidationError as exc:
             problems.extend(_config_problems(node_id, exc))
             broken.add(node_id)
-            nodes[node_id] = GraphNode(node_id, cls, cls.config_model.model_construct(**config_raw), merge=merge)
+            constructed = cls.config_model.model_construct(**config_raw)
+            nodes[node_id] = GraphNode(node_id, cls, constructed, merge=merge, version=version)
             continue
-        nodes[node_id] = GraphNode(node_id, cls, config, merge=merge)
+        nodes[node_id] = GraphNode(node_id, cls, config, merge=merge, version=version)
         problems.extend(_connection_problems(node_id, cls, config, connections))
 
     known_ids = {raw.get("id") for raw in raw_nodes if isinstance(raw, dict)}
-    seen_edges: set[tuple[str, str]] = set()
+    seen_edges: set[tuple[str, str, str]] = set()
     for index, edge in enumerate(raw_edges):
         if not isinstance(edge, dict) or not isinstance(edge.get("from"), str) or not isinstance(edge.get("to"), str):
             problems.append(Problem(None, f"edges[{index}]", "an edge needs 'from' and 'to' node ids"))
@@ -153,11 +182,17 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
         if src == dst:
             problems.append(Problem(src, None, "a node cannot be connected to itself"))
             continue
-        if (src, dst) in seen_edges or src not in nodes or dst not in nodes:
+        if src not in nodes or dst not in nodes:
             continue
-        seen_edges.add((src, dst))
-        nodes[src].children.append(dst)
-        nodes[dst].parents.append(src)
+        port = _edge_ports(index, edge, nodes[src], nodes[dst], broken, problems)
+        if port is None or (src, port, dst) in seen_edges:
+            continue
+        seen_edges.add((src, port, dst))
+        nodes[src].outs.setdefault(port, []).append(dst)
+        nodes[dst].wires_in.append((src, port))
+        if dst not in nodes[src].children:
+            nodes[src].children.append(dst)
+            nodes[dst].parents.append(src)
 
     problems.extend(_document_problems(document))
     order = _topological_order(nodes, problems)
@@ -169,6 +204,33 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
         return None, problems
     settings = document.get("settings") if isinstance(document.get("settings"), dict) else {}
     return FlowGraph(name=str(name), nodes=nodes, order=order, settings=dict(settings or {})), []
+
+
+def _edge_ports(
+    index: int, edge: dict[str, Any], src: GraphNode, dst: GraphNode, broken: set[str], problems: list[Problem]
+) -> str | None:
+    """The output port a wire leaves ``src`` by; None when a port is not named by text. A port the step does not
+    have is a problem on the step; the wire still counts for the rest of the checks (no echo of that problem).
+
+    A wire saved before ports (no ``from_port``/``to_port``) leaves by the step's first output and enters its input.
+    The ports of a step whose config is wrong are not known: its wires are taken as they are (the config problem is
+    reported, not an echo of it).
+    """
+    for key in ("from_port", "to_port"):
+        if key in edge and (not isinstance(edge[key], str) or not edge[key]):
+            problems.append(Problem(None, f"edges[{index}].{key}", "a port is named by a non-empty text"))
+            return None
+    port = edge.get("from_port") or src.default_output
+    if src.id not in broken and port not in src.port_names:
+        names = ", ".join(src.port_names) or "none"
+        message = f"the wire to {dst.id} leaves by an output {port!r} this step does not have (its outputs: {names})"
+        problems.append(Problem(src.id, None, message))
+    inputs = [p.name for p in dst.cls.inputs]
+    wanted = edge.get("to_port")
+    if wanted is not None and inputs and wanted not in inputs:
+        message = f"the wire from {src.id} enters by an input {wanted!r} this step does not have (its input: "
+        problems.append(Problem(dst.id, None, message + ", ".join(inputs) + ")"))
+    return port
 
 
 MAX_CONCURRENCY = 64
@@ -268,8 +330,8 @@ def _check_shape(nodes: dict[str, GraphNode], order: list[str], problems: list[P
             out_schema[nid] = ANY
             continue
         is_source = issubclass(node.cls, SourceNode)
-        if len(node.parents) > 1 and not node.merge:
-            names = ", ".join(node.parents)
+        if len(node.wires_in) > 1 and not node.merge:
+            names = ", ".join(_wire_name(nodes[p], port) for p, port in node.wires_in)
             message = f"more than one wire leads into this step (from {names}): remove one, or let it merge"
             problems.append(Problem(nid, None, message))
         if is_source and node.parents:
@@ -292,6 +354,11 @@ def _check_shape(nodes: dict[str, GraphNode], order: list[str], problems: list[P
             parents_out = {out_schema.get(p, ANY) for p in node.parents}
             declared = parents_out.pop() if len(parents_out) == 1 else ANY
         out_schema[nid] = declared
+
+
+def _wire_name(node: GraphNode, port: str) -> str:
+    """A wire's start as a message names it: the step, and its output when it has several (``check (discarded)``)."""
+    return f"{node.id} ({port})" if len(node.port_names) > 1 else node.id
 
 
 def validate_flow(document: Any, connections: Mapping[str, str] | None = None) -> list[Problem]:

@@ -7,11 +7,12 @@ signed with) in one of two ways:
 - ``X-Koppel-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>`` (``sha256=`` may be left out).
 
 Both are compared in constant time. A missing or wrong proof → 401, logged, nothing stored and nothing run. The body
-must be JSON (else 400). A delivery is remembered by ``X-Koppel-Delivery`` (or the hash of the body) so a replay is
-refused with 409. A valid delivery starts a run of the flow at once with the payload as the run parameter
-``webhook_payloads`` (read by the ``webhook.payload`` source); when the flow is busy or cannot start, the delivery
-is forgotten again and the answer is 503 with ``Retry-After``, so the sender's retry is accepted: none is lost
-silently.
+must be JSON (else 400). A replay is refused with 409: a delivery whose ``X-Koppel-Delivery`` was received before, or
+the same body again within the replay window (``KOPPEL_WEBHOOK_REPLAY_WINDOW_S``, default 24 h, as for WooCommerce's
+deliveries); after the window an identical body is a new event and runs again. A valid delivery starts a run of the
+flow at once with the payload as the run parameter ``webhook_payloads`` (read by the ``webhook.payload`` source);
+when the flow is busy or cannot start, the delivery is forgotten again and the answer is 503 with ``Retry-After``, so
+the sender's retry is accepted: none is lost silently.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
 
 from engine.models import Flow, WebhookDelivery
 from engine.settings import get_settings
-from engine.webhooks import HookAnswer, flow_secret
+from engine.webhooks import HookAnswer, body_hash, delivery_key, flow_secret, remember_delivery
 from nodes.sources.webhook_payload import PAYLOAD_PARAM
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ RETRY_AFTER_S = 30
 TOKEN_HEADER = "x-koppel-token"
 SIGNATURE_HEADER = "x-koppel-signature"
 DELIVERY_HEADER = "x-koppel-delivery"
+TOPIC = "generic"
 
 
 def generic_hook_path(flow_id: str) -> str:
@@ -116,14 +117,17 @@ async def receive_generic(
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         return HookAnswer(400, {"error": "the body is not JSON"}), {}
-    delivery_id = (lower.get(DELIVERY_HEADER) or "sha256:" + hashlib.sha256(body).hexdigest())[:100]
     status = "queued" if flow.active else "ignored"
-    try:
-        async with db.session() as session, session.begin():
-            session.add(WebhookDelivery(flow_id=flow_id, delivery_id=delivery_id, topic="generic", status=status))
-    except IntegrityError:
-        log.warning("generic webhook for flow %s rejected: delivery %s was received before", flow_id, delivery_id)
+    delivery = WebhookDelivery(
+        flow_id=flow_id,
+        delivery_id=delivery_key(lower.get(DELIVERY_HEADER)),
+        topic=TOPIC,
+        status=status,
+        body_hash=body_hash(TOPIC, body),
+    )
+    if not await remember_delivery(db, delivery, "generic webhook"):
         return HookAnswer(409, {"error": "this delivery was received before"}), {}
+    delivery_id = delivery.delivery_id
     if status == "ignored":
         return HookAnswer(200, {"status": "ignored", "reason": "the flow is not active"}), {}
     try:

@@ -435,6 +435,11 @@ class TargetTrust(Base):
     Until it exists the engine asks the application about every record before sending (the application may hold
     bookings made before this database: another installation, an import). It is written when the target says it
     holds nothing yet, or when a complete run of the flow has checked every record it read.
+
+    The trust holds only together with :attr:`mark`, the target application's newest record as this database last
+    knew it: every run compares it with the application's newest record first and withdraws the trust when they
+    differ. A database restored from a backup carries the mark of the backup's time, while the deliveries made since
+    then moved the application's: it asks about every record again instead of booking them twice.
     """
 
     __tablename__ = "target_trust"
@@ -445,6 +450,9 @@ class TargetTrust(Base):
     reason: Mapped[str] = mapped_column(String(20), default="")
     """``empty`` (the application held nothing) or ``checked`` (a complete run asked about every record)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    mark: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The application's newest record (:meth:`nodes.base.TargetNode.high_water`) when this database last knew every
+    delivery up to it ("" = it held none); None: not known, the trust is withdrawn at the next run."""
 
 
 # ==== Users, roles, invitations, log-in throttling and the audit trail (issue 11, "Security and users") =========

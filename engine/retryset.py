@@ -12,12 +12,16 @@ themselves — a refusal (4xx), a mapping problem, a bug — are never retried a
 its automatic retry its failed entry is kept out of the inbox (``resolved``), and the log entry says when it will
 be retried.
 
+Every write a run makes to the set is fenced by its lease (:mod:`engine.lease`): a worker whose run was taken over
+neither adds, settles nor drops a record of the set, so it can never undo what the worker holding the run now wrote.
+
 The run's part in it is summed up in ``Run.params["retries"]`` (``retried``, ``recovered``, ``pending``,
 ``gave_up``), which ``koppel flow run --json`` prints as ``"retries"``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,13 +30,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from engine.lease import LeaseLost
 from engine.models import LogEntry, RetryRecord, Run, utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import AsyncIterator, Iterable
+
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
     from engine.db import Database
     from engine.flow import FlowGraph
+    from engine.lease import Lease
     from engine.logsink import RecordResult
     from nodes.base import Record
 
@@ -123,6 +131,7 @@ class RetrySet:
         by_id: the source nodes that can read records by id (only their records are retried automatically).
         read_due: whether this run reads the records whose retry time has come (an ordinary incremental run; not a
             backfill, a webhook run or a run of chosen ids).
+        lease: the worker's lease on the run: every write to the set is made only while the run still carries it.
     """
 
     def __init__(
@@ -134,8 +143,10 @@ class RetrySet:
         *,
         by_id: Iterable[str],
         read_due: bool,
+        lease: Lease | None = None,
     ) -> None:
         self.db = db
+        self.lease = lease
         self.flow_key = flow_key
         self.run_id = run_id
         self.policy = policy
@@ -198,6 +209,8 @@ class RetrySet:
         message = next((e.get("message", "") for e in result.entries if e.get("status") == "failed"), "")
         try:
             await self._save(key, record.key, attempts, next_at, str(message))
+        except LeaseLost:
+            raise  # another worker holds the run: it decides about this record
         except Exception:  # not kept for a retry: the record stays a plain failure, in the inbox with its reason
             log.warning(
                 "record %s could not be put in the retry set of %s", record.source_id, self.flow_key, exc_info=True
@@ -235,8 +248,16 @@ class RetrySet:
             .values(**values)
             .on_conflict_do_update(index_elements=["flow_key", "node_id", "source_id"], set_=changed)
         )
-        async with self.db.session() as session, session.begin():
-            await session.execute(statement)
+        async with self._writing() as conn:
+            await conn.execute(statement)
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction that first confirms the run is still this worker's (raises :class:`LeaseLost`)."""
+        async with self.db.writing() as conn:
+            if self.lease is not None:
+                await self.lease.hold(conn)
+            yield conn
 
     async def finish(self, *, complete: bool = True) -> dict[str, int]:
         """After the run's log is written: drop settled and given-up records from the set, keep the pending ones out
@@ -257,12 +278,12 @@ class RetrySet:
                 )
         leaving = sorted(self.stats.settled | self.stats.gave_up | gone)
         pending = sorted({source_id for _, source_id in self.stats.pending})
-        async with self.db.session() as session, session.begin():
+        async with self._writing() as conn:
             for start in range(0, len(leaving), _CHUNK):
                 chunk = leaving[start : start + _CHUNK]
                 for node_id in {n for n, _ in chunk}:
                     ids = [s for n, s in chunk if n == node_id]
-                    await session.execute(
+                    await conn.execute(
                         delete(RetryRecord).where(
                             RetryRecord.flow_key == self.flow_key,
                             RetryRecord.node_id == node_id,
@@ -270,7 +291,7 @@ class RetrySet:
                         )
                     )
             for start in range(0, len(pending), _CHUNK):
-                await session.execute(
+                await conn.execute(
                     update(LogEntry)
                     .where(
                         LogEntry.run_id == self.run_id,
@@ -280,9 +301,12 @@ class RetrySet:
                     .values(resolved=True)
                 )
             summary = self.summary()
-            run = await session.get(Run, self.run_id)
-            if run is not None and (any(summary.values()) or "retries" in (run.params or {})):
-                run.params = {**(run.params or {}), "retries": summary}
+            params = (await conn.execute(select(Run.params).where(Run.id == self.run_id))).scalar_one_or_none()
+            params = params if isinstance(params, dict) else {}
+            if any(summary.values()) or "retries" in params:
+                await conn.execute(
+                    update(Run).where(Run.id == self.run_id).values(params={**params, "retries": summary})
+                )
         return summary
 
     def summary(self) -> dict[str, int]:
@@ -297,7 +321,14 @@ class RetrySet:
 
 
 async def open_retry_set(
-    db: Database, graph: FlowGraph, flow_key: str, run_id: str, params: dict[str, Any], *, trigger: str = ""
+    db: Database,
+    graph: FlowGraph,
+    flow_key: str,
+    run_id: str,
+    params: dict[str, Any],
+    *,
+    trigger: str = "",
+    lease: Lease | None = None,
 ) -> RetrySet | None:
     """The retry set of a run, loaded; None for a dry run or a test run (they write nothing).
 
@@ -308,6 +339,7 @@ async def open_retry_set(
         return None
     read_due = not (params.get("record_ids") or params.get("modified_after") or params.get("modified_before"))
     by_id = [source.id for source in graph.sources if getattr(source.cls, "reads_by_id", False)]
-    retry_set = RetrySet(db, flow_key, run_id, RetryPolicy.of(graph.settings), by_id=by_id, read_due=read_due)
+    policy = RetryPolicy.of(graph.settings)
+    retry_set = RetrySet(db, flow_key, run_id, policy, by_id=by_id, read_due=read_due, lease=lease)
     await retry_set.load()
     return retry_set

@@ -1,9 +1,11 @@
 """Executes a validated flow: sources read page by page, every record walks the graph node by node.
 
 Records are handled by a fixed pool of workers fed from a bounded queue, so a run over 100,000 records holds a few
-pages in memory. Each record is isolated: a problem at one node ends that record's journey (logged with its reason)
-and the run goes on. Targets consult the idempotency map, then the application itself, before writing; a dry run
-stops at ``build``. A source's cursor advances only past pages whose records are all finished.
+pages in memory (a page whose records must ask a target "already there?" is walked at once instead, so that the
+questions go out together, one list per page). Each record is isolated: a problem at one node ends that record's
+journey (logged with its reason) and the run goes on. Targets consult the idempotency map, then the application
+itself, before writing; a dry run stops at ``build``. A source's cursor advances only past pages whose records are
+all finished.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.connections import ClientPool
@@ -174,17 +176,81 @@ def _error_text(exc: BaseException) -> str:
 
 def _journey(source: dict[str, Any], steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each node's output (capped by the log sink); a node that passed the record on unchanged (a source, a filter)
-    says only that, so the same order is not stored three times in one log entry."""
+    says only that, so the same order is not stored three times in one log entry. A step with several outputs
+    names the one the record left by (``"port": "discarded"``)."""
     journey: list[dict[str, Any]] = []
     previous: Any = source
     for step in steps:
         output = step["output"]
+        shown: dict[str, Any] = {"node": step["node"]}
         if output is previous:
-            journey.append({"node": step["node"], "unchanged": True})
+            shown["unchanged"] = True
         else:
-            journey.append({"node": step["node"], "output": output})
+            shown["output"] = output
+        if "port" in step:
+            shown["port"] = step["port"]
+        journey.append(shown)
         previous = output
     return journey
+
+
+def _step_name(gnode: GraphNode) -> str:
+    """How a log message names a step: its label, else its id."""
+    label = getattr(gnode.config, "label", None)
+    return label if isinstance(label, str) and label else gnode.id
+
+
+class _Lookup:
+    """The "already there?" questions of one page's records to one target, asked in one
+    :meth:`~nodes.base.TargetNode.find_existing_many` once every record of the page has either asked or gone past
+    the target (walks reach nodes in one topological order, so no record waits for one that waits behind it).
+
+    Args:
+        node: the target.
+        size: the records of the page.
+    """
+
+    def __init__(self, node: TargetNode, size: int) -> None:
+        self.node = node
+        self.size = size
+        self.waiting: list[tuple[Record, asyncio.Future[str | None]]] = []
+        self.settled: set[str] = set()
+        """Page records (by source id) that asked or will not ask any more."""
+        self.task: asyncio.Task[None] | None = None
+
+    async def ask(self, page_record: str, record: Record) -> str | None:
+        if self.task is not None:  # asked already (a record the page did not count): on its own
+            return await self.node.find_existing(record)
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self.waiting.append((record, future))
+        self.passed(page_record)
+        return await future
+
+    def passed(self, page_record: str) -> None:
+        """A record of the page has asked, or will not ask this target."""
+        self.settled.add(page_record)
+        if self.task is None and len(self.settled) >= self.size:
+            self.task = asyncio.create_task(self._answer())
+
+    async def _answer(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        if not waiting:
+            return
+        try:
+            answers = await self.node.find_existing_many([record for record, _ in waiting])
+        except Exception:  # each record asks on its own and meets the error (or not) itself
+            log.debug("asking %d records at once failed; asking one by one", len(waiting), exc_info=True)
+            answers = None
+        for index, (record, future) in enumerate(waiting):
+            if future.done():
+                continue
+            if answers is not None and index < len(answers):
+                future.set_result(answers[index])
+                continue
+            try:
+                future.set_result(await self.node.find_existing(record))
+            except Exception as exc:
+                future.set_exception(exc)
 
 
 @dataclass
@@ -203,6 +269,8 @@ class _Page:
     """(target node, source id) with a delivery intent left by an earlier attempt: the target may hold it."""
     ids: set[str] = field(init=False)
     """The source ids of the page's records: the ids intents are noted for (a map may derive others)."""
+    lookups: dict[str, _Lookup] = field(default_factory=dict)
+    """target node → the page's "already there?" questions to it, asked together (see :class:`_Lookup`)."""
 
     def __post_init__(self) -> None:
         self.ids = {r.source_id for r in self.records}
@@ -331,10 +399,13 @@ class _Execution:
                 page.delivered, page.fingerprints = await self._delivered([r.source_id for r in records])
                 page.echoes = await self._echoes(node, records)
                 page.in_doubt = await self._note_intents(page)
+                page.lookups = self._lookups(page)
                 await pages.put(page)
                 if not records:
                     page.done.set()
-                for record in records:
+                if page.lookups:
+                    await self._process_together(page)
+                for record in records if not page.lookups else ():
                     await queue.put((page, record))
                 if self._limit_reached():
                     break
@@ -354,35 +425,50 @@ class _Execution:
 
     async def _worker(self, queue: asyncio.Queue[tuple[_Page, Record] | None]) -> None:
         while (item := await queue.get()) is not None:
-            page, record = item
-            try:
-                if not self.stopped():
-                    try:
-                        result = await self._walk(page, record)
-                    except LeaseLost:
-                        continue  # the worker that holds the run now redoes the record; nothing is logged here
-                    except (asyncio.CancelledError, RunCancelled):
-                        raise
-                    except Exception as exc:  # a bug in the engine itself: still log the record, keep going
-                        log.exception("engine error on record %s", record.key)
-                        entry = {
-                            "node_id": page.source.id,
-                            "record_key": record.key[:200],
-                            "source_id": record.source_id,
-                            "status": "failed",
-                            "message": f"internal error: {_error_text(exc)}",
-                        }
-                        result = RecordResult(source_id=record.source_id, outcome="failed", entries=[entry])
+            await self._process(*item)
+
+    async def _process(self, page: _Page, record: Record) -> None:
+        """Walk one record and hand its result to the retry set and the log."""
+        try:
+            if not self.stopped():
+                try:
+                    result = await self._walk(page, record)
+                except LeaseLost:
+                    return  # the worker that holds the run now redoes the record; nothing is logged here
+                except (asyncio.CancelledError, RunCancelled):
+                    raise
+                except Exception as exc:  # a bug in the engine itself: still log the record, keep going
+                    log.exception("engine error on record %s", record.key)
+                    entry = {
+                        "node_id": page.source.id,
+                        "record_key": record.key[:200],
+                        "source_id": record.source_id,
+                        "status": "failed",
+                        "message": f"internal error: {_error_text(exc)}",
+                    }
+                    result = RecordResult(source_id=record.source_id, outcome="failed", entries=[entry])
+                try:
                     if self.ctx.retry_set is not None:
                         await self.ctx.retry_set.observe(page.source.id, record, result)
-                    try:
-                        await self.sink.add(result)
-                    except LeaseLost:
-                        continue
-            finally:
-                page.remaining -= 1
-                if page.remaining == 0:
-                    page.done.set()
+                    await self.sink.add(result)
+                except LeaseLost:
+                    return
+        finally:
+            for lookup in page.lookups.values():
+                lookup.passed(record.source_id)
+            page.remaining -= 1
+            if page.remaining == 0:
+                page.done.set()
+
+    async def _process_together(self, page: _Page) -> None:
+        """Walk every record of a page at once, so that their "already there?" questions to a target can be asked
+        together (:class:`_Lookup`); the connectors' own limits bound the requests in flight."""
+        tasks = [asyncio.create_task(self._process(page, record)) for record in page.records]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
 
     async def _walk(self, page: _Page, record: Record) -> RecordResult:
         """Carry one record from its source through every node it reaches, in topological order."""
@@ -404,10 +490,13 @@ class _Execution:
         outcomes: list[str] = []
         inbox: dict[str, list[tuple[Record, list[dict[str, Any]]]]] = {}
         steps0 = [{"node": source.id, "output": record.data}]
-        for child in source.children:
+        for child in source.outs.get(source.default_output, []):
             inbox.setdefault(child, []).append((record, steps0))
         for node_id in self.graph.order:
             arrivals = inbox.pop(node_id, None)
+            lookup = page.lookups.get(node_id)
+            if lookup is not None and not arrivals:
+                lookup.passed(record.source_id)  # the record does not reach this target: nobody waits for it
             if not arrivals:
                 continue
             gnode = self.graph.nodes[node_id]
@@ -415,12 +504,15 @@ class _Execution:
             if isinstance(node, TargetNode):
                 arrivals = arrivals[:1]  # one record reaches a target once per run, however many wires lead there
             for incoming, steps in arrivals:
-                outgoing, status = await self._visit(node, gnode, incoming, steps, result, page)
+                outgoing, status, port = await self._visit(node, gnode, incoming, steps, result, page)
                 if status is not None:
                     outcomes.append(status)
                 if outgoing is not None:
-                    next_steps = [*steps, {"node": node_id, "output": outgoing.data}]
-                    for child in gnode.children:
+                    step: dict[str, Any] = {"node": node_id, "output": outgoing.data}
+                    if len(gnode.outs) > 1 or port != gnode.default_output:
+                        step["port"] = port
+                    next_steps = [*steps, step]
+                    for child in gnode.outs.get(port, []):
                         inbox.setdefault(child, []).append((outgoing, next_steps))
         for status in OUTCOME_ORDER:
             if status in outcomes:
@@ -441,20 +533,27 @@ class _Execution:
         steps: list[dict[str, Any]],
         result: RecordResult,
         page: _Page,
-    ) -> tuple[Record | None, str | None]:
-        """Run one node on one record; returns what goes on (if anything) and the terminal status (if any)."""
+    ) -> tuple[Record | None, str | None, str]:
+        """Run one node on one record; returns what goes on (if anything), the terminal status (if any) and the
+        output the record leaves by."""
         entry: dict[str, Any] = {"node_id": gnode.id, "record_key": record.key[:200], "source_id": record.source_id}
         entry["at"] = utcnow()  # when this record was handled here, not when its batch was written
         detail: dict[str, Any] = {}
         outgoing: Record | None = None
+        port = gnode.default_output
         try:
             if isinstance(node, TargetNode):
                 outgoing, status = await self._deliver(node, gnode, record, entry, detail, result, page)
             else:
                 assert isinstance(node, ProcessNode)
-                outgoing = await node.process(record)
-                return outgoing, None
+                port, outgoing = await node.route(record)
+                if gnode.outs.get(port):
+                    return outgoing, None, port
+                raise SkipRecord(f"{_step_name(gnode)}: the record leaves by {port!r}, where no wire leads")
         except RecordProblem as problem:
+            other = problem.port if isinstance(problem, SkipRecord) else None
+            if other is not None and gnode.outs.get(other):
+                return record, None, other  # the node's other way out (a filter's "discarded") is wired
             status = problem.status
             entry["message"] = problem.message
             detail.update(problem.detail)
@@ -480,7 +579,7 @@ class _Execution:
         entry["status"] = status
         entry["detail"] = detail
         result.entries.append(entry)
-        return outgoing, status
+        return outgoing, status, port
 
     async def _deliver(
         self,
@@ -492,6 +591,11 @@ class _Execution:
         result: RecordResult,
         page: _Page,
     ) -> tuple[Record | None, str]:
+        lookup = page.lookups.get(gnode.id)
+        if lookup is not None and (
+            (gnode.id, record.source_id) in page.delivered or not self._must_ask(page, gnode.id, record.source_id)
+        ):
+            lookup.passed(result.source_id)  # this record will not ask: the others need not wait for it
         if not node.upsert:
             known = page.delivered.get((gnode.id, record.source_id))
             if known is not None:
@@ -505,7 +609,10 @@ class _Execution:
                 delivery = await node.revisit(record, Booked(known, fingerprint))
                 return self._delivered_now(node, gnode, record, entry, detail, result, delivery), "ok"
         if self._must_ask(page, gnode.id, record.source_id):
-            existing = await node.find_existing(record)
+            if lookup is not None:
+                existing = await lookup.ask(result.source_id, record)
+            else:
+                existing = await node.find_existing(record)
             if existing is not None:
                 if not self.ctx.dry_run:
                     result.deliveries.append(
@@ -644,6 +751,21 @@ class _Execution:
                             fingerprints[(node_id, source_id)] = decoded
             return delivered, fingerprints
 
+    def _lookups(self, page: _Page) -> dict[str, _Lookup]:
+        """The targets this page's records will ask "already there?" (a target not trusted, or records in doubt)
+        and that can answer for many records in one request: their questions are asked together."""
+        if self.ctx.dry_run or len(page.records) < 2:
+            return {}
+        doubted = {node_id for node_id, _ in page.in_doubt}
+        lookups: dict[str, _Lookup] = {}
+        for node_id in self.noted:
+            node = self.instances[node_id]
+            assert isinstance(node, TargetNode)
+            batches = type(node).find_existing_many is not TargetNode.find_existing_many
+            if batches and (node_id not in self.trusted or node_id in doubted):
+                lookups[node_id] = _Lookup(node, len(page.ids))
+        return lookups
+
     def _must_ask(self, page: _Page, node_id: str, source_id: str) -> bool:
         """Whether ``find_existing`` is asked: always, except for a noted target this database knows completely and a
         record with no intent left over (then it has never been sent, by this database or anyone else). A record a
@@ -655,7 +777,12 @@ class _Execution:
 
     async def _load_trust(self) -> None:
         """Which noted targets this database knows completely; a target new to the flow is asked whether it holds
-        anything yet (an empty one is trusted from the start)."""
+        anything yet (an empty one is trusted from the start).
+
+        A trust holds only while the target's newest record is still the mark kept with it: a database restored
+        from a backup (or one whose runs stopped before noting their deliveries' mark) meets a newer record, and
+        asks about every record again until a complete run has checked them all.
+        """
         self.noted = [
             nid
             for nid, node in self.instances.items()
@@ -665,25 +792,39 @@ class _Execution:
             return
         async with self.ctx.db.session() as session:
             rows = await session.execute(
-                select(TargetTrust.node_id).where(
+                select(TargetTrust.node_id, TargetTrust.mark).where(
                     TargetTrust.flow_key == self.ctx.flow_key, TargetTrust.node_id.in_(self.noted)
                 )
             )
-            self.trusted = set(rows.scalars())
+            marks = {node_id: mark for node_id, mark in rows}
         for node_id in self.noted:
-            if node_id in self.trusted:
-                continue
             node = self.instances[node_id]
             assert isinstance(node, TargetNode)
-            try:
-                holds = await node.holds_records()
-            except Exception:  # cannot tell: ask about every record, as for a target that holds bookings
-                log.info("target %s could not say whether it holds records", node_id, exc_info=True)
-                holds = None
+            newest = await _newest(node)
+            if node_id in marks:
+                if newest is not None and marks[node_id] == newest:
+                    self.trusted.add(node_id)
+                    continue
+                log.warning(
+                    "flow %s, target %s: the application's newest record (%s) is not the one this database last "
+                    "knew (%s): every record is looked up again until a complete run has checked them",
+                    self.ctx.flow_key,
+                    node_id,
+                    newest,
+                    marks[node_id],
+                )
+                await self._distrust(node_id)
+            holds: bool | None = newest != ""  # its newest record says whether it holds any
+            if newest is None:
+                try:
+                    holds = await node.holds_records()
+                except Exception:  # cannot tell: ask about every record, as for a target that holds bookings
+                    log.info("target %s could not say whether it holds records", node_id, exc_info=True)
+                    holds = None
             if holds is False:
-                await self._trust(node_id, "empty")
+                await self._trust(node_id, "empty", newest)
 
-    async def _trust(self, node_id: str, reason: str) -> None:
+    async def _trust(self, node_id: str, reason: str, mark: str | None) -> None:
         table = cast(Table, TargetTrust.__table__)
         dialect = sqlite if self.ctx.db.is_sqlite else postgresql
         row = {
@@ -692,12 +833,40 @@ class _Execution:
             "run_id": self.ctx.run_id,
             "reason": reason,
             "created_at": utcnow(),
+            "mark": mark,
         }
         async with self.ctx.db.writing() as conn:
             if self.lease is not None:
                 await self.lease.hold(conn)
             await conn.execute(dialect.insert(table).values(row).on_conflict_do_nothing())
         self.trusted.add(node_id)
+
+    async def _distrust(self, node_id: str) -> None:
+        table = cast(Table, TargetTrust.__table__)
+        async with self.ctx.db.writing() as conn:
+            if self.lease is not None:
+                await self.lease.hold(conn)
+            await conn.execute(delete(table).where(table.c.flow_key == self.ctx.flow_key, table.c.node_id == node_id))
+        self.trusted.discard(node_id)
+
+    async def keep_marks(self) -> None:
+        """After the run's log is written: note each trusted target's newest record as known to this database.
+
+        Every delivery up to it is in the database by now — logged, or noted as an intent before it was sent — so a
+        later run that finds the same newest record knows nothing happened behind this database's back."""
+        table = cast(Table, TargetTrust.__table__)
+        for node_id in sorted(self.trusted):
+            node = self.instances[node_id]
+            assert isinstance(node, TargetNode)
+            newest = await _newest(node)
+            async with self.ctx.db.writing() as conn:
+                if self.lease is not None:
+                    await self.lease.hold(conn)
+                await conn.execute(
+                    update(table)
+                    .where(table.c.flow_key == self.ctx.flow_key, table.c.node_id == node_id)
+                    .values(mark=newest, run_id=self.ctx.run_id)
+                )
 
     async def trust_checked_targets(self, counts: dict[str, int]) -> None:
         """After a complete run that asked the application about every record and left none failed or waiting,
@@ -716,7 +885,7 @@ class _Execution:
             return
         for node_id in self.noted:
             if node_id not in self.trusted:
-                await self._trust(node_id, "checked")
+                await self._trust(node_id, "checked", None)
 
     async def _note_intents(self, page: _Page) -> set[tuple[str, str]]:
         """Note, in one fenced write, every record of the page that a noted target may deliver; returns the notes
@@ -771,7 +940,31 @@ async def execute_graph(
     execution = _Execution(
         graph, ctx, sink, concurrency=concurrency, resumed=resumed, cancelled=cancelled, on_expected=on_expected
     )
-    await execution.run()
+    try:
+        await execution.run()
+    except LeaseLost:
+        raise
+    except Exception:  # cancelled or failed: what it delivered is in the database all the same
+        with contextlib.suppress(Exception):
+            await _keep_marks(execution, sink)
+        raise
     if execution.complete and execution.noted:
         await sink.flush()
         await execution.trust_checked_targets(dict(sink.counts))
+    await _keep_marks(execution, sink)
+
+
+async def _newest(node: TargetNode) -> str | None:
+    """The target's :meth:`~nodes.base.TargetNode.high_water`; None when it cannot tell (or the question failed)."""
+    try:
+        return await node.high_water()
+    except Exception:  # unknown: the trust is not kept (every record is looked up), never assumed
+        log.info("target %s could not name its newest record", node.id, exc_info=True)
+        return None
+
+
+async def _keep_marks(execution: _Execution, sink: LogSink) -> None:
+    if not execution.trusted or execution.ctx.dry_run:
+        return
+    await sink.flush()
+    await execution.keep_marks()

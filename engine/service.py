@@ -202,7 +202,7 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
         if graph is None:
             raise FlowInvalid(problems)
         concurrency = int(graph.settings.get("concurrency", 8))
-        ctx.retry_set = await open_retry_set(db, graph, flow_key, run.id, params, trigger=run.trigger)
+        ctx.retry_set = await open_retry_set(db, graph, flow_key, run.id, params, trigger=run.trigger, lease=lease)
         await execute_graph(
             graph,
             ctx,
@@ -238,6 +238,8 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
         if ctx.retry_set is not None and not lease.lost:
             try:
                 await ctx.retry_set.finish(complete=error is None and not cancelled and not params.get("limit"))
+            except LeaseLost:
+                lease.lose()
             except Exception:  # the set stays as it was: the records are retried (and settled) again next time
                 log.exception("run %s could not update its flow's retry set", run_id)
     if lease.lost:

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -42,11 +43,14 @@ if TYPE_CHECKING:
 __all__ = (
     "TOPICS_BY_SOURCE",
     "HookAnswer",
+    "body_hash",
+    "delivery_key",
     "delivery_url",
     "flow_secret",
     "flow_topics",
     "receive_delivery",
     "register_webhooks",
+    "remember_delivery",
     "sign",
     "unregister_webhooks",
     "webhook_status",
@@ -89,6 +93,48 @@ def delivery_url(flow_id: str, base_url: str | None = None) -> str:
 class HookAnswer:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+
+
+def body_hash(topic: str, body: bytes) -> str:
+    """What a replay of a delivery is recognised by: SHA-256 of its topic and its signed body."""
+    return hashlib.sha256(topic.encode() + b"\n" + body).hexdigest()
+
+
+def delivery_key(header: str | None) -> str:
+    """The stored id of a delivery: the sender's delivery id, refused when it comes again; without one, an id of this
+    arrival only (then the body hash within the replay window is what recognises a replay)."""
+    return (header or "").strip()[:100] or f"arrival:{uuid.uuid4().hex}"
+
+
+async def remember_delivery(db: Database, delivery: WebhookDelivery, kind: str) -> bool:
+    """Store a verified delivery; False (logged, with ``kind`` naming the hook) when it is a replay: its delivery id
+    was received before, or the same topic and body within :func:`replay_window_s`.
+
+    The unique (flow, body hash) index makes the decision atomic; older twins give their hash up first, so an
+    identical delivery after the window is accepted.
+    """
+    try:
+        async with db.session() as session, session.begin():
+            cutoff = utcnow() - timedelta(seconds=replay_window_s())
+            await session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.flow_id == delivery.flow_id,
+                    WebhookDelivery.body_hash == delivery.body_hash,
+                    WebhookDelivery.received_at < cutoff,
+                )
+                .values(body_hash=None)
+            )
+            session.add(delivery)
+    except IntegrityError:
+        log.warning(
+            "%s for flow %s rejected: delivery %s or its body was received before (replay)",
+            kind,
+            delivery.flow_id,
+            delivery.delivery_id,
+        )
+        return False
+    return True
 
 
 def _is_ping(headers: Mapping[str, str], body: bytes) -> bool:
@@ -143,37 +189,16 @@ async def receive_delivery(
     except (UnicodeDecodeError, ValueError):
         return HookAnswer(400, {"error": "the body is not JSON"})
     source_id = _source_id(resource, event, payload)
-    delivery_id = (lower.get("x-wc-webhook-delivery-id") or "sha256:" + hashlib.sha256(body).hexdigest())[:100]
-    body_hash = hashlib.sha256(topic.encode() + b"\n" + body).hexdigest()
     status = "pending" if (source_id and flow.active) else "ignored"
-    try:
-        async with db.session() as session, session.begin():
-            # The same signed body (and topic) again within the window is a replay whatever its delivery id; the
-            # unique (flow, body hash) index makes that decision atomic. Older twins give their hash up first.
-            cutoff = utcnow() - timedelta(seconds=replay_window_s())
-            await session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.flow_id == flow_id,
-                    WebhookDelivery.body_hash == body_hash,
-                    WebhookDelivery.received_at < cutoff,
-                )
-                .values(body_hash=None)
-            )
-            session.add(
-                WebhookDelivery(
-                    flow_id=flow_id,
-                    delivery_id=delivery_id,
-                    topic=topic[:60],
-                    source_id=source_id,
-                    status=status,
-                    body_hash=body_hash,
-                )
-            )
-    except IntegrityError:
-        log.warning(
-            "webhook for flow %s rejected: delivery %s or its body was received before (replay)", flow_id, delivery_id
-        )
+    delivery = WebhookDelivery(
+        flow_id=flow_id,
+        delivery_id=delivery_key(lower.get("x-wc-webhook-delivery-id")),
+        topic=topic[:60],
+        source_id=source_id,
+        status=status,
+        body_hash=body_hash(topic, body),
+    )
+    if not await remember_delivery(db, delivery, "webhook"):
         return HookAnswer(409, {"error": "this delivery was received before"})
     if status == "ignored":
         reason = "the flow is not active" if source_id else f"nothing to run for {topic or 'this topic'}"

@@ -19,10 +19,11 @@ Nodes never build HTTP clients or headers: they ask the context for the connecti
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
@@ -54,6 +55,8 @@ __all__ = (
     "SkipRecord",
     "SourceNode",
     "TargetNode",
+    "Upgrade",
+    "UpgradeFailed",
 )
 
 ClientT = TypeVar("ClientT", bound=ApiClient)
@@ -74,10 +77,20 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Port:
-    """An input or output of a node. ``schema`` names the record shape, e.g. ``woocommerce.order``."""
+    """An input or output of a node. ``schema`` names the record shape, e.g. ``woocommerce.order``; ``title`` is
+    the label the canvas shows beside an output when a node has more than one (in English; translated there)."""
 
     name: str = "main"
     schema: str = ANY
+    title: str = ""
+
+
+Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+"""One upgrade step of a node type: the config saved at one version → the config of the next version."""
+
+
+class UpgradeFailed(Exception):
+    """A saved config cannot be brought to the node type's current version; the message says why."""
 
 
 class NodeConfig(BaseModel):
@@ -161,9 +174,19 @@ class SkipRecord(RecordProblem):
 
     status = "skipped"
 
-    def __init__(self, message: str, *, target_id: str | None = None, detail: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        target_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+        port: str | None = None,
+    ):
         super().__init__(message, detail=detail)
         self.target_id = target_id
+        self.port = port
+        """An output of the node the record may leave by instead (a filter's ``discarded``, a router's
+        ``otherwise``): when a wire leads from it, the record goes on there; when none does, it is skipped."""
 
 
 class NeedsMapping(RecordProblem):
@@ -236,6 +259,15 @@ class Node(ABC):
     config_model: ClassVar[builtins.type[NodeConfig]] = NodeConfig
     inputs: ClassVar[tuple[Port, ...]] = (Port("in", ANY),)
     outputs: ClassVar[tuple[Port, ...]] = (Port("out", ANY),)
+    ports_field: ClassVar[str | None] = None
+    """A config field listing outputs the user names (a router's rules): each item's ``output`` is an output port,
+    placed before the fixed :attr:`outputs` (see :meth:`output_ports`)."""
+    version: ClassVar[int] = 1
+    """The version of the node type's config and ports. A saved node stores the version it was made with; an older
+    one is brought up to date with :attr:`upgrades` (in memory when it runs, for good when the canvas saves it)."""
+    upgrades: ClassVar[Mapping[int, Upgrade]] = {}
+    """Version → the step that turns a config of that version into one of the next (every version below
+    :attr:`version` has one)."""
 
     def __init__(self, node_id: str, config: NodeConfig, ctx: NodeContext) -> None:
         self.id = node_id
@@ -251,10 +283,48 @@ class Node(ABC):
             "title": cls.title,
             "description": cls.description,
             "app": cls.app,
+            "version": cls.version,
             "inputs": [{"name": p.name, "schema": p.schema} for p in cls.inputs],
-            "outputs": [{"name": p.name, "schema": p.schema} for p in cls.outputs],
+            "outputs": [{"name": p.name, "schema": p.schema, "title": p.title} for p in cls.outputs],
+            "ports_field": cls.ports_field,
             "config_schema": cls.config_model.model_json_schema(),
         }
+
+    @classmethod
+    def output_ports(cls, config: NodeConfig | Mapping[str, Any] | None = None) -> tuple[Port, ...]:
+        """The outputs of a node of this type with ``config``: those its :attr:`ports_field` names, then the fixed
+        :attr:`outputs`. Without a ports field they are the fixed outputs, whatever the config."""
+        if cls.ports_field is None or config is None:
+            return cls.outputs
+        items = config.get(cls.ports_field) if isinstance(config, Mapping) else getattr(config, cls.ports_field, None)
+        named: list[Port] = []
+        fixed = cls.outputs[0].schema if cls.outputs else ANY
+        for item in items if isinstance(items, list) else []:
+            name = item.get("output") if isinstance(item, Mapping) else getattr(item, "output", None)
+            if isinstance(name, str) and name.strip():
+                named.append(Port(name.strip(), fixed, name.strip()))
+        return (*named, *cls.outputs)
+
+    @classmethod
+    def upgrade(cls, config: dict[str, Any], version: int) -> dict[str, Any]:
+        """``config`` saved at ``version``, brought to :attr:`version` by the type's upgrade steps.
+
+        Raises:
+            UpgradeFailed: the version is newer than this type's, a step is missing, or a step refused the config.
+        """
+        if version > cls.version:
+            raise UpgradeFailed(
+                f"this step was saved by a newer Koppel (version {version}): this one knows up to version {cls.version}"
+            )
+        for step_version in range(version, cls.version):
+            step = cls.upgrades.get(step_version)
+            if step is None:
+                raise UpgradeFailed(f"this step's version {step_version} can no longer be upgraded")
+            try:
+                config = step(copy.deepcopy(config))
+            except (KeyError, TypeError, ValueError):
+                raise UpgradeFailed(f"this step's settings could not be upgraded from version {step_version}") from None
+        return config
 
     @classmethod
     def connection_fields(cls) -> dict[str, str]:
@@ -320,6 +390,11 @@ class ProcessNode(Node):
     async def process(self, record: Record) -> Record:
         """Return the record for the next node, or raise a :class:`RecordProblem`."""
 
+    async def route(self, record: Record) -> tuple[str, Record]:
+        """The output the record leaves by, and the record: what the engine calls. By default the first output and
+        :meth:`process`'s record; a node with several outputs (a router) chooses one."""
+        return self.output_ports(self.config)[0].name, await self.process(record)
+
 
 class TargetNode(Node):
     outputs = (Port("out", ANY),)
@@ -342,6 +417,19 @@ class TargetNode(Node):
 
     async def find_existing(self, record: Record) -> str | None:
         """The id of this record in the target application if it is already there (asked when the map is silent)."""
+        return None
+
+    async def find_existing_many(self, records: list[Record]) -> list[str | None]:
+        """:meth:`find_existing` for several records at once (one per item, in order): the engine asks this for the
+        records of one page it is in doubt about. A target whose application can list many records in one filtered
+        request does that here; the default asks for each record."""
+        return list(await asyncio.gather(*(self.find_existing(record) for record in records)))
+
+    async def high_water(self) -> str | None:
+        """A mark of the newest record of the kind this target writes (with :attr:`find_only_in_doubt`): the engine
+        keeps it with its trust in the idempotency map, and a mark that moved without this database knowing (a
+        database restored from a backup, bookings made past it) withdraws that trust. "" for an empty application,
+        None (the default) when it cannot tell: then every record is looked up."""
         return None
 
     async def revisit(self, record: Record, booked: Booked) -> Delivery:

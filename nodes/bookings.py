@@ -25,6 +25,8 @@ __all__ = (
     "credit_of",
     "current_booking",
     "invoice_fingerprint",
+    "payment_move",
+    "settled_on",
 )
 
 BOOK_KEYS = ("incl_vat", "ex_vat", "vat_per_code", "lines", "debtor", "currency", "rate")
@@ -150,3 +152,49 @@ def credit_of(invoice: Mapping[str, Any], note: str) -> list[dict[str, Any]]:
             }
         )
     return credit
+
+
+def _entry_lines(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    raw = entry.get("lines") or []
+    lines = raw.get("_data") or [] if isinstance(raw, Mapping) else raw
+    return [line for line in lines if isinstance(line, Mapping)]
+
+
+def settled_on(entries: Sequence[Mapping[str, Any]], invoice_id: Any) -> tuple[Decimal, Any]:
+    """What the journal ``entries`` paid on the sales invoice ``invoice_id`` (its debtor lines, sign flipped: a
+    payment of 31.16 gives 31.16) and the debtor id those lines name."""
+    paid, debtor = Decimal(0), None
+    for entry in entries:
+        for line in _entry_lines(entry):
+            if str(line.get("salesInvoiceId") or "") == str(invoice_id):
+                paid -= cents(money(line.get("amount")))
+                debtor = line.get("debtorId") or debtor
+    return paid, debtor
+
+
+def payment_move(
+    amount: Decimal,
+    *,
+    description: str,
+    date: Any,
+    journal_id: Any,
+    debtors_account: Any,
+    debtor_id: Any,
+    credit_id: Any,
+    invoice_id: Any,
+) -> dict[str, Any]:
+    """The journal entry that moves a payment from a booking that was credited onto the booking that replaces it:
+    on the debtors account, the credit invoice is settled (``+amount``) and the new invoice paid (``−amount``), so
+    the money stays where it is and the new invoice is paid as far as the payment goes."""
+    common = {"ledgerAccountId": debtors_account, "description": description, "bookingDate": date}
+    if debtor_id:
+        common["debtorId"] = debtor_id
+    return {
+        "journalId": journal_id,
+        "date": date,
+        "description": description,
+        "lines": [
+            {**common, "amount": float(cents(amount)), "salesInvoiceId": credit_id},
+            {**common, "amount": float(-cents(amount)), "salesInvoiceId": invoice_id},
+        ],
+    }

@@ -50,6 +50,7 @@ __all__ = (
     "ConditionGroup",
     "Evaluation",
     "compile_regex",
+    "invalid",
     "is_empty_value",
     "ordered_pair",
     "to_datetime",
@@ -92,7 +93,7 @@ _NUMBER = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
 
 
-def _invalid(message: str) -> PydanticCustomError:
+def invalid(message: str) -> PydanticCustomError:
     """A validation error whose message is shown as is (no "Value error, " prefix)."""
     return PydanticCustomError("invalid", "{message}", {"message": message})
 
@@ -319,6 +320,11 @@ class Evaluation:
     def __bool__(self) -> bool:
         return self.passed
 
+    @property
+    def detail(self) -> dict[str, Any]:
+        """What the log keeps of a failure: the condition that failed first (empty when none is known)."""
+        return {"condition": self.condition.model_dump()} if self.condition is not None else {}
+
 
 class Condition(BaseModel):
     """One test on one field of the record."""
@@ -347,14 +353,14 @@ class Condition(BaseModel):
         try:
             parse_path(value)
         except PathError as exc:
-            raise _invalid(str(exc)) from None
+            raise invalid(str(exc)) from None
         return value
 
     @field_validator("op")
     @classmethod
     def _check_op(cls, value: str) -> str:
         if value not in OPERATORS:
-            raise _invalid(f"unknown operator {value!r}; use one of: {', '.join(OPERATORS)}")
+            raise invalid(f"unknown operator {value!r}; use one of: {', '.join(OPERATORS)}")
         return value
 
     @model_validator(mode="after")
@@ -363,24 +369,24 @@ class Condition(BaseModel):
         if op in NO_VALUE:
             return self
         if self.value is None or (isinstance(self.value, str) and not self.value and op != "equals"):
-            raise _invalid(f"operator {op!r} needs a value")
+            raise invalid(f"operator {op!r} needs a value")
         base = NEGATIONS.get(op, op)
         if base == "in":
             if isinstance(self.value, str):
                 object.__setattr__(self, "value", [part.strip() for part in self.value.split(",")])
             elif not isinstance(self.value, list):
-                raise _invalid(f"operator {op!r} needs a list of values")
+                raise invalid(f"operator {op!r} needs a list of values")
         elif isinstance(self.value, list | dict) and base != "equals":
-            raise _invalid(f"operator {op!r} needs a single value, not a list")
+            raise invalid(f"operator {op!r} needs a single value, not a list")
         if base == "matches":
             if not isinstance(self.value, str):
-                raise _invalid("a regex pattern must be text")
+                raise invalid("a regex pattern must be text")
             try:
                 compile_regex(self.value, self.case_sensitive)
             except ValueError as exc:
-                raise _invalid(str(exc)) from None
+                raise invalid(str(exc)) from None
         if base.startswith(("greater", "less")) and ordered_pair(self.value, self.value) is None:
-            raise _invalid(f"operator {op!r} needs a number or an ISO date (YYYY-MM-DD), got {self.value!r}")
+            raise invalid(f"operator {op!r} needs a number or an ISO date (YYYY-MM-DD), got {self.value!r}")
         return self
 
     def regex(self) -> re.Pattern[str]:
@@ -449,7 +455,7 @@ class ConditionGroup(BaseModel):
     @model_validator(mode="after")
     def _one_kind(self) -> ConditionGroup:
         if (self.all is None) == (self.any is None):
-            raise _invalid('a group has exactly one of "all" or "any"')
+            raise invalid('a group has exactly one of "all" or "any"')
         return self
 
     @property

@@ -48,6 +48,7 @@
   function summary(config) {
     if (!config || typeof config !== "object") return "";
     if (config.conditions) return groupText(config.conditions);
+    if (Array.isArray(config.routes)) return config.routes.map(function (r) { return r && r.output; }).filter(Boolean).join(" · ");
     if (Array.isArray(config.statuses) && config.statuses.length) return w("status is", "status is") + " " + showValue(config.statuses);
     if (Array.isArray(config.fields)) return config.fields.length + " " + w("fields", "fields");
     const parts = [];
@@ -81,21 +82,95 @@
     box.dataset.docId = n.data.doc_id;
     box.setAttribute("aria-label", (labelOf(n) || (t ? t.title : n.data.type)) + " (" + n.data.doc_id + ")");
     editor.drawflow.drawflow.Home.data[id].html = content.innerHTML;
+    reshapePorts(id);
   }
   function nodes() { return editor.drawflow.drawflow.Home.data; }
   // drawflow binds data keys to df-* attributes, so the config travels as a JSON string (its keys may hold ':').
   function configOf(n) { try { return JSON.parse(n.data.config_json || "{}"); } catch (err) { return {}; } }
   function labelOf(n) { const c = configOf(n); return n.data.label || (typeof c.label === "string" ? c.label : ""); }
+  // --- ports: a step's outputs are its type's, after the ones its config names (a router's outputs);
+  // drawflow numbers them output_1, output_2, … in this order
+  function portsOf(type, config) {
+    const t = types[type];
+    if (!t) return [{ name: "out", title: "" }];
+    let named = [];
+    const items = t.ports_field && config ? config[t.ports_field] : null;
+    if (Array.isArray(items)) {
+      named = items.map(function (r) { return r && typeof r.output === "string" ? r.output.trim() : ""; })
+        .filter(Boolean).map(function (name) { return { name: name, title: name }; });
+    }
+    return named.concat(t.outputs);
+  }
+  function portNames(id) {
+    const n = nodes()[id];
+    return n ? portsOf(n.data.type, configOf(n)).map(function (p) { return p.name; }) : [];
+  }
+  const shownPorts = {};  // drawflow id -> the port names its outputs stand for now
+  function labelPorts(id) {
+    const n = nodes()[id];
+    const box = document.getElementById("node-" + id);
+    if (!n || !box) return;
+    const ports = portsOf(n.data.type, configOf(n));
+    shownPorts[id] = ports.map(function (p) { return p.name; });
+    const many = ports.length > 1;
+    box.querySelectorAll(":scope > .outputs > .output").forEach(function (o, i) {
+      const port = ports[i];
+      if (!port) return;
+      o.dataset.port = port.name;
+      if (many) {
+        o.dataset.label = port.title || port.name;
+        o.setAttribute("role", "img");  // a labelled point a wire is drawn from (with the mouse)
+        o.setAttribute("aria-label", w("Output", "Output") + " " + (port.title || port.name) + " · " + nameOf(id));
+        o.title = port.title || port.name;
+      } else {
+        delete o.dataset.label;
+        o.removeAttribute("role");
+        o.removeAttribute("aria-label");
+        o.removeAttribute("title");
+      }
+    });
+    box.classList.toggle("has-ports", many);
+  }
+  // after a router's outputs changed: as many drawflow outputs as ports, wires kept by port name
+  function reshapePorts(id) {
+    const n = nodes()[id];
+    if (!n) return;
+    const before = shownPorts[id] || [];
+    const after = portNames(id);
+    const have = Object.keys(n.outputs || {}).length;
+    if (have !== after.length) {
+      const wires = [];
+      before.forEach(function (name, i) {
+        const o = n.outputs["output_" + (i + 1)];
+        if (o) o.connections.forEach(function (c) { wires.push([name, c.node, c.output]); });
+      });
+      const was = loading;
+      loading = true;
+      try {
+        for (let k = have; k >= 1; k--) editor.removeNodeOutput(id, "output_" + k);
+        for (let k = 0; k < after.length; k++) editor.addNodeOutput(id);
+        wires.forEach(function (wire) {
+          const at = after.indexOf(wire[0]);
+          if (at >= 0) { try { editor.addConnection(id, wire[1], "output_" + (at + 1), wire[2]); } catch (err) { /* gone */ } }
+        });
+      } finally {
+        loading = was;
+      }
+    }
+    labelPorts(id);
+  }
   function addNode(docId, type, config, x, y, extra) {
     const t = types[type];
     const ins = t ? t.inputs.length : 1;
-    const outs = t ? Math.max(t.outputs.length, 0) : 1;
+    const outs = portsOf(type, config || {}).length;
     const data = Object.assign({ doc_id: docId, type: type, config_json: JSON.stringify(config || {}) }, extra || {});
+    if (!data.version) data.version = t ? t.version : 1;
     const id = editor.addNode(type, ins, outs, x, y, "kind-" + (t ? t.kind : "unknown"), data,
       nodeHtml(docId, type, config, data.label));
     byDocId[docId] = id;
     const box = document.getElementById("node-" + id);
     if (box) { box.dataset.docId = docId; box.setAttribute("aria-label", (labelOf({ data: data }) || (t ? t.title : type)) + " (" + docId + ")"); }
+    labelPorts(id);
     return id;
   }
   function freshId(type) {
@@ -112,6 +187,7 @@
     const extra = {};
     if (typeof n.label === "string" && n.label) extra.label = n.label;
     if (n.merge === true) extra.merge = true;
+    extra.version = Number.isInteger(n.version) ? n.version : 1;  // saved before versions: version 1
     return extra;
   }
   function loadDocument(doc) {
@@ -125,7 +201,11 @@
       });
       (doc.edges || []).forEach(function (e) {
         const a = byDocId[e.from], b = byDocId[e.to];
-        if (a && b) { try { editor.addConnection(a, b, "output_1", "input_1"); } catch (err) { /* invalid edge: shown by validation */ } }
+        if (!a || !b) return;
+        // a wire saved before ports leaves by the step's first output
+        const at = e.from_port ? portNames(a).indexOf(e.from_port) : 0;
+        if (at < 0) return;  // an output the step does not have: validation names it on the step
+        try { editor.addConnection(a, b, "output_" + (at + 1), "input_1"); } catch (err) { /* invalid edge: shown by validation */ }
       });
     } finally {
       loading = false;
@@ -143,9 +223,17 @@
       const out = { id: n.data.doc_id, type: n.data.type, config: configOf(n), position: [Math.round(n.pos_x), Math.round(n.pos_y)] };
       if (n.data.label) out.label = n.data.label;
       if (n.data.merge) out.merge = true;
+      const t = types[n.data.type];
+      out.version = Number(n.data.version) || (t ? t.version : 1);
       outNodes.push(out);
-      Object.values(n.outputs || {}).forEach(function (o) {
-        o.connections.forEach(function (c) { edges.push({ from: n.data.doc_id, to: idOf[c.node] }); });
+      const ports = portNames(n.id);
+      Object.keys(n.outputs || {}).forEach(function (key) {
+        const port = ports[Number(key.slice("output_".length)) - 1];
+        n.outputs[key].connections.forEach(function (c) {
+          const target = data[c.node];
+          const inputs = target && types[target.data.type] ? types[target.data.type].inputs : [];
+          edges.push({ from: n.data.doc_id, from_port: port || key, to: idOf[c.node], to_port: inputs.length ? inputs[0].name : "in" });
+        });
       });
     });
     return Object.assign({}, original, { format: original.format || "koppel.flow/1", nodes: outNodes, edges: edges });
@@ -195,11 +283,21 @@
 
   // --- wires: focusable, selectable by click or keyboard, removable with Delete / Backspace
   let selectedWire = null;
+  // a wire's svg classes name its ends: [output node id, input node id, output class, input class]
   function wireEnds(svg) {
     const cls = Array.from(svg.classList);
     const input = cls.find(function (c) { return c.startsWith("node_in_node-"); });
     const output = cls.find(function (c) { return c.startsWith("node_out_node-"); });
-    return input && output ? [output.slice("node_out_node-".length), input.slice("node_in_node-".length)] : null;
+    const outClass = cls.find(function (c) { return /^output_\d+$/.test(c); }) || "output_1";
+    const inClass = cls.find(function (c) { return /^input_\d+$/.test(c); }) || "input_1";
+    return input && output ? [output.slice("node_out_node-".length), input.slice("node_in_node-".length), outClass, inClass] : null;
+  }
+  function portLabel(id, outClass) {
+    const n = nodes()[id];
+    if (!n) return "";
+    const ports = portsOf(n.data.type, configOf(n));
+    const port = ports.length > 1 ? ports[Number(outClass.slice("output_".length)) - 1] : null;
+    return port ? " (" + (port.title || port.name) + ")" : "";
   }
   function nameOf(id) {
     const n = nodes()[id];
@@ -214,7 +312,7 @@
       svg.setAttribute("tabindex", "0");
       svg.setAttribute("role", "button");
       svg.setAttribute("focusable", "true");
-      svg.setAttribute("aria-label", w("Wire from", "Wire from") + " " + nameOf(ends[0]) + " " + w("to", "to") + " " + nameOf(ends[1]));
+      svg.setAttribute("aria-label", w("Wire from", "Wire from") + " " + nameOf(ends[0]) + portLabel(ends[0], ends[2]) + " " + w("to", "to") + " " + nameOf(ends[1]));
     });
   }
   function selectWire(svg) {
@@ -239,7 +337,7 @@
     const ends = wireEnds(svg);
     selectedWire = null;
     editor.connection_selected = null;
-    if (ends) editor.removeSingleConnection(ends[0], ends[1], "output_1", "input_1");
+    if (ends) editor.removeSingleConnection(ends[0], ends[1], ends[2], ends[3]);
     el.focus();
   }
   el.addEventListener("click", function (e) {
@@ -351,6 +449,7 @@
       values: {
         type: n.data.type, node_id: n.data.doc_id, flow_id: flowId, config: n.data.config_json || "{}", problems: JSON.stringify(mine),
         label: n.data.label || "", merge: n.data.merge ? "true" : "", incoming: String(incoming(id)),
+        version: String(n.data.version || 1),
       },
     });
   }
@@ -447,6 +546,10 @@
         cfg[name] = Array.from(f.querySelectorAll(".fieldmap > .fm-row")).map(collectFieldRow).filter(Boolean);
       } else if (w === "conditions") {
         cfg[name] = collectGroup(f.querySelector(".conditions > .cond-group"));
+      } else if (w === "routes") {
+        cfg[name] = Array.from(f.querySelectorAll(".routes > .route-row")).map(function (r) {
+          return { output: r.querySelector(".route-output").value.trim(), conditions: collectGroup(r.querySelector(":scope > .cond-group")) };
+        });
       }
     });
     return cfg;
@@ -514,6 +617,17 @@
     if (e.target.classList.contains("fm-kind")) toggleFieldRow(e.target.closest(".fm-row"));
     syncForm();
   });
+  // "This step uses an older version — Upgrade": the form brings the upgraded config; saving keeps it
+  function upgradeStep(button) {
+    const n = selected && nodes()[selected];
+    if (!n) return;
+    let cfg;
+    try { cfg = JSON.parse(button.dataset.config); } catch (err) { return; }
+    editor.updateNodeDataFromId(selected, Object.assign({}, n.data, { config_json: JSON.stringify(cfg), version: Number(button.dataset.version) }));
+    redraw(selected);
+    changed();
+    loadForm(selected);
+  }
   function renameNode(input) {
     const n = nodes()[selected];
     const wanted = input.value.trim();
@@ -550,6 +664,15 @@
       const rows = field.querySelectorAll(".fieldmap > .fm-row");
       toggleFieldRow(rows[rows.length - 1]);
       rows[rows.length - 1].querySelector(".fm-target").focus();
+    } else if (t.classList.contains("add-route")) {
+      field.querySelector(".routes").appendChild(field.querySelector("template.tpl-route").content.cloneNode(true));
+      const rows = field.querySelectorAll(".routes > .route-row");
+      rows[rows.length - 1].querySelector(".route-output").focus();
+    } else if (t.classList.contains("remove-route")) {
+      t.closest(".route-row").remove();
+    } else if (t.classList.contains("upgrade-node")) {
+      upgradeStep(t);
+      return;
     } else if (t.classList.contains("remove-fm")) {
       t.closest(".fm-row").remove();
     } else if (t.classList.contains("remove-rule")) {
@@ -627,10 +750,8 @@
           return n.classList && n.classList.contains("main-path");
         });
         if (hit) {
-          const cls = hit.parentElement.classList;
-          const input = Array.from(cls).find(function (c) { return c.startsWith("node_in_node-"); });
-          const output = Array.from(cls).find(function (c) { return c.startsWith("node_out_node-"); });
-          if (input && output) return [output.slice("node_out_node-".length), input.slice("node_in_node-".length)];
+          const ends = wireEnds(hit.parentElement);
+          if (ends) return ends;
         }
       }
     }
@@ -644,9 +765,9 @@
     const id = place(type, e.clientX, e.clientY);
     // dropped onto a wire: the step is spliced into it
     if (id && wire && t && t.inputs.length && t.outputs.length) {
-      editor.removeSingleConnection(wire[0], wire[1], "output_1", "input_1");
-      editor.addConnection(wire[0], id, "output_1", "input_1");
-      editor.addConnection(id, wire[1], "output_1", "input_1");
+      editor.removeSingleConnection(wire[0], wire[1], wire[2], wire[3]);
+      editor.addConnection(wire[0], id, wire[2], "input_1");
+      editor.addConnection(id, wire[1], "output_1", wire[3]);
       // keep it clear of its neighbours: just below the wire
       const n = nodes()[id];
       const box = document.getElementById("node-" + id);

@@ -1,10 +1,19 @@
 """Orders in another currency than the administration's: the exchange rate, and the order converted to it. Pure.
 
 Never booked at face value: the rate comes from the order meta a multi-currency plugin wrote (Aelia Currency
-Switcher ``_base_currency_exchange_rate``: base = amount × rate; WOOCS ``_woocs_order_rate`` and WooPayments
-``_wcpay_multi_currency_order_exchange_rate``: base = amount ÷ rate), else from the rate table (a rate per currency
-and date, the latest on or before the order's date applies), else the order waits for the row
-"exchange rate {currency} on {date}". Every amount of the order is converted and rounded half up to the cent, so the
+Switcher ``_base_currency_exchange_rate``: base = amount × rate; WOOCS ``_woocs_order_rate``, WooPayments
+``_wcpay_multi_currency_order_exchange_rate`` and CURCY ``wmc_order_info``: base = amount ÷ rate), else from the
+rate table (a rate per currency and date, the latest on or before the order's date applies), else the order waits
+for the row "exchange rate {currency} on {date}".
+
+What the plugins keep, as read in their public source: VillaTheme's CURCY (free ``woo-multi-currency`` and the
+premium ``woocommerce-multi-currency``) stores ``wmc_order_info`` on every order, a map per currency code of that
+currency's settings at checkout — ``rate`` (units per unit of the shop's main currency) and ``is_main`` (1 for the
+main currency) among them — and converts back with ``price / rate``; the REST API shows it as an object. WPML's
+WooCommerce Multilingual (checked in its 4.10 and 5.1 sources) keeps no rate on the order: only the currency
+(``_order_currency``) and per-line bookkeeping (``_wcml_total_qty``); its rates live in the plugin's settings
+(``_wcml_settings`` → ``currency_options``), which WooCommerce's REST API does not expose — a WCML shop fills the
+rate table. Every amount of the order is converted and rounded half up to the cent, so the
 lines, the preflight and the fingerprint all work on the administration's currency.
 """
 
@@ -31,6 +40,7 @@ DEFAULT_RATE_META: dict[str, str] = {
     "_base_currency_exchange_rate": "multiply",
     "_woocs_order_rate": "divide",
     "_wcpay_multi_currency_order_exchange_rate": "divide",
+    "wmc_order_info": "divide",
 }
 """Order meta key → how its rate converts the order's amounts to the shop's base currency."""
 
@@ -64,6 +74,18 @@ def _positive(value: Any) -> Decimal | None:
     return number if number.is_finite() and number > 0 else None
 
 
+def _meta_rate(value: Any, currency: str, own: str) -> Decimal | None:
+    """The rate in one meta value: a number, or a map per currency code (CURCY's ``wmc_order_info``) whose entry
+    for the order's currency holds it — taken only when the map's main currency is the administration's."""
+    if not isinstance(value, Mapping):
+        return _positive(value)
+    entries = {str(code).upper(): entry for code, entry in value.items() if isinstance(entry, Mapping)}
+    main = [code for code, entry in entries.items() if str(entry.get("is_main") or "") in ("1", "True", "true")]
+    if main and main != [own]:
+        return None  # rates against another main currency would convert into that one, not ours
+    return _positive((entries.get(currency) or {}).get("rate"))
+
+
 def exchange_rate(
     order: Mapping[str, Any],
     *,
@@ -83,7 +105,7 @@ def exchange_rate(
         return None
     meta = {str(m.get("key")): m.get("value") for m in order.get("meta_data") or () if isinstance(m, Mapping)}
     for key, how in meta_keys.items():
-        rate = _positive(meta.get(key))
+        rate = _meta_rate(meta.get(key), currency, own)
         if rate is None:
             continue
         if how == "divide":

@@ -129,7 +129,9 @@ class OrderLineSettings(NodeConfig):
         title="Exchange rate order meta",
         description="Order meta key a multi-currency plugin writes → 'multiply' (administration amount = order "
         "amount × rate, Aelia's _base_currency_exchange_rate) or 'divide' (÷ rate: WOOCS's _woocs_order_rate, "
-        "WooPayments' _wcpay_multi_currency_order_exchange_rate). The first key the order has counts.",
+        "WooPayments' _wcpay_multi_currency_order_exchange_rate, CURCY's wmc_order_info, which holds a rate per "
+        "currency). The first key the order has counts. WPML's WooCommerce Multilingual keeps no rate on the order: "
+        "fill the exchange rates table.",
     )
     exchange_rates: CodeTable = Field(
         default_factory=dict,

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import Field
 
 from nodes.base import Kind, Port, ProcessNode, Record, SkipRecord
+from nodes.bookings import cancellation_description
 from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.maps.currency import convert_order, convert_refund, exchange_rate
 from nodes.maps.inputs import source_payload
@@ -201,6 +202,9 @@ class OrderToCreditInvoices(ProcessNode):
         # Whether there is anything to credit is asked first, so an order never invoiced is skipped before a
         # mapping is asked for. A test run books no invoice to wait for: it shows the credit invoice.
         invoice = None if self.ctx.dry_run else await self._require_invoice(order)
+        if invoice is not None and await self._exists(cancellation_description(self.config.describe(order))):
+            # the cancellation credited everything that was left: a refund made after it is not credited again
+            raise SkipRecord("the order was cancelled and credited in full: its refunds are not credited again")
         invoices, warnings = build_credit_invoices(order, refunds, self.config)
         ordered = [str(r.get("id")) for r in sorted(refunds, key=lambda item: int(item.get("id") or 0))]
 

@@ -32,6 +32,26 @@ __all__ = ("PaymentReversals", "ReversalSettings")
 CANCELLED = ("cancelled", "failed", "trash")
 
 
+def _share(
+    credit: Mapping[str, Any], together: list[str], refund_id: str, refunds: Mapping[str, Mapping[str, Any]]
+) -> Decimal:
+    """What paying back ``refund_id`` settles of its credit invoice: all of it, or — a credit shared by refunds
+    credited together — the refund's part of the invoice's amount (in the administration's currency, also for an
+    order in another currency), the last refund taking what rounding left so the parts add up to the cent."""
+    total = abs(cents(money(credit.get("amountInclVat"))))
+    if len(together) == 1:
+        return total
+    amounts = {rid: abs(money((refunds.get(rid) or {}).get("amount"))) for rid in together}
+    whole = sum(amounts.values(), Decimal(0))
+
+    def part(rid: str) -> Decimal:
+        return cents(total * amounts[rid] / whole) if whole else Decimal(0)
+
+    if refund_id != together[-1]:
+        return part(refund_id)
+    return total - sum((part(rid) for rid in together[:-1]), Decimal(0))
+
+
 class ReversalSettings(PaymentSettings):
     """Payment settings plus how refunds and reversals are described."""
 
@@ -93,35 +113,66 @@ class PaymentReversals(ProcessNode):
         credit = await client.find_invoice_by_description(cancellation_description(base))
         if not credit or str(credit.get("description") or "").strip() != cancellation_description(base):
             raise SkipRecord(f"no cancellation credit '{cancellation_description(base)}' is booked (yet)")
-        text = paid_text.removesuffix(f" ({order.get('transaction_id')})") + " reversed"
+        text = self._reversal_text(order)
         date = str(order.get("date_modified") or order.get("date_paid"))[:10]
+        # Refunds paid back already returned part of the money: only the rest is reversed.
+        sums: dict[tuple[Any, bool], Decimal] = {}
+        debtor_id = None
+        for entry in [payment, *await self._paid_back(client, order)]:
+            for line in lines_of(entry):
+                key = (line.get("ledgerAccountId"), bool(line.get("debtorId") or line.get("salesInvoiceId")))
+                sums[key] = sums.get(key, Decimal(0)) - cents(money(line.get("amount")))
+                debtor_id = debtor_id or line.get("debtorId")
+        if not any(amount for (_, debtor), amount in sums.items() if debtor):
+            raise SkipRecord("its refunds paid back everything the payment brought in: nothing is left to reverse")
         lines = []
-        for line in lines_of(payment):
+        for (ledger, debtor), amount in sums.items():
+            if not amount:
+                continue
             reversed_line: dict[str, Any] = {
-                "amount": float(-cents(money(line.get("amount")))),
-                "ledgerAccountId": line.get("ledgerAccountId"),
+                "amount": float(amount),
+                "ledgerAccountId": ledger,
                 "description": text,
                 "bookingDate": date,
             }
-            if line.get("debtorId"):
-                reversed_line["debtorId"] = line["debtorId"]
+            if debtor:
+                reversed_line["debtorId"] = debtor_id
                 reversed_line["salesInvoiceId"] = credit["id"]
             lines.append(reversed_line)
         out = record.derive({"journalId": self.config.journal_id, "date": date, "description": text, "lines": lines})
         out.source_id = f"{record.source_id}:reversed"
         return out
 
+    def _reversal_text(self, order: Mapping[str, Any]) -> str:
+        """ "Payment WooCommerce order 1234 reversed"."""
+        paid_text = _fill(self.config.description_template, order)
+        return paid_text.removesuffix(f" ({order.get('transaction_id')})") + " reversed"
+
+    async def _paid_back(self, client: Any, order: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The entries that paid back refunds of the order ("Refund 5020 of WooCommerce order 5012 paid back")."""
+        number = str(order.get("number") or order.get("id") or "")
+        head, _, rest = self.config.refund_description_template.partition("{refund}")
+        tail = rest.replace("{number}", number).strip()  # "of WooCommerce order 5012 paid back"
+        pattern = re.compile(re.escape(head.strip()) + r"s? ([\d, ]+) " + re.escape(tail) + "$")
+        entries = await client.journal_entries_described(tail, str(self.config.journal_id))
+        return [entry for entry in entries if pattern.search(str(entry.get("description") or ""))]
+
     async def _refunds(self, record: Record, order: Mapping[str, Any]) -> Record:
         listed = [r for r in order.get("refunds") or () if isinstance(r, Mapping)]
         if not listed:
             raise SkipRecord("the order has no refunds")
         client = self.ctx.client(self.config.connection)
+        reversal = await client.find_journal_entry(
+            description=self._reversal_text(order), journal_id=str(self.config.journal_id)
+        )
+        if reversal is not None:  # the reversal gave back everything not paid back before it
+            raise SkipRecord("the order's payment was reversed when it was cancelled: its refunds are not paid twice")
         number = str(order.get("number") or order.get("id") or "")
         head, _, rest = self.config.refund_description_template.partition("{refund}")
-        tail = rest.replace("{number}", number).strip()  # "of WooCommerce order 5012 paid back"
+        tail = rest.replace("{number}", number).strip()
         pattern = re.escape(head.strip()) + r"s? ([\d, ]+) " + re.escape(tail) + "$"
         done: set[str] = set()
-        for entry in await client.journal_entries_described(tail, str(self.config.journal_id)):
+        for entry in await self._paid_back(client, order):
             match = re.search(pattern, str(entry.get("description") or ""))
             if match:
                 done.update(part.strip() for part in match.group(1).split(","))
@@ -138,9 +189,8 @@ class PaymentReversals(ProcessNode):
         lines: list[dict[str, Any]] = []
         total = Decimal(0)
         for rid in pending:
-            credit, shared = await self._credit_invoice(client, order, rid)
-            # a credit invoice shared by refunds credited together is paid back refund by refund
-            amount = abs(cents(money(refunds[rid].get("amount") if shared else credit.get("amountInclVat"))))
+            credit, together = await self._credit_invoice(client, order, rid)
+            amount = _share(credit, together, rid, refunds)
             total += amount
             debtor_id = await self._debtor_id(client, str(credit.get("debtorCustomerNumber") or ""))
             lines.append(
@@ -167,19 +217,20 @@ class PaymentReversals(ProcessNode):
 
     async def _credit_invoice(
         self, client: Any, order: Mapping[str, Any], refund_id: str
-    ) -> tuple[Mapping[str, Any], bool]:
-        """The credit invoice of one refund: its own, or one it shares with refunds credited at the same time."""
+    ) -> tuple[Mapping[str, Any], list[str]]:
+        """The credit invoice of one refund: its own, or one it shares with refunds credited at the same time (and
+        the ids of the refunds it credits)."""
         number = str(order.get("number") or order.get("id") or "")
         own = self.config.credit_description_template.replace("{number}", number)
         exact = own.replace("{refund}", refund_id)
         found = await client.find_invoice_by_description(exact)
         if found and str(found.get("description") or "").strip() == exact:
-            return dict(found), False
+            return dict(found), [refund_id]
         prefix, _, suffix = own.partition("{refund}")
         for invoice in await client.invoices_described(prefix.strip()):
             text = str(invoice.get("description") or "")
             if text.startswith(prefix) and text.endswith(suffix):
                 ids = [part.strip() for part in text[len(prefix) : len(text) - len(suffix)].split(",")]
                 if refund_id in ids:
-                    return dict(invoice), True
+                    return dict(invoice), ids
         raise SkipRecord(f"refund {refund_id} has no credit invoice yet: it is paid back once it is credited")

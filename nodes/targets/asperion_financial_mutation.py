@@ -33,6 +33,18 @@ class FinancialMutationTarget(AsperionDocumentTarget):
         journal = record.data.get("journalId")
         return await client.find_journal_entry(description=description, journal_id=str(journal) if journal else None)
 
+    match_fields = ("journalId",)
+
+    def same_document(self, record: Record, document: Mapping[str, Any]) -> bool:
+        """An entry with the description counts only in the record's own journal."""
+        journal = record.data.get("journalId")
+        return not journal or str(document.get("journalId") or "").strip() == str(journal).strip()
+
+    def list_filters(self, records: list[Record]) -> dict[str, Any]:
+        """The journal, when every record books in the same one."""
+        journals = {str(r.data.get("journalId") or "") for r in records}
+        return {"JournalId": journals.pop()} if len(journals) == 1 and "" not in journals else {}
+
     async def create(self, client: Any, payload: dict[str, Any]) -> Any:
         """POST the journal entry with its lines."""
         return await client.create_journal_entry(payload)

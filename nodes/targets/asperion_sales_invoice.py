@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from nodes.accounting import as_id
 from nodes.base import Booked, Delivery, Port, Record, RecordFailed, RecordProblem, SkipRecord
 from nodes.bookings import (
     books_differ,
@@ -21,9 +22,12 @@ from nodes.bookings import (
     correction_description,
     credit_of,
     invoice_fingerprint,
+    payment_move,
+    settled_on,
 )
 from nodes.connectors.asperion.client import SALES_INVOICE_HEADERS
 from nodes.connectors.http import ValidationFailed
+from nodes.maps.fields import Code
 from nodes.targets._common import create_once, refused
 from nodes.targets._documents import AsperionConfig, AsperionDocumentTarget
 
@@ -42,6 +46,19 @@ class SalesInvoiceTargetConfig(AsperionConfig):
         "wait: it waits in the inbox with both bookings side by side until you press 'Book the correction'; "
         "automatic: the correction (a credit invoice for the old booking and a new invoice) is booked at once. "
         "A concept invoice is always updated in place.",
+    )
+    moves_journal_id: Code = Field(
+        "90",
+        title="Journal for moved payments",
+        description="A payment booked on an invoice that a correction credits is moved onto the new invoice by an "
+        "entry in this journal (on the debtors account only: the money stays where it is).",
+        json_schema_extra={"ui": {"widget": "select", "options_from": "asperion.journals"}},
+    )
+    debtors_account: Code = Field(
+        "1300",
+        title="Debtors account",
+        description="The account the payments settle invoices on (as in the payments flow).",
+        json_schema_extra={"ui": {"widget": "select", "options_from": "asperion.ledgeraccounts"}},
     )
 
 
@@ -201,16 +218,57 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
         renewed = {**payload, "description": correction_description(base, k)}
         if self.ctx.dry_run:
             return Delivery(str(invoice["id"]), f"dry run: would credit invoice {number} and book correction {k}")
-        await self._create_once(client, credit, "credit invoice")
+        credited = await self._create_once(client, credit, "credit invoice")
         delivery = await self._create_once(client, renewed, "sales invoice")
+        moved = await self._move_payments(client, base, invoice, (credited.target_id, delivery.target_id), renewed)
         delivery.message = (
             f"correction {k} booked: invoice {number} credited, the order booked anew as sales invoice "
-            f"{delivery.target_id} ({'; '.join(changes)})"
+            f"{delivery.target_id} ({'; '.join(changes)}){moved}"
         )
         delivery.request = {"credit": credit, "invoice": renewed}
         delivery.fingerprint = {**now, "correction": k}
         delivery.replaces = True
         return delivery
+
+    async def _move_payments(
+        self,
+        client: Any,
+        base: str,
+        invoice: Mapping[str, Any],
+        new_ids: tuple[str, str],
+        renewed: Mapping[str, Any],
+    ) -> str:
+        """Move what was paid on the credited ``invoice`` onto the new one; the words the log adds ("" if none).
+
+        The payments are found among the journal entries naming the order (their description holds ``base``, e.g.
+        "Payment WooCommerce order 1234 (tr_…)"), by their lines that settle exactly this invoice. ``new_ids`` are
+        the credit invoice's and the new invoice's ids.
+        """
+        credit_id, invoice_id = new_ids
+        paid, debtor_id = settled_on(await client.journal_entries_described(base), invoice["id"])
+        if not paid:
+            return ""
+        number = invoice.get("invoiceNumber") or invoice.get("id")
+        description = f"{renewed['description']}: payment moved from sales invoice {number}"
+        journal = str(self.config.moves_journal_id)
+        entry = payment_move(
+            paid,
+            description=description,
+            date=renewed.get("date"),
+            journal_id=journal,
+            debtors_account=as_id(self.config.debtors_account),
+            debtor_id=debtor_id,
+            credit_id=as_id(credit_id),
+            invoice_id=as_id(invoice_id),
+        )
+
+        async def find() -> str | None:
+            found = await client.find_journal_entry(description=description, journal_id=journal)
+            return str(found["id"]) if found else None
+
+        if await find() is None:
+            await create_once(lambda: client.create_journal_entry(entry), find, "journal entry", entry)
+        return f"; its payment of {paid} moved onto the new invoice"
 
     async def _create_once(self, client: Any, payload: dict[str, Any], what: str) -> Delivery:
         """Create unless an invoice with exactly this description exists (a correction interrupted half-way)."""

@@ -93,6 +93,14 @@ class OrderTarget(TargetNode):
                         return str(order["id"])
         return None
 
+    async def high_water(self) -> str | None:
+        """The id of the store's newest order ("" for a store without orders). A shop's own orders move it too: a
+        flow whose store takes orders between its runs looks up every record (the safe side)."""
+        client = self.ctx.client(self.config.connection)
+        params = {"orderby": "id", "order": "desc", "per_page": 1, "status": "any", "_fields": "id"}
+        newest = await client.get("orders", params) or []
+        return str(newest[0].get("id", "")) if newest else ""
+
     async def build(self, record: Record) -> dict[str, Any]:
         """The order as the map made it, with lines given by SKU resolved to their product (and variation).
 

@@ -1,5 +1,6 @@
 """Sales orders (inTrade only), the only way stock moves: an open order reserves its articles (``reservedStock``),
-a delivered or invoiced one has taken them from ``currentStock``."""
+a delivered or invoiced one has taken them from ``currentStock``, a cancelled one [inferred] does neither (moving an
+order to cancelled ends its reservation, or brings delivered stock back)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sandbox.asperion.state import Counters, Record, Tenant
 
 __all__ = ("FIRST_ORDER_NUMBER", "STATUSES", "create_sales_order", "require_in_trade", "update_sales_order")
 
-STATUSES = ("open", "delivered", "invoiced")
+STATUSES = ("open", "delivered", "invoiced", "cancelled")
 FIRST_ORDER_NUMBER = 50001
 
 
@@ -94,7 +95,7 @@ def _build(tenant: Tenant, body: Mapping[str, Any], own_id: int | None) -> dict[
 def _move_stock(tenant: Tenant, order: Record, sign: int) -> None:
     for line in order["lines"]:
         article = tenant.articles[line["articleId"]]
-        if article["currentStock"] is None:
+        if article["currentStock"] is None or order["status"] == "cancelled":
             continue  # an article without stock (a service, a download): nothing to reserve or take
         if order["status"] == "open":
             article["reservedStock"] += sign * line["quantity"]

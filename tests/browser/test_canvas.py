@@ -69,8 +69,9 @@ def node(page: Any, doc_id: str) -> Any:
     return page.locator(f'#drawflow .drawflow-node[data-doc-id="{doc_id}"]')
 
 
-def drag_wire(page: Any, from_id: str, to_id: str) -> None:
-    out = node(page, from_id).locator(".output").first.bounding_box()
+def drag_wire(page: Any, from_id: str, to_id: str, output: Any = None) -> None:
+    """Press on the step's output (its first, or the ``output`` given) and let go on the other step's input."""
+    out = (output if output is not None else node(page, from_id).locator(".output").first).bounding_box()
     into = node(page, to_id).locator(".input").first.bounding_box()
     page.mouse.move(out["x"] + out["width"] / 2, out["y"] + out["height"] / 2)
     page.mouse.down()

@@ -16,9 +16,21 @@ import tests.engine.fakes as fakes
 from engine.db import Database
 from engine.lease import Lease, LeaseLost
 from engine.logsink import LogSink, RecordResult
-from engine.models import Connection, Cursor, IdempotencyEntry, Intent, LogEntry, Run, RunStatus, utcnow
+from engine.models import (
+    Connection,
+    Cursor,
+    IdempotencyEntry,
+    Intent,
+    LogEntry,
+    RetryRecord,
+    Run,
+    RunStatus,
+    utcnow,
+)
+from engine.retryset import RetryPolicy, RetrySet
 from engine.runner import ClientPool, DbCursor
 from engine.service import create_run, execute_run
+from nodes.base import Record
 from nodes.registry import register
 
 for _cls in (fakes.FakeSource, fakes.FakeFilter, fakes.FakeMap, fakes.FakeTarget):
@@ -198,3 +210,42 @@ async def test_sqlite_concurrent_writers_never_lock(db: Database) -> None:
     assert await _count(db, LogEntry.id, LogEntry.run_id == run.id) == 3000
     assert await _count(db, Connection.id) == 240
     assert await _count(db, Intent.source_id) == 240
+
+
+def _transient_failure(n: int) -> tuple[Record, RecordResult]:
+    record = Record(key=f"#{n}", source_id=f"item:{n}", data={"value": n})
+    entry = {
+        "node_id": "t",
+        "record_key": f"#{n}",
+        "source_id": f"item:{n}",
+        "status": "failed",
+        "message": "The application answered 503",
+        "detail": {"error": {"type": "ServerError", "message": "503", "transient": True}},
+    }
+    return record, RecordResult(source_id=f"item:{n}", outcome="failed", entries=[entry])
+
+
+async def test_a_worker_whose_run_was_taken_over_writes_nothing_to_the_retry_set(db: Database) -> None:
+    run = await _running_run(db)
+    old = Lease(db, run.id, 1, stale_after_s=30)
+    retry_set = RetrySet(db, "flow", run.id, RetryPolicy(), by_id=["src"], read_due=True, lease=old)
+    await retry_set.load()
+    first, failed_first = _transient_failure(1)
+    await retry_set.observe("src", first, failed_first)
+    assert await _count(db, RetryRecord.source_id) == 1
+    async with db.writing() as conn:  # another worker claims the run
+        await conn.execute(update(Run).where(Run.id == run.id).values(attempt=2))
+
+    second, failed_second = _transient_failure(2)
+    with pytest.raises(LeaseLost):
+        await retry_set.observe("src", second, failed_second)
+    assert "will be retried" not in failed_second.entries[0]["message"], "no promise the set does not keep"
+    # The new holder settles record 1 in its own run; the old worker must not drop or change the set.
+    retry_set.stats.settled.add(("src", "item:1"))
+    with pytest.raises(LeaseLost):
+        await retry_set.finish()
+    async with db.session() as session:
+        rows = list((await session.execute(select(RetryRecord))).scalars())
+        stored = await session.get(Run, run.id)
+    assert [(r.source_id, r.attempts) for r in rows] == [("item:1", 1)]
+    assert stored is not None and "retries" not in (stored.params or {})

@@ -1,13 +1,16 @@
 """Asking the application only when in doubt, counted at the sandbox: a clean run posts each invoice without an
-"already there?" GET; after a worker lost its run mid-way, exactly the records it had noted are looked up, and
-every order is booked once."""
+"already there?" GET; after a worker lost its run mid-way (or the database was restored from a backup) the records
+are looked up a page at once, and every order is booked once."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -77,7 +80,7 @@ async def test_a_clean_run_posts_without_asking_and_the_next_run_asks_nothing(
     assert finished.counts()["ok"] == expected
     made = requests_made(sandbox)
     assert made[INVOICE_POST] == expected
-    assert made[INVOICE_GET] == 1, "one count of the administration's invoices, no GET per invoice"
+    assert made[INVOICE_GET] == 2, "the newest invoice before and after the run (its mark), no GET per invoice"
     assert made["GET /asperion/v1/debtors"] == 1, "the default debtor is looked up once per run"
     assert set(invoices_per_description(sandbox).values()) == {1}
     async with db.session() as session:
@@ -90,10 +93,11 @@ async def test_a_clean_run_posts_without_asking_and_the_next_run_asks_nothing(
     second = await execute_run(db, again.id)
     assert second is not None and second.counts()["skipped"] == expected
     made = requests_made(sandbox)
-    assert made[INVOICE_GET] == 0 and made[INVOICE_POST] == 0, "the idempotency map knows every record"
+    assert made[INVOICE_POST] == 0, "the idempotency map knows every record"
+    assert made[INVOICE_GET] == 2, "only the newest invoice, before and after: it is still the one the map knows"
 
 
-async def test_a_new_database_against_booked_invoices_asks_about_every_record(
+async def test_a_new_database_against_booked_invoices_asks_about_every_record_a_page_at_once(
     db: Database, sandbox: SandboxURL, tmp_path: Any
 ) -> None:
     expected = booked_orders(sandbox)
@@ -117,7 +121,8 @@ async def test_a_new_database_against_booked_invoices_asks_about_every_record(
         assert finished is not None and finished.counts()["skipped"] == expected
         made = requests_made(sandbox)
         assert made[INVOICE_POST] == 0
-        assert made[INVOICE_GET] == 1 + expected, "the count, then one look per record"
+        pages = math.ceil(expected / 100)  # the orders source reads 100 a page
+        assert made[INVOICE_GET] == 2 + pages, "the newest invoice before and after, and one list per page"
         async with other.session() as session:
             trust = (await session.execute(select(TargetTrust))).scalar_one()
         assert trust.reason == "checked", "a complete run that asked about everything: later runs trust the map"
@@ -156,9 +161,64 @@ async def test_records_in_doubt_after_a_lost_run_are_looked_up_and_booked_once(
     finished = await execute_run(db, run.id)
     assert finished is not None and finished.status == "succeeded", finished and finished.error
     made = requests_made(sandbox)
-    assert 0 < made[INVOICE_GET] <= in_doubt, "only records in doubt are looked up"
+    pages = math.ceil(expected / 100)  # the orders source reads 100 a page
+    assert 0 < made[INVOICE_GET] <= 2 + pages, "the newest invoice before and after, and one list per page at most"
+    assert made[INVOICE_GET] < in_doubt, "records in doubt are looked up a page at once, not one by one"
     assert made[INVOICE_POST] == expected - posted_by_first
     booked = invoices_per_description(sandbox)
     assert len(booked) == expected and set(booked.values()) == {1}, "no order missing, none booked twice"
     async with db.session() as session:
         assert (await session.execute(select(func.count()).select_from(Intent))).scalar_one() == 0
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database (its WAL included), as a backup tool makes it."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+async def test_a_database_restored_from_a_backup_looks_up_what_was_booked_after_it(
+    sqlite_url: str, sandbox: SandboxURL, tmp_path: Path
+) -> None:
+    expected = booked_orders(sandbox)
+    live, backup = Path(sqlite_url.split(":///", 1)[1]), tmp_path / "backup.db"
+    db = Database(sqlite_url)
+    try:
+        run = await create_run(
+            db, document=simple_flow("restore"), connections=connections(sandbox), params={"limit": expected // 2}
+        )
+        half = await execute_run(db, run.id)
+        assert half is not None and half.counts()["ok"] == expected // 2
+        _copy_sqlite(live, backup)  # the nightly backup
+
+        rest = await create_run(db, document=simple_flow("restore"), connections=connections(sandbox))
+        finished = await execute_run(db, rest.id)
+        assert finished is not None and finished.counts()["ok"] == expected - expected // 2
+        key = "file:asperion:" + str(connections(sandbox)["asperion"]["client_id"])
+        tokens = await DbTokenStore(db, key).load()
+        assert tokens is not None
+    finally:
+        await db.dispose()
+
+    _copy_sqlite(backup, live)  # the disk failed: Koppel's database is restored from last night's backup
+    restored = Database(sqlite_url)
+    try:
+        await DbTokenStore(restored, key).save(tokens)  # reconnected with Asperion (its token rotated since)
+        async with restored.session() as session:
+            trust = (await session.execute(select(TargetTrust))).scalar_one()
+        assert trust.mark, "the backup still trusts its idempotency map, with the mark it knew"
+        forget_requests(sandbox)
+        again = await create_run(restored, document=simple_flow("restore"), connections=connections(sandbox))
+        after = await execute_run(restored, again.id)
+        assert after is not None and after.status == "succeeded", after and after.error
+        made = requests_made(sandbox)
+        assert made[INVOICE_POST] == 0, "nothing booked after the backup is booked again"
+        assert after.counts()["skipped"] == expected
+        assert 0 < made[INVOICE_GET] <= 2 + math.ceil(expected / 100), "looked up a page at once"
+        async with restored.session() as session:
+            trust = (await session.execute(select(TargetTrust))).scalar_one()
+        assert trust.reason == "checked", "a complete run checked every record: the map is trusted again"
+    finally:
+        await restored.dispose()
+    booked = invoices_per_description(sandbox)
+    assert len(booked) == expected and set(booked.values()) == {1}, "no order missing, none booked twice"

@@ -21,7 +21,11 @@ def test_registered_as_filter_kind() -> None:
     assert get_node_type("filter") is FilterNode
     described = FilterNode.describe()
     assert described["kind"] == str(Kind.FILTER)
-    assert described["outputs"] == [{"name": "out", "schema": "same"}]
+    assert described["version"] == 2
+    assert described["outputs"] == [
+        {"name": "kept", "schema": "same", "title": "kept"},
+        {"name": "discarded", "schema": "same", "title": "discarded"},
+    ]
     conditions = described["config_schema"]["properties"]["conditions"]
     assert conditions["ui"] == {"widget": "conditions"}
 

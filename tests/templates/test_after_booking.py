@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from engine.db import Database
 from engine.models import IdempotencyEntry, LogEntry
+from engine.reconcile_run import reconcile
 from engine.templates import get_template
 from nodes.accounting import cents
 from nodes.maps.payment_to_mutation import DEFAULT_PAYMENT_ACCOUNTS, payment_account
@@ -25,7 +26,9 @@ from tests.templates.sandbox_runs import (
     BOOKED_STATUSES,
     booked_lines,
     by_description,
+    connections,
     expected_lines,
+    lines_of,
     run_template,
     tenant,
     totals,
@@ -48,6 +51,31 @@ async def _put(store: SandboxURL, path: str, body: dict[str, Any]) -> dict[str, 
         answer = await http.put(f"{store}/woocommerce/wp-json/wc/v3/{path}", json=body)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
+
+
+async def _refund(store: SandboxURL, order_id: int, amount: str) -> dict[str, Any]:
+    """A refund made in the shop (not through the gateway)."""
+    async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
+        answer = await http.post(
+            f"{store}/woocommerce/wp-json/wc/v3/orders/{order_id}/refunds",
+            json={"amount": amount, "reason": "Kapot", "api_refund": False},
+        )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+async def _book_everything(db: Database, store: SandboxURL) -> None:
+    """Invoices, then payments: nothing fails or waits."""
+    for name in (TEMPLATE, "payments-to-financial-mutations"):
+        counts, problems = await run_template(db, name, store)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+
+
+async def _differences(db: Database, store: SandboxURL, order: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the reconciliation finds wrong with the order's books (its booking day)."""
+    day = (order.get("date_paid") or order["date_created"])[:10]
+    report = await reconcile(db, connections(store), day, day, from_file=True)
+    return [d.as_dict() for d in report.differences if d.order_number == order["number"]]
 
 
 def _plain_order(store: SandboxURL) -> dict[str, Any]:
@@ -239,9 +267,7 @@ async def test_a_provider_fee_goes_to_payment_costs_and_only_the_net_to_the_clea
     order = _paid_order(shop, "stripe")
     meta = [{"key": "_stripe_fee", "value": "0.85"}, {"key": "_stripe_net", "value": "whatever"}]
     order = await _put(shop, f"orders/{order['id']}", {"meta_data": meta})
-    for name in (TEMPLATE, PAYMENTS):
-        counts, problems = await run_template(db, name, shop)
-        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    await _book_everything(db, shop)
     entry = _entries_of(shop, f"order {order['number']} ")[
         f"Payment WooCommerce order {order['number']} ({order['transaction_id']})"
     ]
@@ -280,6 +306,53 @@ async def test_a_payment_that_differs_waits_and_settles_the_corrected_invoice(db
     assert tenant(shop).invoices[correction["id"]]["status"] == 7
 
 
+async def test_a_payment_booked_before_a_correction_moves_onto_the_corrected_invoice(
+    db: Database, shop: SandboxURL
+) -> None:
+    await _book_everything(db, shop)
+    order = _paid_order(shop)
+    base, source_id = f"WooCommerce order {order['number']}", f"order:{order['id']}"
+    first = _invoices(shop, base)[base]
+    assert tenant(shop).invoices[first["id"]]["status"] == 7  # paid before the order changed
+    shop.app.asperion.process_invoice(first["id"])
+    item = order["line_items"][0]
+    changed = await _put(
+        shop, f"orders/{order['id']}", {"line_items": [{"id": item["id"], "quantity": item["quantity"] + 1}]}
+    )
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=[source_id], book_corrections=[source_id])
+    assert counts["ok"] == 1, problems
+    assert "its payment of" in (await _entries(db, source_id))[-1].message
+    invoices = _invoices(shop, base)
+    credit, correction = invoices[f"{base} (correction 1 credit)"], invoices[f"{base} (correction 1)"]
+    paid = D(order["total"])
+    move = _entries_of(shop, f"{base} (correction 1)")[
+        f"{base} (correction 1): payment moved from sales invoice {tenant(shop).invoices[first['id']]['invoiceNumber']}"
+    ]
+    assert move["journalId"] == "90"
+    assert sorted((line["salesInvoiceId"], D(line["amount"]), line["ledgerAccountId"]) for line in lines_of(move)) == (
+        sorted([(credit["id"], paid, 1300), (correction["id"], -paid, 1300)])
+    )
+    # the credit is settled, the corrected invoice paid as far as the payment goes: only the increase is open
+    assert tenant(shop).invoices[credit["id"]]["status"] == 7
+    assert tenant(shop).invoices[correction["id"]]["_paidAmount"] == paid
+    assert D(changed["total"]) - paid == D(tenant(shop).invoices[correction["id"]]["amountInclVat"]) - paid > 0
+
+    # the payments run does not book the payment again; a second correction moves it on once more
+    entries = len(tenant(shop).journal_entries)
+    counts, problems = await run_template(db, PAYMENTS, shop, record_ids=[source_id])
+    assert counts["ok"] == 0 and counts["failed"] == 0, problems
+    assert len(tenant(shop).journal_entries) == entries
+    shop.app.asperion.process_invoice(correction["id"])
+    await _put(shop, f"orders/{order['id']}", {"line_items": [{"id": item["id"], "quantity": item["quantity"]}]})
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=[source_id], book_corrections=[source_id])
+    assert counts["ok"] == 1, problems
+    second = _invoices(shop, base)[f"{base} (correction 2)"]
+    assert tenant(shop).invoices[second["id"]]["_paidAmount"] == paid
+    assert tenant(shop).invoices[second["id"]]["status"] == 7  # back at the paid total: paid in full
+    assert len(tenant(shop).journal_entries) == entries + 1
+    assert await _differences(db, shop, order) == []  # the reconciliation sees one payment, settling what stands
+
+
 async def test_a_zero_order_needs_no_payment_even_without_a_bank_account(db: Database, shop: SandboxURL) -> None:
     order = _paid_order(shop)
     free = {
@@ -302,26 +375,16 @@ async def test_a_zero_order_needs_no_payment_even_without_a_bank_account(db: Dat
 async def test_a_refund_paid_back_settles_its_credit_and_a_cancellation_reverses_the_payment(
     db: Database, shop: SandboxURL
 ) -> None:
-    for name in (TEMPLATE, PAYMENTS):
-        counts, problems = await run_template(db, name, shop)
-        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    await _book_everything(db, shop)
     refunded = _paid_order(shop)
-    async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
-        answer = await http.post(
-            f"{shop}/woocommerce/wp-json/wc/v3/orders/{refunded['id']}/refunds",
-            json={"amount": "10.00", "reason": "Kapot", "api_refund": False},
-        )
-    assert answer.status_code == 201, answer.text
-    refund = answer.json()
+    refund = await _refund(shop, refunded["id"], "10.00")
     cancelled = next(
         o for o in woo_orders(shop)
         if o["id"] != refunded["id"] and o["status"] in BOOKED_STATUSES and o.get("date_paid") and not o.get("refunds")
         and o["currency"] == "EUR" and D(o["total"])
     )  # fmt: skip
     await _put(shop, f"orders/{cancelled['id']}", {"status": "cancelled"})
-    for name in (TEMPLATE, PAYMENTS):
-        counts, problems = await run_template(db, name, shop)
-        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    await _book_everything(db, shop)
 
     number = refunded["number"]
     credit = _invoices(shop, f"WooCommerce refund {refund['id']} of order {number}")[
@@ -350,6 +413,66 @@ async def test_a_refund_paid_back_settles_its_credit_and_a_cancellation_reverses
     )
     assert counts["ok"] == 0 and counts["failed"] == 0, problems
     assert len(tenant(shop).journal_entries) == entries
+
+
+async def test_a_cancellation_after_a_partial_refund_credits_and_reverses_only_what_is_left(
+    db: Database, shop: SandboxURL
+) -> None:
+    await _book_everything(db, shop)
+    order = _paid_order(shop)
+    number, source_id = order["number"], f"order:{order['id']}"
+    refund = await _refund(shop, order["id"], "10.00")
+    for name in (TEMPLATE, PAYMENTS):  # the refund credited and paid back
+        counts, problems = await run_template(db, name, shop, record_ids=[source_id])
+        assert counts["ok"] == 1 and counts["failed"] == 0, (name, problems)
+    await _put(shop, f"orders/{order['id']}", {"status": "cancelled"})
+    for name in (TEMPLATE, PAYMENTS):
+        counts, problems = await run_template(db, name, shop, record_ids=[source_id])
+        assert counts["ok"] == 1 and counts["failed"] == 0, (name, problems)
+
+    base = f"WooCommerce order {number}"
+    booked = _invoices(shop, base)[base]
+    refund_credit = _invoices(shop, f"WooCommerce refund {refund['id']} of order {number}")[
+        f"WooCommerce refund {refund['id']} of order {number}"
+    ]
+    cancelled = _invoices(shop, base)[f"{base} cancelled"]
+    total = D(order["total"])
+    assert sum(totals(booked_lines(cancelled)), Decimal(0)) == -(total - D("10.00"))
+    assert sorted(booked_lines(cancelled)) == sorted(
+        [(-a, -v, code, ledger) for a, v, code, ledger in booked_lines(booked)]
+        + [(-a, -v, code, ledger) for a, v, code, ledger in booked_lines(refund_credit)]
+    )
+    # the order's books are at zero, VAT code by VAT code
+    per_code: dict[str, Decimal] = {}
+    for invoice in (booked, refund_credit, cancelled):
+        for amount, vat, code, _ in booked_lines(invoice):
+            per_code[code] = per_code.get(code, Decimal(0)) + amount + vat
+    assert set(per_code.values()) == {Decimal("0.00")}
+
+    # the payment is reversed net of the refund paid back: the bank gives back only what it still holds
+    bank = payment_account(DEFAULT_PAYMENT_ACCOUNTS, order["payment_method"])
+    payment_text = f"Payment WooCommerce order {number}"
+    reversal = _entries_of(shop, f"{payment_text} reversed")[f"{payment_text} reversed"]
+    assert _amounts(reversal) == sorted([(-(total - D("10.00")), bank), (total - D("10.00"), 1300)])
+    assert tenant(shop).invoices[cancelled["id"]]["status"] == 7
+    assert await _differences(db, shop, order) == []
+    in_bank = sum(
+        (a for e in _entries_of(shop, f"order {number} ").values() for a, ledger in _amounts(e) if ledger == bank),
+        Decimal(0),
+    )
+    assert in_bank == Decimal("0.00")
+
+    # read again, and refunded in full after the cancellation: credited and reversed once
+    invoices, entries = len(tenant(shop).invoices), len(tenant(shop).journal_entries)
+    for name in (TEMPLATE, PAYMENTS):
+        counts, problems = await run_template(db, name, shop, record_ids=[source_id])
+        assert counts["ok"] == 0 and counts["failed"] == 0, (name, problems)
+    await _refund(shop, order["id"], format(total - D("10.00"), "f"))
+    assert shop.app.woo.orders.get(order["id"])["status"] == "refunded"
+    for name in (TEMPLATE, PAYMENTS):
+        counts, problems = await run_template(db, name, shop, record_ids=[source_id])
+        assert counts["ok"] == 0 and counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+    assert (len(tenant(shop).invoices), len(tenant(shop).journal_entries)) == (invoices, entries)
 
 
 # -- foreign currency and VAT details --------------------------------------------------------------------------------
@@ -396,6 +519,30 @@ async def test_an_order_in_pounds_is_converted_never_booked_at_face_value(db: Da
     assert booked_lines(_invoices(shop, "WooCommerce order 9102")["WooCommerce order 9102"]) == converted(
         D("1.15"), without
     )
+
+
+async def test_an_order_with_curcy_rates_is_converted_at_its_own_currency_rate(db: Database, shop: SandboxURL) -> None:
+    """CURCY keeps ``wmc_order_info``: per currency its settings at checkout, ``rate`` per unit of the main currency."""
+    order = _paid_order(shop)
+    curcy = _copy(order, 9111, currency="GBP")
+    info = {"EUR": {"rate": "1", "is_main": "1", "pos": "left"}, "GBP": {"rate": "0.8538", "is_main": "0"}}
+    curcy["meta_data"] = [*curcy["meta_data"], {"id": 1, "key": "wmc_order_info", "value": info}]
+    other_main = _copy(order, 9112, currency="GBP")  # rates against dollars: no use for euro books
+    dollars = {"USD": {"rate": "1", "is_main": "1"}, "GBP": {"rate": "0.79", "is_main": "0"}}
+    other_main["meta_data"] = [*other_main["meta_data"], {"id": 1, "key": "wmc_order_info", "value": dollars}]
+    shop.app.woo.import_payloads([curcy, other_main], [], [])
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=["order:9111", "order:9112"])
+    assert counts["ok"] == 1 and counts["waiting"] == 1, problems
+    assert [p.split(": waiting ")[1] for p in problems] == [
+        f"exchange rate GBP on {(other_main.get('date_paid') or other_main['date_created'])[:10]}: add it to the rate "
+        "table"
+    ]
+    rate = (Decimal(1) / D("0.8538")).quantize(Decimal("0.000001"))  # 1.171234: GBP 1 is EUR 1.17
+    booked = _invoices(shop, "WooCommerce order 9111")["WooCommerce order 9111"]
+    assert booked_lines(booked) == [
+        (cents(a * rate), cents(v * rate), code, ledger) for a, v, code, ledger in expected_lines(curcy)
+    ]
+    assert lines_of(booked)[0]["description"].endswith(f"(order total GBP {order['total']} at 1.171234)")
 
 
 async def test_vat_details_older_store_rates_eu_business_without_number_and_business_guests(

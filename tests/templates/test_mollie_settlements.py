@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import calendar
+import copy
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from engine.db import Database
@@ -14,7 +17,8 @@ from engine.service import create_run, execute_run
 from engine.templates import get_template
 from nodes.base import RecordFailed
 from nodes.maps.mollie_settlement_to_mutation import SettlementBookingSettings, build_settlement_entry
-from sandbox.credentials import MOLLIE_API_KEY
+from sandbox.credentials import MOLLIE_API_KEY, WOO_RW_KEY, WOO_RW_SECRET
+from sandbox.woocommerce.life import LifeRates, simulate
 from tests.sandbox.server import SandboxURL, running_sandbox
 from tests.templates.conftest import D
 from tests.templates.sandbox_runs import BOOKED_STATUSES, connections, lines_of, run_template, tenant
@@ -123,17 +127,91 @@ async def _book_month(db: Database, shop: SandboxURL, month: str) -> dict[str, D
     return result
 
 
-async def test_a_month_with_refunds_and_chargebacks_leaves_only_the_refunds_on_the_clearing_account(
-    db: Database, shop: SandboxURL
-) -> None:
-    months = _months(shop)
-    month = max(months, key=lambda m: (bool(months[m]["refunds"]) + bool(months[m]["chargebacks"]), m))
-    assert months[month]["refunds"] and months[month]["chargebacks"], month  # every kind of movement
-    settled = await _book_month(db, shop, month)
-    # What stays on the clearing account is exactly what no flow books yet: money refunded (the refund's own
-    # payment mutation), minus payments of orders the payments template does not read (fully refunded ones).
-    assert _balance(shop, CLEARING) == settled["refunds"] - settled["unbooked"]
-    assert _balance(shop, DEBTORS) == -settled["booked_payments"] + settled["chargebacks"]
+def _mollie_orders(shop: SandboxURL) -> list[dict[str, Any]]:
+    return [
+        o for o in _orders(shop).values()
+        if str(o["payment_method"]).startswith("mollie_wc_gateway_") and o.get("date_paid")
+    ]  # fmt: skip
+
+
+async def _book_shop(db: Database, shop: SandboxURL) -> None:
+    """What the shop's own flows book, as they would on their schedule: invoices (credits, cancellations), then
+    payments (refunds paid back, reversals), of the orders paid through Mollie (other providers have other clearing
+    accounts and no Mollie settlement)."""
+    ids = [f"order:{o['id']}" for o in _mollie_orders(shop)]
+    for name in ("orders-to-sales-invoices", "payments-to-financial-mutations"):
+        counts, problems = await run_template(db, name, shop, record_ids=ids)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, (name, problems)
+
+
+async def _pay_back_cancelled(shop: SandboxURL) -> int:
+    """The shop pays back, through Mollie, what it still holds of every cancelled order (as a shop must)."""
+    count = 0
+    for order in _mollie_orders(shop):
+        left = D(order["total"]) - sum((-D(r["total"]) for r in order.get("refunds") or []), Decimal(0))
+        if order["status"] == "cancelled" and left > 0:
+            refund = {"amount": format(left, "f"), "reason": "Geannuleerd", "api_refund": True}
+            async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
+                answer = await http.post(f"{shop}/woocommerce/wp-json/wc/v3/orders/{order['id']}/refunds", json=refund)
+            assert answer.status_code == 201, answer.text
+            count += 1
+    return count
+
+
+def _close_every_week(shop: SandboxURL) -> None:
+    """One more Mollie payment, 16 days after everything else: every earlier week's settlement is paid out."""
+    woo = shop.app.woo
+    newest = max(o["date_modified_gmt"] for o in _orders(shop).values())
+    refunds = [r for o in _orders(shop).values() for ref in o.get("refunds") or [] if (r := woo.refunds.get(ref["id"]))]
+    newest = max([newest, *(r["date_created_gmt"] for r in refunds)])
+    when = (datetime.fromisoformat(newest) + timedelta(days=16)).strftime("%Y-%m-%dT%H:%M:%S")
+    marker = copy.deepcopy(_mollie_orders(shop)[0])
+    marker.update(id=99_999, number="99999", transaction_id="tr_closesweeks1", refunds=[], status="processing")
+    for key in ("date_paid", "date_created", "date_modified"):
+        marker[key] = marker[f"{key}_gmt"] = when
+    woo.import_payloads([marker], [], [])
+
+
+async def test_a_lived_month_with_refunds_and_chargebacks_brings_the_clearing_account_to_zero(db: Database) -> None:
+    """Four weeks of a living shop (orders, payments, partial and full refunds through Mollie, cancellations), the
+    shop's flows run every week, then every settlement Mollie paid out: the clearing account ends at 0.00."""
+    with running_sandbox(orders=0, customers=20, products=15, seed=7) as shop:
+        for week in range(4):
+            simulate(
+                shop.app.woo,
+                days=7,
+                seed=11 + week,
+                orders_per_day=12,
+                rates=LifeRates(edits=0, foreign=0, refunds=0.25),  # corrections and currencies: tested elsewhere
+                now=datetime(2026, 11, 8, tzinfo=UTC) + timedelta(days=7 * week),
+            )
+            await _book_shop(db, shop)
+        assert await _pay_back_cancelled(shop) > 0
+        await _book_shop(db, shop)
+        _close_every_week(shop)
+        assert _balance(shop, CLEARING) > 0  # the payments the flows booked, less the refunds paid back
+
+        run = await create_run(
+            db, document=get_template("mollie-settlements-to-bank"), trigger="test", connections=_with_mollie(shop)
+        )
+        finished = await execute_run(db, run.id)
+        assert finished is not None and finished.counts()["failed"] == 0, finished.counts()
+        book = shop.app.mounted["mollie"].book
+        paid_out = [s for s in book.settlements.values() if s["status"] == "paidout"]
+        assert finished.counts()["ok"] == len(paid_out) >= 4
+        settled = {
+            kind: [i for s in paid_out for i in book.members[s["id"]][kind]] for kind in ("refunds", "chargebacks")
+        }
+        payment_of = {r: book.refunds[r]["paymentId"] for r in settled["refunds"]}
+        partial = [
+            r
+            for r, p in payment_of.items()
+            if D(book.refunds[r]["amount"]["value"]) < D(book.payments[p]["amount"]["value"])
+        ]
+        assert partial and len(partial) < len(settled["refunds"]) and settled["chargebacks"]  # every kind of movement
+
+        assert _balance(shop, CLEARING) == Decimal("0.00")
+        assert _balance(shop, BANK) == sum((D(s["amount"]["value"]) for s in paid_out), Decimal(0))
 
 
 async def test_a_month_of_settlements_brings_the_clearing_account_to_zero(db: Database, shop: SandboxURL) -> None:

@@ -40,6 +40,7 @@ def node_texts() -> list[str]:
             continue  # node types other tests register for themselves
         described = cls.describe()
         texts += [described["title"], described["description"]]
+        texts += [output["title"] for output in described["outputs"]]  # the labels of a step's outputs
         widgets = build_widgets(described["config_schema"], {}, node_app=cls.app, connections={}, problems=[])
         for widget in widgets:
             texts += [widget.title, widget.description or ""]

@@ -13,6 +13,7 @@ from litestar.params import FromQuery
 
 from engine import store
 from engine.models import Flow
+from nodes.base import Node, UpgradeFailed
 from nodes.registry import all_node_types, get_node_type
 from web.i18n import translate, translate_message
 from web.ui.forms import NO_VALUE_OPS, OPERATORS, build_widgets, field_problems
@@ -32,7 +33,7 @@ KIND_ORDER = [
 ]
 KIND_LABELS = {"source": "Source", "filter": "Filter", "map": "Map", "lookup": "Lookup", "target": "Target"}
 # the few words the canvas builds its node summaries and wire names from
-CANVAS_WORDS = ("or", "and", "status is", "fields", "via", "Wire from", "to")
+CANVAS_WORDS = ("or", "and", "status is", "fields", "via", "Wire from", "to", "Output")
 _SAMPLES: dict[tuple[str, str], tuple[float, list[str]]] = {}
 SAMPLE_TTL_S = 120.0
 
@@ -91,6 +92,7 @@ async def editor_page(request: Request[Any, Any, Any], db: Database, flow_id: st
             **d,
             "title": translate(lang, d["title"]),
             "kind_label": translate(lang, KIND_LABELS.get(d["kind"], d["kind"])),
+            "outputs": [{**o, "title": translate(lang, o["title"]) if o["title"] else ""} for o in d["outputs"]],
         }
         for group in groups
         for d in group["items"]
@@ -136,6 +138,7 @@ async def node_form(request: Request[Any, Any, Any], db: Database) -> Response[s
         problems=problems if isinstance(problems, list) else [],
     )
     node_errors = field_problems(problems if isinstance(problems, list) else []).get("_node", [])
+    version = str(form.get("version") or "1")
     return render(
         request,
         "fragments/node_form.html",
@@ -150,7 +153,19 @@ async def node_form(request: Request[Any, Any, Any], db: Database) -> Response[s
         node_errors=node_errors,
         operators=OPERATORS,
         no_value_ops=NO_VALUE_OPS,
+        upgrade=_upgrade(cls, config, int(version) if version.isdigit() else 1),
     )
+
+
+def _upgrade(cls: type[Node], config: Any, version: int) -> dict[str, Any] | None:
+    """What the form offers a step saved with an older version of its type: the upgraded config (or why not)."""
+    if version >= cls.version:
+        return None
+    try:
+        upgraded = cls.upgrade(config if isinstance(config, dict) else {}, version)
+    except UpgradeFailed as exc:
+        return {"error": str(exc)}
+    return {"version": cls.version, "config": upgraded}
 
 
 @get("/ui/options")

@@ -132,6 +132,10 @@ def build_widgets(
         elif widget == "conditions":
             w.widget = "conditions"
             w.value = value if isinstance(value, dict) else {"all": []}
+        elif widget == "routes":
+            w.widget = "routes"
+            w.value = _route_rows(name, value, problems or [])
+            w.errors = [str(p.get("message") or "") for p in problems or [] if p.get("field") == name]
         elif widget == "table" or (kind == "object" and isinstance(prop.get("additionalProperties"), dict)):
             w.widget = "table"
             w.value = value if isinstance(value, dict) else {}
@@ -176,6 +180,28 @@ def build_widgets(
             w.value = json.dumps(value, indent=2, ensure_ascii=False) if value is not None else ""
         widgets.append(w)
     return widgets
+
+
+def _route_rows(name: str, value: Any, problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A router's outputs for the form: each one's name, conditions and the problems of that output."""
+    rows: list[dict[str, Any]] = []
+    for index, item in enumerate(value if isinstance(value, list) else []):
+        item = item if isinstance(item, dict) else {}
+        conditions = item.get("conditions")
+        prefix = f"{name}[{index}]"
+        errors = [
+            str(p.get("message") or "")
+            for p in problems
+            if str(p.get("field") or "") == prefix or str(p.get("field") or "").startswith((f"{prefix}.", f"{prefix}["))
+        ]
+        rows.append(
+            {
+                "output": str(item.get("output") or ""),
+                "conditions": conditions if isinstance(conditions, dict) else {"all": []},
+                "errors": errors,
+            }
+        )
+    return rows
 
 
 def _item_properties(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Collection, Generator, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
@@ -96,6 +96,15 @@ def _filter_key(field: str) -> str:
 
 OAUTH_SCOPE = "api offline_access"
 """What Koppel asks Asperion's identity server for: the API, and refresh tokens to keep access."""
+
+
+def _common_prefix(texts: Collection[str]) -> str:
+    """The longest text every one of ``texts`` starts with."""
+    first, last = min(texts, default=""), max(texts, default="")
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]
 
 
 def authorize_url(identity_url: str, client_id: str, redirect_uri: str, state: str) -> str:
@@ -515,6 +524,66 @@ class AsperionClient(ApiClient):
                     return item
         return None
 
+    async def described_between(
+        self,
+        path: str,
+        descriptions: Collection[str],
+        first_date: str,
+        last_date: str,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        fields: Collection[str] = ("id", "description"),
+        max_pages: int,
+    ) -> dict[str, list[dict[str, Any]]] | None:
+        """The objects of a list dated ``first_date``..``last_date`` whose description is one of ``descriptions``
+        (exactly), in one filtered list: ``Date_from``/``Date_to``, and ``Description`` StartsWith what the
+        descriptions have in common.
+
+        Args:
+            path: the list.
+            descriptions: the descriptions looked for.
+            first_date: the earliest date (``YYYY-MM-DD``).
+            last_date: the latest date.
+            extra: more filters (``JournalId``).
+            fields: the fields to fetch of each object.
+            max_pages: give up (None) when the list is longer than this: asking one by one is cheaper then.
+
+        Returns:
+            description → the objects that carry it exactly, or None when the list was too long.
+        """
+        wanted = {d.strip() for d in descriptions if d.strip()}
+        query: dict[str, Any] = {
+            **(extra or {}),
+            "Date_from": first_date,
+            "Date_to": last_date,
+            "fields": ",".join(fields),
+        }
+        prefix = _common_prefix(wanted)
+        if prefix:
+            query.update({"Description": prefix, "Description_comparison": "StartsWith"})
+        found: dict[str, list[dict[str, Any]]] = {}
+        answer = await self.get(path, {**query, "page": 1, "pageSize": self.page_size})
+        pages = int(((answer or {}).get("_meta") or {}).get("pageCount") or 1) if isinstance(answer, dict) else 1
+        if pages > max_pages:
+            return None
+        page = 1
+        while isinstance(answer, dict):
+            for item in answer.get("_data") or []:
+                description = str(item.get("description") or "").strip()
+                if description in wanted:
+                    found.setdefault(description, []).append(item)
+            if page >= pages or not answer.get("_data"):
+                break
+            page += 1
+            answer = await self.get(path, {**query, "page": page, "pageSize": self.page_size})
+        return found
+
+    async def newest_id(self, path: str) -> str:
+        """The id of the newest object of a list ("" when it is empty): Asperion numbers objects in order."""
+        answer = await self.get(path, {"orderBy": "id desc", "page": 1, "pageSize": 1, "fields": "id"})
+        items = answer.get("_data") if isinstance(answer, dict) else None
+        return str(items[0].get("id", "")) if isinstance(items, list) and items else ""
+
     # -- debtors, invoices, orders, journal entries, articles ------------------------------------------------
 
     async def find_debtor_by_email(self, email: str) -> dict[str, Any] | None:
@@ -565,6 +634,15 @@ class AsperionClient(ApiClient):
         found: list[dict[str, Any]] = []
         async for page in self.pages(SALES_INVOICES, query):
             found.extend(item for item in page if str(item.get("description") or "").strip().startswith(wanted))
+        return found
+
+    async def invoices_containing(self, text: str) -> list[dict[str, Any]]:
+        """Every sales invoice whose description contains ``text`` (Asperion's default filter; all pages; re-checked
+        here), e.g. the refund credits "… of order 5012" of one order."""
+        wanted = text.strip()
+        found: list[dict[str, Any]] = []
+        async for page in self.pages(SALES_INVOICES, {"Description": wanted}):
+            found.extend(item for item in page if wanted in str(item.get("description") or ""))
         return found
 
     async def find_sales_order_by_description(self, description: str) -> dict[str, Any] | None:
