@@ -13,6 +13,7 @@ import asyncio
 import re
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,9 @@ def document_counts(shop: SandboxURL) -> dict[str, int]:
     return counts
 
 
-async def test_thirty_days_of_a_shop_stay_in_the_books(site: Site, tmp_path: Path) -> None:
+async def test_thirty_days_of_a_shop_stay_in_the_books(
+    site: Site, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     stats: Counter[str] = Counter()
     problems: list[str] = []
     with running_sandbox(customers=40, products=20, seed=SEED) as shop:
@@ -182,8 +185,10 @@ async def test_thirty_days_of_a_shop_stay_in_the_books(site: Site, tmp_path: Pat
 
         figures = await reconcile_independently(shop, db)
         gaps: dict[str, list[str]] = figures.pop("known gaps")
-        print(f"\nsoak: {DAYS} days {first}..{last}, {ORDERS_PER_DAY} orders/day, {stats['runs']} runs in "
+        summary = (f"soak: {DAYS} days {first}..{last}, {ORDERS_PER_DAY} orders/day, {stats['runs']} runs in "
               f"{soak_seconds:.0f} s; shop events {dict(events)}; books {figures}")  # fmt: skip
+        print("\n" + summary)
+        record_property("soak", summary)  # the figures, also in a JUnit report
 
         # Koppel's own WooCommerce orders (the phone orders) came in once, and were not booked as shop revenue.
         came_back = [o for o in Woo(shop).orders() if meta(o).get(ECHO_KEY)]
@@ -211,7 +216,7 @@ async def test_thirty_days_of_a_shop_stay_in_the_books(site: Site, tmp_path: Pat
         await reconciliation_page(site, db, shop, first, last, gaps)
         await db.dispose()
     if gaps:
-        pytest.xfail("; ".join(f"{KNOWN_GAPS[kind]} — orders {', '.join(numbers)}" for kind, numbers in gaps.items()))
+        pytest.xfail("; ".join(f"{KNOWN_GAPS[kind]}: {', '.join(numbers)}" for kind, numbers in gaps.items()))
 
 
 async def reconcile_independently(shop: SandboxURL, db: Database) -> dict[str, Any]:
