@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.connections import ClientPool
-from engine.flow import FlowGraph, GraphNode
+from engine.flow import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, FlowGraph, GraphNode
 from engine.lease import Lease, LeaseLost
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
 from engine.models import CreatedRecord, Cursor, IdempotencyEntry, Intent, TargetTrust, utcnow
@@ -208,6 +209,51 @@ class _Page:
         self.ids = {r.source_id for r in self.records}
 
 
+def _following(limit: int | None) -> int:
+    """Records in flight for a connection limit of ``limit`` requests: a quarter more (at least two), so that a
+    record is always ready when a request slot frees up — the connection's limit only grows while all its slots are
+    in use. Before any connection is used: the connections' starting limit."""
+    limit = limit or DEFAULT_CONCURRENCY
+    return min(MAX_CONCURRENCY, limit + max(2, limit // 4))
+
+
+class _Width:
+    """How many records are in flight at once: at most ``limit()``, asked again whenever a record finishes (so a
+    limit that grows lets more records in, one that shrinks lets fewer in as records finish)."""
+
+    def __init__(self, limit: Callable[[], int]) -> None:
+        self.limit = limit
+        self.active = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def enter(self) -> None:
+        while self.active >= self.limit():
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # it was this one's turn: pass it on
+                raise
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+        self.active += 1
+
+    def leave(self) -> None:
+        self.active -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        room = self.limit() - self.active
+        while room > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                room -= 1
+
+
 class _Execution:
     def __init__(
         self,
@@ -215,7 +261,7 @@ class _Execution:
         ctx: RunContext,
         sink: LogSink,
         *,
-        concurrency: int,
+        concurrency: int | None,
         resumed: bool,
         cancelled: Callable[[], bool],
         on_expected: Callable[[int], Awaitable[None]] | None,
@@ -223,7 +269,10 @@ class _Execution:
         self.graph = graph
         self.ctx = ctx
         self.sink = sink
-        self.concurrency = max(1, concurrency)
+        self.workers = max(1, concurrency) if concurrency is not None else MAX_CONCURRENCY
+        """Records in flight at most: the flow's setting, if any."""
+        self.width = _Width(lambda: min(self.workers, _following(ctx.clients.limit())))
+        """Records in flight now: following the adaptive limits of the run's connections, within :attr:`workers`."""
         self.resumed = resumed
         self.cancelled = cancelled
         self.on_expected = on_expected
@@ -313,8 +362,8 @@ class _Execution:
             assert isinstance(instance, SourceNode)
             node = instance
         # Room for about two pages: the next page is fetched while this one is worked on, and memory stays bounded.
-        queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=max(self.concurrency * 4, 200))
-        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
+        queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=max(self.workers * 4, 200))
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.workers)]
         pages: asyncio.Queue[_Page | None] = asyncio.Queue()
         committer = asyncio.create_task(self._commit_cursors(node, pages))
         try:
@@ -355,6 +404,7 @@ class _Execution:
     async def _worker(self, queue: asyncio.Queue[tuple[_Page, Record] | None]) -> None:
         while (item := await queue.get()) is not None:
             page, record = item
+            await self.width.enter()
             try:
                 if not self.stopped():
                     try:
@@ -380,6 +430,7 @@ class _Execution:
                     except LeaseLost:
                         continue
             finally:
+                self.width.leave()
                 page.remaining -= 1
                 if page.remaining == 0:
                     page.done.set()
@@ -750,7 +801,7 @@ class _Execution:
         dialect = sqlite if self.ctx.db.is_sqlite else postgresql
         async with self.ctx.db.writing() as conn:
             if self.lease is not None:
-                await self.lease.hold(conn)
+                await self.lease.confirm(conn)
             if new:
                 await conn.execute(dialect.insert(table).on_conflict_do_nothing(), new)
         return existing
@@ -761,12 +812,15 @@ async def execute_graph(
     ctx: RunContext,
     sink: LogSink,
     *,
-    concurrency: int = 8,
+    concurrency: int | None = None,
     resumed: bool = False,
     cancelled: Callable[[], bool] = lambda: False,
     on_expected: Callable[[int], Awaitable[None]] | None = None,
 ) -> None:
-    """Run ``graph`` to the end (raises :class:`RunCancelled` when ``cancelled()`` turned true)."""
+    """Run ``graph`` to the end (raises :class:`RunCancelled` when ``cancelled()`` turned true).
+
+    ``concurrency``: records in flight at most (the flow's ``settings.concurrency``); None follows the adaptive
+    limits of the run's connections (:func:`_following`)."""
     ctx.before_cursor_write = sink.flush
     execution = _Execution(
         graph, ctx, sink, concurrency=concurrency, resumed=resumed, cancelled=cancelled, on_expected=on_expected
