@@ -121,7 +121,7 @@ def watch_limits() -> None:
             super().__init__(*args, **kwargs)
             LIMITS.append(self)
 
-    http.AdaptiveLimit = Watched  # type: ignore[misc]
+    http.AdaptiveLimit = Watched  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
