@@ -271,6 +271,8 @@ class _Execution:
         self.sink = sink
         self.workers = max(1, concurrency) if concurrency is not None else MAX_CONCURRENCY
         """Records in flight at most: the flow's setting, if any."""
+        self.read_ahead = max(self.workers * 4, 200) if concurrency is not None else 200
+        """Records read but not started at most: about two pages."""
         self.width = _Width(lambda: min(self.workers, _following(ctx.clients.limit())))
         """Records in flight now: following the adaptive limits of the run's connections, within :attr:`workers`."""
         self.resumed = resumed
@@ -362,7 +364,7 @@ class _Execution:
             assert isinstance(instance, SourceNode)
             node = instance
         # Room for about two pages: the next page is fetched while this one is worked on, and memory stays bounded.
-        queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=max(self.workers * 4, 200))
+        queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=self.read_ahead)
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.workers)]
         pages: asyncio.Queue[_Page | None] = asyncio.Queue()
         committer = asyncio.create_task(self._commit_cursors(node, pages))
@@ -402,9 +404,19 @@ class _Execution:
             await node.commit_cursor(page.records)
 
     async def _worker(self, queue: asyncio.Queue[tuple[_Page, Record] | None]) -> None:
-        while (item := await queue.get()) is not None:
-            page, record = item
+        while True:
+            # Room first, then a record: a worker waiting for room holds no record (and the reader reads no further
+            # ahead for it).
             await self.width.enter()
+            try:
+                item = await queue.get()
+            except BaseException:
+                self.width.leave()
+                raise
+            if item is None:
+                self.width.leave()
+                return
+            page, record = item
             try:
                 if not self.stopped():
                     try:
