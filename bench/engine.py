@@ -202,6 +202,17 @@ async def koppel_phase(
 # ---- the bare script: the minimal HTTP conversation of the job, no engine, no logs, no database ---------------
 
 VAT_BY_RATE = {Decimal("21"): "H21", Decimal("9"): "L9"}
+VAT_NUMBER_KEYS = ("_billing_vat_number", "_vat_number", "_billing_vat", "billing_eu_vat_number", "vat_number")
+
+
+def business_guest(order: dict[str, Any]) -> bool:
+    """A guest order with a company and a VAT number: the template gives it a debtor of its own."""
+    if order["customer_id"] or not (order["billing"].get("company") or "").strip():
+        return False
+    return any(
+        meta.get("key") in VAT_NUMBER_KEYS and str(meta.get("value") or "").strip()
+        for meta in order.get("meta_data") or ()
+    )
 
 
 def bare_invoice(order: dict[str, Any], debtor: str) -> dict[str, Any]:
@@ -231,9 +242,9 @@ def bare_invoice(order: dict[str, Any], debtor: str) -> dict[str, Any]:
 
 async def bare_phase(job: str, connections: dict[str, Any], concurrency: int) -> tuple[float, float, int]:
     """Only the calls the job needs: the token, one GET per page of orders, one POST per invoice; the template adds
-    the debtor find-or-create (one GET per new e-mail address, a POST when missing), the refunds it must read (an
-    order listing only refund summaries) and one POST per credit invoice. Nothing is checked in the application:
-    the administration is known to be empty at the start."""
+    the debtor find-or-create for customers and business guests (one GET per new e-mail address, a POST when
+    missing), the refunds it must read (an order listing only refund summaries) and one POST per credit invoice.
+    Nothing is checked in the application: the administration is known to be empty at the start."""
     woo, asp = connections["woocommerce"], connections["asperion"]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     started, cpu = time.perf_counter(), time.process_time()
@@ -262,9 +273,10 @@ async def bare_phase(job: str, connections: dict[str, Any], concurrency: int) ->
             answer.raise_for_status()
 
         async def debtor_for(order: dict[str, Any]) -> str:
-            """Guests → the default debtor; else found by e-mail address, created when missing, remembered."""
+            """Guests → the default debtor (except business guests); else found by e-mail address, created when
+            missing, remembered."""
             email = (order["billing"].get("email") or "").strip().lower()
-            if not order["customer_id"] or not email:
+            if not email or not (order["customer_id"] or business_guest(order)):
                 return "9999"
             async with locks.setdefault(email, asyncio.Lock()):
                 if email in debtors:
