@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from nodes.base import (
     SourceNode,
     TargetNode,
 )
+from nodes.connectors.limiter import Room
 from nodes.echo import Origin
 
 if TYPE_CHECKING:
@@ -217,43 +217,6 @@ def _following(limit: int | None) -> int:
     return min(MAX_CONCURRENCY, limit + max(2, limit // 4))
 
 
-class _Width:
-    """How many records are in flight at once: at most ``limit()``, asked again whenever a record finishes (so a
-    limit that grows lets more records in, one that shrinks lets fewer in as records finish)."""
-
-    def __init__(self, limit: Callable[[], int]) -> None:
-        self.limit = limit
-        self.active = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def enter(self) -> None:
-        while self.active >= self.limit():
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake()  # it was this one's turn: pass it on
-                raise
-            finally:
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
-        self.active += 1
-
-    def leave(self) -> None:
-        self.active -= 1
-        self._wake()
-
-    def _wake(self) -> None:
-        room = self.limit() - self.active
-        while room > 0 and self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                room -= 1
-
-
 class _Execution:
     def __init__(
         self,
@@ -273,7 +236,7 @@ class _Execution:
         """Records in flight at most: the flow's setting, if any."""
         self.read_ahead = max(self.workers * 4, 200) if concurrency is not None else 200
         """Records read but not started at most: about two pages."""
-        self.width = _Width(lambda: min(self.workers, _following(ctx.clients.limit())))
+        self.width = Room(lambda: min(self.workers, _following(ctx.clients.limit())))
         """Records in flight now: following the adaptive limits of the run's connections, within :attr:`workers`."""
         self.resumed = resumed
         self.cancelled = cancelled
