@@ -12,9 +12,10 @@ from nodes.connectors.http import ApiClient
 
 
 @pytest.fixture(name="server")
-async def fx_server() -> AsyncIterator[tuple[str, list[int]]]:
-    """Answers one request per connection with keep-alive promised, then closes that connection."""
+async def fx_server() -> AsyncIterator[tuple[str, list[int], asyncio.Event]]:
+    """Answers one request per connection with keep-alive promised, then closes that connection (and says so)."""
     connections: list[int] = []
+    closed = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connections.append(1)
@@ -31,22 +32,25 @@ async def fx_server() -> AsyncIterator[tuple[str, list[int]]]:
         )
         await writer.drain()
         writer.close()  # keep-alive was promised: the client's pool keeps the connection as idle
+        await writer.wait_closed()
+        closed.set()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with server:
-        yield f"http://127.0.0.1:{port}", connections
+        yield f"http://127.0.0.1:{port}", connections, closed
 
 
 async def test_a_post_after_the_server_closed_the_idle_connection_goes_out_on_a_new_one(
-    server: tuple[str, list[int]],
+    server: tuple[str, list[int], asyncio.Event],
 ) -> None:
-    base, connections = server
+    base, connections, closed = server
     client = ApiClient(base)
     try:
         for _ in range(3):
+            closed.clear()
             assert await client.request_json("POST", "/things", json={"name": "x"}) == {"ok": True}
-            await asyncio.sleep(0.05)  # the server's close reaches the client's socket (no race is waited for)
+            await asyncio.wait_for(closed.wait(), 10)  # the server has closed the connection the client keeps
     finally:
         await client.aclose()
     assert len(connections) == 3
