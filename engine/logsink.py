@@ -135,7 +135,7 @@ class LogSink:
         flow_id: str | None,
         *,
         batch_size: int = 500,
-        interval_s: float = 0.5,
+        interval_s: float = 0.25,
         max_pending: int = 5000,
         lease: Lease | None = None,
         dry_run: bool = False,
