@@ -33,7 +33,7 @@ from nodes.connectors.base import ConnectionRef
 from nodes.connectors.http import ApiClient
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import date, datetime
 
     from nodes.echo import Origin
 
@@ -292,6 +292,8 @@ class SourceNode(Node):
     reads_by_id: ClassVar[bool] = False
     """True when the source honours the run parameter ``record_ids`` (reads just those records, cursor untouched):
     then a record that failed on a transient error is read again by id by a later run (engine.retryset)."""
+    noun: ClassVar[str] = "records"
+    """What it reads, in the setup wizard's count ("12 orders from this date"): ``records`` or ``orders``."""
 
     @abstractmethod
     def read(self) -> AsyncIterator[list[Record]]:
@@ -299,6 +301,11 @@ class SourceNode(Node):
 
     async def expected(self) -> int | None:
         """How many records the run will read, when the application says so cheaply (progress bar)."""
+        return None
+
+    async def newest(self) -> date | None:
+        """The creation day of the newest record this source selects, when the application says so cheaply (the
+        setup wizard proposes a start date from it); None: unknown."""
         return None
 
     async def commit_cursor(self, records: list[Record]) -> None:

@@ -180,8 +180,7 @@ async def options(
 
 async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, limit: int = 3) -> list[str]:
     """Paths of a few sample records from the flow's source (read, never written; cached briefly)."""
-    from engine.connections import ClientPool, connection_specs
-    from engine.runner import RunContext
+    from engine.sampling import sample_records
     from nodes.base import SourceNode
 
     key = (flow_id, node_id or "")
@@ -212,29 +211,11 @@ async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, 
         )
     if source is None:
         return []
-    cls = get_node_type(str(source["type"]))
-    assert cls is not None
-    specs = await connection_specs(db)
-    pool = ClientPool(db, specs)
-    ctx = RunContext(flow_key=f"sample:{flow_id}", run_id="sample", db=db, clients=pool, dry_run=True)
-    ctx.params = {"limit": limit}
     paths: list[str] = []
-    try:
-        node = cls(str(source["id"]), cls.config_model.model_validate(source.get("config") or {}), ctx)
-        assert isinstance(node, SourceNode)
-        await node.open()
-        records: list[Any] = []
-        async for page in node.read():
-            records.extend(page)
-            if len(records) >= limit:
-                break
-        await node.close()
-        for record in records[:limit]:
-            for path in _paths(record.data):
-                if path not in paths:
-                    paths.append(path)
-    finally:
-        await pool.close()
+    for record in await sample_records(db, source, limit):
+        for path in _paths(record.data):
+            if path not in paths:
+                paths.append(path)
     _SAMPLES[key] = (time.monotonic(), paths)
     return paths
 
