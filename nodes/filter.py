@@ -1,10 +1,12 @@
 """The ``filter`` node: lets a record through only when its condition group holds.
 
 A record that does not pass is logged as skipped, with the first failing condition as the reason
-(``billing.country is 'DE', expected equals 'NL'``). The rules of the conditions are in :mod:`nodes.conditions`.
+(``Billing → Country is "DE", expected "NL"``). The rules of the conditions are in :mod:`nodes.conditions`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import Field
 
@@ -32,6 +34,12 @@ class FilterConfig(NodeConfig):
         description="A name for this filter, shown before the reason of each skipped record",
         max_length=200,
     )
+    skip_reason: str | None = Field(
+        None,
+        title="Reason for skipped records",
+        description="What the log says of a record that does not pass, e.g. not paid yet (empty: the rule it failed)",
+        max_length=200,
+    )
 
 
 class FilterNode(ProcessNode):
@@ -57,5 +65,7 @@ class FilterNode(ProcessNode):
         if result:
             return record
         reason = f"{config.label}: {result.reason}" if config.label else result.reason
-        detail = {"condition": result.condition.model_dump()} if result.condition is not None else {}
-        raise SkipRecord(reason, detail=detail)
+        detail: dict[str, Any] = {"rule": result.reason}
+        if result.condition is not None:
+            detail["condition"] = result.condition.model_dump()
+        raise SkipRecord(config.skip_reason or reason, detail=detail)

@@ -26,6 +26,7 @@ from nodes.connectors.asperion import lines_of
 from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.maps.inputs import source_payload
 from nodes.maps.payment_to_mutation import PaymentSettings, _fill, payment_account
+from nodes.texts import shown
 
 __all__ = ("PaymentReversals", "ReversalSettings")
 
@@ -92,7 +93,7 @@ class PaymentReversals(ProcessNode):
         base = _fill(self.config.invoice_description_template, order)
         credit = await client.find_invoice_by_description(cancellation_description(base))
         if not credit or str(credit.get("description") or "").strip() != cancellation_description(base):
-            raise SkipRecord(f"no cancellation credit '{cancellation_description(base)}' is booked (yet)")
+            raise SkipRecord(f"no cancellation credit {shown(cancellation_description(base))} is booked (yet)")
         text = paid_text.removesuffix(f" ({order.get('transaction_id')})") + " reversed"
         date = str(order.get("date_modified") or order.get("date_paid"))[:10]
         lines = []

@@ -11,6 +11,7 @@ from nodes.connectors.http import NotFound
 from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.paths import get_value
 from nodes.targets._common import scratch, write
+from nodes.texts import shown
 
 __all__ = ("OrderStatusConfig", "OrderStatusTarget", "order_id_of")
 
@@ -48,7 +49,7 @@ def order_id_of(record: Record, path: str = "") -> int:
     try:
         return int(str(value))
     except ValueError:
-        where = f"at {path!r}" if path else "(it did not come from a WooCommerce order)"
+        where = f"at {shown(path)}" if path else "(it did not come from a WooCommerce order)"
         raise RecordFailed(f"the record has no WooCommerce order id {where}") from None
 
 
@@ -64,6 +65,7 @@ class OrderStatusTarget(TargetNode):
     inputs = (Port("in", "any"),)
 
     what: ClassVar[str] = "order"
+    would: ClassVar[str] = "Would update the status of order {key}"
     config: OrderStatusConfig
 
     async def find_existing(self, record: Record) -> str | None:

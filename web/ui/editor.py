@@ -14,6 +14,7 @@ from litestar.params import FromQuery
 from engine import store
 from engine.models import Flow
 from nodes.registry import all_node_types, get_node_type
+from nodes.texts import shown
 from web.i18n import translate, translate_message
 from web.ui.forms import NO_VALUE_OPS, OPERATORS, build_widgets, field_problems
 from web.ui.render import current_user, html, language_of, redirect, render
@@ -120,7 +121,7 @@ async def node_form(request: Request[Any, Any, Any], db: Database) -> Response[s
     node_type = str(form.get("type", ""))
     cls = get_node_type(node_type)
     if cls is None:
-        return render(request, "fragments/alert.html", kind="error", message=f"Unknown node type {node_type!r}.")
+        return render(request, "fragments/alert.html", kind="error", message=f"Unknown node type {shown(node_type)}.")
     try:
         config = json.loads(str(form.get("config") or "{}"))
         problems = json.loads(str(form.get("problems") or "[]"))

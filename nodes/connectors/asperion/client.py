@@ -32,6 +32,7 @@ from nodes.connectors.http import (
     RetryPolicy,
     Unreachable,
 )
+from nodes.texts import shown
 
 __all__ = (
     "ARTICLES",
@@ -781,7 +782,7 @@ class AsperionClient(ApiClient):
                 Option(value=str(x["id"]), label=f"{x['id']} — {x.get('description', '')}".rstrip(" —"))
                 for x in await simple[kind]()
             ]
-        raise KeyError(f"unknown Asperion option list {kind!r}")
+        raise KeyError(f"unknown Asperion option list {shown(kind)}")
 
     # -- connection test ----------------------------------------------------------------------------------------
 
