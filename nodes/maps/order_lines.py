@@ -215,7 +215,7 @@ class LineBuilder:
         ledger = accounts.get(method or "(none)") or accounts.get(method.split(":", 1)[0]) or accounts.get("*")
         if not ledger:
             raise NeedsMapping(
-                "shipping_accounts", method or "(none)", f"no ledger for shipping method {shown(method)}"
+                "shipping_accounts", method or "(none)", f"shipping method {shown(method)} has no ledger account yet"
             )
         rate = line_rate(item, self.facts.rates)
         vat = money(item.get("total_tax"))

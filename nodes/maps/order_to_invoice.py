@@ -34,7 +34,9 @@ def payment_condition(table: Mapping[str, str], method: str) -> int | str:
     value = table.get(method or "(none)") or table.get("*")
     if not value:
         raise NeedsMapping(
-            "payment_conditions", method or "(none)", f"no payment condition for {shown(method or 'none')}"
+            "payment_conditions",
+            method or "(none)",
+            f"payment method {shown(method or 'none')} has no payment condition yet",
         )
     return as_id(value)
 

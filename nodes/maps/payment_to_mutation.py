@@ -152,7 +152,9 @@ def payment_account(table: Mapping[str, str], method: str) -> int | str:
     if table.get("*"):
         return as_id(table["*"])
     raise NeedsMapping(
-        "payment_accounts", method or "(none)", f"no bank/clearing account for {shown(method or 'none')}"
+        "payment_accounts",
+        method or "(none)",
+        f"payment method {shown(method or 'none')} has no bank or clearing account yet",
     )
 
 

@@ -101,5 +101,8 @@ class OrderStatusTarget(TargetNode):
         answer = await write(client.put(f"orders/{order_id}", payload), f"status of order {number}")
         was = f" (was {state['status']})" if state.get("status") else ""
         return Delivery(
-            str(order_id), f"order {number} set to {self.config.status}{was}", request=payload, response=answer
+            str(order_id),
+            f"Status of order {number} set to {self.config.status}{was}",
+            request=payload,
+            response=answer,
         )

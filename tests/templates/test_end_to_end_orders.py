@@ -151,7 +151,7 @@ async def test_needs_mapping_waits_then_a_filled_row_books_on_retry(db: Database
     assert unmapped and counts["failed"] == 0
     assert counts["waiting"] == len(parked), problems
     # the invoice waits for its row; a refund of such an order waits for the invoice
-    assert all("no payment condition" in line or "waiting for the sales invoice" in line for line in problems)
+    assert all("has no payment condition yet" in line or "waiting for the sales invoice" in line for line in problems)
     booked_now = by_description(tenant(store).invoices.values())
     assert all(f"WooCommerce order {o['number']}" not in booked_now for o in parked)
 
