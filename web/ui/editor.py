@@ -16,7 +16,7 @@ from engine.models import Flow
 from nodes.registry import all_node_types, get_node_type
 from nodes.texts import shown
 from web.i18n import translate, translate_message
-from web.ui.forms import NO_VALUE_OPS, OPERATORS, build_widgets, field_problems
+from web.ui.forms import NO_VALUE_OPS, OPERATOR_TAKES, OPERATORS, build_widgets, field_problems
 from web.ui.render import current_user, html, language_of, redirect, render
 
 if TYPE_CHECKING:
@@ -150,6 +150,7 @@ async def node_form(request: Request[Any, Any, Any], db: Database) -> Response[s
         widgets=widgets,
         node_errors=node_errors,
         operators=OPERATORS,
+        operator_takes=OPERATOR_TAKES,
         no_value_ops=NO_VALUE_OPS,
     )
 
