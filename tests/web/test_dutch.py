@@ -161,7 +161,7 @@ def test_engine_messages_are_translated_with_their_values() -> None:
     )
     # a sentence's values are translated too: the kind of record, a filter's reason, amounts
     assert translate_message("nl", "Booked as sales invoice 146 for Daan Bakker, €55.94") == (
-        "Geboekt als verkoopfactuur 146 voor Daan Bakker, € 55,94"
+        "Geboekt als verkoopfactuur 146 voor Daan Bakker, €\u00a055,94"
     )
     assert translate_message("nl", "Created as debtor 10016 for Daan van Dijk") == (
         "Aangemaakt als debiteur 10016 voor Daan van Dijk"

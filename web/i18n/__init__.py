@@ -189,7 +189,7 @@ def _value(language: str, value: str) -> str:
     if translated == value:  # a value of its own ("klarna" in quotes): the language's quotes
         translated = _quotes(language, value)
     return _AMOUNT.sub(
-        lambda m: f"{m.group(1)}{m.group(2)} {fmt_number(Decimal(m.group(3)), language, decimals=2)}", translated
+        lambda m: f"{m.group(1)}{m.group(2)}\u00a0{fmt_number(Decimal(m.group(3)), language, decimals=2)}", translated
     )
 
 
