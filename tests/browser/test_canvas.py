@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot
+from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot, speak
 from tests.browser.test_journey import first_run_and_login
 
 pytestmark = pytest.mark.browser
@@ -208,8 +208,7 @@ def test_filter_fields_read_as_names_and_a_mistyped_field_is_pointed_out(
     page, watch = watched_page
     page.set_viewport_size({"width": width, "height": 900})
     first_run_and_login(page, live_server.url)
-    page.get_by_label(re.compile(r"^(Language|Taal)$")).select_option(lang)
-    expect(page.locator("html")).to_have_attribute("lang", lang)
+    speak(page, lang)
     flow_id = make_flow(live_server, FLOW)
     page.goto(f"{live_server.url}/flows/{flow_id}?node=only_nl")
     form = page.locator("#node-config")
@@ -266,12 +265,7 @@ GENERIC = {
     "format": "koppel.flow/1",
     "name": "Orders to a generic map",
     "nodes": [
-        {
-            "id": "orders",
-            "type": "woocommerce.orders",
-            "config": {"connection": "woocommerce", "statuses": ["processing", "completed"]},
-            "position": [40, 120],
-        },
+        FLOW["nodes"][0],  # the same orders source
         {
             "id": "shape",
             "type": "map",
@@ -290,8 +284,7 @@ def test_the_generic_map_has_the_same_field_picker(
     page, watch = watched_page
     page.set_viewport_size({"width": width, "height": 900})
     first_run_and_login(page, live_server.url)
-    page.get_by_label(re.compile(r"^(Language|Taal)$")).select_option(lang)
-    expect(page.locator("html")).to_have_attribute("lang", lang)
+    speak(page, lang)
     flow_id = make_flow(live_server, GENERIC)
     page.goto(f"{live_server.url}/flows/{flow_id}?node=shape")
     form = page.locator("#node-config")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot
+from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot, speak
 from tests.browser.test_journey import first_run_and_login
 from tests.browser.test_screens import check
 
@@ -66,8 +66,7 @@ def test_one_plain_sentence_per_record(
     page, watch = watched_page
     page.set_viewport_size({"width": width, "height": 900})
     first_run_and_login(page, live_server.url)
-    page.get_by_label(re.compile(r"^(Language|Taal)$")).select_option(lang)
-    expect(page.locator("html")).to_have_attribute("lang", lang)
+    speak(page, lang)
     page.goto(f"{live_server.url}/runs/{finished_run}")
     rows = page.locator(".log-row")
     expect(rows.first).to_be_visible()

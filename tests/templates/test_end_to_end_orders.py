@@ -199,7 +199,7 @@ async def test_fixture_orders_imported_into_the_sandbox(db: Database) -> None:
         # 727: a US order taxed at 7.5 % waits for a vat_codes row "US:7.5" (outside the EU a rate takes the
         # domestic code of that rate, and NL has no 7.5 %)
         assert [line for line in problems if "waiting" in line] == [
-            "invoice order:727: waiting no VAT code for country US at 7.5% (vat_codes row \"US:7.5\")"
+            'invoice order:727: waiting no VAT code for country US at 7.5% (vat_codes row "US:7.5")'
         ]
         invoices = by_description(tenant(store).invoices.values())
         debtors = {d["customerNumber"]: d for d in tenant(store).debtors.values()}
