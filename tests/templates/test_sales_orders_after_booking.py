@@ -185,3 +185,52 @@ async def test_a_waiting_order_that_is_cancelled_leaves_the_inbox(db: Database, 
     assert counts["waiting"] == 0 and counts["failed"] == 0 and counts["ok"] == 0, counts
     assert await inbox() == []
     assert f"WooCommerce order {order['number']}" not in by_description(tenant(shop).sales_orders.values())
+
+
+async def _refund_in_full(store: SandboxURL, order: dict[str, Any]) -> None:
+    """The whole order refunded in the shop, its items back in stock (the order becomes refunded)."""
+    items = [
+        {"id": item["id"], "quantity": item["quantity"], "refund_total": item["total"],
+         "refund_tax": [{"id": t["id"], "refund_total": t["total"]} for t in item["taxes"]]}
+        for item in order["line_items"]
+    ]  # fmt: skip
+    body = {"amount": order["total"], "reason": "Retour ontvangen", "line_items": items, "api_refund": False}
+    async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
+        answer = await http.post(f"{store}/woocommerce/wp-json/wc/v3/orders/{order['id']}/refunds", json=body)
+    assert answer.status_code == 201, answer.text
+
+
+async def test_an_order_refunded_in_full_cancels_its_sales_order_once(db: Database, shop: SandboxURL) -> None:
+    counts, problems = await run_template(db, TEMPLATE, shop)
+    assert counts["failed"] == 0 and counts["waiting"] == 0, problems
+
+    # completed, then refunded in full before the next run: the delivered sales order is cancelled, stock comes back
+    done, item = _stock_line(shop, {}, "completed")
+    assert _sales_order(shop, done)["status"] == "delivered"
+    article = tenant(shop).articles[lines_of(_sales_order(shop, done))[0]["articleId"]]
+    stock, reserved = D(article["currentStock"]), D(article["reservedStock"])
+    await _refund_in_full(shop, done)
+    assert next(o for o in woo_orders(shop) if o["id"] == done["id"])["status"] == "refunded"
+    counts, problems = await run_template(db, TEMPLATE, shop)
+    assert counts["ok"] == 1 and counts["failed"] == 0 and counts["waiting"] == 0, problems
+    assert _sales_order(shop, done)["status"] == "cancelled"
+    assert D(tenant(shop).articles[article["id"]]["currentStock"]) == stock + item["quantity"]
+    assert D(tenant(shop).articles[article["id"]]["reservedStock"]) == reserved
+    async with db.session() as session:
+        rows = await session.execute(
+            select(LogEntry).where(LogEntry.source_id == f"order:{done['id']}", LogEntry.status == "ok")
+        )
+        messages = [row.message for row in rows.scalars()]
+    assert any(m.endswith("cancelled: the order is refunded in full, its stock comes back") for m in messages)
+    counts, _ = await run_template(db, TEMPLATE, shop, record_ids=[f"order:{done['id']}"])
+    assert counts["ok"] == 0 and _sales_order(shop, done)["status"] == "cancelled"
+
+    # still open (processing) when refunded in full: its reservation ends
+    open_order, open_item = _stock_line(shop, done, "processing")
+    open_article = tenant(shop).articles[lines_of(_sales_order(shop, open_order))[0]["articleId"]]
+    reserved = D(open_article["reservedStock"])
+    await _refund_in_full(shop, open_order)
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=[f"order:{open_order['id']}"])
+    assert counts["ok"] == 1 and counts["failed"] == 0, problems
+    assert _sales_order(shop, open_order)["status"] == "cancelled"
+    assert D(tenant(shop).articles[open_article["id"]]["reservedStock"]) == reserved - open_item["quantity"]
