@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from nodes.base import ANY, SAME, Kind, Node, NodeConfig, SourceNode, TargetNode, UpgradeFailed
 from nodes.registry import get_node_type
+from nodes.texts import shown
 
 __all__ = ("FLOW_FORMAT", "FlowGraph", "FlowInvalid", "GraphNode", "Problem", "build_graph", "validate_flow")
 
@@ -55,6 +56,14 @@ class GraphNode:
     @property
     def kind(self) -> Kind:
         return self.cls.kind
+
+    @property
+    def name(self) -> str:
+        """How a message names the step: its label, else its type's title (never its internal id when avoidable)."""
+        label = getattr(self.config, "label", None)
+        if isinstance(label, str) and label:
+            return label
+        return getattr(self.cls, "title", "") or self.id
 
     @cached_property
     def port_names(self) -> list[str]:
@@ -109,7 +118,7 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
     if not isinstance(document, dict):
         return None, [Problem(None, None, "a flow document must be a JSON object")]
     if document.get("format") != FLOW_FORMAT:
-        problems.append(Problem(None, "format", f"format must be {FLOW_FORMAT!r}"))
+        problems.append(Problem(None, "format", f"format must be {shown(FLOW_FORMAT)}"))
     name = document.get("name")
     if not isinstance(name, str) or not name.strip():
         problems.append(Problem(None, "name", "the flow needs a name"))
@@ -132,12 +141,12 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
             continue
         node_id = raw["id"]
         if node_id in nodes:
-            problems.append(Problem(node_id, "id", f"two nodes have the id {node_id!r}"))
+            problems.append(Problem(node_id, "id", f"two nodes have the id {shown(node_id)}"))
             continue
         node_type = raw.get("type")
         cls = get_node_type(node_type) if isinstance(node_type, str) else None
         if cls is None:
-            problems.append(Problem(node_id, "type", f"unknown node type {node_type!r}"))
+            problems.append(Problem(node_id, "type", f"unknown node type {shown(node_type)}"))
             unreadable = True
             continue
         config_raw = raw.get("config", {})
@@ -177,7 +186,9 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
         src, dst = edge["from"], edge["to"]
         dangling = [end for end in (src, dst) if end not in known_ids]
         if dangling:
-            problems.append(Problem(None, f"edges[{index}]", f"edge {src} → {dst} points to no node {dangling[0]!r}"))
+            problems.append(
+                Problem(None, f"edges[{index}]", f"edge {src} → {dst} points to no node {shown(dangling[0])}")
+            )
             continue
         if src == dst:
             problems.append(Problem(src, None, "a node cannot be connected to itself"))
@@ -223,18 +234,23 @@ def _edge_ports(
     port = edge.get("from_port") or src.default_output
     if src.id not in broken and port not in src.port_names:
         names = ", ".join(src.port_names) or "none"
-        message = f"the wire to {dst.id} leaves by an output {port!r} this step does not have (its outputs: {names})"
+        message = (
+            f"the wire to {dst.name} leaves by an output {shown(port)} this step does not have (its outputs: {names})"
+        )
         problems.append(Problem(src.id, None, message))
     inputs = [p.name for p in dst.cls.inputs]
     wanted = edge.get("to_port")
     if wanted is not None and inputs and wanted not in inputs:
-        message = f"the wire from {src.id} enters by an input {wanted!r} this step does not have (its input: "
+        message = f"the wire from {src.name} enters by an input {shown(wanted)} this step does not have (its input: "
         problems.append(Problem(dst.id, None, message + ", ".join(inputs) + ")"))
     return port
 
 
 MAX_CONCURRENCY = 64
-"""Most records a run may have in flight at once (``settings.concurrency``; default 8)."""
+"""Most records a run may have in flight at once (``settings.concurrency``)."""
+DEFAULT_CONCURRENCY = 8
+"""Records in flight before the run's connections have learnt how many requests their applications take (without
+``settings.concurrency`` the number then follows the connections' adaptive limits)."""
 
 
 def _document_problems(document: dict[str, Any]) -> list[Problem]:
@@ -281,10 +297,10 @@ def _connection_problems(
         elif connections is None:
             continue
         elif name not in connections:
-            problems.append(Problem(node_id, field_name, f"the flow has no connection named {name!r}"))
+            problems.append(Problem(node_id, field_name, f"the flow has no connection named {shown(name)}"))
         elif connections[name] != app:
             problems.append(
-                Problem(node_id, field_name, f"connection {name!r} is a {connections[name]} connection, not {app}")
+                Problem(node_id, field_name, f"connection {shown(name)} is a {connections[name]} connection, not {app}")
             )
     return problems
 

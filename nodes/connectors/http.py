@@ -36,6 +36,8 @@ import httpx
 
 from nodes import jsoncodec
 from nodes.connectors.limiter import OK, OVERLOADED, AdaptiveLimit
+from nodes.connectors.sockets import quicken
+from nodes.texts import shown
 
 __all__ = (
     "IDEMPOTENT_METHODS",
@@ -342,6 +344,7 @@ class ApiClient:
             http2=False,
             follow_redirects=False,
         )
+        quicken(self.http)
 
     async def __aenter__(self) -> ApiClient:
         return self
@@ -625,7 +628,7 @@ class ApiClient:
                 response.status_code,
                 self.redact(
                     f"{self.app_label} answered with something that is not JSON ({method} "
-                    f"{self._display_url(path)}): {str(snippet)[:120]!r}"
+                    f"{self._display_url(path)}): {shown(str(snippet)[:120], 122)}"
                 ),
                 snippet,
             ) from exc

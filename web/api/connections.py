@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from pydantic import BaseModel, Field
 
 from engine import store
+from nodes.texts import shown
 from web.api.errors import bad_request, not_found
 from web.api.params import SafeText
 
@@ -92,4 +93,4 @@ class ConnectionController(Controller):
         except store.NotFound as exc:
             raise not_found(str(exc)) from exc
         except KeyError as exc:
-            raise bad_request(f"unknown option list {kind!r}") from exc
+            raise bad_request(f"unknown option list {shown(kind)}") from exc
