@@ -40,4 +40,6 @@ def test_simple_job_holds_the_minimal_conversation() -> None:
     by_kind = result["requests_by_kind"]  # request → [koppel, bare]
     posts = by_kind["POST /asperion/v1/salesinvoiceswithlines"]
     assert posts[0] == posts[1] == result["bare_records"]
-    assert by_kind.get("GET /asperion/v1/salesinvoices", [0, 0])[0] <= 1  # not asked "already there?" per invoice
+    # Never "already there?" per invoice: only the administration's newest invoice, read at the start and at the end
+    # of the run (a database restored from a backup is noticed by it).
+    assert by_kind.get("GET /asperion/v1/salesinvoices", [0, 0])[0] <= 2

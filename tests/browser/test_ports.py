@@ -138,9 +138,9 @@ def test_a_router_grows_an_output_per_rule_and_an_old_filter_is_upgraded(
     form.get_by_label("Output name").last.fill("belgium")
     new_output = form.locator(".route-row").last
     new_output.get_by_role("button", name="Add rule").click()
-    new_output.get_by_label("Field").fill("billing.country")
-    new_output.get_by_label("Value").fill("BE")
-    new_output.get_by_label("Value").dispatch_event("change")
+    new_output.get_by_label("Field", exact=True).fill("billing.country")
+    new_output.get_by_role("textbox", name="Value", exact=True).fill("BE")
+    new_output.get_by_role("textbox", name="Value", exact=True).dispatch_event("change")
     expect(router.locator(".output")).to_have_count(3)
     labels = router.locator(".output").evaluate_all("(os) => os.map((o) => o.dataset.label)")
     assert labels == ["netherlands", "belgium", "otherwise"]
