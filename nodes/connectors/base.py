@@ -262,6 +262,17 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
     option_lists: ClassVar[Mapping[str, str]] = {}
     oauth: OAuthHooks | None = None
     webhooks: WebhookHooks | None = None
+    position: ClassVar[int] = 100
+    """Place in the lists of applications (the setup wizard's steps): lower first, then by name."""
+    short: ClassVar[str] = ""
+    """A short name for addresses (the setup wizard's ``?woo=shop``); the application's name when empty."""
+    connect_title: ClassVar[str] = ""
+    """The heading of the setup wizard's step ("Connect your WooCommerce store"); "Connect <label>" when empty."""
+
+    @property
+    def key(self) -> str:
+        """The application's name in addresses: :attr:`short`, else :attr:`app`."""
+        return self.short or self.app
 
     @property
     def fields(self) -> tuple[FieldInfo, ...]:

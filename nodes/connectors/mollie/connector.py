@@ -54,6 +54,8 @@ class MollieConnector(AppConnector[MollieCredentials, MollieClient]):
 
     app = "mollie"
     label = "Mollie"
+    position = 30
+    connect_title = "Connect your Mollie account"
     client_type = MollieClient
     description = "A Mollie account (payments, refunds, chargebacks, settlements), through the API v2 with a key."
     credentials = MollieCredentials

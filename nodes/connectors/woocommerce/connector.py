@@ -56,6 +56,9 @@ class WooCommerceConnector(AppConnector[WooCommerceCredentials, WooCommerceClien
 
     app = "woocommerce"
     label = "WooCommerce"
+    position = 10
+    short = "woo"
+    connect_title = "Connect your WooCommerce store"
     client_type = WooCommerceClient
     description = "A WooCommerce web shop, through its REST API (wc/v3) with a consumer key and secret."
     credentials = WooCommerceCredentials
