@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, JsonValue, field_validator
 from pydantic_core import PydanticCustomError
 
 from engine import store
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ("ConnectionController",)
 
 
-def _known_apps() -> list[str]:
+def _known_apps() -> list[JsonValue]:
     return list(connectors())
 
 
@@ -29,7 +29,7 @@ class ConnectionIn(BaseModel):
     name: SafeText = Field(max_length=200, description="How flows refer to the connection, e.g. 'woocommerce'")
     app: SafeText = Field(  # the registered applications, as the API is assembled (plugins included)
         max_length=50,
-        description=f"The application, one of the registered connectors: {', '.join(_known_apps())}",
+        description="The application, one of the registered connectors: " + ", ".join(connectors()),
         json_schema_extra={"enum": _known_apps()},
     )
     fields: dict[str, Any] = Field(default_factory=dict, description="url, keys, secrets… (secrets are write-only)")
@@ -41,7 +41,7 @@ class ConnectionIn(BaseModel):
             raise PydanticCustomError(
                 "unknown_app",
                 "app: must be one of {known}; '{value}' is not one of them",
-                {"known": ", ".join(_known_apps()), "value": value},
+                {"known": ", ".join(connectors()), "value": value},
             )
         return value
 
