@@ -1,13 +1,17 @@
 """Koppel against the minimal HTTP conversation of the same job, in the same process run, on the sandbox.
 
     .venv/bin/python bench/engine.py [--job simple|template] --orders 10000 [--concurrency 8] [--rounds 3]
-        [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--bare-wide 32] [--json]
+        [--koppel-concurrency adaptive|N] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--bare-wide 32] [--json]
 
 ``--job simple``: every order → filter (processing, completed) → map → default debtor → sales invoice
 (bench/simple-flow.json); the bare httpx script makes one GET per page and one POST per invoice. ``--job template``
 (default): the orders → sales invoices template; the bare script makes only the calls the job needs (pages, the
-refunds it must read, debtor find-or-create, invoice and credit posts), never Koppel's own checks. Both sides keep
-``--concurrency`` requests in flight; the bare script also runs with ``--bare-wide`` in flight, for comparison.
+refunds it must read, debtor find-or-create, invoice and credit posts), never Koppel's own checks. The bare script
+keeps ``--concurrency`` requests in flight, and also runs with ``--bare-wide`` in flight, for comparison. Koppel runs
+as a flow does by default (``--koppel-concurrency adaptive``): each connection starts at 8 requests in flight and
+adapts (nodes/connectors/limiter.py), and the records in flight follow; a number fixes both, as a flow's
+``settings.concurrency`` and a connection's ``concurrency`` do.
 Requests are counted by the sandbox (GET /_sandbox/stats). ``--database-url`` runs Koppel on a new database on that
 server (PostgreSQL: created for the round and dropped after; default: a new SQLite file).
 
@@ -94,12 +98,30 @@ SIMPLE_FLOW = Path(__file__).with_name("simple-flow.json")
 """The simple job: every order → filter (processing, completed) → map → default debtor → sales invoice."""
 
 
-def flow_document(job: str, concurrency: int) -> dict[str, Any]:
+def flow_document(job: str, concurrency: int | None) -> dict[str, Any]:
+    """The job's flow; ``concurrency`` fixes the records in flight (None: they follow the connections' limits)."""
     from engine.templates import get_template
 
     document = json.loads(SIMPLE_FLOW.read_text()) if job == "simple" else get_template("orders-to-sales-invoices")
-    document.setdefault("settings", {})["concurrency"] = concurrency
+    if concurrency is not None:
+        document.setdefault("settings", {})["concurrency"] = concurrency
     return document
+
+
+LIMITS: list[Any] = []
+"""The adaptive limits of the Koppel phase's connections (to report how far each grew)."""
+
+
+def watch_limits() -> None:
+    """Keep every adaptive limit the connectors make, to print its peak after the Koppel phase."""
+    from nodes.connectors import http, limiter
+
+    class Watched(limiter.AdaptiveLimit):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            LIMITS.append(self)
+
+    http.AdaptiveLimit = Watched  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
@@ -143,7 +165,7 @@ def fresh_database(url: str | None, tmp: Path, round_no: int) -> Iterator[str]:
 
 
 async def koppel_phase(
-    job: str, connections: dict[str, Any], concurrency: int, tmp: Path, database_url: str
+    job: str, connections: dict[str, Any], concurrency: int | None, tmp: Path, database_url: str
 ) -> tuple[float, float, dict[str, int]]:
     os.environ["KOPPEL_VAR_DIR"] = str(tmp / "var")
     os.environ["DATABASE_URL"] = database_url
@@ -158,13 +180,18 @@ async def koppel_phase(
     settings = get_settings()
     await migrate(settings)
     db = Database(settings.database_url)
-    for spec in connections.values():
-        spec["concurrency"] = concurrency
+    if concurrency is not None:
+        for spec in connections.values():
+            spec["concurrency"] = concurrency
+    LIMITS.clear()
     run = await create_run(db, document=flow_document(job, concurrency), connections=connections, trigger="bench")
     started, cpu = time.perf_counter(), time.process_time()
     finished = await execute_run(db, run.id, settings)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    print(f"koppel phase: {elapsed:.2f}s wall, {cpu:.2f}s CPU in this process", file=sys.stderr)
+    peaks = ", ".join(f"{limit._label} {limit.peak} (ends at {limit.current})" for limit in LIMITS if limit.peak)
+    print(
+        f"koppel phase: {elapsed:.2f}s wall, {cpu:.2f}s CPU in this process; most in flight: {peaks}", file=sys.stderr
+    )
     await db.dispose()
     assert finished is not None
     if finished.error:
@@ -175,6 +202,17 @@ async def koppel_phase(
 # ---- the bare script: the minimal HTTP conversation of the job, no engine, no logs, no database ---------------
 
 VAT_BY_RATE = {Decimal("21"): "H21", Decimal("9"): "L9"}
+VAT_NUMBER_KEYS = ("_billing_vat_number", "_vat_number", "_billing_vat", "billing_eu_vat_number", "vat_number")
+
+
+def business_guest(order: dict[str, Any]) -> bool:
+    """A guest order with a company and a VAT number: the template gives it a debtor of its own."""
+    if order["customer_id"] or not (order["billing"].get("company") or "").strip():
+        return False
+    return any(
+        meta.get("key") in VAT_NUMBER_KEYS and str(meta.get("value") or "").strip()
+        for meta in order.get("meta_data") or ()
+    )
 
 
 def bare_invoice(order: dict[str, Any], debtor: str) -> dict[str, Any]:
@@ -204,9 +242,9 @@ def bare_invoice(order: dict[str, Any], debtor: str) -> dict[str, Any]:
 
 async def bare_phase(job: str, connections: dict[str, Any], concurrency: int) -> tuple[float, float, int]:
     """Only the calls the job needs: the token, one GET per page of orders, one POST per invoice; the template adds
-    the debtor find-or-create (one GET per new e-mail address, a POST when missing), the refunds it must read (an
-    order listing only refund summaries) and one POST per credit invoice. Nothing is checked in the application:
-    the administration is known to be empty at the start."""
+    the debtor find-or-create for customers and business guests (one GET per new e-mail address, a POST when
+    missing), the refunds it must read (an order listing only refund summaries) and one POST per credit invoice.
+    Nothing is checked in the application: the administration is known to be empty at the start."""
     woo, asp = connections["woocommerce"], connections["asperion"]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     started, cpu = time.perf_counter(), time.process_time()
@@ -235,9 +273,10 @@ async def bare_phase(job: str, connections: dict[str, Any], concurrency: int) ->
             answer.raise_for_status()
 
         async def debtor_for(order: dict[str, Any]) -> str:
-            """Guests → the default debtor; else found by e-mail address, created when missing, remembered."""
+            """Guests → the default debtor (except business guests); else found by e-mail address, created when
+            missing, remembered."""
             email = (order["billing"].get("email") or "").strip().lower()
-            if not order["customer_id"] or not email:
+            if not email or not (order["customer_id"] or business_guest(order)):
                 return "9999"
             async with locks.setdefault(email, asyncio.Lock()):
                 if email in debtors:
@@ -330,7 +369,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--job", choices=("simple", "template"), default="template")
     parser.add_argument("--orders", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight per connection (both sides)")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight of the bare script")
+    parser.add_argument(
+        "--koppel-concurrency",
+        default="adaptive",
+        help="Koppel's records and requests in flight per connection: adaptive (a flow's default) or a number",
+    )
     parser.add_argument(
         "--bare-wide", type=int, default=32, help="also time the bare script with this many in flight (0: not)"
     )
@@ -343,6 +387,8 @@ def main() -> None:
         help="run both phases this many times, alternating, and report the median ratio (a noisy machine)",
     )
     args = parser.parse_args()
+    koppel_concurrency = None if args.koppel_concurrency == "adaptive" else int(args.koppel_concurrency)
+    watch_limits()
     import logging
 
     logging.disable(logging.WARNING)
@@ -358,13 +404,14 @@ def main() -> None:
                 reset_asperion(base)
                 with fresh_database(args.database_url, tmp, round_no) as url:
                     koppel_s, koppel_cpu, counts = asyncio.run(
-                        koppel_phase(args.job, json.loads(json.dumps(connections)), args.concurrency, tmp, url)
+                        koppel_phase(args.job, json.loads(json.dumps(connections)), koppel_concurrency, tmp, url)
                     )
                 koppel_calls = sandbox_requests(base)
                 reset_asperion(base)
                 bare_s, bare_cpu, bare_done = asyncio.run(bare_phase(args.job, connections, args.concurrency))
                 bare_calls = sandbox_requests(base)
                 one = {"koppel_s": koppel_s, "bare_s": bare_s, "ratio": koppel_s / bare_s}
+                one["koppel_most_in_flight"] = max((limit.peak for limit in LIMITS), default=0)
                 one.update(koppel_cpu_s=koppel_cpu, bare_cpu_s=bare_cpu, cpu_ratio=koppel_cpu / bare_cpu)
                 if args.bare_wide:
                     reset_asperion(base)
@@ -399,6 +446,7 @@ def main() -> None:
         "records": counts,
         "bare_records": bare_done,
         "concurrency": args.concurrency,
+        "koppel_concurrency": args.koppel_concurrency,
         "database": make_url(args.database_url).get_backend_name() if args.database_url else "sqlite",
         "load_average": f"{load_before} → {load_average()}",
         "sandbox_seed_s": round(seed_s, 1),

@@ -31,7 +31,7 @@ from bench.engine import flow_document, fresh_database, load_average, start_sand
 POLL_S = 0.05
 
 
-async def measure(connections: dict[str, Any], tmp: Path, database_url: str, concurrency: int) -> dict[str, Any]:
+async def measure(connections: dict[str, Any], tmp: Path, database_url: str, concurrency: int | None) -> dict[str, Any]:
     os.environ["KOPPEL_VAR_DIR"] = str(tmp / "var")
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("KOPPEL_SECRET_KEY", "bench")
@@ -46,8 +46,9 @@ async def measure(connections: dict[str, Any], tmp: Path, database_url: str, con
     settings = get_settings()
     await migrate(settings)
     db = Database(settings.database_url)
-    for spec in connections.values():
-        spec["concurrency"] = concurrency
+    if concurrency is not None:
+        for spec in connections.values():
+            spec["concurrency"] = concurrency
     run = await create_run(db, document=flow_document("simple", concurrency), connections=connections, trigger="bench")
 
     processed: dict[str, float] = {}
@@ -153,7 +154,11 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--concurrency",
+        default="adaptive",
+        help="records and requests in flight: adaptive (a flow's default) or a number",
+    )
     parser.add_argument("--database-url", help="run Koppel on a fresh database on this server (default: SQLite)")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args()
@@ -164,7 +169,8 @@ def main() -> None:
         try:
             load = load_average()
             with fresh_database(args.database_url, tmp, 1) as url:
-                result = asyncio.run(measure(connections, tmp, url, args.concurrency))
+                concurrency = None if args.concurrency == "adaptive" else int(args.concurrency)
+                result = asyncio.run(measure(connections, tmp, url, concurrency))
         finally:
             proc.terminate()
             proc.wait(30)

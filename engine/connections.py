@@ -181,6 +181,11 @@ class ClientPool:
             await self.lease.ensure()
             request.stream = _FencedBody(request.stream, self.lease)
 
+    def limit(self) -> int | None:
+        """The highest number of requests in flight that one of the run's connections allows now (each adapts to
+        its application's answers: nodes.connectors.limiter); None before any connection is used."""
+        return max((client.limiter.current for client in self._clients.values()), default=None)
+
     async def close(self) -> None:
         for client in self._clients.values():
             with contextlib.suppress(Exception):

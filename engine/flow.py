@@ -234,7 +234,10 @@ def _edge_ports(
 
 
 MAX_CONCURRENCY = 64
-"""Most records a run may have in flight at once (``settings.concurrency``; default 8)."""
+"""Most records a run may have in flight at once (``settings.concurrency``)."""
+DEFAULT_CONCURRENCY = 8
+"""Records in flight before the run's connections have learnt how many requests their applications take (without
+``settings.concurrency`` the number then follows the connections' adaptive limits)."""
 
 
 def _document_problems(document: dict[str, Any]) -> list[Problem]:

@@ -1,9 +1,10 @@
 """A worker's lease on a run, fenced by a token: the run's attempt number, raised by every claim.
 
-Every write a worker makes for a run — heartbeat, log batch with its idempotency rows and counts, delivery intents,
-cursor, the run's end — runs in a transaction that first updates the run row *where the attempt is still this
-worker's* (:meth:`Lease.fence`). When another worker has claimed the run meanwhile, that update touches no row, the
-transaction is rolled back and the worker learns it lost the lease (:class:`LeaseLost`).
+Every write a worker makes for a run — heartbeat, log batch with its idempotency rows and counts, cursor, the run's
+end — runs in a transaction that first updates the run row *where the attempt is still this worker's*
+(:meth:`Lease.fence`). When another worker has claimed the run meanwhile, that update touches no row, the
+transaction is rolled back and the worker learns it lost the lease (:class:`LeaseLost`). Delivery intents only add
+doubt, so their write checks the same condition without locking the row (:meth:`Lease.confirm`).
 
 A worker also must not *send* anything once its lease may have passed to another worker, even before a write tells
 it so (a worker frozen by SIGSTOP wakes up mid-delivery). Its heartbeat is what keeps others away: nobody claims the
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, select, update
 
 from engine.models import Run, RunStatus, utcnow
 
@@ -91,6 +92,28 @@ class Lease:
             raise LeaseLost(f"run {self.run_id}: attempt {self.token} no longer holds the run")
         # heartbeat_at was stamped after ``started``: nobody claims the run before ``started + stale_after_s``.
         self.valid_until = max(self.valid_until, started + self.valid_for)
+
+    async def confirm(self, conn: AsyncConnection) -> None:
+        """Check in ``conn``'s transaction that the run is still this worker's, without locking the run row.
+
+        For writes that only add doubt — delivery intents: one noted by a worker that has just lost the run makes
+        the next attempt ask the application about that record, nothing worse. They need not wait for the row lock
+        of a log batch being written (on PostgreSQL that wait held up every page behind the log writer), and they do
+        not extend the time the lease is certain (the heartbeat and the fenced writes do).
+
+        Raises:
+            LeaseLost: the run is no longer this worker's.
+        """
+        held = (
+            await conn.execute(
+                select(_RUN.c.id).where(
+                    _RUN.c.id == self.run_id, _RUN.c.attempt == self.token, _RUN.c.status == RunStatus.RUNNING
+                )
+            )
+        ).first()
+        if held is None:
+            self.lose()
+            raise LeaseLost(f"run {self.run_id}: attempt {self.token} no longer holds the run")
 
     def lose(self) -> None:
         if not self.lost:

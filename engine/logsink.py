@@ -135,7 +135,7 @@ class LogSink:
         flow_id: str | None,
         *,
         batch_size: int = 500,
-        interval_s: float = 0.5,
+        interval_s: float = 0.25,
         max_pending: int = 5000,
         lease: Lease | None = None,
         dry_run: bool = False,
@@ -170,7 +170,17 @@ class LogSink:
         self._task = asyncio.create_task(self._loop())
 
     async def add(self, result: RecordResult) -> None:
-        """Queue a finished record (waits when the writer is behind, so memory stays bounded)."""
+        """Queue a finished record (waits when the writer is behind, so memory stays bounded).
+
+        Each entry's detail is encoded here, once: a pending record then holds its JSON text (a few kilobytes)
+        instead of the objects it was made of (the order as read, each step's output, request and response: several
+        times that), which kept a run behind a slow writer at 250 MB."""
+        for entry in result.entries:
+            detail = entry.get("detail")
+            if detail and not isinstance(detail, EncodedJSON):
+                if self._redact is not None:
+                    detail = self._redact(detail)
+                entry["detail"] = EncodedJSON(encode_detail(detail))
         async with self._room:
             await self._room.wait_for(lambda: len(self._pending) < self.max_pending or self._closed)
         self._pending.append(result)
@@ -232,9 +242,6 @@ class LogSink:
             delta["read"] += 1
             delta[result.outcome] += 1
             for entry in result.entries:
-                detail = entry.get("detail")
-                if detail and self._redact is not None:
-                    detail = self._redact(detail)
                 rows.append(
                     {
                         "run_id": self.run_id,
@@ -244,7 +251,7 @@ class LogSink:
                         "source_id": entry.get("source_id", ""),
                         "status": entry["status"],
                         "message": entry.get("message", ""),
-                        "detail": EncodedJSON(encode_detail(detail)) if detail else None,
+                        "detail": entry.get("detail") or None,  # encoded by add()
                         "resolved": False,
                         "created_at": entry.get("at", now),
                     }

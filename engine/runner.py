@@ -23,7 +23,7 @@ from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.connections import ClientPool
-from engine.flow import FlowGraph, GraphNode
+from engine.flow import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, FlowGraph, GraphNode
 from engine.lease import Lease, LeaseLost
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
 from engine.models import CreatedRecord, Cursor, IdempotencyEntry, Intent, TargetTrust, utcnow
@@ -41,6 +41,7 @@ from nodes.base import (
     SourceNode,
     TargetNode,
 )
+from nodes.connectors.limiter import Room
 from nodes.echo import Origin
 
 if TYPE_CHECKING:
@@ -276,6 +277,14 @@ class _Page:
         self.ids = {r.source_id for r in self.records}
 
 
+def _following(limit: int | None) -> int:
+    """Records in flight for a connection limit of ``limit`` requests: a quarter more (at least two), so that a
+    record is always ready when a request slot frees up — the connection's limit only grows while all its slots are
+    in use. Before any connection is used: the connections' starting limit."""
+    limit = limit or DEFAULT_CONCURRENCY
+    return min(MAX_CONCURRENCY, limit + max(2, limit // 4))
+
+
 class _Execution:
     def __init__(
         self,
@@ -283,7 +292,7 @@ class _Execution:
         ctx: RunContext,
         sink: LogSink,
         *,
-        concurrency: int,
+        concurrency: int | None,
         resumed: bool,
         cancelled: Callable[[], bool],
         on_expected: Callable[[int], Awaitable[None]] | None,
@@ -291,7 +300,12 @@ class _Execution:
         self.graph = graph
         self.ctx = ctx
         self.sink = sink
-        self.concurrency = max(1, concurrency)
+        self.workers = max(1, concurrency) if concurrency is not None else MAX_CONCURRENCY
+        """Records in flight at most: the flow's setting, if any."""
+        self.read_ahead = max(self.workers * 4, 200) if concurrency is not None else 200
+        """Records read but not started at most: about two pages."""
+        self.width = Room(lambda: min(self.workers, _following(ctx.clients.limit())))
+        """Records in flight now: following the adaptive limits of the run's connections, within :attr:`workers`."""
         self.resumed = resumed
         self.cancelled = cancelled
         self.on_expected = on_expected
@@ -381,8 +395,8 @@ class _Execution:
             assert isinstance(instance, SourceNode)
             node = instance
         # Room for about two pages: the next page is fetched while this one is worked on, and memory stays bounded.
-        queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=max(self.concurrency * 4, 200))
-        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
+        queue: asyncio.Queue[tuple[_Page, Record] | None] = asyncio.Queue(maxsize=self.read_ahead)
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.workers)]
         pages: asyncio.Queue[_Page | None] = asyncio.Queue()
         committer = asyncio.create_task(self._commit_cursors(node, pages))
         try:
@@ -424,8 +438,22 @@ class _Execution:
             await node.commit_cursor(page.records)
 
     async def _worker(self, queue: asyncio.Queue[tuple[_Page, Record] | None]) -> None:
-        while (item := await queue.get()) is not None:
-            await self._process(*item)
+        while True:
+            # Room first, then a record: a worker waiting for room holds no record (and the reader reads no further
+            # ahead for it).
+            await self.width.enter()
+            try:
+                item = await queue.get()
+            except BaseException:
+                self.width.leave()
+                raise
+            if item is None:
+                self.width.leave()
+                return
+            try:
+                await self._process(*item)
+            finally:
+                self.width.leave()
 
     async def _process(self, page: _Page, record: Record) -> None:
         """Walk one record and hand its result to the retry set and the log."""
@@ -919,7 +947,7 @@ class _Execution:
         dialect = sqlite if self.ctx.db.is_sqlite else postgresql
         async with self.ctx.db.writing() as conn:
             if self.lease is not None:
-                await self.lease.hold(conn)
+                await self.lease.confirm(conn)
             if new:
                 await conn.execute(dialect.insert(table).on_conflict_do_nothing(), new)
         return existing
@@ -930,12 +958,15 @@ async def execute_graph(
     ctx: RunContext,
     sink: LogSink,
     *,
-    concurrency: int = 8,
+    concurrency: int | None = None,
     resumed: bool = False,
     cancelled: Callable[[], bool] = lambda: False,
     on_expected: Callable[[int], Awaitable[None]] | None = None,
 ) -> None:
-    """Run ``graph`` to the end (raises :class:`RunCancelled` when ``cancelled()`` turned true)."""
+    """Run ``graph`` to the end (raises :class:`RunCancelled` when ``cancelled()`` turned true).
+
+    ``concurrency``: records in flight at most (the flow's ``settings.concurrency``); None follows the adaptive
+    limits of the run's connections (:func:`_following`)."""
     ctx.before_cursor_write = sink.flush
     execution = _Execution(
         graph, ctx, sink, concurrency=concurrency, resumed=resumed, cancelled=cancelled, on_expected=on_expected

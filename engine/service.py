@@ -201,7 +201,8 @@ async def execute_run(db: Database, run_id: str, settings: Settings | None = Non
         graph, problems = build_graph(run.document, {name: spec["app"] for name, spec in specs.items()})
         if graph is None:
             raise FlowInvalid(problems)
-        concurrency = int(graph.settings.get("concurrency", 8))
+        fixed = graph.settings.get("concurrency")  # None: records in flight follow the connections' limits
+        concurrency = int(fixed) if fixed is not None else None
         ctx.retry_set = await open_retry_set(db, graph, flow_key, run.id, params, trigger=run.trigger, lease=lease)
         await execute_graph(
             graph,

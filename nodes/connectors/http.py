@@ -36,6 +36,7 @@ import httpx
 
 from nodes import jsoncodec
 from nodes.connectors.limiter import OK, OVERLOADED, AdaptiveLimit
+from nodes.connectors.sockets import quicken
 
 __all__ = (
     "IDEMPOTENT_METHODS",
@@ -342,6 +343,7 @@ class ApiClient:
             http2=False,
             follow_redirects=False,
         )
+        quicken(self.http)
 
     async def __aenter__(self) -> ApiClient:
         return self

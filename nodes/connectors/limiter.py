@@ -24,11 +24,51 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-__all__ = ("AdaptiveLimit", "Slot")
+__all__ = ("AdaptiveLimit", "Room", "Slot")
 
 log = logging.getLogger("koppel.http")
 
 OK, OVERLOADED, NEUTRAL = "ok", "overloaded", "neutral"
+
+
+class Room:
+    """At most ``limit()`` holders at once, let in in the order they came; the limit is asked again whenever
+    somebody leaves (a limit that grows lets more in, one that shrinks lets fewer in as holders leave)."""
+
+    def __init__(self, limit: Callable[[], int]) -> None:
+        self.limit = limit
+        self.inside = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def enter(self, on_full: Callable[[], None] | None = None) -> None:
+        """Wait for room and take it; ``on_full`` is called each time the room is found full."""
+        while self.inside >= self.limit():
+            if on_full is not None:
+                on_full()
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # it was this one's turn: pass it on
+                raise
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+        self.inside += 1
+
+    def leave(self) -> None:
+        self.inside -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        room = self.limit() - self.inside
+        while room > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                room -= 1
 
 
 @dataclass
@@ -81,7 +121,7 @@ class AdaptiveLimit:
         self.slack_s = slack_s
         self._quickest: deque[tuple[float, float]] = deque()
         """(time, latency), latencies increasing: the front is the quickest answer within the window."""
-        self.inflight = 0
+        self._room = Room(lambda: self.current)
         self.peak = 0
         """The most requests ever in flight at once (for tests and benchmarks)."""
         self.baseline: float | None = None
@@ -93,7 +133,11 @@ class AdaptiveLimit:
         self._last_decrease = -float("inf")
         self._full_at = -float("inf")
         """When every slot was last in use (a request in flight then may make the limit grow)."""
-        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def inflight(self) -> int:
+        """Requests in flight now."""
+        return self._room.inside
 
     @property
     def current(self) -> int:
@@ -103,42 +147,20 @@ class AdaptiveLimit:
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[Slot]:
         """Wait for room, hold it during the request, learn from its outcome and latency."""
-        await self._acquire()
+        await self._room.enter(on_full=self._note_full)
+        self.peak = max(self.peak, self.inflight)
+        if self.inflight >= self.current:
+            self._note_full()
         slot = Slot(self._clock())
         try:
             yield slot
         finally:
             saturated = self._full_at >= slot.started
-            self.inflight -= 1
             self._learn(slot, self._clock() - slot.started, saturated)
-            self._wake()
+            self._room.leave()  # room at the limit just learnt
 
-    async def _acquire(self) -> None:
-        while self.inflight >= self.current:
-            self._full_at = self._clock()
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake()  # it was our turn: pass it on
-                raise
-            finally:
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
-        self.inflight += 1
-        self.peak = max(self.peak, self.inflight)
-        if self.inflight >= self.current:
-            self._full_at = self._clock()
-
-    def _wake(self) -> None:
-        room = self.current - self.inflight
-        while room > 0 and self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                room -= 1
+    def _note_full(self) -> None:
+        self._full_at = self._clock()
 
     def _learn(self, slot: Slot, latency: float, saturated: bool) -> None:
         if slot.outcome == OVERLOADED:

@@ -186,6 +186,11 @@ class OrderToCreditInvoices(ProcessNode):
     async def process(self, record: Record) -> Record:
         """Build the credit invoices of the refunds not credited yet; skips orders without them."""
         order = source_payload(record, "line_items")
+        if not order.get("refunds"):
+            raise SkipRecord("the order has no refunds")
+        # Whether there is anything to credit is asked first, so an order never invoiced is skipped before its
+        # refunds are read or a mapping is asked for. A test run books no invoice to wait for: it shows the credit.
+        invoice = None if self.ctx.dry_run else await self._require_invoice(order)
         refunds = await self._refunds(order)
         if not refunds:
             raise SkipRecord("the order has no refunds")
@@ -199,9 +204,6 @@ class OrderToCreditInvoices(ProcessNode):
         if conversion is not None:  # credited at the rate the invoice was booked at
             order = convert_order(order, conversion, self.config.currency.upper())
             refunds = [convert_refund(refund, conversion) for refund in refunds]
-        # Whether there is anything to credit is asked first, so an order never invoiced is skipped before a
-        # mapping is asked for. A test run books no invoice to wait for: it shows the credit invoice.
-        invoice = None if self.ctx.dry_run else await self._require_invoice(order)
         if invoice is not None and await self._exists(cancellation_description(self.config.describe(order))):
             # the cancellation credited everything that was left: a refund made after it is not credited again
             raise SkipRecord("the order was cancelled and credited in full: its refunds are not credited again")

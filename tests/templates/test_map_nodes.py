@@ -109,10 +109,11 @@ async def test_credit_node_fetches_refunds_and_credits_only_new_ones(b2b: dict[s
     with pytest.raises(RecordProblem) as waiting:
         await node.process(record)  # the order's own invoice is not booked yet
     assert waiting.value.status == "waiting"
+    assert woo.paths == [], "an order whose invoice is not booked waits before its refunds are read"
     asperion.invoices["WooCommerce order 5012"] = {"id": 3, "description": "WooCommerce order 5012"}
 
     both = await node.process(record)
-    assert woo.paths == ["orders/5012/refunds", "orders/5012/refunds"]
+    assert woo.paths == ["orders/5012/refunds"]
     assert both.source_id == "order:5012:refunds:5020,5031"
     assert both.data["description"] == "WooCommerce refund 5020, 5031 of order 5012"
     assert both.data["debtorCustomerNumber"] == "10007"

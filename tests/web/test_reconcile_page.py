@@ -59,16 +59,23 @@ async def test_the_page_shows_balance_then_the_order_whose_invoice_was_deleted(s
     fragment = site.client.get(f"/reconcile?{query(first, last)}", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<section id="reconcile-result"')
     assert 'class="recon-status differences"' in fragment.text
-    row = re.search(r"<tr>\s*<td[^>]*>Order not booked</td>\s*<td[^>]*><a href=\"([^\"]+)\">Order (\S+)</a>",
+    row = re.search(r"<tr>\s*<td[^>]*>Order not booked</td>\s*<td[^>]*><a href=\"([^\"]+)\"[^>]*>Order (\S+)</a>",
                     fragment.text)  # fmt: skip
     assert row and row.groups() == (f"/reconcile/orders/{order_id}", number), fragment.text[-3000:]
 
     link = site.client.get(row.group(1), follow_redirects=False)
     assert link.status_code == 303 and link.headers["location"].startswith("/logs/")
     record = site.client.get(link.headers["location"])
-    # the drawer of that order's record: titled by its number, its readable table showing the order's id
+    # opened by its address: a page of its own, titled by the order's number, its readable table showing the id
     assert record.status_code == 200 and f"Record {number}" in record.text, record.text[:500]
     assert re.search(rf"<th[^>]*>\s*Id\s*</th>\s*<td[^>]*>\s*{order_id}\s*</td>", record.text), record.text[:3000]
+    assert record.text.lstrip().startswith("<!doctype html>") and "Back to the run" in record.text
+    # clicked on the page: the link loads the record into the page's drawer (htmx follows the 303 itself)
+    assert f'hx-get="/reconcile/orders/{order_id}" hx-target="#drawer"' in fragment.text
+    in_drawer = site.client.get(row.group(1), headers={"HX-Request": "true"})
+    assert in_drawer.status_code == 200 and "HX-Redirect" not in in_drawer.headers
+    assert in_drawer.text.lstrip().startswith('<div class="drawer-inner" role="dialog"')
+    assert f"Record {number}" in in_drawer.text and "close-drawer" in in_drawer.text
 
     exported = site.client.get(f"/reconcile.csv?{query(first, last)}")
     assert exported.headers["content-type"].startswith("text/csv")

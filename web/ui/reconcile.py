@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.models import LogEntry
 from web.i18n import translate
-from web.ui.render import language_of, redirect, render
+from web.ui.render import language_of, render
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -168,7 +168,9 @@ async def order_record(request: Request[Any, Any, Any], db: Database, order_id: 
         return render(
             request, "error.html", title="Not found", message=message.format(number=order_id), status_code=404
         )
-    return redirect(request, f"/logs/{entry_id}")
+    # A 303 also for htmx: its request follows it and the record opens in the page's drawer (an HX-Redirect would
+    # leave the page for the bare drawer).
+    return Response("", status_code=303, headers={"Location": f"/logs/{entry_id}"})
 
 
 RECONCILE_ROUTES: list[Any] = [reconcile_page, reconcile_csv, order_record]

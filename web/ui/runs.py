@@ -294,9 +294,10 @@ async def record_drawer(request: Request[Any, Any, Any], db: Database, entry_id:
             )
     source = next(((e.detail or {}).get("input") for e in journey if (e.detail or {}).get("input") is not None), None)
     run = await _run(db, entry.run_id)
+    # In the drawer of a page (htmx), or as a page of its own when the address is opened directly.
     return render(
         request,
-        "fragments/drawer.html",
+        "fragments/drawer.html" if request.headers.get("hx-request") else "record.html",
         entry=entry,
         journey=journey,
         source=source,
