@@ -268,6 +268,8 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
     """A short name for addresses (the setup wizard's ``?woo=shop``); the application's name when empty."""
     connect_title: ClassVar[str] = ""
     """The heading of the setup wizard's step ("Connect your WooCommerce store"); "Connect <label>" when empty."""
+    add_title: ClassVar[str] = ""
+    """The connections page's button ("Add a WooCommerce store"); "Add a <label> connection" when empty."""
 
     @property
     def key(self) -> str:

@@ -1,5 +1,6 @@
 """The wizard's connection steps come from the connector registry and the templates: Mollie gets its own step that
-can be skipped, and a connector registered in a test gets a step with nothing in web/ changed."""
+can be skipped, and a connector registered in a test gets a step (and a button on the connections page) with nothing
+in web/ changed."""
 
 from __future__ import annotations
 
@@ -112,6 +113,7 @@ def fake_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "    label = 'Fakebooks'\n"
         "    position = 25\n"
         "    connect_title = ''\n"
+        "    add_title = ''\n"
         "CONNECTOR = FakeConnector()\n"
     )
     monkeypatch.setattr(nodes.connectors, "__path__", [*nodes.connectors.__path__, str(tmp_path)])
@@ -172,3 +174,9 @@ async def test_a_registered_connector_gets_its_own_step_with_nothing_in_web_chan
     assert "disabled" in _checkbox(flows.text, FAKE_TEMPLATE) and "Connect Fakebooks first." in flows.text
     chosen = site.client.get("/wizard/flows?woo=shop&asp=books&zz_fake=fake")
     assert "disabled" not in _checkbox(chosen.text, FAKE_TEMPLATE)
+    # the connections page offers it too, with its own form
+    page = site.client.get("/connections")
+    assert '<a class="button" href="/connections/new?app=zz_fake">Add a Fakebooks connection</a>' in page.text
+    assert "Add a Mollie account" in page.text and "Add an HTTP API connection" in page.text
+    form = site.client.get("/connections/new?app=zz_fake")
+    assert "New connection: Fakebooks" in form.text and 'for="f-api_key"' in form.text

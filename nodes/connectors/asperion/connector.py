@@ -72,6 +72,7 @@ class AsperionConnector(AppConnector[AsperionCredentials, AsperionClient]):
     app = "asperion"
     label = "Asperion"
     position = 20
+    add_title = "Add an Asperion administration"
     short = "asp"
     connect_title = "Connect your Asperion administration"
     client_type = AsperionClient

@@ -57,6 +57,7 @@ class WooCommerceConnector(AppConnector[WooCommerceCredentials, WooCommerceClien
     app = "woocommerce"
     label = "WooCommerce"
     position = 10
+    add_title = "Add a WooCommerce store"
     short = "woo"
     connect_title = "Connect your WooCommerce store"
     client_type = WooCommerceClient
