@@ -55,6 +55,7 @@ async def test_mollie_has_its_own_step_that_can_be_skipped_and_its_flow_waits_fo
     # skipped: the Mollie flow is shown but cannot be chosen, and says why
     flows = site.client.get(skip.group(1).replace("&amp;", "&"))
     assert "disabled" in _checkbox(flows.text, MOLLIE) and "Connect Mollie first." in flows.text
+    assert _steps(flows.text)[:3] == ["WooCommerce", "Asperion", "Mollie (skipped)"]
     assert "disabled" not in _checkbox(flows.text, "orders-to-sales-invoices")
     refused = site.client.get(f"/wizard/questions?woo=shop&asp=books&t={MOLLIE}")
     assert "Choose at least one flow." in refused.text

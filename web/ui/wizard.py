@@ -68,8 +68,11 @@ def _app_steps() -> list[AppStep]:
     return [AppStep(c, all(app in n for n in needs)) for app, c in connectors().items() if app in used]
 
 
-def _steps(apps: list[AppStep]) -> list[str]:
-    return [step.connector.label for step in apps] + list(FLOW_STEPS)
+def _steps(apps: list[AppStep], conns: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The steps' labels; ``skipped``: an application step left without a connection (known from ``conns``)."""
+    skipped = [conns is not None and not step.required and not conns.get(step.app) for step in apps]
+    labels = [step.connector.label for step in apps] + list(FLOW_STEPS)
+    return [{"label": label, "skipped": i < len(skipped) and skipped[i]} for i, label in enumerate(labels)]
 
 
 def _chosen_connections(apps: list[AppStep], source: Any) -> dict[str, str]:
@@ -270,7 +273,7 @@ async def _connection_page(
         "wizard.html",
         stage="connection",
         step=index + 1,
-        steps=_steps(apps),
+        steps=_steps(apps, conns),
         hidden={k: v for k, v in _params(apps, conns).items() if k != step.key},
         app=app,
         optional=not step.required,
@@ -399,7 +402,7 @@ def _flows_page(
         "wizard.html",
         stage="flows",
         step=len(apps) + 1,
-        steps=_steps(apps),
+        steps=_steps(apps, conns),
         hidden={**params, "batch": batch},
         templates=_offered(apps, conns),
         chosen=chosen,
@@ -453,7 +456,7 @@ async def _questions_page(
         "wizard.html",
         stage="questions",
         step=len(apps) + 2,
-        steps=_steps(apps),
+        steps=_steps(apps, conns),
         hidden={**_params(apps, conns), "batch": batch},
         items=items,
         chosen=chosen,
@@ -582,14 +585,15 @@ async def wizard_test(
     if not items:
         return redirect(request, "/wizard")
     apps = _app_steps()
-    params = _params(apps, _chosen_connections(apps, request.query_params))
+    conns = _chosen_connections(apps, request.query_params)
+    params = _params(apps, conns)
     back = _url("/wizard/questions", **params, t=list(t or []), batch=batch) if batch and t else None
     return render(
         request,
         "wizard.html",
         stage="test",
         step=len(apps) + 3,
-        steps=_steps(apps),
+        steps=_steps(apps, conns),
         items=items,
         limit=TEST_LIMIT,
         back_url=back,
