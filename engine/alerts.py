@@ -36,6 +36,7 @@ from engine.models import Connection, FiredSlot, Flow, FlowVersion, IdempotencyE
 from engine.settings import SmtpSettings, get_settings
 from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.mail import deliver
+from nodes.texts import shown
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -116,7 +117,8 @@ class Digest:
 
     def text(self) -> str:
         out = [
-            f"Flow {self.flow_name!r} needs attention ({self.since:%Y-%m-%d %H:%M} - {self.until:%Y-%m-%d %H:%M} UTC).",
+            f"Flow {shown(self.flow_name)} needs attention"
+            f" ({self.since:%Y-%m-%d %H:%M} - {self.until:%Y-%m-%d %H:%M} UTC).",
             "",
         ]
         for finding in self.findings:
@@ -213,7 +215,7 @@ async def _credentials(db: Database, flow: Flow, document: dict[str, Any], since
                 )
             )
         ).all()
-        lines.extend(f"connection {name!r}: {(message or 'test failed')[:200]}" for name, message in rows)
+        lines.extend(f"connection {shown(name)}: {(message or 'test failed')[:200]}" for name, message in rows)
         runs = (
             await session.execute(
                 select(Run.id, Run.error).where(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, delete, func, select
 
 from engine.models import Cursor, FiredSlot, Flow, FlowVersion, Run, RunStatus, WebhookDelivery, utcnow
+from nodes.texts import shown
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -119,7 +120,7 @@ def _validate_alerts(raw: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str
     emails = [str(e).strip() for e in emails if str(e).strip()]
     for address in emails:
         if "@" not in address or " " in address:
-            problems.append(_problem("alerts.emails", f"{address!r} is not an e-mail address"))
+            problems.append(_problem("alerts.emails", f"{shown(address)} is not an e-mail address"))
     url = str(raw.get("webhook_url") or "").strip()
     if url and not url.startswith(("https://", "http://")):
         problems.append(_problem("alerts.webhook_url", "must start with https://"))

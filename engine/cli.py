@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from nodes.texts import shown
+
 __all__ = ("main",)
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -27,16 +29,16 @@ def _load_json(path: str, what: str) -> Any:
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
-        raise SystemExit(_fail(f"{what} {path!r} does not exist")) from None
+        raise SystemExit(_fail(f"{what} {shown(path)} does not exist")) from None
     if json_depth(raw) > MAX_DEPTH:
-        raise SystemExit(_fail(f"{what} {path!r} is nested deeper than {MAX_DEPTH} levels"))
+        raise SystemExit(_fail(f"{what} {shown(path)} is nested deeper than {MAX_DEPTH} levels"))
     try:
         value = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SystemExit(_fail(f"{what} {path!r} is not valid JSON: {exc}")) from None
+        raise SystemExit(_fail(f"{what} {shown(path)} is not valid JSON: {exc}")) from None
     where = nul_location(value)
     if where:
-        raise SystemExit(_fail(f"{what} {path!r}: {where} contains a NUL character"))
+        raise SystemExit(_fail(f"{what} {shown(path)}: {where} contains a NUL character"))
     return value
 
 
@@ -77,7 +79,7 @@ def cmd_template(args: argparse.Namespace) -> int:
     try:
         document = get_template(args.name)
     except KeyError:
-        return _fail(f"no template named {args.name!r}; `koppel template list` shows them")
+        return _fail(f"no template named {shown(args.name)}; `koppel template list` shows them")
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return EXIT_OK
 
@@ -91,9 +93,9 @@ def _connections_problems(connections: Any) -> list[str]:
     problems = []
     for name, spec in connections.items():
         if not isinstance(spec, dict) or spec.get("app") not in known:
-            problems.append(f"connection {name!r}: 'app' must be one of {', '.join(known)}")
+            problems.append(f"connection {shown(name)}: 'app' must be one of {', '.join(known)}")
             continue
-        problems.extend(f"connection {name!r}: {message}" for message in known[spec["app"]].validate(spec))
+        problems.extend(f"connection {shown(name)}: {message}" for message in known[spec["app"]].validate(spec))
     return problems
 
 

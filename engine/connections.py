@@ -20,6 +20,7 @@ from engine.models import Connection, CredentialState
 from nodes.connectors.base import ConnectionRef
 from nodes.connectors.http import ApiClient, AppClient
 from nodes.connectors.registry import open_spec
+from nodes.texts import shown
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -128,7 +129,7 @@ async def _open(db: Database, connection: str, app: str | None, opts: dict[str, 
             found = await session.execute(select(Connection).where(Connection.name == connection))
             row = found.scalar_one_or_none()
     if row is None or (app is not None and row.app != app):
-        raise LookupError(f"no {app + ' ' if app else ''}connection named {connection!r}")
+        raise LookupError(f"no {app + ' ' if app else ''}connection named {shown(connection)}")
     client = client_for(db, row.name, spec_of(row), **opts)
     try:
         yield client
@@ -167,7 +168,7 @@ class ClientPool:
         if client is None:
             spec = self._specs.get(name)
             if spec is None:
-                raise KeyError(f"no connection named {name!r}")
+                raise KeyError(f"no connection named {shown(name)}")
             client = client_for(self._db, name, spec, from_file=self._from_file)
             if self.lease is not None:
                 client.http.event_hooks["request"].append(self._guard)

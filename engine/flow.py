@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from nodes.base import ANY, SAME, Kind, Node, NodeConfig, SourceNode, TargetNode, UpgradeFailed
 from nodes.registry import get_node_type
+from nodes.texts import shown
 
 __all__ = ("FLOW_FORMAT", "FlowGraph", "FlowInvalid", "GraphNode", "Problem", "build_graph", "validate_flow")
 
@@ -109,7 +110,7 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
     if not isinstance(document, dict):
         return None, [Problem(None, None, "a flow document must be a JSON object")]
     if document.get("format") != FLOW_FORMAT:
-        problems.append(Problem(None, "format", f"format must be {FLOW_FORMAT!r}"))
+        problems.append(Problem(None, "format", f"format must be {shown(FLOW_FORMAT)}"))
     name = document.get("name")
     if not isinstance(name, str) or not name.strip():
         problems.append(Problem(None, "name", "the flow needs a name"))
@@ -132,12 +133,12 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
             continue
         node_id = raw["id"]
         if node_id in nodes:
-            problems.append(Problem(node_id, "id", f"two nodes have the id {node_id!r}"))
+            problems.append(Problem(node_id, "id", f"two nodes have the id {shown(node_id)}"))
             continue
         node_type = raw.get("type")
         cls = get_node_type(node_type) if isinstance(node_type, str) else None
         if cls is None:
-            problems.append(Problem(node_id, "type", f"unknown node type {node_type!r}"))
+            problems.append(Problem(node_id, "type", f"unknown node type {shown(node_type)}"))
             unreadable = True
             continue
         config_raw = raw.get("config", {})
@@ -177,7 +178,9 @@ def build_graph(document: Any, connections: Mapping[str, str] | None = None) -> 
         src, dst = edge["from"], edge["to"]
         dangling = [end for end in (src, dst) if end not in known_ids]
         if dangling:
-            problems.append(Problem(None, f"edges[{index}]", f"edge {src} → {dst} points to no node {dangling[0]!r}"))
+            problems.append(
+                Problem(None, f"edges[{index}]", f"edge {src} → {dst} points to no node {shown(dangling[0])}")
+            )
             continue
         if src == dst:
             problems.append(Problem(src, None, "a node cannot be connected to itself"))
@@ -284,10 +287,10 @@ def _connection_problems(
         elif connections is None:
             continue
         elif name not in connections:
-            problems.append(Problem(node_id, field_name, f"the flow has no connection named {name!r}"))
+            problems.append(Problem(node_id, field_name, f"the flow has no connection named {shown(name)}"))
         elif connections[name] != app:
             problems.append(
-                Problem(node_id, field_name, f"connection {name!r} is a {connections[name]} connection, not {app}")
+                Problem(node_id, field_name, f"connection {shown(name)} is a {connections[name]} connection, not {app}")
             )
     return problems
 

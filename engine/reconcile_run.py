@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine.connections import ClientPool
 from engine.reconcile import ReconcileSettings, Report, compare
 from nodes.connectors.asperion import AsperionClient
+from nodes.texts import shown
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -41,7 +42,7 @@ def parse_period(first: str, last: str) -> tuple[str, str]:
         try:
             days.append(date.fromisoformat(str(text or "").strip()))
         except ValueError:
-            raise BadInput(f"the {label} date {text!r} is not a date like 2026-11-30") from None
+            raise BadInput(f"the {label} date {shown(text)} is not a date like 2026-11-30") from None
     if days[1] < days[0]:
         raise BadInput(f"the period ends ({days[1]}) before it starts ({days[0]})")
     if (days[1] - days[0]).days > MAX_DAYS:
@@ -61,7 +62,7 @@ def pick_connections(
     for app, name in (("woocommerce", woocommerce), ("asperion", asperion)):
         if name:
             if (specs.get(name) or {}).get("app") != app:
-                raise BadInput(f"there is no {app} connection named {name!r}")
+                raise BadInput(f"there is no {app} connection named {shown(name)}")
             chosen.append(name)
             continue
         names = sorted(n for n, spec in specs.items() if isinstance(spec, dict) and spec.get("app") == app)
@@ -130,7 +131,7 @@ async def reconcile(
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         if not isinstance(books, AsperionClient):
-            raise BadInput(f"connection {books_name!r} is not an Asperion administration")
+            raise BadInput(f"connection {shown(books_name)} is not an Asperion administration")
         (orders, refunds), invoices, entries, codes = await asyncio.gather(
             _orders(shop, period[0]),
             _all(books, INVOICES, {"Description": "WooCommerce"}),

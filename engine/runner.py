@@ -652,7 +652,7 @@ class _Execution:
         payload = await node.build(record)
         detail["request"] = payload
         if self.ctx.dry_run:
-            entry["message"] = "dry run: would send"
+            entry["message"] = node.outcome(record, None) or "dry run: would send"
             detail["dry_run"] = True
             return record, "ok"
         if self.lease is not None:
@@ -678,7 +678,9 @@ class _Execution:
         if delivery.request is not None:
             detail["request"] = delivery.request
         detail["response"] = delivery.response
-        entry["message"] = delivery.message or f"delivered as {delivery.target_id}"
+        entry["message"] = (
+            delivery.message or node.outcome(record, delivery.target_id) or f"delivered as {delivery.target_id}"
+        )
         if not self.ctx.dry_run:
             noted: dict[str, Any] = {
                 "node_id": gnode.id,

@@ -17,6 +17,7 @@ from nodes.connectors import secret_fields
 from nodes.connectors.base import InvalidConnectionSpec
 from nodes.connectors.http import ConnectionTest
 from nodes.connectors.registry import connectors, get_connector
+from nodes.texts import shown
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -105,7 +106,7 @@ async def get_connection(db: Database, connection_id: str) -> Connection:
                 await session.execute(select(Connection).where(Connection.name == connection_id))
             ).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"no connection {connection_id!r}")
+        raise NotFound(f"no connection {shown(connection_id)}")
     return row
 
 
@@ -123,7 +124,7 @@ async def save_connection(
     async with db.session() as session, session.begin():
         row = await session.get(Connection, connection_id) if connection_id else None
         if connection_id and row is None:
-            raise NotFound(f"no connection {connection_id!r}")
+            raise NotFound(f"no connection {shown(connection_id)}")
         box = get_box()
         merged_secrets = {**(box.open(row.secrets) if row and row.secrets else {}), **hidden}
         problems.extend(get_connector(app).validate({"app": app, **public, **merged_secrets}))
@@ -133,7 +134,7 @@ async def save_connection(
             )
         ).scalar_one_or_none()
         if clash:
-            problems.append(f"name: a connection named {name!r} exists already")
+            problems.append(f"name: a connection named {shown(name)} exists already")
         if problems:
             raise InvalidConnection(problems)
         if row is None:
@@ -148,7 +149,7 @@ async def delete_connection(db: Database, connection_id: str) -> None:
     async with db.session() as session, session.begin():
         result = await session.execute(delete(Connection).where(Connection.id == connection_id))
         if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise NotFound(f"no connection {connection_id!r}")
+            raise NotFound(f"no connection {shown(connection_id)}")
 
 
 async def test_connection(db: Database, connection_id: str) -> dict[str, Any]:
@@ -175,7 +176,7 @@ async def get_flow(db: Database, flow_id: str) -> Flow:
     async with db.session() as session:
         flow = await session.get(Flow, flow_id)
     if flow is None:
-        raise NotFound(f"no flow {flow_id!r}")
+        raise NotFound(f"no flow {shown(flow_id)}")
     return flow
 
 
@@ -183,7 +184,7 @@ async def get_version(db: Database, flow_id: str, number: int | None = None) -> 
     async with db.session() as session:
         flow = await session.get(Flow, flow_id)
         if flow is None:
-            raise NotFound(f"no flow {flow_id!r}")
+            raise NotFound(f"no flow {shown(flow_id)}")
         version = (
             await session.execute(
                 select(FlowVersion).where(
@@ -192,7 +193,7 @@ async def get_version(db: Database, flow_id: str, number: int | None = None) -> 
             )
         ).scalar_one_or_none()
     if version is None:
-        raise NotFound(f"flow {flow_id!r} has no version {number}")
+        raise NotFound(f"flow {shown(flow_id)} has no version {number}")
     return version
 
 
@@ -238,7 +239,7 @@ async def save_version(
     async with db.session() as session, session.begin():
         flow = await session.get(Flow, flow_id, with_for_update=not db.is_sqlite)
         if flow is None:
-            raise NotFound(f"no flow {flow_id!r}")
+            raise NotFound(f"no flow {shown(flow_id)}")
         number = (
             int(
                 (
@@ -290,7 +291,7 @@ async def start_flow_run(
                 )
             ).scalar_one()
         if active >= max_parallel:
-            raise FlowBusy(f"flow {flow.name!r} is already running; wait for that run to finish")
+            raise FlowBusy(f"flow {shown(flow.name)} is already running; wait for that run to finish")
     run = await create_run(db, flow=flow, trigger=trigger, params=params, created_by=created_by)
     if enqueue:
         await enqueue_run(run.id)

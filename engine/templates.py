@@ -66,7 +66,7 @@ def questions(name: str) -> list[dict[str, Any]]:
     """The setup wizard's questions of a template: which node fields (``nodes``, ``field``) an answer sets.
 
     ``nodes`` lists every node of the template the answer applies to (only those the document has count);
-    ``propose`` (optional) is the answer to offer, e.g. ``today`` for a start date.
+    ``propose`` (optional) is the answer to offer: ``today``, or ``recent`` (a start date that finds records).
     """
     return [dict(question) for question in TEMPLATE_INFO.get(name, {}).get("questions", [])]
 

@@ -34,6 +34,7 @@ from engine.crypto import get_box
 from engine.models import Flow, WebhookDelivery, utcnow
 from engine.settings import get_settings
 from nodes.connectors.registry import get_connector
+from nodes.texts import shown
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -233,7 +234,7 @@ async def woocommerce_client(db: Database, name: str) -> Any:
     specs = await connection_specs(db)
     spec = specs.get(name)
     if spec is None or spec.get("app") != HOOK_APP:
-        raise LookupError(f"no WooCommerce connection named {name!r}")
+        raise LookupError(f"no WooCommerce connection named {shown(name)}")
     return client_for(db, name, spec)
 
 

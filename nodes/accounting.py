@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
 from nodes.base import NeedsMapping
+from nodes.texts import shown
 
 __all__ = (
     "CENT",
@@ -129,7 +130,7 @@ def money(value: Any) -> Decimal:
     try:
         return Decimal(str(value))
     except InvalidOperation as exc:
-        raise ValueError(f"not an amount: {value!r}") from exc
+        raise ValueError(f"not an amount: {shown(value)}") from exc
 
 
 def cents(value: Decimal) -> Decimal:
@@ -301,7 +302,7 @@ def vat_code(
             "vat_codes",
             exact,
             f"EU business without a recognised VAT number: no VAT code for country {code} at 0% (vat_codes row "
-            f"{exact!r}, or add the meta key that holds the number)",
+            f"{shown(exact)}, or add the meta key that holds the number)",
         )
     elif area == "eu":
         fallback = "eu-vat-number:0" if has_vat_number and rate == 0 else f"eu:{rate_text}"
@@ -309,7 +310,9 @@ def vat_code(
         fallback = "world:0" if rate == 0 else f"domestic:{rate_text}"
     if fallback and table.get(fallback):
         return table[fallback]
-    raise NeedsMapping("vat_codes", exact, f"no VAT code for country {code} at {rate_text}% (vat_codes row {exact!r})")
+    raise NeedsMapping(
+        "vat_codes", exact, f"no VAT code for country {code} at {rate_text}% (vat_codes row {shown(exact)})"
+    )
 
 
 def zero_code(table: Mapping[str, str], *, country: str, has_vat_number: bool, shop_country: str = "NL") -> str:

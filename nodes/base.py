@@ -32,9 +32,11 @@ from pydantic import BaseModel, ConfigDict
 
 from nodes.connectors.base import ConnectionRef
 from nodes.connectors.http import AppClient
+from nodes.outcomes import sentence
+from nodes.texts import shown
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import date, datetime
 
     from nodes.echo import Origin
 
@@ -200,7 +202,7 @@ class NeedsMapping(RecordProblem):
     status = "waiting"
 
     def __init__(self, table: str, key: str, message: str | None = None) -> None:
-        super().__init__(message or f"needs mapping: {table} has no row for {key!r}")
+        super().__init__(message or f"needs mapping: {table} has no row for {shown(key)}")
         self.table = table
         self.key = key
         self.detail = {"missing": {"table": table, "key": key}}
@@ -362,6 +364,8 @@ class SourceNode(Node):
     reads_by_id: ClassVar[bool] = False
     """True when the source honours the run parameter ``record_ids`` (reads just those records, cursor untouched):
     then a record that failed on a transient error is read again by id by a later run (engine.retryset)."""
+    noun: ClassVar[str] = "records"
+    """What it reads, in the setup wizard's count ("12 orders from this date"): ``records`` or ``orders``."""
 
     @abstractmethod
     def read(self) -> AsyncIterator[list[Record]]:
@@ -369,6 +373,11 @@ class SourceNode(Node):
 
     async def expected(self) -> int | None:
         """How many records the run will read, when the application says so cheaply (progress bar)."""
+        return None
+
+    async def newest(self) -> date | None:
+        """The creation day of the newest record this source selects, when the application says so cheaply (the
+        setup wizard proposes a start date from it); None: unknown."""
         return None
 
     async def commit_cursor(self, records: list[Record]) -> None:
@@ -398,6 +407,14 @@ class ProcessNode(Node):
 
 class TargetNode(Node):
     outputs = (Port("out", ANY),)
+    what: ClassVar[str] = ""
+    """The kind of record this target writes, in messages ("sales invoice")."""
+    verb: ClassVar[str] = "Created"
+    """How the log tells a record this target made: ``Booked`` ("Booked as sales invoice 146 for Daan Bakker,
+    €55.94") or ``Created`` ("Created as debtor 10016 for Daan van Dijk")."""
+    would: ClassVar[str] = ""
+    """A dry run's sentence for targets that change what is there ("Would update the stock of {key}"); empty: "Would
+    be booked as …" (an upsert target: "Would save the {what} {key}")."""
     upsert: ClassVar[bool] = False
     """True for targets that keep a record up to date (debtors, articles, stock): the idempotency map does not
     stop them; ``find_existing`` decides, skipping with "unchanged" when nothing differs."""
@@ -448,6 +465,15 @@ class TargetNode(Node):
         database knows every delivery from now on. None (the default): cannot tell — every record is looked up
         until a complete run has asked about each one."""
         return None
+
+    def outcome(self, record: Record, target_id: str | None) -> str | None:
+        """The log's sentence for ``record`` delivered as ``target_id`` (None: what a dry run would do), used when
+        :meth:`send` gives no message of its own; None when this target has no :attr:`what`."""
+        if target_id is None and (self.would or self.upsert):
+            return (self.would or "Would save the {what} {key}").format(what=self.what, key=record.key)
+        if not self.what:
+            return None
+        return sentence(self.verb, self.what, target_id, record.source)
 
     @abstractmethod
     async def build(self, record: Record) -> dict[str, Any]:

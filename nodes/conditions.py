@@ -25,7 +25,7 @@ Semantics, in the user's terms:
 - **Empty groups** hold (a filter without conditions passes everything).
 
 :meth:`ConditionGroup.evaluate` returns an :class:`Evaluation` whose ``reason`` explains the first failing condition in
-plain words, e.g. ``billing.country is 'DE', expected equals 'NL'``.
+plain words, e.g. ``Billing → Country is "DE", expected "NL"``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 from pydantic_core import PydanticCustomError
 
 from nodes.paths import PathError, get_values, parse_path
+from nodes.texts import friendly_path, shown
 
 __all__ = (
     "NEGATIONS",
@@ -292,23 +293,23 @@ def _holds(op: str, actual: Any, cond: Condition) -> bool:
     return _ORDERINGS[op](*pair)
 
 
-_WORDS = {
-    "greater": "greater than",
-    "greater_or_equal": "greater than or equal to",
-    "less": "less than",
-    "less_or_equal": "less than or equal to",
-    "is_set": "to be set",
-    "not_set": "not to be set",
-    "is_empty": "to be empty",
-    "not_empty": "not to be empty",
-    "matches": "to match",
-    "not_matches": "not to match",
+_EXPECTED = {
+    "equals": "expected {value}",
+    "in": "expected one of {value}",
+    "contains": "expected it to contain {value}",
+    "starts_with": "expected it to start with {value}",
+    "ends_with": "expected it to end with {value}",
+    "greater": "expected more than {value}",
+    "greater_or_equal": "expected at least {value}",
+    "less": "expected less than {value}",
+    "less_or_equal": "expected at most {value}",
+    "matches": "expected it to match {value}",
+    "not_equals": "expected anything but {value}",
+    "not_in": "expected none of {value}",
+    "not_contains": "expected it not to contain {value}",
+    "not_matches": "expected it not to match {value}",
 }
-
-
-def _show(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+"""Plain words for what an operator wanted (each a catalogue text, so the reason reads in Dutch too)."""
 
 
 @dataclass(frozen=True)
@@ -363,7 +364,7 @@ class Condition(BaseModel):
     @classmethod
     def _check_op(cls, value: str) -> str:
         if value not in OPERATORS:
-            raise invalid(f"unknown operator {value!r}; use one of: {', '.join(OPERATORS)}")
+            raise invalid(f"unknown operator {shown(value)}; use one of: {', '.join(OPERATORS)}")
         return value
 
     @model_validator(mode="after")
@@ -372,15 +373,15 @@ class Condition(BaseModel):
         if op in NO_VALUE:
             return self
         if self.value is None or (isinstance(self.value, str) and not self.value and op != "equals"):
-            raise invalid(f"operator {op!r} needs a value")
+            raise invalid(f"operator {shown(op)} needs a value")
         base = NEGATIONS.get(op, op)
         if base == "in":
             if isinstance(self.value, str):
                 object.__setattr__(self, "value", [part.strip() for part in self.value.split(",")])
             elif not isinstance(self.value, list):
-                raise invalid(f"operator {op!r} needs a list of values")
+                raise invalid(f"operator {shown(op)} needs a list of values")
         elif isinstance(self.value, list | dict) and base != "equals":
-            raise invalid(f"operator {op!r} needs a single value, not a list")
+            raise invalid(f"operator {shown(op)} needs a single value, not a list")
         if base == "matches":
             if not isinstance(self.value, str):
                 raise invalid("a regex pattern must be text")
@@ -389,7 +390,7 @@ class Condition(BaseModel):
             except ValueError as exc:
                 raise invalid(str(exc)) from None
         if base.startswith(("greater", "less")) and ordered_pair(self.value, self.value) is None:
-            raise invalid(f"operator {op!r} needs a number or an ISO date (YYYY-MM-DD), got {self.value!r}")
+            raise invalid(f"operator {shown(op)} needs a number or an ISO date (YYYY-MM-DD), got {shown(self.value)}")
         return self
 
     def regex(self) -> re.Pattern[str]:
@@ -413,19 +414,20 @@ class Condition(BaseModel):
         return Evaluation(True) if holds else Evaluation(False, self.explain(values), self)
 
     def explain(self, values: list[Any]) -> str:
-        """Plain words for why the condition does not hold for ``values``."""
-        if not values:
-            found = "is not set"
-        elif len(values) == 1:
-            found = f"is {_show(values[0])}"
-        else:
-            found = f"is {_show(values, 120)}"
-        words = _WORDS.get(self.op, self.op.replace("_", " "))
+        """Plain words for why the condition does not hold for ``values`` ("Status is "cancelled", expected one of
+        "processing", "completed""); no Python repr, the field by its friendly name."""
+        name = friendly_path(self.field) or self.field
+        if not values or all(v is None for v in values):
+            return f"{name} is not set" if self.op != "not_set" else f"{name} is set"
+        if self.op in NO_VALUE:
+            return f"{name} is empty" if self.op in ("not_empty", "is_set") else f"{name} is not empty"
+        found = shown(values[0]) if len(values) == 1 else shown(values, 120)
+        expected = _EXPECTED.get(self.op, "expected {value}").format(value=shown(self.value))
         if self.quantifier == "all" and len(values) != 1:
-            words = f"every value {words}"
-        expected = "" if self.op in NO_VALUE else f" {_show(self.value)}"
-        case = "" if self.case_sensitive or self.op in NO_VALUE else " (ignoring case)"
-        return f"{self.field} {found}, expected {words}{expected}{case}"
+            return f"{name} is {found}, {expected} (every value)"
+        if not self.case_sensitive:
+            return f"{name} is {found}, {expected} (ignoring case)"
+        return f"{name} is {found}, {expected}"
 
 
 def _discriminate(value: Any) -> str:

@@ -33,6 +33,7 @@ from typing import Any
 from nodes.accounting import EU_MEMBERS, region_of
 from nodes.conditions import ordered_pair, to_datetime, to_decimal, values_equal
 from nodes.paths import PathError, get_value, get_values, is_many, parse_path
+from nodes.texts import shown
 
 __all__ = (
     "EU_COUNTRIES",
@@ -76,7 +77,7 @@ class MissingMapping(ExpressionError):
     """``lookup("<table>", key)`` found no row and no default was given: the record needs a mapping."""
 
     def __init__(self, table: str, key: str) -> None:
-        super().__init__(f"table {table!r} has no row for {key!r}")
+        super().__init__(f"table {shown(table)} has no row for {shown(key)}")
         self.table = table
         self.key = key
 
@@ -118,7 +119,7 @@ def _number(value: Any, what: str = "value") -> Decimal:
     if number is None and isinstance(value, str) and value.count(",") == 1 and "." not in value:
         number = to_decimal(value.replace(",", "."))
     if number is None:
-        raise _Fail(f"cannot use {value!r} as a number")
+        raise _Fail(f"cannot use {shown(value)} as a number")
     return _in_range(number)
 
 
@@ -138,7 +139,7 @@ def _literal(segment: str | None) -> Decimal | None:
 def _integer(value: Any, what: str) -> int:
     number = _number(value, what)
     if number != number.to_integral_value():
-        raise _Fail(f"the {what} must be a whole number, not {value!r}")
+        raise _Fail(f"the {what} must be a whole number, not {shown(value)}")
     return int(number)
 
 
@@ -198,7 +199,7 @@ def _len(value: Any) -> Decimal:
         return Decimal(0)
     if isinstance(value, str | list | dict):
         return Decimal(len(value))
-    raise _Fail(f"len() needs text or a list, not {value!r}")
+    raise _Fail(f"len() needs text or a list, not {shown(value)}")
 
 
 def _join(values: Any, separator: Any = ", ") -> str:
@@ -216,7 +217,7 @@ def _format_date(value: Any, fmt: Any = "%Y-%m-%d") -> str | None:
         return None
     moment = to_datetime(value)
     if moment is None:
-        raise _Fail(f"{value!r} is not a date (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)")
+        raise _Fail(f"{shown(value)} is not a date (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)")
     pattern = _text(fmt)
     if len(pattern) > 100:
         raise _Fail("the date format is longer than 100 characters")
@@ -342,7 +343,7 @@ def _offset(source: str, node: Any, lead: int) -> int | None:
 def _prepare(source: str) -> str:
     """Replace ``$`` outside text literals by a placeholder name and drop ``[*]``, for Python's parser."""
     if _DOLLAR in source:
-        raise ExpressionError(f"the character {_DOLLAR!r} is not allowed", source, source.index(_DOLLAR))
+        raise ExpressionError(f"the character {shown(_DOLLAR)} is not allowed", source, source.index(_DOLLAR))
     out, i, quote = [], 0, ""
     while i < len(source):
         char = source[i]
@@ -420,7 +421,7 @@ def _check_call(node: ast.Call, fail: Callable[..., ExpressionError]) -> None:
         raise fail("only the functions of the expression language can be called", node.func)
     name = "field" if node.func.id == _DOLLAR else node.func.id
     if name not in FUNCTIONS:
-        raise fail(f"unknown function {name!r}; available: {', '.join(sorted(FUNCTIONS))}", node.func)
+        raise fail(f"unknown function {shown(name)}; available: {', '.join(sorted(FUNCTIONS))}", node.func)
     if node.keywords:
         raise fail(f"{name}() takes no keyword arguments", node.keywords[0].value)
     low, high, _ = FUNCTIONS[name]
@@ -541,7 +542,7 @@ class _Interpreter:
                 index = _integer(key, "index")
                 return base[index] if -len(base) <= index < len(base) else None
             return [item.get(key) for item in base if isinstance(item, dict) and key in item]
-        raise _Fail(f"cannot read {key!r} of {_text(base)[:40]!r} (not a record object or list)")
+        raise _Fail(f"cannot read {shown(key)} of {shown(_text(base)[:40])} (not a record object or list)")
 
     def _Attribute(self, node: ast.Attribute) -> Any:
         return self._member(self.eval(node.value), node.attr)
@@ -631,7 +632,7 @@ class _Interpreter:
         pair = ordered_pair(left, right)
         if pair is None:
             if not (isinstance(left, str) and isinstance(right, str)):
-                raise _Fail(f"cannot compare {left!r} with {right!r}")
+                raise _Fail(f"cannot compare {shown(left)} with {shown(right)}")
             pair = (left, right)
         a, b = pair
         checks = {ast.Lt: a < b, ast.LtE: a <= b, ast.Gt: a > b, ast.GtE: a >= b}
@@ -663,7 +664,7 @@ class _Interpreter:
             name = table
             if name not in self.tables:
                 known = ", ".join(sorted(self.tables)) or "none"
-                raise _Fail(f"there is no table named {name!r} (tables: {known})")
+                raise _Fail(f"there is no table named {shown(name)} (tables: {known})")
             table = self.tables[name]
         if not isinstance(table, dict):
             raise _Fail("lookup() needs a table name or a {key: value} dict")

@@ -1,8 +1,8 @@
 """The ``filter`` node: lets a record through only when its condition group holds.
 
 A record that passes leaves by the ``kept`` output. One that does not leaves by ``discarded`` when a wire leads from
-it; otherwise it is logged as skipped, with the first failing condition as the reason
-(``billing.country is 'DE', expected equals 'NL'``). The rules of the conditions are in :mod:`nodes.conditions`.
+it; otherwise it is logged as skipped, with the filter's own reason or the first failing condition as the reason
+(``Billing → Country is "DE", expected "NL"``). The rules of the conditions are in :mod:`nodes.conditions`.
 
 Version 2 brought the two outputs (version 1 had one, which old flows' wires now mean ``kept``) and stores its
 conditions as a group only: version 1's shorthand, a bare list of conditions, becomes ``{"all": [...]}``.
@@ -46,6 +46,12 @@ class FilterConfig(NodeConfig):
         description="A name for this filter, shown before the reason of each skipped record",
         max_length=200,
     )
+    skip_reason: str | None = Field(
+        None,
+        title="Reason for skipped records",
+        description="What the log says of a record that does not pass, e.g. not paid yet (empty: the rule it failed)",
+        max_length=200,
+    )
 
 
 def _v1_to_v2(config: dict[str, Any]) -> dict[str, Any]:
@@ -85,4 +91,5 @@ class FilterNode(ProcessNode):
         if result:
             return record
         reason = f"{config.label}: {result.reason}" if config.label else result.reason
-        raise SkipRecord(reason, detail=result.detail, port="discarded")
+        detail: dict[str, Any] = {**result.detail, "rule": result.reason}
+        raise SkipRecord(config.skip_reason or reason, detail=detail, port="discarded")

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from nodes.texts import shown
+
 __all__ = (
     "Index",
     "Key",
@@ -54,7 +56,7 @@ class PathError(ValueError):
         self.path = path
         self.position = position
         where = f" at position {position + 1}" if position is not None else ""
-        super().__init__(f"{message}{where} in path {path!r}" if path else message)
+        super().__init__(f"{message}{where} in path {shown(path)}" if path else message)
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ class _Parser:
             return self.quoted()
         match = _NAME.match(self.text, self.pos)
         if not match:
-            found = repr(self.peek()) if self.peek() else "the end"
+            found = shown(self.peek()) if self.peek() else "the end"
             raise self.error(f"expected {what}, found {found}")
         self.pos = match.end()
         return match.group()
@@ -188,7 +190,7 @@ class _Parser:
             elif char == "[":
                 steps.append(self.selector())
             else:
-                raise self.error(f"unexpected {char!r}; fields are separated by '.'", self.pos - 1)
+                raise self.error(f'unexpected {shown(char)}; fields are separated by "."', self.pos - 1)
 
 
 @lru_cache(maxsize=4096)
@@ -314,7 +316,7 @@ def _child(container: Any, step: Step, next_step: Step | None, path: str) -> lis
             return [(container, step.name)]
         if isinstance(container, list) and step.name.isdigit():
             return _child(container, Index(int(step.name)), next_step, path)
-        raise PathError(f"cannot write field {step.name!r} into a {type(container).__name__} value", path)
+        raise PathError(f"cannot write field {shown(step.name)} into a {type(container).__name__} value", path)
     if not isinstance(container, list):
         raise PathError(f"cannot use [...] on a {type(container).__name__} value", path)
     if isinstance(step, Index):

@@ -15,6 +15,7 @@ from typing import Any
 
 from nodes import jsoncodec
 from nodes.expressions import ExpressionError, compile_expression
+from nodes.texts import shown
 
 __all__ = ("TemplateError", "check_template", "fill_json", "fill_text")
 
@@ -33,7 +34,7 @@ def check_template(value: Any) -> Any:
     """
     if isinstance(value, str):
         if value.count("{{") != len(_PLACEHOLDER.findall(value)):
-            raise TemplateError(f"a {{{{ placeholder is not closed with }}}} in {value!r}")
+            raise TemplateError(f"a {{{{ placeholder is not closed with }}}} in {shown(value)}")
         for inner in _PLACEHOLDER.findall(value):
             try:
                 compile_expression(inner.strip())

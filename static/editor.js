@@ -515,6 +515,7 @@
   function toggleFieldRow(row) {
     const label = row.querySelector(".fm-table-label");
     if (label) label.hidden = row.querySelector(".fm-kind").value !== "table";
+    checkField(row);
   }
   function collect(form, old) {
     const cfg = {};
@@ -593,21 +594,82 @@
     const value = rule.querySelector(".cond-value");
     if (op && value) value.placeholder = value.dataset[TAKES[op.value] || "one"] || "";
     checkField(rule);
+    drawChips(rule);
   }
-  function checkField(rule) {
-    const input = rule.querySelector(".cond-field");
-    const warning = rule.querySelector(".cond-field-warning");
+  // a rule's field, or a map row's field when it comes from "a field of the record"
+  function fieldInput(box) {
+    if (!box) return null;
+    if (box.classList.contains("fm-row")) return box.querySelector(".fm-kind").value === "path" ? box.querySelector(".fm-text") : null;
+    return box.querySelector(".cond-field");
+  }
+  function checkField(box) {
+    const warning = box && box.querySelector(".cond-field-warning");
+    if (!warning) return;
+    const input = fieldInput(box);
     const list = input && document.getElementById(input.getAttribute("list"));
-    if (!input || !warning || !list) return;
+    if (!input || !list) { warning.hidden = true; return; }
     const known = Array.from(list.options).map(function (o) { return o.value; });
     const path = input.value.trim();
     warning.hidden = !path || !known.length || known.indexOf(path) >= 0 ||
       known.some(function (k) { return k.indexOf(path + ".") === 0 || k.indexOf(path + "[*]") === 0; });
   }
+  // the grouped field picker: the sample records' fields by friendly name, in sections by their first part
+  function fillPicker(select) {
+    const list = document.getElementById(select.dataset.list);
+    if (!list || select.dataset.filled === String(list.options.length)) return;
+    const first = select.options[0];
+    select.innerHTML = "";
+    select.appendChild(first);
+    const groups = {};
+    Array.from(list.options).forEach(function (o) {
+      const label = o.label || o.value;
+      const parts = label.split(" → ");
+      const section = parts.length > 1 ? parts[0] : (list.dataset.top || "");
+      if (!groups[section]) {
+        groups[section] = document.createElement("optgroup");
+        groups[section].label = section;
+      }
+      const option = document.createElement("option");
+      option.value = o.value;
+      option.textContent = label;
+      groups[section].appendChild(option);
+    });
+    const top = list.dataset.top || "";
+    if (groups[top]) select.appendChild(groups[top]);
+    Object.keys(groups).sort().forEach(function (k) { if (k !== top) select.appendChild(groups[k]); });
+    select.dataset.filled = String(list.options.length);
+  }
+  function fillPickers(root) { root.querySelectorAll(".field-picker").forEach(fillPicker); }
+  function pickField(select) {
+    const box = select.closest(".cond-rule, .fm-row");
+    const input = box && (box.classList.contains("fm-row") ? box.querySelector(".fm-text") : box.querySelector(".cond-field"));
+    if (!input || !select.value) return;
+    if (box.classList.contains("fm-row")) box.querySelector(".fm-kind").value = "path";
+    input.value = select.value;
+    select.value = "";
+    checkField(box);
+    input.focus();
+  }
+  // the values of "is one of" as chips, each removable
+  function drawChips(rule) {
+    const chips = rule.querySelector(".chips");
+    const op = rule.querySelector(".cond-op");
+    const value = rule.querySelector(".cond-value");
+    if (!chips || !op || !value) return;
+    const many = op.value === "in" || op.value === "not_in";
+    const values = many ? value.value.split(",").map(function (v) { return v.trim(); }).filter(Boolean) : [];
+    chips.hidden = !values.length;
+    chips.innerHTML = values.map(function (v, i) {
+      return '<li class="chip">' + esc(v) + ' <button type="button" class="chip-remove" data-index="' + i +
+        '" aria-label="' + esc((chips.dataset.remove || "Remove") + " " + v) + '">×</button></li>';
+    }).join("");
+  }
   const panel = document.getElementById("node-form");
   panel.addEventListener("input", function (e) {
     if (e.target.classList.contains("node-id-input")) return;
     if (e.target.classList.contains("cond-field")) checkField(e.target.closest(".cond-rule"));
+    if (e.target.classList.contains("fm-text")) checkField(e.target.closest(".fm-row"));
+    if (e.target.classList.contains("cond-value")) drawChips(e.target.closest(".cond-rule"));
     syncForm();
   });
   panel.addEventListener("change", function (e) {
@@ -615,6 +677,7 @@
     if (e.target.classList.contains("cond-op")) toggleValue(e.target.closest(".cond-rule"));
     if (e.target.classList.contains("cond-field")) checkField(e.target.closest(".cond-rule"));
     if (e.target.classList.contains("fm-kind")) toggleFieldRow(e.target.closest(".fm-row"));
+    if (e.target.classList.contains("field-picker")) pickField(e.target);
     syncForm();
   });
   // "This step uses an older version — Upgrade": the form brings the upgraded config; saving keeps it
@@ -656,11 +719,13 @@
       const group = t.closest(".cond-group");
       const items = group.querySelector(":scope > .cond-items");
       items.appendChild(tpl.content.cloneNode(true));
+      fillPickers(items);
       const last = items.lastElementChild;
       const focus = last && last.querySelector("input, select");
       if (focus) focus.focus();
     } else if (t.classList.contains("add-fm")) {
       field.querySelector(".fieldmap").appendChild(field.querySelector("template.tpl-fm").content.cloneNode(true));
+      fillPickers(field.querySelector(".fieldmap"));
       const rows = field.querySelectorAll(".fieldmap > .fm-row");
       toggleFieldRow(rows[rows.length - 1]);
       rows[rows.length - 1].querySelector(".fm-target").focus();
@@ -675,6 +740,14 @@
       return;
     } else if (t.classList.contains("remove-fm")) {
       t.closest(".fm-row").remove();
+    } else if (t.classList.contains("chip-remove")) {
+      const rule = t.closest(".cond-rule");
+      const value = rule.querySelector(".cond-value");
+      const values = value.value.split(",").map(function (v) { return v.trim(); }).filter(Boolean);
+      values.splice(Number(t.dataset.index), 1);
+      value.value = values.join(", ");
+      drawChips(rule);
+      value.focus();
     } else if (t.classList.contains("remove-rule")) {
       t.closest(".cond-rule").remove();
     } else if (t.classList.contains("remove-group")) {
@@ -717,7 +790,8 @@
       const form = document.getElementById("node-config");
       if (form) unmappedHints(form);
     } else if (e.target.tagName === "DATALIST" && e.target.id.indexOf("sample-fields-") === 0) {
-      document.querySelectorAll("#node-config .cond-rule").forEach(checkField);
+      document.querySelectorAll("#node-config .cond-rule, #node-config .fm-row").forEach(checkField);
+      fillPickers(document.getElementById("node-config") || document);
     } else if (e.target.classList && e.target.classList.contains("key-options")) {
       const form = document.getElementById("node-config");
       if (form) unmappedHints(form);

@@ -18,6 +18,7 @@ from litestar.enums import ScopeType
 from sqlalchemy import delete, func, select, update
 
 from engine.models import ApiToken, AuditEvent, Invite, Role, User, utcnow
+from nodes.texts import shown
 from web.auth import check_password, create_user, end_sessions, hash_password, verify_password
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ async def set_role(db: Database, user_id: str, role: str) -> User:
     async with db.session() as session, session.begin():
         user = await session.get(User, user_id)
         if user is None:
-            raise LookupError(f"no user {user_id!r}")
+            raise LookupError(f"no user {shown(user_id)}")
         if user.role == Role.OWNER and role != Role.OWNER and await _owners(session) <= 1:
             raise AccountError("Koppel needs at least one owner: make someone else owner first")
         user.role = role
@@ -143,7 +144,7 @@ async def remove_user(db: Database, user_id: str) -> User:
     async with db.session() as session, session.begin():
         user = await session.get(User, user_id)
         if user is None:
-            raise LookupError(f"no user {user_id!r}")
+            raise LookupError(f"no user {shown(user_id)}")
         if user.role == Role.OWNER and await _owners(session) <= 1:
             raise AccountError("Koppel needs at least one owner: make someone else owner first")
         await session.execute(delete(ApiToken).where(ApiToken.user_id == user_id))

@@ -35,6 +35,7 @@ from nodes.connectors.http import (
     is_loopback,
     redact,
 )
+from nodes.texts import shown
 
 __all__ = (
     "ApiClient",
@@ -107,5 +108,5 @@ async def list_options(client: ApiClient, source: str) -> list[Option]:
     app, _, kind = source.partition(".")
     found = connectors().get(app)
     if found is None or kind not in found.option_lists:
-        raise KeyError(f"unknown option list {source!r}")
+        raise KeyError(f"unknown option list {shown(source)}")
     return await found.options(client, kind)

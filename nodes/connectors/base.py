@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_core import PydanticCustomError, core_schema
 
 from nodes.connectors.http import AppClient, ConnectionTest, Option, is_loopback, plain_http_status
+from nodes.texts import shown
 
 if TYPE_CHECKING:
     import httpx
@@ -174,7 +175,7 @@ def _problems(label: str, model: type[Credentials], error: ValidationError) -> l
     for item in error.errors(include_url=False, include_input=False):
         name = str(item["loc"][0]) if item["loc"] else ""
         if item["type"] == "extra_forbidden":
-            out.append(f"unknown field {name!r} for {label}")
+            out.append(f"unknown field {shown(name)} for {label}")
             continue
         field = fields.get(name)
         text = _PROBLEM_TEXT.get(item["type"], str(item["msg"]))
@@ -297,7 +298,7 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
         """
         problems: list[str] = []
         if spec.get("app") not in (None, self.app):
-            problems.append(f"app is {spec.get('app')!r}, expected {self.app!r}")
+            problems.append(f"app is {shown(spec.get('app'))}, expected {shown(self.app)}")
         tuning: dict[str, Any] = {}
         for key in TUNING_KEYS:
             value = spec.get(key)

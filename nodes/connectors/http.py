@@ -37,6 +37,7 @@ import httpx
 from nodes import jsoncodec
 from nodes.connectors.limiter import OK, OVERLOADED, AdaptiveLimit
 from nodes.connectors.sockets import quicken
+from nodes.texts import shown
 
 __all__ = (
     "IDEMPOTENT_METHODS",
@@ -627,7 +628,7 @@ class ApiClient:
                 response.status_code,
                 self.redact(
                     f"{self.app_label} answered with something that is not JSON ({method} "
-                    f"{self._display_url(path)}): {str(snippet)[:120]!r}"
+                    f"{self._display_url(path)}): {shown(str(snippet)[:120], 122)}"
                 ),
                 snippet,
             ) from exc

@@ -16,6 +16,7 @@ from typing import Any
 
 from nodes.connectors.base import AppConnector, Connector, InvalidConnectionSpec, TokenStore
 from nodes.connectors.http import ApiClient
+from nodes.texts import shown
 
 __all__ = ("ENTRY_POINT_GROUP", "connectors", "get_connector", "open_spec")
 
@@ -30,7 +31,7 @@ def _accept(found: dict[str, AnyConnector], connector: Any, where: str) -> None:
     if not isinstance(connector, AppConnector) or not isinstance(connector, Connector):
         raise TypeError(f"{where}: CONNECTOR does not implement the connector protocol")
     if connector.app in found:
-        raise ValueError(f"{where}: a connector for {connector.app!r} is registered twice")
+        raise ValueError(f"{where}: a connector for {shown(connector.app)} is registered twice")
     found[connector.app] = connector
 
 
@@ -61,7 +62,7 @@ def get_connector(app: str) -> AnyConnector:
     found = connectors().get(app)
     if found is None:
         known = ", ".join(connectors())
-        raise InvalidConnectionSpec(app or "?", [f"unknown application {app!r} (known: {known})"])
+        raise InvalidConnectionSpec(app or "?", [f"unknown application {shown(app)} (known: {known})"])
     return found
 
 

@@ -26,6 +26,7 @@ from nodes.lookups.debtor_rules import (
     normalize_email,
 )
 from nodes.paths import PathError, parse_path, set_value
+from nodes.texts import shown
 
 __all__ = ("NEW_DEBTOR", "LookupDebtor", "LookupDebtorConfig", "set_path")
 
@@ -140,7 +141,7 @@ def _refused(exc: ValidationFailed, what: str) -> RecordFailed:
 
 def _would(summary: dict[str, Any]) -> str:
     if summary["action"] == "create":
-        return f"dry run: would create {summary['kind']} debtor {summary['name']!r} ({summary['emailAddress']})"
+        return f"dry run: would create {summary['kind']} debtor {shown(summary['name'])} ({summary['emailAddress']})"
     return f"dry run: would update debtor {summary['customerNumber']}: {', '.join(summary['changes'])}"
 
 

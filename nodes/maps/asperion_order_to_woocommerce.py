@@ -22,6 +22,7 @@ from nodes.lookups._run_cache import once_per_run
 from nodes.maps.fields import CodeTable
 from nodes.maps.inputs import source_payload
 from nodes.maps.order_settings import load_articles, load_vat_percentages
+from nodes.texts import shown
 
 __all__ = (
     "AsperionOrderSettings",
@@ -197,7 +198,7 @@ def build_woocommerce_order(
         raise RecordFailed("articles not in WooCommerce by SKU: " + ", ".join(missing), detail={"missing": missing})
     status = str(sales_order.get("status") or "open")
     if status not in settings.status_map:
-        raise RecordFailed(f"no WooCommerce status for Asperion status {status!r}")
+        raise RecordFailed(f"no WooCommerce status for Asperion status {shown(status)}")
     billing = billing_of(debtor)
     vat_number = str(debtor.get("vatNumber") or "").strip()
     country = billing["country"] or settings.shop_country

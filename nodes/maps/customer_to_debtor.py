@@ -14,6 +14,7 @@ from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
 from nodes.lookups.debtor_rules import DEFAULT_CLASSIFICATION, debtor_payload, normalize_email
 from nodes.maps.fields import CodeTable
 from nodes.maps.inputs import source_payload
+from nodes.texts import shown
 
 __all__ = ("CustomerToDebtor", "DebtorSettings")
 
@@ -73,7 +74,7 @@ class CustomerToDebtor(ProcessNode):
         customer = source_payload(record, "billing")
         role = str(customer.get("role") or "customer")
         if self.config.roles and role not in self.config.roles:
-            raise SkipRecord(f"role {role!r} is not one of {', '.join(self.config.roles)}")
+            raise SkipRecord(f"role {shown(role)} is not one of {', '.join(self.config.roles)}")
         source = dict(customer)
         billing = dict(customer.get("billing") or {})
         for key in ("first_name", "last_name", "email"):

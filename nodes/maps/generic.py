@@ -30,6 +30,7 @@ from nodes.base import ANY, Kind, NeedsMapping, NodeConfig, Port, ProcessNode, R
 from nodes.conditions import to_decimal
 from nodes.expressions import ExpressionError, MissingMapping, compile_expression
 from nodes.paths import PathError, Wildcard, format_path, get_value, get_values, is_many, parse_path, set_value
+from nodes.texts import shown
 
 __all__ = ("FieldMapping", "FieldSource", "MapConfig", "MapNode")
 
@@ -105,7 +106,7 @@ class FieldSource(BaseModel):
     def _check_kind(self) -> FieldSource:
         needed = {"path": "path", "expression": "expression", "table": "table"}.get(self.kind)
         if needed and getattr(self, needed) is None:
-            raise _invalid(f"{needed} is required for kind {self.kind!r}")
+            raise _invalid(f"{needed} is required for kind {shown(self.kind)}")
         if self.kind == "table" and self.key_path is None:
             raise _invalid("key_path is required for kind 'table'")
         if self.on_missing == "needs_mapping" and self.kind != "table":
@@ -171,7 +172,7 @@ class MapConfig(NodeConfig):
         seen: set[str] = set()
         for mapping in value:
             if mapping.target in seen:
-                raise _invalid(f"the target {mapping.target!r} is mapped twice")
+                raise _invalid(f"the target {shown(mapping.target)} is mapped twice")
             seen.add(mapping.target)
         return value
 
@@ -247,7 +248,7 @@ class MapNode(ProcessNode):
         what = {
             "path": f"{source.path} is not set",
             "expression": "the expression gave no value",
-            "table": f"the table has no row for {key!r} (from {source.key_path})",
+            "table": f"the table has no row for {shown(key)} (from {source.key_path})",
         }.get(source.kind, "no value")
         if source.on_missing == "needs_mapping":
             if not key:

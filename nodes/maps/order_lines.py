@@ -32,6 +32,7 @@ from nodes.accounting import (
     zero_code,
 )
 from nodes.base import NeedsMapping, RecordFailed
+from nodes.texts import shown
 
 __all__ = ("InvoiceLine", "LineBuilder", "LineRules", "OrderFacts", "order_facts", "order_lines", "quantity_text")
 
@@ -213,7 +214,9 @@ class LineBuilder:
         accounts = self.rules.shipping_accounts
         ledger = accounts.get(method or "(none)") or accounts.get(method.split(":", 1)[0]) or accounts.get("*")
         if not ledger:
-            raise NeedsMapping("shipping_accounts", method or "(none)", f"no ledger for shipping method {method!r}")
+            raise NeedsMapping(
+                "shipping_accounts", method or "(none)", f"shipping method {shown(method)} has no ledger account yet"
+            )
         rate = line_rate(item, self.facts.rates)
         vat = money(item.get("total_tax"))
         return InvoiceLine(

@@ -28,6 +28,7 @@ from nodes.maps.order_settings import InvoiceSettings, header_date
 from nodes.maps.order_to_invoice import facts_context, payment_condition
 from nodes.maps.payment_to_mutation import InvoiceNotBooked
 from nodes.maps.refund_lines import is_full_refund, refund_lines, refund_totals
+from nodes.texts import shown
 
 __all__ = (
     "CreditInvoiceSettings",
@@ -180,7 +181,7 @@ class OrderToCreditInvoices(ProcessNode):
             return dict(found)
         if order.get("status") == "refunded":
             # refunded before it was ever booked (e.g. before the first run): no sale in the books, nothing to credit
-            raise SkipRecord(f"no invoice '{description}' was booked for this refunded order: nothing to credit")
+            raise SkipRecord(f"no invoice {shown(description)} was booked for this refunded order: nothing to credit")
         raise InvoiceNotBooked(description)
 
     async def process(self, record: Record) -> Record:

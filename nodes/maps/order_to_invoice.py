@@ -20,6 +20,7 @@ from nodes.maps.order_settings import (
     prepare_order,
 )
 from nodes.maps.preflight import asperion_totals, check_totals, order_totals
+from nodes.texts import shown
 
 __all__ = ("OrderToInvoice", "build_invoice", "payment_condition")
 
@@ -32,7 +33,11 @@ def payment_condition(table: Mapping[str, str], method: str) -> int | str:
     """
     value = table.get(method or "(none)") or table.get("*")
     if not value:
-        raise NeedsMapping("payment_conditions", method or "(none)", f"no payment condition for {method or 'none'!r}")
+        raise NeedsMapping(
+            "payment_conditions",
+            method or "(none)",
+            f"payment method {shown(method or 'none')} has no payment condition yet",
+        )
     return as_id(value)
 
 

@@ -26,6 +26,7 @@ from nodes.maps.order_settings import (
 )
 from nodes.maps.order_to_invoice import facts_context
 from nodes.maps.preflight import asperion_totals, check_totals, order_totals
+from nodes.texts import shown
 
 __all__ = ("OrderToSalesOrder", "SalesOrderSettings", "build_sales_order")
 
@@ -59,7 +60,7 @@ def _attach_articles(
             continue
         code = settings.shipping_article if line.kind == "shipping" else settings.fallback_article
         if code not in articles:
-            raise RecordFailed(f"no article {code!r} in Asperion for the line {line.description!r}")
+            raise RecordFailed(f"no article {shown(code)} in Asperion for the line {shown(line.description)}")
         line.article_id, line.quantity, line.unit_price = articles[code], Decimal(1), line.amount
 
 

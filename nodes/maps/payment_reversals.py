@@ -26,6 +26,7 @@ from nodes.connectors.asperion import lines_of
 from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.maps.inputs import source_payload
 from nodes.maps.payment_to_mutation import PaymentSettings, _fill, payment_account
+from nodes.texts import shown
 
 __all__ = ("PaymentReversals", "ReversalSettings")
 
@@ -110,7 +111,7 @@ class PaymentReversals(ProcessNode):
         base = _fill(self.config.invoice_description_template, order)
         credit = await client.find_invoice_by_description(cancellation_description(base))
         if not credit or str(credit.get("description") or "").strip() != cancellation_description(base):
-            raise SkipRecord(f"no cancellation credit '{cancellation_description(base)}' is booked (yet)")
+            raise SkipRecord(f"no cancellation credit {shown(cancellation_description(base))} is booked (yet)")
         text = self._reversal_text(order)
         date = str(order.get("date_modified") or order.get("date_paid"))[:10]
         # Refunds paid back already returned part of the money: only the rest is reversed.

@@ -19,6 +19,7 @@ from nodes.bookings import current_booking
 from nodes.connectors.asperion import AsperionConnection
 from nodes.maps.fields import Code, CodeTable
 from nodes.maps.inputs import source_payload
+from nodes.texts import shown
 
 __all__ = (
     "DEFAULT_FEE_META_KEYS",
@@ -62,7 +63,7 @@ class InvoiceNotBooked(RecordProblem):
 
     def __init__(self, description: str) -> None:
         super().__init__(
-            f"waiting for the sales invoice '{description}': book the order's invoice first, then retry",
+            f"waiting for the sales invoice {shown(description)}: book the order's invoice first, then retry",
             detail={"waiting_for": {"sales_invoice": description}},
         )
 
@@ -150,7 +151,11 @@ def payment_account(table: Mapping[str, str], method: str) -> int | str:
             return as_id(table[key])
     if table.get("*"):
         return as_id(table["*"])
-    raise NeedsMapping("payment_accounts", method or "(none)", f"no bank/clearing account for {method or 'none'!r}")
+    raise NeedsMapping(
+        "payment_accounts",
+        method or "(none)",
+        f"payment method {shown(method or 'none')} has no bank or clearing account yet",
+    )
 
 
 def _fill(template: str, order: Mapping[str, Any]) -> str:
@@ -238,7 +243,7 @@ class PaidAmountDiffers(RecordProblem):
         number = invoice.get("invoiceNumber") or invoice.get("id")
         super().__init__(
             f"paid amount differs: {paid} paid, sales invoice {number} asks {asked} "
-            f"('{invoice.get('description')}'); correct the order or book the difference by hand, then retry",
+            f"({shown(invoice.get('description'))}); correct the order or book the difference by hand, then retry",
             detail={"paid_amount_differs": {"paid": str(paid), "invoice": invoice.get("id"), "asked": str(asked)}},
         )
 
@@ -275,7 +280,9 @@ class PaymentToMutation(ProcessNode):
         invoice = current_booking(await client.invoices_described(description), description)
         if not invoice:
             if order.get("status") == "refunded":  # refunded before it was ever invoiced: nothing to settle
-                raise SkipRecord(f"no invoice '{description}' was booked for this refunded order: nothing to settle")
+                raise SkipRecord(
+                    f"no invoice {shown(description)} was booked for this refunded order: nothing to settle"
+                )
             raise InvoiceNotBooked(description)
         asked = cents(money(invoice.get("amountInclVat")))
         paid = cents(money(order.get("total")))

@@ -55,6 +55,7 @@ class OrdersSource(WooCommerceSource):
     outputs = (Port("out", "woocommerce.order"),)
     path = "orders"
     prefixes = ("order",)
+    noun = "orders"
 
     config: OrdersConfig
 
@@ -65,6 +66,18 @@ class OrdersSource(WooCommerceSource):
             day_before = self.config.start_date - timedelta(days=1)
             params.update(after=gmt_stamp(f"{day_before.isoformat()}T23:59:59"), dates_are_gmt=True)
         return params
+
+    async def newest(self) -> date | None:
+        """The creation day of the newest order with the chosen statuses (whatever the start date)."""
+        query = {"status": list(self.config.statuses) or ["any"], "per_page": 1, "orderby": "date", "order": "desc"}
+        items = await self.client.get(self.path, {**query, "_fields": "id,date_created_gmt,date_created"})
+        if not isinstance(items, list) or not items or not isinstance(items[0], dict):
+            return None
+        stamp = str(items[0].get("date_created_gmt") or items[0].get("date_created") or "")
+        try:
+            return date.fromisoformat(stamp[:10])
+        except ValueError:
+            return None
 
     def keyset(self) -> bool:
         return self.config.order_by == "modified"

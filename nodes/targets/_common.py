@@ -87,7 +87,8 @@ async def create_once(
     target_id = created.get("id") if isinstance(created, Mapping) else None
     if target_id is None:
         raise RecordFailed(f"{what} was sent but the answer has no id: {str(created)[:200]}")
-    return Delivery(str(target_id), f"{what} {target_id} created", request=payload, response=created)
+    # no message: the engine tells it in the target's own sentence (TargetNode.outcome)
+    return Delivery(str(target_id), "", request=payload, response=created)
 
 
 async def holds_any(client: Any, path: str) -> bool:

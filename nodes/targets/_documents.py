@@ -43,6 +43,7 @@ class AsperionDocumentTarget(TargetNode):
     config_model = AsperionConfig
     config: AsperionConfig
     what: ClassVar[str] = "document"
+    verb: ClassVar[str] = "Booked"
     required: ClassVar[Mapping[str, str]] = {"description": "description"}
     """Payload fields that must have a value (name → how a person calls it)."""
     find_only_in_doubt = True

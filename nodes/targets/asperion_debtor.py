@@ -104,5 +104,5 @@ class DebtorTarget(TargetNode):
         delivery = await create_once(lambda: client.create_debtor(payload), find, "debtor", payload)
         if isinstance(delivery.response, dict) and delivery.response.get("customerNumber"):
             delivery.target_id = str(delivery.response["customerNumber"])
-            delivery.message = f"debtor {delivery.target_id} created"
+            delivery.message = ""  # told by the engine: Created as debtor <number> for <name>
         return delivery

@@ -9,7 +9,9 @@ invoice for the old booking and a new invoice "… (correction k)".
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import Field
@@ -28,6 +30,7 @@ from nodes.bookings import (
 from nodes.connectors.asperion.client import SALES_INVOICE_HEADERS, AsperionClient
 from nodes.connectors.http import ValidationFailed
 from nodes.maps.fields import Code
+from nodes.outcomes import money, sentence
 from nodes.targets._common import create_once, refused
 from nodes.targets._documents import AsperionConfig, AsperionDocumentTarget
 
@@ -269,6 +272,18 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
         if await find() is None:
             await create_once(lambda: client.create_journal_entry(entry), find, "journal entry", entry)
         return f"; its payment of {paid} moved onto the new invoice"
+
+    def outcome(self, record: Record, target_id: str | None) -> str | None:
+        """The invoice's own total (lines with their VAT), and a credit invoice when it is negative."""
+        lines = [line for line in record.data.get("lines") or [] if isinstance(line, dict)]
+        if not lines:
+            return super().outcome(record, target_id)
+        amount = Decimal(0)
+        for line in lines:
+            with contextlib.suppress(InvalidOperation, ValueError):
+                amount += Decimal(str(line.get("amount") or 0)) + Decimal(str(line.get("vatAmount") or 0))
+        what = "credit invoice" if amount < 0 else self.what
+        return sentence(self.verb, what, target_id, record.source, amount=money(amount))
 
     async def _create_once(self, client: AsperionClient, payload: dict[str, Any], what: str) -> Delivery:
         """Create unless an invoice with exactly this description exists (a correction interrupted half-way)."""

@@ -8,7 +8,7 @@ line break in an address or the subject is refused (no header injection).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -47,6 +47,7 @@ class EmailTarget(TargetNode):
     """Sends one e-mail per record."""
 
     type = "email.send"
+    would: ClassVar[str] = "Would send an e-mail for {key}"
     kind = Kind.TARGET
     title = "Send e-mail"
     description = "Sends one e-mail per record; the recipients, subject and text come from a template of the record."
@@ -92,5 +93,5 @@ class EmailTarget(TargetNode):
         except MailError as exc:
             raise RecordFailed(str(exc)) from None
         return Delivery(
-            target_id=message_id, message=f"e-mail to {', '.join(payload['to'])}", request=payload, response=None
+            target_id=message_id, message=f"E-mail sent to {', '.join(payload['to'])}", request=payload, response=None
         )

@@ -8,7 +8,7 @@ generic HTTP API client's.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -55,6 +55,7 @@ class HttpSendTarget(TargetNode):
     """Sends one request per record to a JSON API."""
 
     type = "http.send"
+    would: ClassVar[str] = "Would send the request for {key}"
     kind = Kind.TARGET
     app = "httpapi"
     title = "HTTP request (send)"
@@ -94,4 +95,5 @@ class HttpSendTarget(TargetNode):
         answer = await write(client.request_json(method, path, json=body), f"{method} {path}")
         found = get_value(answer, self.config.id_path) if self.config.id_path and answer is not None else None
         target_id = str(found) if found not in (None, "") else ""
-        return Delivery(target_id=target_id, message=f"{method} {path}", request=payload, response=answer)
+        sent = f"Sent {method} {path}" + (f", answered with id {target_id}" if target_id else "")
+        return Delivery(target_id=target_id, message=sent, request=payload, response=answer)

@@ -146,7 +146,7 @@ class OrderTarget(TargetNode):
             lambda: client.post("orders", payload), lambda: self.find_existing(record), f"order {reference}", payload
         )
         if isinstance(delivery.response, Mapping) and delivery.response.get("number"):
-            delivery.message = f"order {delivery.response['number']} created for {reference}"
+            delivery.message = f"Created as order {delivery.response['number']} for {reference}"
         return delivery
 
 

@@ -11,6 +11,7 @@ from nodes.connectors.http import NotFound
 from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.paths import get_value
 from nodes.targets._common import scratch, write
+from nodes.texts import shown
 
 __all__ = ("OrderStatusConfig", "OrderStatusTarget", "order_id_of")
 
@@ -46,7 +47,7 @@ def order_id_of(record: Record, path: str = "") -> int:
     try:
         return int(str(value))
     except ValueError:
-        where = f"at {path!r}" if path else "(it did not come from a WooCommerce order)"
+        where = f"at {shown(path)}" if path else "(it did not come from a WooCommerce order)"
         raise RecordFailed(f"the record has no WooCommerce order id {where}") from None
 
 
@@ -62,6 +63,7 @@ class OrderStatusTarget(TargetNode):
     inputs = (Port("in", "any"),)
 
     what: ClassVar[str] = "order"
+    would: ClassVar[str] = "Would update the status of order {key}"
     config: OrderStatusConfig
 
     async def find_existing(self, record: Record) -> str | None:
@@ -97,5 +99,8 @@ class OrderStatusTarget(TargetNode):
         answer = await write(client.put(f"orders/{order_id}", payload), f"status of order {number}")
         was = f" (was {state['status']})" if state.get("status") else ""
         return Delivery(
-            str(order_id), f"order {number} set to {self.config.status}{was}", request=payload, response=answer
+            str(order_id),
+            f"Status of order {number} set to {self.config.status}{was}",
+            request=payload,
+            response=answer,
         )

@@ -18,6 +18,7 @@ from nodes.base import Delivery, Kind, NodeConfig, Port, Record, RecordFailed, S
 from nodes.connectors.http import NotFound
 from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.targets._common import scratch, write
+from nodes.texts import shown
 
 __all__ = ("StockConfig", "StockTarget", "stock_body")
 
@@ -34,7 +35,7 @@ def _int(value: Any, name: str) -> int:
     try:
         return int(float(str(value)))
     except ValueError:
-        raise RecordFailed(f"{name} is not a number: {value!r}") from None
+        raise RecordFailed(f"{name} is not a number: {shown(value)}") from None
 
 
 def stock_body(data: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +63,7 @@ class StockTarget(TargetNode):
     config_model = StockConfig
     inputs = (Port("in", "woocommerce.stock_update"),)
     what: ClassVar[str] = "product"
+    would: ClassVar[str] = "Would update the stock of {key}"
     upsert: ClassVar[bool] = True
     """Delivered before is no reason to skip: stock changes every day."""
 
@@ -126,6 +128,11 @@ class StockTarget(TargetNode):
         label = record.data.get("sku") or path
         client = self.ctx.client(self.config.connection)
         answer = await write(client.put(path, payload), f"stock of {label}")
-        was = current.get("stock_quantity")
-        now = payload.get("stock_quantity", "not managed")
-        return Delivery(str(current["id"]), f"stock of {label}: {was} → {now}", request=payload, response=answer)
+        was, now = current.get("stock_quantity"), payload.get("stock_quantity")
+        was_text = "not tracked" if was is None else str(was)
+        message = (
+            f"Stock of {label} set to {now} (was {was_text})"
+            if now is not None
+            else f"Stock of {label} no longer tracked"
+        )
+        return Delivery(str(current["id"]), message, request=payload, response=answer)

@@ -97,7 +97,7 @@ async def test_validate_returns_problems(client: httpx.AsyncClient, tmp_path: Pa
     doc["nodes"][1]["type"] = "bogus"
     response = await client.post("/api/flows/validate", json=doc)
     assert response.json()["valid"] is False
-    assert {"node": "keep", "field": "type", "message": "unknown node type 'bogus'"} in response.json()["problems"]
+    assert {"node": "keep", "field": "type", "message": 'unknown node type "bogus"'} in response.json()["problems"]
 
 
 async def _wait_run(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -145,6 +146,14 @@ def watched_page(browser: Any) -> Iterator[tuple[Any, Watch]]:
     finally:
         with contextlib.suppress(Exception):
             context.close()
+
+
+def speak(page: Any, lang: str) -> None:
+    """Switch the logged-in user's language with the top bar's selector and wait for the page to speak it."""
+    from playwright.sync_api import expect
+
+    page.get_by_label(re.compile(r"^(Language|Taal)$")).select_option(lang)
+    expect(page.locator("html")).to_have_attribute("lang", lang)
 
 
 def shot(page: Any, name: str) -> None:

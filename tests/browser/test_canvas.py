@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot
+from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot, speak
 from tests.browser.test_journey import first_run_and_login
 
 pytestmark = pytest.mark.browser
@@ -146,8 +146,8 @@ def test_wiring_you_can_trust(live_server: LiveServer, watched_page: tuple[Any, 
     node(page, "only_nl").click()
     form = page.locator("#node-config")
     expect(form.get_by_role("heading", name="Filter")).to_be_visible()
-    form.get_by_label("Operator").select_option(label="is greater than")
-    form.get_by_label("Value").fill("tien euro")
+    form.get_by_label("Operator").select_option(label="is greater than — takes a number or date")
+    form.get_by_label("Value", exact=True).fill("tien euro")
     page.get_by_role("button", name="Save", exact=True).click()
     problems = page.locator("#save-result .problems li")
     expect(problems).to_have_count(1)
@@ -156,7 +156,7 @@ def test_wiring_you_can_trust(live_server: LiveServer, watched_page: tuple[Any, 
     expect(page.locator("#node-config .field-error")).to_have_count(1)
     shot(page, "canvas-one-error")
     form = page.locator("#node-config")
-    form.get_by_label("Value").fill("10")
+    form.get_by_label("Value", exact=True).fill("10")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator("#save-result .problems")).to_have_count(0)
 
@@ -202,15 +202,14 @@ def test_an_empty_flow_explains_how_to_start(
     assert not watch.errors, watch.errors
 
 
-@pytest.mark.parametrize(("width", "lang"), [(1366, "en"), (390, "nl")])
+@pytest.mark.parametrize(("width", "lang"), [(1366, "en"), (390, "en"), (1366, "nl"), (390, "nl")])
 def test_filter_fields_read_as_names_and_a_mistyped_field_is_pointed_out(
     live_server: LiveServer, watched_page: tuple[Any, Watch], width: int, lang: str
 ) -> None:
     page, watch = watched_page
     page.set_viewport_size({"width": width, "height": 900})
     first_run_and_login(page, live_server.url)
-    page.get_by_label(re.compile(r"^(Language|Taal)$")).select_option(lang)
-    expect(page.locator("html")).to_have_attribute("lang", lang)
+    speak(page, lang)
     flow_id = make_flow(live_server, FLOW)
     page.goto(f"{live_server.url}/flows/{flow_id}?node=only_nl")
     form = page.locator("#node-config")
@@ -229,12 +228,80 @@ def test_filter_fields_read_as_names_and_a_mistyped_field_is_pointed_out(
     expect(warning).to_be_visible()
     field.fill("billing.country")
     expect(warning).to_be_hidden()
-    # the value box says what the operator takes
-    form.get_by_label("Operator" if lang == "en" else "Vergelijking").select_option("in")
+    # the grouped picker: sections by the first part of the name; picking fills the field
+    picker = form.get_by_label("Pick a field" if lang == "en" else "Kies een veld")
+    expect(picker.locator('optgroup[label="Billing"] option', has_text="Billing → Country")).to_have_count(1)
+    field.fill("categorie.naam")
+    picker.select_option(label="Billing → Country")
+    expect(field).to_have_value("billing.country")
+    expect(warning).to_be_hidden()
+    # the operators say what they take, and so does the value box
+    operator = form.get_by_label("Operator" if lang == "en" else "Vergelijking")
+    takes = "is one of — takes a list" if lang == "en" else "is een van — vraagt een lijst"
+    expect(operator.locator("option", has_text=takes)).to_have_count(1)
+    operator.select_option("in")
     value = form.get_by_label("Value" if lang == "en" else "Waarde", exact=True)
     expect(value).to_have_attribute(
         "placeholder",
         "several values, separated by commas" if lang == "en" else "meerdere waarden, gescheiden door komma's",
     )
+    # a list is shown as chips, each removable
+    value.fill("NL, BE, DE")
+    chips = form.get_by_role("list", name="Values" if lang == "en" else "Waarden").get_by_role("listitem")
+    expect(chips).to_have_text(["NL ×", "BE ×", "DE ×"])
+    form.get_by_role("button", name=("Remove value" if lang == "en" else "Waarde verwijderen") + " BE").click()
+    expect(value).to_have_value("NL, DE")
+    expect(chips).to_have_count(2)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     shot(page, f"filter-fields-{width}-{lang}")
+    assert doc(page)["nodes"][1]["config"]["conditions"]["all"][0] == {
+        "field": "billing.country",
+        "op": "in",
+        "value": ["NL", "DE"],
+    }
+    assert not watch.errors, watch.errors
+
+
+GENERIC = {
+    "format": "koppel.flow/1",
+    "name": "Orders to a generic map",
+    "nodes": [
+        FLOW["nodes"][0],  # the same orders source
+        {
+            "id": "shape",
+            "type": "map",
+            "config": {"fields": [{"target": "country", "source": {"kind": "path", "path": "billing.country"}}]},
+            "position": [320, 120],
+        },
+    ],
+    "edges": [{"from": "orders", "to": "shape"}],
+}
+
+
+@pytest.mark.parametrize(("width", "lang"), [(1366, "en"), (390, "nl")])
+def test_the_generic_map_has_the_same_field_picker(
+    live_server: LiveServer, watched_page: tuple[Any, Watch], width: int, lang: str
+) -> None:
+    page, watch = watched_page
+    page.set_viewport_size({"width": width, "height": 900})
+    first_run_and_login(page, live_server.url)
+    speak(page, lang)
+    flow_id = make_flow(live_server, GENERIC)
+    page.goto(f"{live_server.url}/flows/{flow_id}?node=shape")
+    form = page.locator("#node-config")
+    row = form.locator(".fm-row").first
+    expect(form.locator("datalist option").first).to_be_attached(timeout=20_000)
+    text = row.get_by_label("Field, value or formula" if lang == "en" else "Veld, waarde of formule")
+    warning = row.locator(".cond-field-warning")
+    expect(warning).to_be_hidden()
+    text.fill("categorie.naam")
+    expect(warning).to_be_visible()
+    picker = row.get_by_label("Pick a field" if lang == "en" else "Kies een veld")
+    expect(picker.locator('optgroup[label="Billing"] option', has_text="Billing → Country")).to_have_count(1)
+    picker.select_option(label="Billing → City")
+    expect(text).to_have_value("billing.city")
+    expect(warning).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot(page, f"map-fields-{width}-{lang}")
+    assert doc(page)["nodes"][1]["config"]["fields"][0]["source"]["path"] == "billing.city"
     assert not watch.errors, watch.errors

@@ -176,15 +176,15 @@ def add_filter_on_canvas(page: Any) -> None:
     expect(form.get_by_role("heading", name="Filter")).to_be_visible()
     form.get_by_role("button", name="Add rule").click()
     rule = form.locator(".cond-rule").last
-    rule.get_by_label("Field").fill("billing.country")
+    rule.get_by_label("Field", exact=True).fill("billing.country")
     rule.get_by_label("Operator").select_option("equals")
-    rule.get_by_label("Value").fill("NL")
+    rule.get_by_label("Value", exact=True).fill("NL")
     form.get_by_label("Label").fill("Dutch customers")
     _wait(
         lambda: (
             page.evaluate(
                 "(() => { const n = window.koppelFlow.toDocument().nodes.find(n => n.id === 'filter');"
-                " return JSON.stringify(n.config); })()"
+                " return JSON.stringify(n.config, (k, v) => (v === null ? undefined : v)); })()"
             )
             == WANTED_FILTER
         ),

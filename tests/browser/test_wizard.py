@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADMIN, LiveServer, Watch, shot
+from tests.browser.conftest import ADMIN, LiveServer, Watch, shot, speak
 
 pytestmark = pytest.mark.browser
 
@@ -98,9 +99,17 @@ def test_a_newcomer_sets_up_invoices_from_orders(live_server: LiveServer, watche
     expect(page.get_by_role("heading", name="A few questions")).to_be_visible()
     statuses = page.get_by_label(re.compile("^Which order statuses should be read"))
     expect(statuses.locator("option", has_text="Completed")).to_have_count(1, timeout=30_000)
+    # the start date proposed finds orders (the demo shop's are older than a month), and says how many
     start = page.get_by_label(re.compile("^From which date on"))
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", start.input_value())  # proposes today
-    start.fill("2020-01-01")  # the demo shop's orders are older than today
+    proposed = start.input_value()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", proposed) and proposed < date.today().isoformat()
+    count = page.locator(".count-preview")
+    expect(count).to_have_text(re.compile(r"^[\d,]+ orders from this date would be processed\.$"), timeout=30_000)
+    assert int(count.inner_text().split()[0].replace(",", "")) > 0
+    start.fill("2099-01-01")
+    expect(count).to_have_text(re.compile("^No orders from this date: the test run would find nothing"))
+    start.fill(proposed)
+    expect(count).to_have_text(re.compile(r"^[\d,]+ orders from this date would be processed\.$"))
     expect(page.get_by_label(re.compile("^The customer number of that default debtor"))).to_have_value("9999")
     page.get_by_role("checkbox", name=re.compile("^Book orders of guests")).uncheck()
     shot(page, "wizard-4-questions")
@@ -111,14 +120,18 @@ def test_a_newcomer_sets_up_invoices_from_orders(live_server: LiveServer, watche
     result = page.locator(".test-run").first
     expect(result.locator(".badge").first).to_have_text(re.compile("succeeded|partial|failed"), timeout=60_000)
     expect(result).to_contain_text("records read")
-    expect(result.locator(".test-record").first).to_be_visible()
+    expect(result.locator(".test-record").first).to_be_visible()  # the proposed date found orders to try
+    # steps by their names, no step id and no "passed on unchanged" lines
+    expect(result).not_to_contain_text("passed on unchanged")
+    expect(result).not_to_contain_text("book_credit")
+    expect(result).not_to_contain_text("refund_debtor")
     shot(page, "wizard-5-test-run")
     flows = _flow_state(live_server)
     assert len(flows) == 1
     name, active, _trigger, document = flows[0]
     assert name == "Orders → sales invoices" and not active
     orders = next(n["config"] for n in document["nodes"] if n["id"] == "orders")
-    assert orders["start_date"] == "2020-01-01" and orders["connection"] == "wizard-shop"
+    assert orders["start_date"] == proposed and orders["connection"] == "wizard-shop"
     debtor = next(n["config"] for n in document["nodes"] if n["id"] == "debtor")
     assert debtor["guests_to_default"] is False and debtor["connection"] == "wizard-books"
 
@@ -137,3 +150,37 @@ def test_a_newcomer_sets_up_invoices_from_orders(live_server: LiveServer, watche
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(page.get_by_role("link", name="Orders → sales invoices").first).to_be_visible()
     assert not watch.errors and not watch.dialogs, (watch.errors, watch.dialogs)
+
+
+COUNTED = {
+    "en": (r"^[\d,]+ orders from this date would be processed\.$", "^No orders from this date"),
+    "nl": (r"^[\d.]+ bestellingen vanaf deze datum zouden worden verwerkt\.$", "^Geen bestellingen vanaf deze datum"),
+}
+
+
+@pytest.mark.parametrize(("width", "lang"), [(1366, "en"), (390, "en"), (1366, "nl"), (390, "nl")])
+def test_the_start_date_finds_orders_and_says_how_many(
+    live_server: LiveServer, watched_page: tuple[Any, Watch], width: int, lang: str
+) -> None:
+    page, watch = watched_page
+    page.set_viewport_size({"width": width, "height": 900})
+    _log_in(page, live_server.url)
+    speak(page, lang)
+    # the demo's own connections; the payments flow asks for a start date too, answered on its own
+    page.goto(
+        f"{live_server.url}/wizard/questions?woo=woocommerce&asp=asperion"
+        "&t=orders-to-sales-invoices&t=payments-to-financial-mutations"
+    )
+    many, none = COUNTED[lang]
+    question = "^From which date on" if lang == "en" else "^Vanaf welke datum"
+    starts = page.get_by_label(re.compile(question))
+    expect(starts).to_have_count(2)
+    counts = page.locator(".count-preview")
+    for index in range(2):
+        expect(counts.nth(index)).to_have_text(re.compile(many), timeout=30_000)
+    starts.first.fill("2099-01-01")
+    expect(counts.first).to_have_text(re.compile(none))
+    expect(counts.nth(1)).to_have_text(re.compile(many))  # the other flow's date is its own
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot(page, f"wizard-start-date-{width}-{lang}")
+    assert not watch.errors, watch.errors

@@ -135,8 +135,8 @@ async def test_the_registry_finds_the_mollie_connector_by_its_package() -> None:
     [
         ({"api_key": "sk_not_mollie"}, "API key (api_key) must start with test_ or live_"),
         ({"api_key": KEY, "url": "http://api.mollie.test"}, "must use https://"),
-        ({"api_key": KEY, "profile": "pfl_1"}, "unknown field 'profile' for Mollie"),
-        ({"api_key": KEY, "app": "woocommerce"}, "expected 'mollie'"),
+        ({"api_key": KEY, "profile": "pfl_1"}, 'unknown field "profile" for Mollie'),
+        ({"api_key": KEY, "app": "woocommerce"}, 'expected "mollie"'),
     ],
 )
 def test_invalid_mollie_connections_are_explained_without_the_key(spec: dict[str, str], fragment: str) -> None:
@@ -153,7 +153,7 @@ def test_the_mollie_nodes_declare_their_connections_so_the_flow_is_checked() -> 
     assert "is a woocommerce connection, not mollie" in wrong_app[0]["message"]
     missing = [p.as_dict() for p in validate_flow(document, {"mollie": "mollie"})]
     assert [(p["node"], p["field"]) for p in missing] == [("bank_entry", "connection"), ("book", "connection")]
-    assert "no connection named 'asperion'" in missing[0]["message"]
+    assert 'no connection named "asperion"' in missing[0]["message"]
     for node_type in ("mollie.settlements", "mollie.payments"):  # the canvas offers only Mollie connections
         cls = get_node_type(node_type)
         assert cls is not None and cls.connection_fields() == {"connection": "mollie"}

@@ -36,7 +36,7 @@ def test_registry_discovers_every_connector_package() -> None:
     found = connectors()
     assert set(found) >= {"woocommerce", "asperion"}
     assert get_connector("asperion") is found["asperion"]
-    with pytest.raises(ValueError, match="unknown application 'exact'"):
+    with pytest.raises(ValueError, match='unknown application "exact"'):
         get_connector("exact")
 
 
@@ -94,11 +94,11 @@ def test_refresh_token_is_optional_everywhere() -> None:
         ("woocommerce", {**WOO, "consumer_secret": ""}, "Consumer secret (consumer_secret) is required"),
         ("woocommerce", {**WOO, "url": "http://shop.example.nl"}, "must use https://"),
         ("woocommerce", {**WOO, "url": "ftp://shop.example.nl"}, "must start with https://"),
-        ("woocommerce", {**WOO, "colour": "red"}, "unknown field 'colour'"),
+        ("woocommerce", {**WOO, "colour": "red"}, 'unknown field "colour"'),
         ("woocommerce", {**WOO, "concurrency": 0}, "concurrency must be between 1 and 64"),
         ("asperion", {**ASP, "tenant_id": "abc"}, "whole number"),
         ("asperion", {**ASP, "tenant_id": 1.5}, "whole number"),
-        ("asperion", {**ASP, "app": "woocommerce"}, "expected 'asperion'"),
+        ("asperion", {**ASP, "app": "woocommerce"}, 'expected "asperion"'),
         ("exact", {}, "unknown application"),
     ],
 )

@@ -62,7 +62,7 @@ def test_bad_connections_file_is_refused(
     flow, conn = _files(tmp_path, get_template("orders-to-sales-invoices"), connections)
     assert _run(["flow", "run", flow, "--connections", conn]) == 2
     err = capsys.readouterr().err
-    assert message in err and f"connection {connection!r}" in err
+    assert message in err and f'connection "{connection}"' in err
 
 
 def test_flow_settings_are_validated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,12 +37,12 @@ def test_a_valid_flow_has_no_problems_and_a_topological_order(doc: dict[str, Any
 def test_not_an_object_and_wrong_format() -> None:
     assert problems([]) == [{"node": None, "field": None, "message": "a flow document must be a JSON object"}]
     found = problems({"format": "other", "name": "x", "nodes": []})
-    assert {"node": None, "field": "format", "message": "format must be 'koppel.flow/1'"} in found
+    assert {"node": None, "field": "format", "message": 'format must be "koppel.flow/1"'} in found
 
 
 def test_unknown_node_type(doc: dict[str, Any]) -> None:
     doc["nodes"][1]["type"] = "no.such.type"
-    assert {"node": "keep", "field": "type", "message": "unknown node type 'no.such.type'"} in problems(doc)
+    assert {"node": "keep", "field": "type", "message": 'unknown node type "no.such.type"'} in problems(doc)
 
 
 def test_bad_config_names_the_field(doc: dict[str, Any]) -> None:
@@ -55,7 +55,7 @@ def test_bad_config_names_the_field(doc: dict[str, Any]) -> None:
 
 def test_dangling_edge(doc: dict[str, Any]) -> None:
     doc["edges"].append({"from": "map", "to": "ghost"})
-    assert any("points to no node 'ghost'" in p["message"] for p in problems(doc))
+    assert any('points to no node "ghost"' in p["message"] for p in problems(doc))
 
 
 def test_cycle(doc: dict[str, Any]) -> None:
@@ -107,13 +107,13 @@ def test_missing_connection_is_reported_when_connections_are_known(doc: dict[str
     )
     doc["nodes"][1]["config"] = {"connection": "shop"}
     assert problems(doc) == []
-    assert {"node": "keep", "field": "connection", "message": "the flow has no connection named 'shop'"} in problems(
+    assert {"node": "keep", "field": "connection", "message": 'the flow has no connection named "shop"'} in problems(
         doc, {}
     )
     assert {
         "node": "keep",
         "field": "connection",
-        "message": "connection 'shop' is a asperion connection, not woocommerce",
+        "message": 'connection "shop" is a asperion connection, not woocommerce',
     } in problems(doc, {"shop": "asperion"})
 
 
@@ -141,12 +141,12 @@ def test_missing_or_wrong_application_connections_fail_validation(node_type: str
     node["config"] = {**node.get("config", {}), field: "elsewhere"}
     names = {"woocommerce": "woocommerce", "asperion": "asperion"}
     assert [p for p in problems(document, names) if p["node"] == node["id"]] == [
-        {"node": node["id"], "field": field, "message": "the flow has no connection named 'elsewhere'"}
+        {"node": node["id"], "field": field, "message": 'the flow has no connection named "elsewhere"'}
     ]
     other = "woocommerce" if app == "asperion" else "asperion"
     wrong = [p for p in problems(document, {**names, "elsewhere": other}) if p["node"] == node["id"]]
     assert wrong == [
-        {"node": node["id"], "field": field, "message": f"connection 'elsewhere' is a {other} connection, not {app}"}
+        {"node": node["id"], "field": field, "message": f'connection "elsewhere" is a {other} connection, not {app}'}
     ]
     assert [p for p in problems(document, {**names, "elsewhere": app}) if p["node"] == node["id"]] == []
 
@@ -155,7 +155,7 @@ def test_an_empty_flow_and_a_flow_of_unknown_nodes_say_different_things() -> Non
     empty = {"format": "koppel.flow/1", "name": "x", "nodes": [], "edges": []}
     assert problems(empty) == [{"node": None, "field": "nodes", "message": "the flow has no nodes"}]
     unknown = {**empty, "nodes": [{"id": "a", "type": "nope"}]}
-    assert problems(unknown) == [{"node": "a", "field": "type", "message": "unknown node type 'nope'"}]
+    assert problems(unknown) == [{"node": "a", "field": "type", "message": 'unknown node type "nope"'}]
 
 
 def test_two_wires_into_one_step_are_refused_unless_it_merges(doc: dict[str, Any]) -> None:

@@ -103,7 +103,7 @@ async def test_dry_run_never_writes_and_says_what_it_would_do() -> None:
     assert new.data["debtorCustomerNumber"] == NEW_DEBTOR
     assert new.context["debtor"]["created"] is False
     assert new.context["debtor"]["action"] == "create"
-    assert new.warnings == ["dry run: would create person debtor 'Jan Jansen' (new@example.nl)"]
+    assert new.warnings == ['dry run: would create person debtor "Jan Jansen" (new@example.nl)']
     assert moved.data["debtorCustomerNumber"] == "10001"
     assert moved.warnings == ["dry run: would update debtor 10001: city"]
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from nodes.base import Kind, SkipRecord
+from nodes.base import Kind, Record, SkipRecord
 from nodes.filter import FilterConfig, FilterNode
 from nodes.registry import get_node_type
 from tests.nodes.fakes import FakeContext, order_record
@@ -49,7 +49,7 @@ async def test_failing_record_is_skipped_with_the_failing_condition() -> None:
     )
     with pytest.raises(SkipRecord) as info:
         await node.process(order_record())
-    assert info.value.message == "billing.country is 'DE', expected equals 'NL'"
+    assert info.value.message == 'Billing → Country is "DE", expected "NL"'
     assert info.value.status == "skipped"
     assert info.value.detail["condition"]["field"] == "billing.country"
 
@@ -61,7 +61,7 @@ async def test_label_prefixes_the_reason() -> None:
             "conditions": {"all": [{"field": "billing.country", "op": "equals", "value": "NL"}]},
         }
     )
-    with pytest.raises(SkipRecord, match=r"^Only Dutch orders: billing.country is 'US'"):
+    with pytest.raises(SkipRecord, match=r"^Only Dutch orders: Billing → Country is \"US\""):
         await node.process(order_record("order-example.json"))
 
 
@@ -99,3 +99,17 @@ def test_bad_config_is_reported_per_field() -> None:
     locations = {e["loc"] for e in info.value.errors()}
     assert ("conditions", "all", 0, "condition", "op") in locations
     assert ("colour",) in locations
+
+
+async def test_a_reason_of_its_own_replaces_the_rule_in_the_log() -> None:
+    node = make_filter(
+        {
+            "label": "Paid",
+            "skip_reason": "not paid yet",
+            "conditions": {"all": [{"field": "date_paid", "op": "not_empty"}]},
+        }
+    )
+    with pytest.raises(SkipRecord) as info:
+        await node.process(Record(key="1", source_id="order:1", data={"date_paid": None}))
+    assert info.value.message == "not paid yet"
+    assert info.value.detail["rule"] == "Date paid is not set"  # the rule stays in the record's detail

@@ -76,7 +76,7 @@ def test_dollar_is_the_record() -> None:
         ("a[0", "expected ']'"),
         ("a[x]", "needs '='"),
         ('a."b', "unclosed quote"),
-        ("a b", "separated by '.'"),
+        ("a b", 'separated by "."'),
         ("a[k=]", "a value after '='"),
         ("x" * 600, "longer than"),
     ],
@@ -119,7 +119,7 @@ def test_set_value_wildcard_writes_every_item() -> None:
 
 def test_set_value_refuses_to_cross_a_scalar() -> None:
     data: dict[str, Any] = {"name": "x"}
-    with pytest.raises(PathError, match="cannot write field 'first'"):
+    with pytest.raises(PathError, match='cannot write field "first"'):
         set_value(data, "name.first", "y")
     with pytest.raises(PathError, match="whole record"):
         set_value(data, "$", 1)

@@ -117,7 +117,8 @@ async def deliver(target: TargetNode, record: Record, *, dry_run: bool = False) 
         return Outcome("skipped", message=skip.message, target_id=skip.target_id)
     except RecordProblem as problem:
         return Outcome(problem.status, message=problem.message)
-    return Outcome("ok", delivery=delivery, payload=payload, message=delivery.message, target_id=delivery.target_id)
+    message = delivery.message or target.outcome(record, delivery.target_id) or f"delivered as {delivery.target_id}"
+    return Outcome("ok", delivery=delivery, payload=payload, message=message, target_id=delivery.target_id)
 
 
 def make_target(cls: type[TargetNode], clients: dict[str, Any], *, dry_run: bool = False, **config: Any) -> Any:

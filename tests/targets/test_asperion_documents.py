@@ -43,7 +43,7 @@ async def test_invoice_is_booked_once_and_found_again(asperion: Any) -> None:
     first = await deliver(target, record(invoice()))
     assert first.status == "ok", first.message
     assert first.delivery is not None
-    assert first.message == f"sales invoice {first.target_id} created"
+    assert first.message == f"Booked as sales invoice {first.target_id}, €30.19"
     booked = await invoices(asperion)
     assert len(booked) == 1
     assert booked[0]["debtorCustomerNumber"] == "9999"

@@ -43,7 +43,7 @@ async def test_debtor_is_created_then_updated_then_left_alone(asperion: Any) -> 
     assert created.status == "ok", created.message
     number = created.target_id
     assert number is not None and number.isdigit()
-    assert created.message == f"debtor {number} created"
+    assert created.message == f"Created as debtor {number}"
 
     moved = await deliver(target, customer_record(debtor(city="Amsterdam", emailAddress="inkoop@voorbeeld.nl")))
     assert (moved.status, moved.target_id) == ("ok", number)

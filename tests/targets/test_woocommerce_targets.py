@@ -45,7 +45,7 @@ async def test_order_status_is_set_once(fresh: Sandbox, woocommerce: Any) -> Non
     target = make_target(OrderStatusTarget, {"woocommerce": woocommerce})
     outcome = await deliver(target, booked(order))
     assert outcome.status == "ok", outcome.message
-    assert outcome.message == f"order {order['number']} set to completed (was {order['status']})"
+    assert outcome.message == f"Status of order {order['number']} set to completed (was {order['status']})"
     assert (await woocommerce.get(f"orders/{order['id']}"))["status"] == "completed"
     again = await deliver(target, booked(order))
     assert (again.status, again.message) == ("skipped", f"order {order['number']} is already completed")

@@ -593,7 +593,7 @@ async def test_vat_details_older_store_rates_eu_business_without_number_and_busi
     # an EU business whose VAT number sits under an unknown key waits (never domestic 0 %)
     assert [p for p in problems if "9203" in p] == [
         "invoice order:9203: waiting EU business without a recognised VAT number: no VAT code for country DE at 0% "
-        "(vat_codes row 'DE:0', or add the meta key that holds the number)"
+        '(vat_codes row "DE:0", or add the meta key that holds the number)'
     ]
     assert not _invoices(shop, "WooCommerce order 9203")
     # a guest with a company and a VAT number gets a company debtor with that number, booked reverse charge

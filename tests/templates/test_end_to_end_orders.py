@@ -151,7 +151,7 @@ async def test_needs_mapping_waits_then_a_filled_row_books_on_retry(db: Database
     assert unmapped and counts["failed"] == 0
     assert counts["waiting"] == len(parked), problems
     # the invoice waits for its row; a refund of such an order waits for the invoice
-    assert all("no payment condition" in line or "waiting for the sales invoice" in line for line in problems)
+    assert all("has no payment condition yet" in line or "waiting for the sales invoice" in line for line in problems)
     booked_now = by_description(tenant(store).invoices.values())
     assert all(f"WooCommerce order {o['number']}" not in booked_now for o in parked)
 
@@ -199,7 +199,7 @@ async def test_fixture_orders_imported_into_the_sandbox(db: Database) -> None:
         # 727: a US order taxed at 7.5 % waits for a vat_codes row "US:7.5" (outside the EU a rate takes the
         # domestic code of that rate, and NL has no 7.5 %)
         assert [line for line in problems if "waiting" in line] == [
-            "invoice order:727: waiting no VAT code for country US at 7.5% (vat_codes row 'US:7.5')"
+            'invoice order:727: waiting no VAT code for country US at 7.5% (vat_codes row "US:7.5")'
         ]
         invoices = by_description(tenant(store).invoices.values())
         debtors = {d["customerNumber"]: d for d in tenant(store).debtors.values()}

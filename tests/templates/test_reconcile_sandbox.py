@@ -93,7 +93,7 @@ def test_reconcile_refuses_bad_dates_and_connections(tmp_path: Path, sqlite_url:
     conn_file.write_text(json.dumps(connections("http://127.0.0.1:9")))
     bad_date = koppel("reconcile", "--connections", str(conn_file), "--from", "2026-13-01", "--to", "2026-12-01",
                       database_url=sqlite_url)  # fmt: skip
-    assert bad_date.returncode == 2 and "the from date '2026-13-01' is not a date" in bad_date.stderr
+    assert bad_date.returncode == 2 and 'the from date "2026-13-01" is not a date' in bad_date.stderr
     backwards = koppel("reconcile", "--connections", str(conn_file), "--from", "2026-12-02", "--to", "2026-12-01",
                        database_url=sqlite_url)  # fmt: skip
     assert backwards.returncode == 2 and "ends (2026-12-01) before it starts" in backwards.stderr

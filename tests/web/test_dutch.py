@@ -154,11 +154,21 @@ def test_engine_messages_are_translated_with_their_values() -> None:
     from web.i18n import translate_message
 
     assert translate_message("nl", "delivered as 146") == "geleverd als 146"
-    assert translate_message("nl", "needs mapping: payment_conditions has no row for 'klarna'") == (
-        "koppeling nodig: payment_conditions heeft geen rij voor 'klarna'"
+    assert translate_message("nl", 'needs mapping: payment_conditions has no row for "klarna"') == (
+        'koppeling nodig: payment_conditions heeft geen rij voor „klarna"'
     )
-    assert translate_message("nl", "unknown node type 'x'; the flow has no source node") == (
-        "onbekend soort stap 'x'; de flow heeft geen bron"
+    assert translate_message("nl", 'unknown node type "x"; the flow has no source node') == (
+        'onbekend soort stap „x"; de flow heeft geen bron'
     )
+    # a sentence's values are translated too: the kind of record, a filter's reason, amounts
+    assert translate_message("nl", "Booked as sales invoice 146 for Daan Bakker, €55.94") == (
+        "Geboekt als verkoopfactuur 146 voor Daan Bakker, €\u00a055,94"
+    )
+    assert translate_message("nl", "Created as debtor 10016 for Daan van Dijk") == (
+        "Aangemaakt als debiteur 10016 voor Daan van Dijk"
+    )
+    assert translate_message(
+        "nl", 'Order status: Status is "cancelled", expected one of "processing", "completed"'
+    ) == ('Order status: Status is „cancelled", verwacht: een van „processing", „completed"')
     assert translate_message("nl", "something no catalogue knows") == "something no catalogue knows"
     assert translate_message("en", "delivered as 146") == "delivered as 146"

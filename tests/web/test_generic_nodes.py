@@ -96,7 +96,7 @@ def test_an_http_flow_validates_and_bad_settings_are_named() -> None:
     assert "not closed" in problems[("send", "path")]
     wrong_app = _flow(read={"connection": "shop"}, send={})
     assert [p.as_dict() for p in validate_flow(wrong_app, connections)] == [
-        {"node": "read", "field": "connection", "message": "connection 'shop' is a woocommerce connection, not httpapi"}
+        {"node": "read", "field": "connection", "message": 'connection "shop" is a woocommerce connection, not httpapi'}
     ]
 
 

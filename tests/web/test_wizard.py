@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -136,9 +136,9 @@ async def test_steps_answers_land_in_the_flows_and_activation_switches_them_on(s
     # step 4: the questions, prefilled
     chosen = "t=orders-to-sales-invoices&t=products-to-articles&t=customers-to-debtors"
     step4 = site.client.get(f"/wizard/questions?woo=shop&asp=books&{chosen}")
-    today = datetime.now(UTC).date().isoformat()
+    month_ago = (datetime.now(UTC).date() - timedelta(days=30)).isoformat()
     assert "Which order statuses should be read?" in step4.text
-    assert f'type="date" value="{today}"' in step4.text
+    assert f'type="date" value="{month_ago}"' in step4.text  # the shop cannot be asked: 30 days back
     assert 'value="9999"' in step4.text
     assert "Which products: only published ones, or any status?" in step4.text
     assert "No questions: this flow works as it is." in step4.text

@@ -9,6 +9,7 @@ from litestar.params import FromQuery, QueryParameter
 from pydantic import BaseModel, Field
 
 from engine import automation, store
+from nodes.texts import shown
 from web.api.errors import bad_request, conflict, not_found
 from web.api.params import IsoDateTime, SafeText
 
@@ -94,7 +95,7 @@ class AutomationController(Controller):
         """Trigger, next fire times, webhook state, cursors, alert rules, retention and privacy of a flow."""
         view = await automation.automation_view(db, flow_id)
         if view is None:
-            raise not_found(f"no flow {flow_id!r}")
+            raise not_found(f"no flow {shown(flow_id)}")
         return view
 
     @put("/", operation_id="UpdateAutomation")
@@ -108,7 +109,7 @@ class AutomationController(Controller):
                 _translated(request, "the automation settings are not valid"), _translated_problems(request, problems)
             )
         if await automation.apply_automation(db, flow_id, change) is None:
-            raise not_found(f"no flow {flow_id!r}")
+            raise not_found(f"no flow {shown(flow_id)}")
         view = await automation.automation_view(db, flow_id)
         assert view is not None
         return view

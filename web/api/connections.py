@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 
 from engine import store
 from nodes.connectors.registry import connectors
+from nodes.texts import shown
 from web.api.errors import bad_request, not_found
 from web.api.params import SafeText
 
@@ -113,4 +114,4 @@ class ConnectionController(Controller):
         except store.NotFound as exc:
             raise not_found(str(exc)) from exc
         except KeyError as exc:
-            raise bad_request(f"unknown option list {kind!r}") from exc
+            raise bad_request(f"unknown option list {shown(kind)}") from exc

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from engine import store
 from engine.models import Flow, Run
+from nodes.texts import shown
 from web.api.errors import bad_request, conflict, not_found
 from web.api.params import Days, IsoDateTime, Key, SafeText, VersionNumber
 from web.streams import run_view
@@ -124,7 +125,7 @@ class FlowController(Controller):
             try:
                 document = rename_connections(get_template(data.template), data.connections)
             except KeyError as exc:
-                raise bad_request(f"no template named {data.template!r}") from exc
+                raise bad_request(f"no template named {shown(data.template)}") from exc
         if document is None:
             raise bad_request("send a document or a template name")
         if data.name:
@@ -177,7 +178,7 @@ class FlowController(Controller):
             raise bad_request("the settings are not valid", problems)
         flow = await apply_automation(db, flow_id, change)
         if flow is None:
-            raise not_found(f"no flow {flow_id!r}")
+            raise not_found(f"no flow {shown(flow_id)}")
         return flow_view(flow)
 
     @delete("/{flow_id:str}", operation_id="DeleteFlow", status_code=204)
@@ -185,7 +186,7 @@ class FlowController(Controller):
         async with db.session() as session, session.begin():
             result = await session.execute(sql_delete(Flow).where(Flow.id == flow_id))
             if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise not_found(f"no flow {flow_id!r}")
+                raise not_found(f"no flow {shown(flow_id)}")
 
     @get("/{flow_id:str}/versions", operation_id="ListFlowVersions")
     async def versions(self, db: NamedDependency[Database], flow_id: Key) -> list[dict[str, Any]]:

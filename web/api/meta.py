@@ -8,6 +8,7 @@ from litestar import Controller, get
 from litestar.params import FromPath
 
 from nodes.registry import all_node_types
+from nodes.texts import shown
 from web.api.errors import not_found
 
 __all__ = ("MetaController",)
@@ -35,4 +36,4 @@ class MetaController(Controller):
         try:
             return get_template(name)
         except KeyError as exc:
-            raise not_found(f"no template named {name!r}") from exc
+            raise not_found(f"no template named {shown(name)}") from exc

@@ -12,6 +12,8 @@ from typing import Annotated
 from litestar.params import PathParameter, QueryParameter
 from pydantic import AfterValidator
 
+from nodes.texts import shown
+
 __all__ = (
     "MAX_ID",
     "Days",
@@ -60,9 +62,9 @@ def parse_iso(value: str) -> str:
         else:
             stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{text[:40]!r} is not a date: use 2026-01-31 or 2026-01-31T12:00:00Z") from None
+        raise ValueError(f"{shown(text[:40])} is not a date: use 2026-01-31 or 2026-01-31T12:00:00Z") from None
     if stamp.year < 1970:
-        raise ValueError(f"{text[:40]!r} is before 1970")
+        raise ValueError(f"{shown(text[:40])} is before 1970")
     return text
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from engine import store
 from engine.models import LogEntry, Run, RunStatus
 from engine.service import cancel_run
+from nodes.texts import shown
 from web.api.errors import bad_request, conflict, not_found
 from web.api.params import MAX_ID, Key, Limit, OptionalRowId, Page, PerPage, QueryText, RowId
 from web.streams import entry_view, follow_run, run_view
@@ -108,14 +109,14 @@ class RunController(Controller):
         async with db.session() as session:
             run = await session.get(Run, run_id)
         if run is None:
-            raise not_found(f"no run {run_id!r}")
+            raise not_found(f"no run {shown(run_id)}")
         return run_view(run)
 
     @post("/runs/{run_id:str}/cancel", operation_id="CancelRun", status_code=200)
     async def cancel(self, db: NamedDependency[Database], run_id: FromPath[str]) -> dict[str, Any]:
         run = await cancel_run(db, run_id)
         if run is None:
-            raise not_found(f"no run {run_id!r}")
+            raise not_found(f"no run {shown(run_id)}")
         return run_view(run)
 
     @post("/runs/{run_id:str}/rerun", operation_id="RerunRun", status_code=201)
@@ -138,7 +139,7 @@ class RunController(Controller):
         async with db.session() as session:
             run = await session.get(Run, run_id)
         if run is None or run.flow_id is None:
-            raise not_found(f"no flow run {run_id!r}")
+            raise not_found(f"no flow run {shown(run_id)}")
         params = {k: v for k, v in run.params.items() if k not in ("connections_sealed", "record_ids")}
         if retry_only:
             ids = await retry_params(db, run_id)
@@ -217,7 +218,7 @@ class RunController(Controller):
         """Server-sent events: ``entry`` per log entry (JSON), ``run`` with live counts, ``close`` at the end."""
         async with db.session() as session:
             if await session.get(Run, run_id) is None:
-                raise not_found(f"no run {run_id!r}")
+                raise not_found(f"no run {shown(run_id)}")
 
         async def stream() -> AsyncIterator[ServerSentEventMessage]:
             async for run, entries in follow_run(db, run_id, after_id=after_id):

@@ -12,6 +12,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 
 from engine.models import ApiToken, Role, utcnow
+from nodes.texts import shown
 from web.accounts import AccountError, invite_user, list_audit, list_users, remove_user, set_role, user_view
 from web.api.errors import bad_request, not_found
 from web.api.params import MAX_ID, SafeText
@@ -155,7 +156,7 @@ class TokenController(Controller):
                 sql_delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == request.user.id)
             )
             if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise not_found(f"no token {token_id!r}")
+                raise not_found(f"no token {shown(token_id)}")
 
 
 ROUTES = [UserController, TokenController]

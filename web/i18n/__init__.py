@@ -123,8 +123,9 @@ _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 @lru_cache(maxsize=8)
 def _patterns(language: str) -> tuple[tuple[re.Pattern[str], str], ...]:
-    """Catalogue texts with ``{name}`` placeholders ("delivered as {target}") as patterns over whole messages."""
-    out = []
+    """Catalogue texts with ``{name}`` placeholders ("delivered as {target}") as patterns over whole messages, those
+    with the most words of their own first."""
+    out: list[tuple[int, re.Pattern[str], str]] = []
     for message, translation in catalogue(language).items():
         if not _PLACEHOLDER.search(message):
             continue
@@ -134,16 +135,22 @@ def _patterns(language: str) -> tuple[tuple[re.Pattern[str], str], ...]:
             found = _PLACEHOLDER.fullmatch(part)
             if found and found.group(1) not in names:
                 names.add(found.group(1))
-                pattern += f"(?P<{found.group(1)}>.+?)"
+                # an id is one word ("146"), so "{what} {id}" splits "sales invoice 146" after "invoice"
+                pattern += f"(?P<{found.group(1)}>\\S+)" if found.group(1) == "id" else f"(?P<{found.group(1)}>.+?)"
             else:
                 pattern += re.escape(part)
-        out.append((re.compile(pattern + r"\Z", re.S), translation))
-    return tuple(out)
+        out.append((len(_PLACEHOLDER.sub("", message)), re.compile(pattern + r"\Z", re.S), translation))
+    # the most specific first: "expected one of {value}" before "expected {value}"
+    out.sort(key=lambda item: -item[0])
+    return tuple((compiled, translation) for _, compiled, translation in out)
 
 
 def translate_message(language: str, message: str | None) -> str:
     """A message made by the engine or a node ("delivered as 146") in ``language``: the catalogue's text, or its
-    pattern with the values filled in; parts joined by "; " are translated one by one; unknown text stays as it is."""
+    pattern with the values filled in (each value translated in turn when the catalogue knows it: "sales invoice",
+    a filter's reason); parts joined by "; " are translated one by one; a label before ": " (a filter's own name)
+    stays as it is and the rest is translated; unknown text stays as it is. Quoted values ("klarna") get the
+    language's quotes (in a known message)."""
     if not message or language == "en":
         return message or ""
     direct = catalogue(language).get(message)
@@ -154,8 +161,36 @@ def translate_message(language: str, message: str | None) -> str:
     for pattern, translation in _patterns(language):
         found = pattern.match(message)
         if found:
-            return _fill(translation, found.groupdict())
+            return _fill(translation, {k: _value(language, v) for k, v in found.groupdict().items()})
+    head, colon, rest = message.partition(": ")
+    if colon and rest:
+        translated = translate_message(language, rest)
+        if translated != rest:
+            return f"{head}: {translated}"
     return message
+
+
+_QUOTED = re.compile(r'"([^"]*)"')
+_AMOUNT = re.compile(r"(-?)([€£$])(\d+(?:\.\d+)?)")
+QUOTES = {"nl": ("„", '"')}
+
+
+def _quotes(language: str, text: str) -> str:
+    """Quoted values in ``language``'s quotes (Dutch „klarna")."""
+    opening, closing = QUOTES.get(language, ('"', '"'))
+    return _QUOTED.sub(lambda m: f"{opening}{m.group(1)}{closing}", text)
+
+
+def _value(language: str, value: str) -> str:
+    """A value taken from a message: translated when the catalogue knows it (a kind of record such as "debtor" as
+    "kind of record: debtor", so that no one-word text clashes with a step id), amounts written as the language
+    does."""
+    translated = catalogue(language).get(f"kind of record: {value}") or translate_message(language, value)
+    if translated == value:  # a value of its own ("klarna" in quotes): the language's quotes
+        translated = _quotes(language, value)
+    return _AMOUNT.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}\u00a0{fmt_number(Decimal(m.group(3)), language, decimals=2)}", translated
+    )
 
 
 def _fill(text: str, values: dict[str, str]) -> str:

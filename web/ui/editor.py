@@ -15,8 +15,9 @@ from engine import store
 from engine.models import Flow
 from nodes.base import Node, UpgradeFailed
 from nodes.registry import all_node_types, get_node_type
+from nodes.texts import shown
 from web.i18n import translate, translate_message
-from web.ui.forms import NO_VALUE_OPS, OPERATORS, build_widgets, field_problems
+from web.ui.forms import NO_VALUE_OPS, OPERATOR_TAKES, OPERATORS, build_widgets, field_problems
 from web.ui.render import current_user, html, language_of, redirect, render
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ async def node_form(request: Request[Any, Any, Any], db: Database) -> Response[s
     node_type = str(form.get("type", ""))
     cls = get_node_type(node_type)
     if cls is None:
-        return render(request, "fragments/alert.html", kind="error", message=f"Unknown node type {node_type!r}.")
+        return render(request, "fragments/alert.html", kind="error", message=f"Unknown node type {shown(node_type)}.")
     try:
         config = json.loads(str(form.get("config") or "{}"))
         problems = json.loads(str(form.get("problems") or "[]"))
@@ -152,6 +153,7 @@ async def node_form(request: Request[Any, Any, Any], db: Database) -> Response[s
         widgets=widgets,
         node_errors=node_errors,
         operators=OPERATORS,
+        operator_takes=OPERATOR_TAKES,
         no_value_ops=NO_VALUE_OPS,
         upgrade=_upgrade(cls, config, int(version) if version.isdigit() else 1),
     )
@@ -195,8 +197,7 @@ async def options(
 
 async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, limit: int = 3) -> list[str]:
     """Paths of a few sample records from the flow's source (read, never written; cached briefly)."""
-    from engine.connections import ClientPool, connection_specs
-    from engine.runner import RunContext
+    from engine.sampling import sample_records
     from nodes.base import SourceNode
 
     key = (flow_id, node_id or "")
@@ -227,29 +228,11 @@ async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, 
         )
     if source is None:
         return []
-    cls = get_node_type(str(source["type"]))
-    assert cls is not None
-    specs = await connection_specs(db)
-    pool = ClientPool(db, specs)
-    ctx = RunContext(flow_key=f"sample:{flow_id}", run_id="sample", db=db, clients=pool, dry_run=True)
-    ctx.params = {"limit": limit}
     paths: list[str] = []
-    try:
-        node = cls(str(source["id"]), cls.config_model.model_validate(source.get("config") or {}), ctx)
-        assert isinstance(node, SourceNode)
-        await node.open()
-        records: list[Any] = []
-        async for page in node.read():
-            records.extend(page)
-            if len(records) >= limit:
-                break
-        await node.close()
-        for record in records[:limit]:
-            for path in _paths(record.data):
-                if path not in paths:
-                    paths.append(path)
-    finally:
-        await pool.close()
+    for record in await sample_records(db, source, limit):
+        for path in _paths(record.data):
+            if path not in paths:
+                paths.append(path)
     _SAMPLES[key] = (time.monotonic(), paths)
     return paths
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ("OPERATORS", "Widget", "build_widgets", "field_problems")
+__all__ = ("NO_VALUE_OPS", "OPERATORS", "OPERATOR_TAKES", "Widget", "build_widgets", "field_problems")
 
 OPERATORS: list[tuple[str, str]] = [
     ("equals", "equals"),
@@ -29,6 +29,18 @@ OPERATORS: list[tuple[str, str]] = [
     ("not_matches", "does not match pattern"),
 ]
 NO_VALUE_OPS = {"is_set", "not_set", "not_empty", "is_empty"}
+OPERATOR_TAKES: dict[str, str] = {
+    "in": "takes a list",
+    "not_in": "takes a list",
+    "greater": "takes a number or date",
+    "greater_or_equal": "takes a number or date",
+    "less": "takes a number or date",
+    "less_or_equal": "takes a number or date",
+    "matches": "takes a pattern",
+    "not_matches": "takes a pattern",
+    **dict.fromkeys(NO_VALUE_OPS, "no value"),
+}
+"""What an operator's value box takes, said beside the operator in the filter form ("is one of — takes a list")."""
 
 
 @dataclass

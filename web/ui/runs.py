@@ -177,7 +177,8 @@ async def test_result(request: Request[Any, Any, Any], db: Database, run_id: str
             detail = entry.detail or {}
             rec["entries"].append({"entry": entry, "detail": detail, "invoice": invoice_summary(detail.get("request"))})
         records = list(by_record.values())
-    return render(request, "fragments/test_run.html", run=run, records=records, finished=finished)
+    steps = step_names(request, run.document)
+    return render(request, "fragments/test_run.html", run=run, records=records, finished=finished, steps=steps)
 
 
 # ---- run page ---------------------------------------------------------------------------------------------------

@@ -9,10 +9,12 @@ and schedules are the flows' own (the same functions as the flow page).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -23,6 +25,7 @@ from sqlalchemy import select
 
 from engine import store
 from engine.models import Flow, Run
+from nodes.base import SourceNode
 from nodes.registry import get_node_type
 from web.i18n import translate
 from web.ui.forms import Widget, build_widgets
@@ -34,9 +37,13 @@ if TYPE_CHECKING:
 
 __all__ = ("DEFAULT_EVERY_MINUTES", "TEST_LIMIT", "WIZARD_ROUTES", "apply_answers", "wizard_questions")
 
+log = logging.getLogger(__name__)
+
 TEST_LIMIT = 3
 """Records read by the wizard's test run of each flow."""
 DEFAULT_EVERY_MINUTES = 15
+PREVIEW_TIMEOUT_S = 10.0
+"""How long the wizard waits for the application to count records or propose a start date."""
 FLOW_STEPS = ("Flows", "Questions", "Test run", "Activate")
 """The steps after the connection steps."""
 _SWAP = {"HX-Retarget": "#wizard", "HX-Reswap": "outerHTML", "HX-Reselect": "#wizard"}
@@ -149,7 +156,9 @@ def wizard_questions(template: str, document: dict[str, Any], connections: dict[
     """The template's questions with the widget of the field they set (its current value = the template default).
 
     Each item: ``name`` (form field), ``question``, ``field``, ``nodes`` (the ids present in ``document``) and
-    ``widget`` (a :class:`web.ui.forms.Widget`; ``date`` for date fields). A ``propose: today`` question gets today.
+    ``widget`` (a :class:`web.ui.forms.Widget`; ``date`` for date fields). A ``propose: today`` question gets today;
+    ``propose: recent`` is filled in by :func:`propose_dates` (it asks the application). ``counted`` marks a source's
+    date, whose page shows how many records it selects.
     """
     from engine.templates import questions
 
@@ -178,8 +187,11 @@ def wizard_questions(template: str, document: dict[str, Any], connections: dict[
             widget.widget = "date"
         if q.get("propose") == "today" and widget.value in (None, ""):
             widget.value = datetime.now(UTC).date().isoformat()
+        counted = widget.widget == "date" and cls is not None and issubclass(cls, SourceNode)
         out.append(
             {
+                "propose": q.get("propose"),
+                "counted": counted,
                 "name": f"q{number}-{q['field']}",
                 # the form field is the template's own: two flows asking the same question never share answers
                 "input": f"{template}:q{number}-{q['field']}",
@@ -238,6 +250,25 @@ def apply_answers(
                     if error.get("loc") and error["loc"][0] == question["field"]:
                         problems.setdefault(question["name"], str(error.get("msg") or "not valid"))
     return {**document, "nodes": nodes}, problems
+
+
+async def propose_dates(db: Database, document: dict[str, Any], asked: list[dict[str, Any]]) -> None:
+    """Fill the ``propose: recent`` dates still empty with a date from which the source finds records
+    (:func:`engine.sampling.propose_start`); 30 days back when the application cannot be asked."""
+    from engine.sampling import RECENT_DAYS, propose_start
+
+    by_id = {str(n.get("id")): n for n in document.get("nodes", [])}
+    for question in asked:
+        widget: Widget = question["widget"]
+        if question.get("propose") != "recent" or widget.value not in (None, ""):
+            continue
+        try:
+            async with asyncio.timeout(PREVIEW_TIMEOUT_S):
+                start = await propose_start(db, by_id[question["nodes"][0]], question["field"])
+        except Exception:  # an unreachable shop must not stop the wizard: the usual choice then
+            log.info("no start date proposed for %s", question["name"], exc_info=True)
+            start = datetime.now(UTC).date() - timedelta(days=RECENT_DAYS)
+        widget.value = start.isoformat()
 
 
 # ---- pages ----------------------------------------------------------------------------------------------------
@@ -446,10 +477,13 @@ async def _questions_page(
     items = []
     for template in _templates(chosen):
         base = made[template["name"]][1] if template["name"] in made else template["document"]
-        asked = wizard_questions(template["name"], _document(base, conns), connections)
+        document = _document(base, conns)
+        asked = wizard_questions(template["name"], document, connections)
         if form is not None:
             for question in asked:
                 question["widget"].value = _read_answer(form, question)
+        else:
+            await propose_dates(db, document, asked)
         items.append({**template, "questions": asked})
     return render(
         request,
@@ -548,6 +582,42 @@ async def wizard_create(request: Request[Any, Any, Any], db: Database) -> Respon
                     created_by=_email(request),
                 )
     return redirect(request, _url("/wizard/test", flow=flow_ids, **_params(apps, conns), t=chosen, batch=batch))
+
+
+@get("/wizard/count")
+async def wizard_count(
+    request: Request[Any, Any, Any], db: Database, template: FromQuery[str] = "", question: FromQuery[str] = ""
+) -> Response[str]:
+    """How many records the flow of ``template`` would read from the date its ``question`` is answered with (the
+    other answers of the form count too, e.g. the order statuses): the line under the start date."""
+    from engine.sampling import would_read
+    from engine.templates import TEMPLATE_INFO, get_template
+
+    if template not in TEMPLATE_INFO:
+        return render(request, "fragments/wizard_count.html", count=None, start=None, error=None, noun="records")
+    answers = request.query_params
+    conns = _chosen_connections(_app_steps(), answers)
+    made = await _batch_flows(db, str(answers.get("batch") or ""), [template])
+    document = _document(made[template][1] if template in made else get_template(template), conns)
+    asked = wizard_questions(template, document, await store.connection_apps(db))
+    found = [q for q in asked if q["name"] == question and q["counted"]]
+    if not found:
+        return render(request, "fragments/wizard_count.html", count=None, start=None, error=None, noun="records")
+    document, _problems = apply_answers(document, [(q, _read_answer(answers, q)) for q in asked])
+    node = next(n for n in document["nodes"] if str(n.get("id")) == found[0]["nodes"][0])
+    raw = (node.get("config") or {}).get(found[0]["field"])
+    start = None
+    with contextlib.suppress(TypeError, ValueError):
+        start = date.fromisoformat(str(raw)) if raw else None
+    count, error = None, None
+    try:
+        async with asyncio.timeout(PREVIEW_TIMEOUT_S):
+            count = await would_read(db, node, found[0]["field"], start)
+    except Exception as exc:  # shown beside the date: the wizard goes on without the preview
+        error = str(exc) or type(exc).__name__
+    cls = get_node_type(str(node.get("type")))
+    noun = cls.noun if cls is not None and issubclass(cls, SourceNode) else "records"
+    return render(request, "fragments/wizard_count.html", count=count, start=start, error=error, noun=noun)
 
 
 async def _flows(db: Database, flow_ids: list[str]) -> list[Any]:
@@ -674,6 +744,7 @@ WIZARD_ROUTES = [
     wizard_flows,
     wizard_questions_page,
     wizard_create,
+    wizard_count,
     wizard_test,
     wizard_activate_page,
     wizard_activate,

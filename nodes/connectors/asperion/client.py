@@ -33,6 +33,7 @@ from nodes.connectors.http import (
     RetryPolicy,
     Unreachable,
 )
+from nodes.texts import shown
 
 __all__ = (
     "ARTICLES",
@@ -860,7 +861,7 @@ class AsperionClient(AppClient):
                 Option(value=str(x["id"]), label=f"{x['id']} — {x.get('description', '')}".rstrip(" —"))
                 for x in await simple[kind]()
             ]
-        raise KeyError(f"unknown Asperion option list {kind!r}")
+        raise KeyError(f"unknown Asperion option list {shown(kind)}")
 
     # -- connection test ----------------------------------------------------------------------------------------
 

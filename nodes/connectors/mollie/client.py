@@ -24,6 +24,7 @@ from nodes.connectors.http import (
     is_loopback,
 )
 from nodes.connectors.mollie.shapes import embedded, next_href
+from nodes.texts import shown
 
 __all__ = ("API_URL", "KEY_PREFIXES", "MAX_LIMIT", "BearerKey", "MollieClient")
 
@@ -63,7 +64,7 @@ class MollieClient(AppClient):
     def __init__(self, url: str = API_URL, api_key: str = "", **opts: Any) -> None:
         url = (url or API_URL).strip().rstrip("/").removesuffix("/v2")
         if not url.startswith(("https://", "http://")):
-            raise ValueError(f"the Mollie API address must start with https:// (got {url!r})")
+            raise ValueError(f"the Mollie API address must start with https:// (got {shown(url)})")
         if url.startswith("http://") and not is_loopback(url):
             raise ValueError("Mollie is reached over HTTPS only: use the https:// address")
         key = (api_key or "").strip()
@@ -136,7 +137,7 @@ class MollieClient(AppClient):
     async def settlement_members(self, settlement_id: str, kind: str) -> list[dict[str, Any]]:
         """A settlement's ``payments``, ``refunds`` or ``chargebacks``."""
         if kind not in ("payments", "refunds", "chargebacks"):
-            raise ValueError(f"unknown settlement member {kind!r}")
+            raise ValueError(f"unknown settlement member {shown(kind)}")
         return await self.items(f"settlements/{settlement_id}/{kind}", kind)
 
     async def payment(self, payment_id: str) -> dict[str, Any]:

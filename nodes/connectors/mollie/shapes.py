@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from nodes.texts import shown
+
 __all__ = (
     "DEDUCTIONS",
     "SettlementTotals",
@@ -45,7 +47,7 @@ def money(value: Any) -> Decimal:
     try:
         return Decimal(str(value))
     except InvalidOperation as exc:
-        raise ValueError(f"{value!r} is not an amount") from exc
+        raise ValueError(f"{shown(value)} is not an amount") from exc
 
 
 def currency_of(value: Any, default: str = "EUR") -> str:

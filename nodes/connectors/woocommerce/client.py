@@ -21,6 +21,7 @@ from nodes.connectors.http import (
     Unreachable,
     is_loopback,
 )
+from nodes.texts import shown
 
 __all__ = ("CORE_ORDER_STATUSES", "BatchItemError", "BatchResult", "WooCommerceClient")
 
@@ -109,7 +110,7 @@ class WooCommerceClient(AppClient):
     def __init__(self, url: str, consumer_key: str, consumer_secret: str, **opts: Any) -> None:
         url = url.strip().rstrip("/")
         if not url.startswith(("https://", "http://")):
-            raise ValueError(f"the store address must start with https:// (got {url!r})")
+            raise ValueError(f"the store address must start with https:// (got {shown(url)})")
         if url.startswith("http://") and not is_loopback(url):
             raise ValueError("WooCommerce accepts a consumer key and secret only over HTTPS: use the https:// address")
         if not consumer_key or not consumer_secret:
@@ -435,4 +436,4 @@ class WooCommerceClient(AppClient):
             ]
         if kind == "countries":
             return [Option(value=str(c["code"]), label=str(c.get("name") or c["code"])) for c in await self.countries()]
-        raise KeyError(f"unknown WooCommerce option list {kind!r}")
+        raise KeyError(f"unknown WooCommerce option list {shown(kind)}")

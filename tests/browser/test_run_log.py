@@ -1,0 +1,98 @@
+"""One line per record in plain sentences: a run of the invoice template on the demo shop, some of its payment
+methods without a payment condition, read in the run log in English and Dutch at 1366 and 390 px (axe-core too).
+Each row says an outcome as a person would ("Booked as sales invoice 3 for Daan Bakker, €55.94"), no record is
+also listed as skipped beside its outcome, the counters agree with the rows, and no row shows a Python repr."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot, speak
+from tests.browser.test_journey import first_run_and_login
+from tests.browser.test_screens import check
+
+pytestmark = pytest.mark.browser
+
+SENTENCES = {
+    "en": {
+        "ok": r"^Booked as (sales|credit) invoice \d+ for .+, -?€\d+\.\d\d$",
+        "waiting": r'^payment method ".+" has no payment condition yet$',
+        "skipped": r'Status is ".+", expected one of "processing", "completed"',
+    },
+    "nl": {
+        "ok": r"^Geboekt als (verkoop|credit)factuur \d+ voor .+, -?€[\u00a0 ]\d+,\d\d$",
+        "waiting": r'^betaalmethode „.+" heeft nog geen betalingsconditie$',
+        "skipped": r'Status is „.+", verwacht: een van „processing", „completed"',
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def finished_run(live_server: LiveServer) -> str:
+    from engine import store
+    from engine.models import Run, RunStatus
+    from engine.templates import get_template
+
+    async def go(db: Any) -> str:
+        document = {**get_template("orders-to-sales-invoices"), "name": "Orders to invoices (log)"}
+        for node in document["nodes"]:
+            config = node.get("config") or {}
+            if node["type"] == "woocommerce.orders":
+                config["start_date"] = None
+            if isinstance(config.get("payment_conditions"), dict):  # only bank transfers have a condition
+                config["payment_conditions"] = {"bacs": "2"}
+        flow = await store.create_flow(db, document, note="log test")
+        run = await store.start_flow_run(db, flow.id, params={"limit": 30})
+        for _ in range(600):  # the in-process worker runs it; wait for the run to finish
+            async with db.session() as session:
+                row = await session.get(Run, run.id)
+                if row is not None and row.status in RunStatus.FINISHED:
+                    return str(run.id)
+            await asyncio.sleep(0.1)
+        raise AssertionError("the run did not finish")
+
+    return str(live_server.db_call(go))
+
+
+@pytest.mark.parametrize(("width", "lang"), [(1366, "en"), (390, "en"), (1366, "nl"), (390, "nl")])
+def test_one_plain_sentence_per_record(
+    live_server: LiveServer, watched_page: tuple[Any, Watch], finished_run: str, width: int, lang: str
+) -> None:
+    page, watch = watched_page
+    page.set_viewport_size({"width": width, "height": 900})
+    first_run_and_login(page, live_server.url)
+    speak(page, lang)
+    page.goto(f"{live_server.url}/runs/{finished_run}")
+    rows = page.locator(".log-row")
+    expect(rows.first).to_be_visible()
+    messages: dict[str, list[str]] = {}
+    outcomes: dict[str, list[str]] = {}  # record → the statuses of its rows
+    for row in rows.all():
+        status = str(row.get_attribute("class")).split("status-")[1].split()[0]
+        messages.setdefault(status, []).append(row.locator(".message").inner_text().strip())
+        outcomes.setdefault(row.locator("td").nth(1).inner_text().strip(), []).append(status)
+    for status, pattern in SENTENCES[lang].items():
+        assert any(re.search(pattern, m) for m in messages.get(status, [])), (status, messages.get(status))
+    every = [m for found in messages.values() for m in found]
+    assert not [m for m in every if re.search(r"'[^'\s][^']*'|\bNone\b|\bTrue\b|\[\]|book_credit", m)], every
+    # a record's rows are its outcomes (an order booked and its refund credited: two; a step that did not apply:
+    # none), and the counters count records by their outcome, the most serious first
+    counts = {
+        key: int(page.locator(f".counts div:nth-child({n}) dd").inner_text().replace(".", "").replace(",", ""))
+        for n, key in ((1, "read"), (2, "ok"), (3, "skipped"), (4, "waiting"), (5, "failed"))
+    }
+    assert counts["read"] == len(outcomes)
+    final = [next(s for s in ("failed", "waiting", "ok", "skipped") if s in statuses) for statuses in outcomes.values()]
+    assert {k: counts[k] for k in ("ok", "skipped", "waiting", "failed")} == {
+        k: final.count(k) for k in ("ok", "skipped", "waiting", "failed")
+    }
+    assert all(len(statuses) == 1 or "skipped" not in statuses for statuses in outcomes.values()), outcomes
+    shot(page, f"run-log-{width}-{lang}")
+    page.screenshot(path=str(ARTIFACTS / f"run-log-{width}-{lang}-top.png"))  # what the first screen shows
+    assert check(page, "run") == []
+    assert not watch.errors, watch.errors
