@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import LiveServer, Watch, shot
-from tests.browser.test_wizard import _flow_state, _log_in
+from tests.browser.test_wizard import _flow_state, _log_in, fill_asperion
 
 pytestmark = pytest.mark.browser
 
@@ -33,13 +33,7 @@ def test_a_mollie_shop_skips_woocommerce_and_test_runs_its_settlements(
     # Asperion: every flow needs it, no skipping
     expect(page.get_by_role("heading", name="Connect your Asperion administration")).to_be_visible()
     expect(page.get_by_role("link", name="Skip")).to_have_count(0)
-    page.get_by_label("Name", exact=True).fill("wizard-books")
-    page.get_by_label("API address").fill(sandbox + "/asperion")
-    page.get_by_label("Identity address").fill(sandbox + "/asperion")
-    page.get_by_label("Client id").fill(c.ASPERION_CLIENT_ID)
-    page.get_by_label("Client secret").fill(c.ASPERION_CLIENT_SECRET)
-    page.get_by_label("Refresh token").fill(c.ASPERION_INITIAL_REFRESH_TOKEN)
-    page.get_by_label("Administration (tenant) id").fill(str(c.ASPERION_DEFAULT_TENANT))
+    fill_asperion(page, sandbox, "wizard-books")
     page.get_by_role("button", name="Next").click()
 
     # Mollie: its own step, from the connector's credentials
