@@ -212,6 +212,23 @@ class WebhookHooks(Protocol):
         """Node type → the application's webhook topics that bring its records."""
         ...
 
+    def address(self, client: Any) -> str:
+        """Where the application is (an application elsewhere cannot deliver to a Koppel on this machine)."""
+        ...
+
+    async def register(self, client: Any, *, url: str, topic: str, secret: str, name: str) -> dict[str, Any]:
+        """Create the webhook of ``topic`` delivering to ``url`` signed with ``secret``, or re-activate the one there
+        is: ``{"id": ..., "status": ...}``."""
+        ...
+
+    async def unregister(self, client: Any, hook_id: Any) -> None:
+        """Delete a webhook (one already gone is fine)."""
+        ...
+
+    async def status(self, client: Any, hook_id: Any) -> str:
+        """The application's status of a webhook ("active", "paused", ...)."""
+        ...
+
 
 # --- the contract ---------------------------------------------------------------------------------------------
 
