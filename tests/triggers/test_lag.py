@@ -13,7 +13,8 @@ from engine.db import Database
 from engine.models import IdempotencyEntry, utcnow
 from engine.templates import get_template
 from tests.sandbox.server import SandboxURL, running_sandbox
-from tests.triggers.test_webhooks_http import connection_fields, create_order
+from tests.templates.sandbox_runs import connections
+from tests.triggers.test_webhooks_http import create_order
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def sandbox() -> Iterator[SandboxURL]:
 
 
 async def test_paid_orders_not_delivered_in_time_are_named(db: Database, sandbox: SandboxURL) -> None:
-    for name, spec in connection_fields(sandbox).items():
+    for name, spec in connections(sandbox).items():
         await store.save_connection(
             db, name=name, app=spec["app"], fields={k: v for k, v in spec.items() if k != "app"}
         )
