@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.connections import client_for, connection_specs
+from engine.connections import client_for, connection_specs, node_connection
 from engine.crypto import get_box
 from engine.models import Flow, WebhookDelivery, utcnow
 from engine.settings import get_settings
@@ -224,17 +224,10 @@ async def receive_delivery(
 
 def flow_topics(document: dict[str, Any]) -> list[tuple[str, str]]:
     """(connection name, topic) pairs the flow's sources that webhooks can announce need."""
-    from nodes.registry import get_node_type
-
     pairs: list[tuple[str, str]] = []
     for node in document.get("nodes", []):
         topics = TOPICS_BY_SOURCE.get(str(node.get("type")), ())
-        cls = get_node_type(str(node.get("type")))
-        if not topics or cls is None or cls.config_model is None:
-            continue
-        config = node.get("config") or {}
-        fields = cls.config_model.model_fields
-        connection = next((str(config.get(name) or fields[name].default or "") for name in cls.connection_fields()), "")
+        connection = (node_connection(node) or ("", ""))[0]
         for topic in topics:
             if (connection, topic) not in pairs:
                 pairs.append((connection, topic))
