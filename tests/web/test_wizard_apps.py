@@ -89,6 +89,8 @@ def test_the_skip_and_the_reason_speak_dutch(site: Site) -> None:
     assert "Alleen sommige flows hebben Mollie nodig: Mollie-uitbetalingen → bank." in step.text
     flows = site.client.get("/wizard/flows?woo=shop&asp=books")
     assert "Koppel eerst Mollie." in flows.text
+    shop = site.client.get("/wizard")
+    assert "7 van de 8 flows hebben WooCommerce nodig." in shop.text
 
 
 # --- an application registered by a test ----------------------------------------------------------------------

@@ -309,6 +309,7 @@ async def _connection_page(
         app=app,
         optional=not step.required,
         needed_by=[t["title"] for t in _templates() if app_name in t["needs"]],
+        flow_count=len(_templates()),
         back_url=_step_url(apps, index - 1, conns) if index else None,
         skip_url=_step_url(apps, index + 1, {**conns, app_name: ""}) if not step.required else None,
         choices=choices,
