@@ -57,6 +57,14 @@ class GraphNode:
     def kind(self) -> Kind:
         return self.cls.kind
 
+    @property
+    def name(self) -> str:
+        """How a message names the step: its label, else its type's title (never its internal id when avoidable)."""
+        label = getattr(self.config, "label", None)
+        if isinstance(label, str) and label:
+            return label
+        return getattr(self.cls, "title", "") or self.id
+
     @cached_property
     def port_names(self) -> list[str]:
         """The names of this step's outputs (a router's depend on its config)."""
@@ -226,12 +234,14 @@ def _edge_ports(
     port = edge.get("from_port") or src.default_output
     if src.id not in broken and port not in src.port_names:
         names = ", ".join(src.port_names) or "none"
-        message = f"the wire to {dst.id} leaves by an output {port!r} this step does not have (its outputs: {names})"
+        message = (
+            f"the wire to {dst.name} leaves by an output {shown(port)} this step does not have (its outputs: {names})"
+        )
         problems.append(Problem(src.id, None, message))
     inputs = [p.name for p in dst.cls.inputs]
     wanted = edge.get("to_port")
     if wanted is not None and inputs and wanted not in inputs:
-        message = f"the wire from {src.id} enters by an input {wanted!r} this step does not have (its input: "
+        message = f"the wire from {src.name} enters by an input {shown(wanted)} this step does not have (its input: "
         problems.append(Problem(dst.id, None, message + ", ".join(inputs) + ")"))
     return port
 

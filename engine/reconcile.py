@@ -36,6 +36,7 @@ ZERO = Decimal(0)
 _ORDER = re.compile(r"^WooCommerce order (?P<number>[^\s(]+)(?P<rest>.*)$")
 _REFUND = re.compile(r"^WooCommerce refund (?P<refunds>[\d, ]+) of order (?P<number>\S+)$")
 _PAYMENT = re.compile(r"^Payment WooCommerce order (?P<number>[^\s(]+)")
+_DIFFERENCE = re.compile(r" \(difference \d+\)$")
 _ANY_ORDER = re.compile(r"WooCommerce (?:order|refund [\d, ]+ of order) (?P<number>[^\s(]+)")
 
 
@@ -258,7 +259,7 @@ def _payments(
         pay = out.setdefault(number, _Payments())
         debtor = sum((_money(line.get("amount")) for line in lines if line.get("salesInvoiceId")), ZERO)
         pay.received -= debtor
-        if _PAYMENT.match(description):
+        if _PAYMENT.match(description) and not _DIFFERENCE.search(description):  # a difference is the same payment
             pay.count += 1 if debtor <= 0 else -1
         pay.fees += sum(
             (_money(x.get("amount")) for x in lines if str(x.get("ledgerAccountId")) == settings.fee_account), ZERO

@@ -43,6 +43,7 @@ from nodes.base import (
 )
 from nodes.connectors.limiter import Room
 from nodes.echo import Origin
+from nodes.texts import shown
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -193,12 +194,6 @@ def _journey(source: dict[str, Any], steps: list[dict[str, Any]]) -> list[dict[s
         journey.append(shown)
         previous = output
     return journey
-
-
-def _step_name(gnode: GraphNode) -> str:
-    """How a log message names a step: its label, else its id."""
-    label = getattr(gnode.config, "label", None)
-    return label if isinstance(label, str) and label else gnode.id
 
 
 class _Lookup:
@@ -577,7 +572,7 @@ class _Execution:
                 port, outgoing = await node.route(record)
                 if gnode.outs.get(port):
                     return outgoing, None, port
-                raise SkipRecord(f"{_step_name(gnode)}: the record leaves by {port!r}, where no wire leads")
+                raise SkipRecord(f"{gnode.name}: the record leaves by {shown(port)}, where no wire leads")
         except RecordProblem as problem:
             other = problem.port if isinstance(problem, SkipRecord) else None
             if other is not None and gnode.outs.get(other):

@@ -24,6 +24,9 @@ __all__ = (
     "correction_description",
     "credit_of",
     "current_booking",
+    "difference_description",
+    "entry_difference",
+    "entry_fingerprint",
     "invoice_fingerprint",
     "payment_move",
     "settled_on",
@@ -86,6 +89,51 @@ def invoice_fingerprint(
         "modified": None if modified in (None, "") else str(modified),
         "correction": correction,
     }
+
+
+def entry_fingerprint(payload: Mapping[str, Any], *, modified: Any = None, differences: int = 0) -> dict[str, Any]:
+    """What a journal entry books: the amount per ledger account (debit positive), whatever invoice it settles.
+
+    Args:
+        payload: the entry as sent (lines as a list or wrapped in ``_data``).
+        modified: the source record's ``date_modified``.
+        differences: how many difference entries followed the first booking.
+    """
+    per_ledger: dict[str, Decimal] = {}
+    for line in _entry_lines(payload):
+        ledger = str(line.get("ledgerAccountId") or "")
+        per_ledger[ledger] = per_ledger.get(ledger, Decimal(0)) + cents(money(line.get("amount")))
+    return {
+        "ledgers": {ledger: _text(amount) for ledger, amount in sorted(per_ledger.items())},
+        "modified": None if modified in (None, "") else str(modified),
+        "differences": differences,
+    }
+
+
+def entry_difference(booked: Mapping[str, Any], payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The lines that bring what ``booked`` (an :func:`entry_fingerprint`) holds to what ``payload`` asks now: per
+    ledger account the difference, on a line like the payload's own (its debtor and invoice); empty = the same."""
+    now = entry_fingerprint(payload)["ledgers"]
+    before = booked.get("ledgers") or {}
+    lines: list[dict[str, Any]] = []
+    for ledger in sorted(set(now) | set(before)):
+        difference = money(now.get(ledger) or 0) - money(before.get(ledger) or 0)
+        if not cents(difference):
+            continue
+        like = next((x for x in _entry_lines(payload) if str(x.get("ledgerAccountId") or "") == ledger), None)
+        line = dict(like) if like is not None else {"ledgerAccountId": _ledger_id(ledger)}
+        line["amount"] = float(cents(difference))
+        lines.append(line)
+    return lines
+
+
+def _ledger_id(ledger: str) -> Any:
+    return int(ledger) if ledger.isdigit() else ledger
+
+
+def difference_description(base: str, k: int) -> str:
+    """The entry that books difference ``k`` of the journal entry described ``base``."""
+    return f"{base} (difference {k})"
 
 
 def books_differ(booked: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:

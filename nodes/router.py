@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nodes.base import ANY, SAME, Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
 from nodes.conditions import ConditionGroup, Evaluation, invalid
+from nodes.texts import shown
 
 __all__ = ("OTHERWISE", "Route", "RouterConfig", "RouterNode")
 
@@ -41,7 +42,7 @@ class Route(BaseModel):
         if not value:
             raise invalid("give this output a name")
         if value == OTHERWISE:
-            raise invalid(f"{OTHERWISE!r} is the output of the records no rule matches: choose another name")
+            raise invalid(f"{shown(OTHERWISE)} is the output of the records no rule matches: choose another name")
         return value
 
     @field_validator("conditions")
@@ -76,7 +77,7 @@ class RouterConfig(NodeConfig):
         seen: set[str] = set()
         for route in routes:
             if route.output.casefold() in seen:
-                raise invalid(f"two outputs are named {route.output!r}: give each output its own name")
+                raise invalid(f"two outputs are named {shown(route.output)}: give each output its own name")
             seen.add(route.output.casefold())
         return routes
 

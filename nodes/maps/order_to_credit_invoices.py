@@ -27,7 +27,7 @@ from nodes.maps.order_lines import InvoiceLine
 from nodes.maps.order_settings import InvoiceSettings, header_date
 from nodes.maps.order_to_invoice import facts_context, payment_condition
 from nodes.maps.payment_to_mutation import InvoiceNotBooked
-from nodes.maps.refund_lines import is_full_refund, refund_lines, refund_totals
+from nodes.maps.refund_lines import fetch_refunds, refund_lines, refund_totals
 from nodes.texts import shown
 
 __all__ = (
@@ -154,12 +154,7 @@ class OrderToCreditInvoices(ProcessNode):
     config: CreditInvoiceSettings
 
     async def _refunds(self, order: Mapping[str, Any]) -> builtins.list[Mapping[str, Any]]:
-        listed: builtins.list[Mapping[str, Any]] = [r for r in order.get("refunds") or () if isinstance(r, dict)]
-        if not listed or all(is_full_refund(refund) for refund in listed):
-            return listed
-        client = self.ctx.client(self.config.woocommerce_connection)
-        fetched = await client.get(f"orders/{order['id']}/refunds")
-        return [refund for refund in fetched or () if isinstance(refund, dict)]
+        return await fetch_refunds(self.ctx.client(self.config.woocommerce_connection), order)
 
     async def _exists(self, description: str) -> bool:
         found = await self.ctx.client(self.config.connection).find_invoice_by_description(description)

@@ -1,6 +1,8 @@
 """``map.order_to_sales_order``: a WooCommerce order → an Asperion sales order (mappings.md step 13).
 
-The same lines and preflight as the invoice; on inTrade administrations the article lines are what moves stock.
+The same lines and preflight as the invoice; on inTrade administrations the article lines are what moves stock. An
+order with refunds of its items is booked net of them (quantities and amounts lowered, items refunded whole left out):
+WooCommerce puts refunded items back in stock, so the sales order gives them back too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from nodes.base import Kind, Port, ProcessNode, Record, RecordFailed
+from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.maps.currency import conversion_slack
 from nodes.maps.fields import Code
 from nodes.maps.inputs import source_payload
@@ -26,6 +29,7 @@ from nodes.maps.order_settings import (
 )
 from nodes.maps.order_to_invoice import facts_context
 from nodes.maps.preflight import asperion_totals, check_totals, order_totals
+from nodes.maps.refund_lines import fetch_refunds, net_of_refunds
 from nodes.texts import shown
 
 __all__ = ("OrderToSalesOrder", "SalesOrderSettings", "build_sales_order")
@@ -46,6 +50,11 @@ class SalesOrderSettings(OrderLineSettings):
         description="Article code for fees, discounts and products without an article of their own; the line keeps "
         "its description, amount, VAT code and revenue account.",
         json_schema_extra={"ui": {"widget": "select", "options_from": "asperion.articles"}},
+    )
+    woocommerce_connection: WooCommerceConnection = Field(
+        WooCommerceConnection("woocommerce"),
+        title="WooCommerce connection",
+        description="Read to fetch the refunds of an order.",
     )
 
 
@@ -124,9 +133,11 @@ class OrderToSalesOrder(ProcessNode):
 
     async def process(self, record: Record) -> Record:
         """Build the sales order; keeps a customer number already set by a lookup that ran earlier."""
-        order, _ = await prepare_order(
-            self.ctx, self.config, source_payload(record, "line_items"), self.config.date_field
-        )
+        payload = source_payload(record, "line_items")
+        if payload.get("refunds"):  # items refunded came back: the sales order holds what the customer kept
+            client = self.ctx.client(self.config.woocommerce_connection)
+            payload = net_of_refunds(payload, await fetch_refunds(client, payload))
+        order, _ = await prepare_order(self.ctx, self.config, payload, self.config.date_field)
         articles = await load_articles(self.ctx, self.config.connection) if self.config.articles != "never" else None
         percentages = await load_vat_percentages(self.ctx, self.config.connection)
         sales_order, warning = build_sales_order(order, self.config, articles=articles, percentages=percentages)

@@ -117,7 +117,12 @@ class PaymentReversals(ProcessNode):
         # Refunds paid back already returned part of the money: only the rest is reversed.
         sums: dict[tuple[Any, bool], Decimal] = {}
         debtor_id = None
-        for entry in [payment, *await self._paid_back(client, order)]:
+        differences = [  # what the payment booked later ("… (difference 1)"): reversed with it
+            entry
+            for entry in await client.journal_entries_described(paid_text, str(self.config.journal_id))
+            if re.fullmatch(re.escape(paid_text) + r" \(difference \d+\)", str(entry.get("description") or ""))
+        ]
+        for entry in [payment, *differences, *await self._paid_back(client, order)]:
             for line in lines_of(entry):
                 key = (line.get("ledgerAccountId"), bool(line.get("debtorId") or line.get("salesInvoiceId")))
                 sums[key] = sums.get(key, Decimal(0)) - cents(money(line.get("amount")))

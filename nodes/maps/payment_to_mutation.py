@@ -15,7 +15,7 @@ from pydantic import Field, WithJsonSchema
 
 from nodes.accounting import as_id, cents, money
 from nodes.base import Kind, NeedsMapping, NodeConfig, Port, ProcessNode, Record, RecordProblem, SkipRecord
-from nodes.bookings import current_booking
+from nodes.bookings import current_booking, settled_on
 from nodes.connectors.asperion import AsperionConnection
 from nodes.maps.fields import Code, CodeTable
 from nodes.maps.inputs import source_payload
@@ -293,6 +293,12 @@ class PaymentToMutation(ProcessNode):
             paid = asked
         elif abs(paid - asked) > self.config.tolerance:
             raise PaidAmountDiffers(paid, invoice, asked)
+        # What the order's payment booked before settles this invoice too (moved onto a correction): the financial
+        # mutation target books only the difference, so an invoice already settled beyond what it asks now (an
+        # order edited downward without a refund) waits instead of paying money back that never went back.
+        settled, _ = settled_on(await client.journal_entries_described(description), invoice["id"])
+        if settled - asked > self.config.tolerance:
+            raise PaidAmountDiffers(settled, invoice, asked)
         debtor_id = await self._debtor_id(client, str(invoice.get("debtorCustomerNumber") or ""))
         entry = build_mutation(order, self.config, invoice_id=invoice["id"], debtor_id=debtor_id, amount=paid, fee=fee)
         out = record.derive(entry)

@@ -16,12 +16,76 @@ from nodes.base import RecordFailed
 from nodes.maps.order_lines import InvoiceLine, LineBuilder, LineRules, order_lines
 from nodes.maps.preflight import Totals, asperion_totals, check_totals
 
-__all__ = ("is_full_refund", "refund_lines", "refund_totals")
+__all__ = ("fetch_refunds", "is_full_refund", "net_of_refunds", "refund_lines", "refund_totals")
 
 
 def is_full_refund(refund: Mapping[str, Any]) -> bool:
     """True for a refund object (``amount``, ``line_items``), False for the order's summary (``id``, ``total``)."""
     return "amount" in refund or "line_items" in refund
+
+
+async def fetch_refunds(client: Any, order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The order's refunds as refund objects (the order lists only ids and totals): fetched from WooCommerce
+    (``client``, a WooCommerce client) unless the order already carries them whole; [] when it has none."""
+    listed = [r for r in order.get("refunds") or () if isinstance(r, Mapping)]
+    if not listed or all(is_full_refund(refund) for refund in listed):
+        return listed
+    fetched = await client.get(f"orders/{order['id']}/refunds")
+    return [refund for refund in fetched or () if isinstance(refund, Mapping)]
+
+
+def _text(value: Decimal) -> str:
+    return format(cents(value), "f")
+
+
+def _refunded_item(item: Mapping[str, Any]) -> int | None:
+    for meta in item.get("meta_data") or ():
+        if isinstance(meta, Mapping) and meta.get("key") == "_refunded_item_id":
+            try:
+                return int(str(meta.get("value")))
+            except ValueError:
+                return None
+    return None
+
+
+def net_of_refunds(order: Mapping[str, Any], refunds: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The order as it stands after the refunds of its items (quantities, amounts and VAT off the items they name,
+    items refunded whole left out, the order's totals lowered by the same); refunds of an amount only name no item
+    and change nothing. Pure: what a sales order holds once goods came back.
+    """
+    net = {**order}
+    groups = {key: [{**item} for item in order.get(key) or ()] for key in ("line_items", "shipping_lines", "fee_lines")}
+    by_id = {int(item.get("id") or 0): item for items in groups.values() for item in items}
+    off_total = off_tax = Decimal(0)
+    for refund in refunds:
+        for key in ("line_items", "shipping_lines", "fee_lines"):
+            for back in refund.get(key) or ():
+                item = by_id.get(_refunded_item(back) or -1)
+                if item is None:
+                    continue
+                total, tax = money(back.get("total")), money(back.get("total_tax"))
+                off_total, off_tax = off_total + total, off_tax + tax
+                before = money(item.get("quantity") or 0)
+                if key == "line_items" and before:
+                    after = before + money(back.get("quantity") or 0)
+                    item["subtotal"] = _text(money(item.get("subtotal")) * after / before)
+                    item["subtotal_tax"] = _text(money(item.get("subtotal_tax")) * after / before)
+                    item["quantity"] = int(after) if after == int(after) else float(after)
+                item["total"] = _text(money(item.get("total")) + total)
+                item["total_tax"] = _text(money(item.get("total_tax")) + tax)
+                taxes = {int(t.get("id") or 0): money(t.get("total")) for t in back.get("taxes") or ()}
+                item["taxes"] = [
+                    {**t, "total": _text(money(t.get("total")) + taxes.get(int(t.get("id") or 0), Decimal(0)))}
+                    for t in item.get("taxes") or ()
+                ]
+    for key, items in groups.items():
+        net[key] = [
+            item for item in items
+            if key != "line_items" or money(item.get("quantity") or 0) > 0 or money(item.get("total"))
+        ]  # fmt: skip
+    net["total"] = _text(money(order.get("total")) + off_total + off_tax)
+    net["total_tax"] = _text(money(order.get("total_tax")) + off_tax)
+    return net
 
 
 def _credit(line: InvoiceLine | None, refund_id: Any) -> InvoiceLine | None:

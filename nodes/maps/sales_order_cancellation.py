@@ -1,5 +1,5 @@
-"""``map.sales_order_cancellation``: an order cancelled, failed or trashed after its sales order was made → that
-sales order, to be moved to cancelled.
+"""``map.sales_order_cancellation``: an order cancelled, failed, trashed or refunded in full after its sales order was
+made → that sales order, to be moved to cancelled.
 
 The sales order is found by its exact description ("WooCommerce order {number}"); the record that goes on is the
 sales order as Asperion holds it with status ``cancelled``, which the sales order target books once (an open order's
@@ -19,7 +19,8 @@ from nodes.maps.order_cancellation import cancelled_order
 
 __all__ = ("SalesOrderCancellation", "SalesOrderCancellationSettings")
 
-CANCELLED = ("cancelled", "failed", "trash")
+CANCELLED = ("cancelled", "failed", "trash", "refunded")
+"""Refunded in full counts too: nothing was sold, the goods came back (WooCommerce restocks refunded items)."""
 
 
 class SalesOrderCancellationSettings(NodeConfig):
@@ -49,9 +50,9 @@ class SalesOrderCancellation(ProcessNode):
     kind = Kind.MAP
     title = "Cancelled order → sales order cancelled"
     description = (
-        "For an order cancelled, failed or trashed after its sales order was made: that sales order moved to "
-        "cancelled, once (an open order's reservation ends, a delivered order's stock comes back). Orders that "
-        "never became a sales order are skipped."
+        "For an order cancelled, failed, trashed or refunded in full after its sales order was made: that sales "
+        "order moved to cancelled, once (an open order's reservation ends, a delivered order's stock comes back). "
+        "Orders that never became a sales order are skipped."
     )
     app = "asperion"
     config_model = SalesOrderCancellationSettings

@@ -5,8 +5,9 @@ A sales order is found again by its description. What the order asks of the one 
 - a completed order whose sales order is still open → moved to delivered (its reservation ends);
 - changed after booking (lines, amounts, VAT, debtor) while the sales order is open or delivered → updated in place
   (Asperion moves the reservation or the stock by the difference);
-- cancelled, failed or trashed after booking (the cancellation map asks for status ``cancelled``) → moved to
-  cancelled [inferred status]: an open order's reservation ends, a delivered order's stock comes back, once;
+- cancelled, failed, trashed or refunded in full after booking (the cancellation map asks for status ``cancelled``)
+  → moved to cancelled [inferred status]: an open order's reservation ends, a delivered order's stock comes back,
+  once;
 - an invoiced sales order is final: a change or cancellation fails with what to do in Asperion (credit its invoice).
 That is why this target is asked every time (an upsert): the idempotency map alone would skip a changed order.
 """
@@ -121,7 +122,8 @@ class SalesOrderTarget(AsperionDocumentTarget):
         number = found.get("orderNumber") or found["id"]
         if status == "cancelled":
             ends = "its stock comes back" if found.get("status") == "delivered" else "its reservation ends"
-            message = f"sales order {number} cancelled: the order is cancelled, {ends}"
+            why = "refunded in full" if record.source.get("status") == "refunded" else "cancelled"
+            message = f"sales order {number} cancelled: the order is {why}, {ends}"
         elif changes:
             message = f"sales order {number} updated in place ({', '.join(changes)}), {status}"
         else:

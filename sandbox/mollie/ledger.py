@@ -5,7 +5,8 @@ consistent with them (after a seed, an import or a simulated day) and determinis
 
 - every order paid through a Mollie gateway (``payment_method`` ``mollie_wc_gateway_*``, ``date_paid`` set, a
   ``tr_`` transaction id) has a paid payment with that id, ``metadata.order_id`` and description "Order {number}",
-  as the Mollie WooCommerce plugin creates them;
+  as the Mollie WooCommerce plugin creates them, for the amount the order had when it was paid (the store notes it,
+  ``WooSim.payments``): an order edited afterwards never changes a payment, so a settlement never changes after payout;
 - every WooCommerce refund of such an order that went through the gateway (``refunded_payment``) is a Mollie refund;
 - a few payments that were not refunded are charged back (1 in 40, chosen from the payment id), 10 to 29 days later;
 - every event is settled in the settlement of its ISO week (Monday to Sunday, UTC): created the next Monday 02:00,
@@ -102,10 +103,12 @@ class Book:
     clock: datetime | None = None
 
 
-def _payment(order: dict[str, Any], paid: datetime) -> dict[str, Any]:
+def _payment(order: dict[str, Any], paid: datetime, charged: dict[str, str] | None) -> dict[str, Any]:
+    """The Mollie payment of an order: its amount is what was charged when the order was paid (``charged``, the
+    store's note of it; else the order's total), never the total of a later edit."""
     txn = str(order["transaction_id"])
-    currency = str(order.get("currency") or "EUR")
-    total = Decimal(str(order.get("total") or "0"))
+    currency = str((charged or {}).get("currency") or order.get("currency") or "EUR")
+    total = Decimal(str((charged or {}).get("total") or order.get("total") or "0"))
     billing = order.get("billing") or {}
     name = f"{billing.get('first_name', '')} {billing.get('last_name', '')}".strip()
     number = _number(txn)
@@ -137,7 +140,7 @@ def _payment(order: dict[str, Any], paid: datetime) -> dict[str, Any]:
 
 
 def _events_of_order(book: Book, woo: WooSim, order: dict[str, Any], paid: datetime) -> list[_Event]:
-    payment = _payment(order, paid)
+    payment = _payment(order, paid, woo.payments.get(int(order["id"])))
     pid = payment["id"]
     currency = payment["amount"]["currency"]
     total = Decimal(payment["amount"]["value"])

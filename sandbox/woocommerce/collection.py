@@ -32,6 +32,8 @@ class Collection:
         self.index: dict[int, dict[str, Any]] = {}
         self.compress = compress
         self._peeked: dict[int, dict[str, Any]] = {}
+        self.on_put: Callable[[dict[str, Any]], None] | None = None
+        """Called with every object stored (after its ``_links``), for state kept beside the records."""
 
     def clear(self) -> None:
         """Remove every record."""
@@ -51,6 +53,8 @@ class Collection:
         self._peeked.pop(rid, None)
         self._raw[rid] = zlib.compress(raw, 1) if self.compress else raw
         self.index[rid] = self._index_fn(obj)
+        if self.on_put is not None:
+            self.on_put(obj)
 
     def raw(self, rid: int) -> bytes | None:
         """The stored JSON bytes of a record."""

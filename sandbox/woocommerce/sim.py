@@ -57,6 +57,10 @@ class WooSim:
         """Empty the store: no orders, customers, products, coupons, webhooks; default configuration."""
         self.store = StoreConfig()
         self.orders = Collection(order_index, order_links)
+        self.orders.on_put = self._note_payment
+        self.payments: dict[int, dict[str, str]] = {}
+        """Order id → what the customer paid, as it was when the order was paid (``date_paid_gmt``, ``total``,
+        ``currency``): a payment provider's payment keeps its amount when the order is edited afterwards."""
         self.products = Collection(product_index, product_links)
         self.variations = Collection(product_index, product_links)
         self.customers = Collection(customer_index, customer_links)
@@ -73,6 +77,14 @@ class WooSim:
         self.next_meta_id = 1
         self.next_comment_id = 1
         self.next_webhook_id = 1
+
+    def _note_payment(self, order: dict[str, Any]) -> None:
+        oid, paid = int(order["id"]), order.get("date_paid_gmt")
+        if not paid:
+            self.payments.pop(oid, None)
+        elif (self.payments.get(oid) or {}).get("date_paid_gmt") != paid:
+            total, currency = str(order.get("total") or "0"), str(order.get("currency") or "EUR")
+            self.payments[oid] = {"date_paid_gmt": str(paid), "total": total, "currency": currency}
 
     def post_id(self) -> int:
         """Allocate an id from the shared posts sequence (orders, refunds, products, variations, coupons)."""

@@ -141,7 +141,10 @@ async def test_records_in_doubt_after_a_lost_run_are_looked_up_and_booked_once(
     async with asyncio.timeout(120):
         while len(tenant(sandbox).invoices) < expected // 3:
             await asyncio.sleep(0.01)
-    # Another worker takes the run over (as after a frozen worker's lease ran out): the first one must stop.
+    # Another worker takes the run over (as after a frozen worker's lease ran out): the first one must stop. The
+    # application turns slow first, so the first worker cannot deliver the rest before its next fenced write (a log
+    # batch or a page's intents) finds the run gone, however loaded the machine is.
+    sandbox.app.faults.config.update({"latency_ms": 2000})
     async with db.writing() as conn:
         await conn.execute(
             update(Run)

@@ -60,7 +60,7 @@ async def test_without_a_discarded_wire_the_filter_skips_with_its_plain_reason(d
     assert run.counts() == {"read": 7, "ok": 2, "skipped": 5, "waiting": 0, "failed": 0}
     by_key = {e.record_key: e for e in await entries(db, run.id)}
     assert by_key["#3"].status == "skipped" and by_key["#3"].node_id == "keep"
-    assert by_key["#3"].message == "value is 3, expected greater than 5"
+    assert by_key["#3"].message == "Value is 3, expected more than 5"
     assert by_key["#3"].detail["condition"]["field"] == "value"
 
 
@@ -101,7 +101,7 @@ async def test_a_router_without_an_otherwise_wire_skips_with_the_reason(db: Data
     assert run.counts() == {"read": 5, "ok": 4, "skipped": 1, "waiting": 0, "failed": 0}
     skipped = [e for e in await entries(db, run.id) if e.status == "skipped"]
     assert [(e.record_key, e.node_id) for e in skipped] == [("#5", "route")]
-    assert skipped[0].message == "no output of the router matched (first: value is 5, expected less than 4)"
+    assert skipped[0].message == "no output of the router matched (first: Value is 5, expected less than 4)"
 
 
 async def test_an_old_saved_filter_without_version_or_ports_still_runs_unchanged(db: Database, tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ async def test_an_old_saved_filter_without_version_or_ports_still_runs_unchanged
     assert run.counts() == {"read": 7, "ok": 2, "skipped": 5, "waiting": 0, "failed": 0}
     assert sorted(line["value"] for line in delivered(tmp_path / "out.jsonl")) == [6, 7]
     by_key = {e.record_key: e for e in await entries(db, run.id)}
-    assert by_key["#1"].message == "Big ones: value is 1, expected greater than 5"
+    assert by_key["#1"].message == "Big ones: Value is 1, expected more than 5"
     # the same list saved as version 2 is refused: version 2 stores a group
     doc["nodes"][1]["version"] = 2
     assert [(p.node, p.field) for p in validate_flow(doc)] == [("keep", "conditions")]
@@ -145,14 +145,14 @@ def test_a_wire_naming_a_missing_port_is_a_problem_on_its_step(tmp_path: Path) -
         {
             "node": "keep",
             "field": None,
-            "message": "the wire to map leaves by an output 'rejected' this step does not have "
+            "message": 'the wire to Test map leaves by an output "rejected" this step does not have '
             "(its outputs: kept, discarded)",
         }
     ]
     doc = filter_flow(tmp_path, discarded=False)
     doc["edges"][1]["to_port"] = "second"
     assert [(p.node, p.message) for p in validate_flow(doc)] == [
-        ("map", "the wire from keep enters by an input 'second' this step does not have (its input: in)")
+        ("map", 'the wire from Filter enters by an input "second" this step does not have (its input: in)')
     ]
     doc = router_flow(tmp_path, otherwise=True)
     next(e for e in doc["edges"] if e.get("from_port") == "small")["from_port"] = "large"
@@ -179,7 +179,7 @@ def test_a_router_with_a_config_error_reports_only_that(tmp_path: Path) -> None:
     doc["nodes"][1]["config"]["routes"][1]["output"] = "small"
     problems = validate_flow(doc)
     assert [(p.node, p.field) for p in problems] == [("route", "routes")]
-    assert problems[0].message == "two outputs are named 'small': give each output its own name"
+    assert problems[0].message == 'two outputs are named "small": give each output its own name'
     doc["nodes"][1]["config"]["routes"][1] = {"output": "even", "conditions": {"all": []}}
     assert [(p.node, p.field, p.message) for p in validate_flow(doc)] == [
         ("route", "routes[1].conditions", "add a condition to this output: without one it would take every record")

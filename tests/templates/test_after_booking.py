@@ -337,20 +337,40 @@ async def test_a_payment_booked_before_a_correction_moves_onto_the_corrected_inv
     assert tenant(shop).invoices[correction["id"]]["_paidAmount"] == paid
     assert D(changed["total"]) - paid == D(tenant(shop).invoices[correction["id"]]["amountInclVat"]) - paid > 0
 
-    # the payments run does not book the payment again; a second correction moves it on once more
+    # the payments run books only what the order's payment grew by, onto the correction: paid in full, once
     entries = len(tenant(shop).journal_entries)
     counts, problems = await run_template(db, PAYMENTS, shop, record_ids=[source_id])
-    assert counts["ok"] == 0 and counts["failed"] == 0, problems
-    assert len(tenant(shop).journal_entries) == entries
+    assert counts["ok"] == 1 and counts["failed"] == 0 and counts["waiting"] == 0, problems
+    assert len(tenant(shop).journal_entries) == entries + 1
+    grown = D(changed["total"]) - paid
+    payment = f"Payment WooCommerce order {order['number']}" + (
+        f" ({order['transaction_id']})" if order.get("transaction_id") else ""
+    )
+    difference = _entries_of(shop, f"order {order['number']} ")[f"{payment} (difference 1)"]
+    bank = int(payment_account(DEFAULT_PAYMENT_ACCOUNTS, order["payment_method"]))
+    assert _amounts(difference) == sorted([(grown, bank), (-grown, 1300)])
+    assert [line["salesInvoiceId"] for line in booked_entry_lines(difference) if line.get("salesInvoiceId")] == [
+        correction["id"]
+    ]
+    assert tenant(shop).invoices[correction["id"]]["_paidAmount"] == D(changed["total"])
+    assert tenant(shop).invoices[correction["id"]]["status"] == 7
+    assert "the difference is booked as journal entry" in (await _entries(db, source_id))[-1].message
+    assert await _differences(db, shop, order) == []  # one payment (and its difference) settling what stands
+    counts, problems = await run_template(db, PAYMENTS, shop, record_ids=[source_id])
+    assert counts["ok"] == 0 and len(tenant(shop).journal_entries) == entries + 1, problems  # read again: nothing
+
+    # edited back down without a refund: the payment moves on once more and overpays; the payments run waits
     shop.app.asperion.process_invoice(correction["id"])
     await _put(shop, f"orders/{order['id']}", {"line_items": [{"id": item["id"], "quantity": item["quantity"]}]})
     counts, problems = await run_template(db, TEMPLATE, shop, record_ids=[source_id], book_corrections=[source_id])
     assert counts["ok"] == 1, problems
     second = _invoices(shop, base)[f"{base} (correction 2)"]
-    assert tenant(shop).invoices[second["id"]]["_paidAmount"] == paid
-    assert tenant(shop).invoices[second["id"]]["status"] == 7  # back at the paid total: paid in full
-    assert len(tenant(shop).journal_entries) == entries + 1
-    assert await _differences(db, shop, order) == []  # the reconciliation sees one payment, settling what stands
+    assert tenant(shop).invoices[second["id"]]["_paidAmount"] == D(changed["total"])
+    assert len(tenant(shop).journal_entries) == entries + 2  # the move
+    counts, problems = await run_template(db, PAYMENTS, shop, record_ids=[source_id])
+    assert counts["waiting"] == 1 and counts["ok"] == 0, problems
+    assert problems[0].split(": waiting ")[1].startswith(f"paid amount differs: {changed['total']} paid")
+    assert len(tenant(shop).journal_entries) == entries + 2  # no money paid back that never went back
 
 
 async def test_a_zero_order_needs_no_payment_even_without_a_bank_account(db: Database, shop: SandboxURL) -> None:

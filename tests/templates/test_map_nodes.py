@@ -22,6 +22,7 @@ from tests.templates.conftest import D, load
 class FakeAsperion:
     def __init__(self) -> None:
         self.invoices: dict[str, dict[str, Any]] = {}
+        self.entries: list[dict[str, Any]] = []
         self.calls: list[str] = []
 
     async def articles(self) -> list[dict[str, Any]]:
@@ -41,6 +42,9 @@ class FakeAsperion:
 
     async def find_debtor_by_customer_number(self, number: str) -> dict[str, Any] | None:
         return {"id": 42, "customerNumber": number} if number else None
+
+    async def journal_entries_described(self, text: str, journal_id: str | None = None) -> list[dict[str, Any]]:
+        return [entry for entry in self.entries if text in str(entry.get("description") or "")]
 
 
 class FakeWoo:

@@ -287,3 +287,58 @@ def test_a_settlement_that_does_not_add_up_or_differs_from_its_payments_is_not_b
         build_settlement_entry(_settlement(settled=settled), SettlementBookingSettings())
     with pytest.raises(RecordFailed, match="in GBP"):
         build_settlement_entry(_settlement(amount={"currency": "GBP", "value": "86.80"}), SettlementBookingSettings())
+
+
+async def test_an_order_edited_after_its_payout_changes_no_settlement_and_its_difference_stays_on_clearing(
+    db: Database,
+) -> None:
+    """A Mollie payment keeps the amount it was paid for: an order edited upward after its settlement was paid out
+    changes neither the payment nor the settlement, the settlements flow books nothing again, and what the order's
+    payment grew by (booked by the payments flow onto the correction) is all the clearing account holds."""
+    with running_sandbox(orders=0, customers=20, products=15, seed=7) as shop:
+        rates = LifeRates(edits=0, cancellations=0, refunds=0, foreign=0)
+        simulate(shop.app.woo, days=14, seed=3, orders_per_day=8, rates=rates, now=datetime(2026, 11, 8, tzinfo=UTC))
+        await _book_shop(db, shop)
+        _close_every_week(shop)
+        document = get_template("mollie-settlements-to-bank")
+        run = await create_run(db, document=document, trigger="test", connections=_with_mollie(shop))
+        finished = await execute_run(db, run.id)
+        assert finished is not None and finished.counts()["failed"] == 0, finished.counts()
+        assert _balance(shop, CLEARING) == Decimal("0.00")
+        book = shop.app.mounted["mollie"].book
+        paid_out = {s["id"]: copy.deepcopy(s) for s in book.settlements.values() if s["status"] == "paidout"}
+        bank = _balance(shop, BANK)
+        assert bank == sum((D(s["amount"]["value"]) for s in paid_out.values()), Decimal(0)) > 0
+
+        settled = {pid for s in paid_out for pid in book.members[s]["payments"]}
+        order = next(
+            o for o in _mollie_orders(shop)
+            if o["transaction_id"] in settled and o["status"] in BOOKED_STATUSES and o["line_items"]
+        )  # fmt: skip
+        item = order["line_items"][0]
+        async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
+            answer = await http.put(
+                f"{shop}/woocommerce/wp-json/wc/v3/orders/{order['id']}",
+                json={"line_items": [{"id": item["id"], "quantity": item["quantity"] + 1}]},
+            )
+        assert answer.status_code == 200, answer.text
+        grown = D(answer.json()["total"]) - D(order["total"])
+        assert grown > 0
+
+        book = shop.app.mounted["mollie"].book
+        assert D(book.payments[order["transaction_id"]]["amount"]["value"]) == D(order["total"])
+        assert {k: s for k, s in book.settlements.items() if k in paid_out} == paid_out
+
+        source_id = f"order:{order['id']}"
+        counts, problems = await run_template(
+            db, "orders-to-sales-invoices", shop, record_ids=[source_id], book_corrections=[source_id]
+        )
+        assert counts["ok"] == 1 and counts["failed"] == 0, problems
+        counts, problems = await run_template(db, "payments-to-financial-mutations", shop, record_ids=[source_id])
+        assert counts["ok"] == 1 and counts["failed"] == 0 and counts["waiting"] == 0, problems
+        again = await execute_run(
+            db, (await create_run(db, document=document, trigger="test", connections=_with_mollie(shop))).id
+        )
+        assert again is not None and again.counts()["ok"] == 0 and again.counts()["failed"] == 0, again.counts()
+        assert _balance(shop, BANK) == bank
+        assert _balance(shop, CLEARING) == grown  # paid on top of the Mollie payment: not settled by Mollie

@@ -185,3 +185,93 @@ async def test_a_waiting_order_that_is_cancelled_leaves_the_inbox(db: Database, 
     assert counts["waiting"] == 0 and counts["failed"] == 0 and counts["ok"] == 0, counts
     assert await inbox() == []
     assert f"WooCommerce order {order['number']}" not in by_description(tenant(shop).sales_orders.values())
+
+
+async def _refund_in_full(store: SandboxURL, order: dict[str, Any]) -> None:
+    """The whole order refunded in the shop, its items back in stock (the order becomes refunded)."""
+    items = [
+        {"id": item["id"], "quantity": item["quantity"], "refund_total": item["total"],
+         "refund_tax": [{"id": t["id"], "refund_total": t["total"]} for t in item["taxes"]]}
+        for item in order["line_items"]
+    ]  # fmt: skip
+    body = {"amount": order["total"], "reason": "Retour ontvangen", "line_items": items, "api_refund": False}
+    async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
+        answer = await http.post(f"{store}/woocommerce/wp-json/wc/v3/orders/{order['id']}/refunds", json=body)
+    assert answer.status_code == 201, answer.text
+
+
+async def test_an_order_refunded_in_full_cancels_its_sales_order_once(db: Database, shop: SandboxURL) -> None:
+    counts, problems = await run_template(db, TEMPLATE, shop)
+    assert counts["failed"] == 0 and counts["waiting"] == 0, problems
+
+    # completed, then refunded in full before the next run: the delivered sales order is cancelled, stock comes back
+    done, item = _stock_line(shop, {}, "completed")
+    assert _sales_order(shop, done)["status"] == "delivered"
+    article = tenant(shop).articles[lines_of(_sales_order(shop, done))[0]["articleId"]]
+    stock, reserved = D(article["currentStock"]), D(article["reservedStock"])
+    await _refund_in_full(shop, done)
+    assert next(o for o in woo_orders(shop) if o["id"] == done["id"])["status"] == "refunded"
+    counts, problems = await run_template(db, TEMPLATE, shop)
+    assert counts["ok"] == 1 and counts["failed"] == 0 and counts["waiting"] == 0, problems
+    assert _sales_order(shop, done)["status"] == "cancelled"
+    assert D(tenant(shop).articles[article["id"]]["currentStock"]) == stock + item["quantity"]
+    assert D(tenant(shop).articles[article["id"]]["reservedStock"]) == reserved
+    async with db.session() as session:
+        rows = await session.execute(
+            select(LogEntry).where(LogEntry.source_id == f"order:{done['id']}", LogEntry.status == "ok")
+        )
+        messages = [row.message for row in rows.scalars()]
+    assert any(m.endswith("cancelled: the order is refunded in full, its stock comes back") for m in messages)
+    counts, _ = await run_template(db, TEMPLATE, shop, record_ids=[f"order:{done['id']}"])
+    assert counts["ok"] == 0 and _sales_order(shop, done)["status"] == "cancelled"
+
+    # still open (processing) when refunded in full: its reservation ends
+    open_order, open_item = _stock_line(shop, done, "processing")
+    open_article = tenant(shop).articles[lines_of(_sales_order(shop, open_order))[0]["articleId"]]
+    reserved = D(open_article["reservedStock"])
+    await _refund_in_full(shop, open_order)
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=[f"order:{open_order['id']}"])
+    assert counts["ok"] == 1 and counts["failed"] == 0, problems
+    assert _sales_order(shop, open_order)["status"] == "cancelled"
+    assert D(tenant(shop).articles[open_article["id"]]["reservedStock"]) == reserved - open_item["quantity"]
+
+
+async def test_a_partial_refund_of_items_gives_them_back_on_the_sales_order(db: Database, shop: SandboxURL) -> None:
+    """A completed order keeps its status when one of its items is refunded; WooCommerce restocks the item, and the
+    delivered sales order is updated in place to what the customer kept, so Asperion's stock gets it back too."""
+    counts, problems = await run_template(db, TEMPLATE, shop)
+    assert counts["failed"] == 0 and counts["waiting"] == 0, problems
+    done, item, line = next(
+        (order, item, line) for order in woo_orders(shop)
+        if order["status"] == "completed" and order["currency"] == "EUR" and not order.get("refunds")
+        for item, line in zip(order["line_items"][:1], lines_of(_sales_order(shop, order))[:1], strict=False)
+        if item["quantity"] >= 2 and item["taxes"] and D(line["quantity"]) == item["quantity"]
+        and (tenant(shop).articles.get(line["articleId"]) or {}).get("currentStock") is not None
+    )  # fmt: skip
+    booked = _sales_order(shop, done)
+    assert booked["status"] == "delivered"
+    article = tenant(shop).articles[line["articleId"]]
+    stock = D(article["currentStock"])
+    unit = D(item["total"]) / item["quantity"]
+    back = {"id": item["id"], "quantity": 1, "refund_total": f"{unit:.2f}",
+            "refund_tax": [{"id": t["id"], "refund_total": f"{D(t['total']) / item['quantity']:.2f}"}
+                           for t in item["taxes"]]}  # fmt: skip
+    async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
+        answer = await http.post(
+            f"{shop}/woocommerce/wp-json/wc/v3/orders/{done['id']}/refunds",
+            json={"reason": "Retour", "line_items": [back], "api_refund": False},
+        )
+    assert answer.status_code == 201, answer.text
+    refund = answer.json()
+    counts, problems = await run_template(db, TEMPLATE, shop, record_ids=[f"order:{done['id']}"])
+    assert counts["ok"] == 1 and counts["failed"] == 0 and counts["waiting"] == 0, problems
+    now = _sales_order(shop, done)
+    assert now["id"] == booked["id"] and now["status"] == "delivered"
+    kept = lines_of(now)[0]
+    assert D(kept["quantity"]) == item["quantity"] - 1 and kept["articleId"] == line["articleId"]
+    assert D(kept["amount"]) == D(item["total"]) - D(f"{unit:.2f}")
+    assert _booked_net(now) == _net(done) - (D(refund["amount"]) - sum(
+        (D(t["refund_total"]) for t in back["refund_tax"]), Decimal(0)))  # fmt: skip
+    assert D(tenant(shop).articles[article["id"]]["currentStock"]) == stock + 1
+    counts, _ = await run_template(db, TEMPLATE, shop, record_ids=[f"order:{done['id']}"])
+    assert counts["ok"] == 0

@@ -64,7 +64,7 @@ def test_the_router_is_validated_and_its_problems_shown_at_the_output(site: Site
     ]
     same_name = [ROUTES[0], {**ROUTES[1], "output": "Netherlands"}]
     assert [p.message for p in validate_flow(_flow(same_name))] == [
-        "two outputs are named 'Netherlands': give each output its own name"
+        'two outputs are named "Netherlands": give each output its own name'
     ]
     assert [p.message for p in validate_flow(_flow([]))] == ["add at least one output with its conditions"]
     page = _form(site, "router", {"routes": broken}, problems=json.dumps(problems))
@@ -98,20 +98,20 @@ def test_port_and_version_messages_read_in_dutch() -> None:
     from web.i18n import translate_message
 
     messages = [
-        "the wire to map leaves by an output 'rejected' this step does not have (its outputs: kept, discarded)",
-        "the wire from keep enters by an input 'second' this step does not have (its input: in)",
+        'the wire to Test map leaves by an output "rejected" this step does not have (its outputs: kept, discarded)',
+        'the wire from Filter enters by an input "second" this step does not have (its input: in)',
         "this step was saved by a newer Koppel (version 7): this one knows up to version 2",
-        "two outputs are named 'nl': give each output its own name",
-        "Split: no output of the router matched (first: billing.country is 'DE', expected equals 'NL')",
-        "split: the record leaves by 'nl', where no wire leads",
+        'two outputs are named "nl": give each output its own name',
+        'Split: no output of the router matched (first: Billing → Country is "DE", expected "NL")',
+        'Split: the record leaves by "nl", where no wire leads',
     ]
     dutch = [translate_message("nl", m) for m in messages]
     assert dutch == [
-        "de verbinding naar map vertrekt uit een uitgang 'rejected' die deze stap niet heeft "
+        'de verbinding naar Test map vertrekt uit een uitgang „rejected" die deze stap niet heeft '
         "(zijn uitgangen: kept, discarded)",
-        "de verbinding van keep komt binnen via een ingang 'second' die deze stap niet heeft (zijn ingang: in)",
+        'de verbinding van Filter komt binnen via een ingang „second" die deze stap niet heeft (zijn ingang: in)',
         "deze stap is opgeslagen door een nieuwere Koppel (versie 7): deze kent tot en met versie 2",
-        "twee uitgangen heten 'nl': geef elke uitgang een eigen naam",
-        "Split: geen uitgang van de verdeler paste (eerste: billing.country is 'DE', expected equals 'NL')",
-        "split: het record verlaat de stap via 'nl', waar geen verbinding op aansluit",
+        'twee uitgangen heten „nl": geef elke uitgang een eigen naam',
+        'Split: geen uitgang van de verdeler paste (eerste: Billing → Country is „DE", verwacht: „NL")',
+        'Split: het record verlaat de stap via „nl", waar geen verbinding op aansluit',
     ]
