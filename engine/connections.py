@@ -33,10 +33,25 @@ __all__ = (
     "DbTokenStore",
     "client_for",
     "connection_specs",
+    "node_connection",
     "open_client",
     "spec_of",
     "token_key",
 )
+
+
+def node_connection(node: dict[str, Any]) -> tuple[str, str] | None:
+    """The connection a flow document's node names first and its application: the value of its first connection
+    field, else that field's default (``None`` for an unknown node type or one without connections)."""
+    from nodes.registry import get_node_type
+
+    cls = get_node_type(str(node.get("type", "")))
+    if cls is None or cls.config_model is None:
+        return None
+    config = node.get("config") or {}
+    for field, app in cls.connection_fields().items():
+        return str(config.get(field) or cls.config_model.model_fields[field].default or ""), app
+    return None
 
 
 class DbTokenStore:

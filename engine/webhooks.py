@@ -1,7 +1,8 @@
-"""WooCommerce webhooks of a flow: registering them on the store, and receiving their deliveries.
+"""Webhooks of a flow: registering them at the application, and receiving WooCommerce's deliveries.
 
-Registration (through the store's REST API, with the flow's WooCommerce connection): one webhook per topic the
-flow's sources need (``woocommerce.orders`` → ``order.created`` + ``order.updated``, ...), delivery URL
+Registration goes through the webhook hooks of the connector of each connection the flow's sources use
+(:class:`~nodes.connectors.base.WebhookHooks`: which topics bring a source's records, register, unregister, status):
+one webhook per topic (``woocommerce.orders`` → ``order.created`` + ``order.updated``, ...), delivery URL
 ``KOPPEL_BASE_URL + /hooks/woocommerce/{flow_id}``, secret = the flow's webhook secret.
 
 Receiving (:func:`receive_delivery`, served by :mod:`web.hooks`): WooCommerce's ping (form body ``webhook_id=N``,
@@ -29,17 +30,18 @@ from urllib.parse import parse_qs
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.connections import client_for, connection_specs
+from engine.connections import client_for, connection_specs, node_connection
 from engine.crypto import get_box
 from engine.models import Flow, WebhookDelivery, utcnow
 from engine.settings import get_settings
-from nodes.connectors.registry import get_connector
+from nodes.connectors.registry import connectors
 from nodes.texts import shown
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from engine.db import Database
+    from nodes.connectors.base import WebhookHooks
 
 __all__ = (
     "TOPICS_BY_SOURCE",
@@ -49,21 +51,24 @@ __all__ = (
     "delivery_url",
     "flow_secret",
     "flow_topics",
+    "hook_client",
     "receive_delivery",
     "register_webhooks",
     "remember_delivery",
     "sign",
     "unregister_webhooks",
     "webhook_status",
-    "woocommerce_client",
 )
 
 log = logging.getLogger("koppel.webhooks")
 
-HOOK_APP = "woocommerce"
-"""The application whose signed deliveries this module verifies (``X-WC-Webhook-Signature``)."""
-_HOOKS = get_connector(HOOK_APP).webhooks
-TOPICS_BY_SOURCE: dict[str, tuple[str, ...]] = dict(_HOOKS.topics_by_source) if _HOOKS else {}
+TOPICS_BY_SOURCE: dict[str, tuple[str, ...]] = {
+    source: topics
+    for connector in connectors().values()
+    if connector.webhooks is not None
+    for source, topics in connector.webhooks.topics_by_source.items()
+}
+"""Source node type → the webhook topics that bring its records (from every connector with webhook hooks)."""
 SOURCE_PREFIX = {"order": "order", "customer": "customer", "product": "product"}
 
 
@@ -218,24 +223,28 @@ async def receive_delivery(
 
 
 def flow_topics(document: dict[str, Any]) -> list[tuple[str, str]]:
-    """(connection name, topic) pairs the flow's WooCommerce sources need."""
+    """(connection name, topic) pairs the flow's sources that webhooks can announce need."""
     pairs: list[tuple[str, str]] = []
     for node in document.get("nodes", []):
         topics = TOPICS_BY_SOURCE.get(str(node.get("type")), ())
-        connection = str((node.get("config") or {}).get("connection") or "woocommerce")
+        connection = (node_connection(node) or ("", ""))[0]
         for topic in topics:
             if (connection, topic) not in pairs:
                 pairs.append((connection, topic))
     return pairs
 
 
-async def woocommerce_client(db: Database, name: str) -> Any:
-    """A client for the stored WooCommerce connection ``name`` (close it with ``aclose``)."""
-    specs = await connection_specs(db)
-    spec = specs.get(name)
-    if spec is None or spec.get("app") != HOOK_APP:
-        raise LookupError(f"no WooCommerce connection named {shown(name)}")
-    return client_for(db, name, spec)
+async def hook_client(db: Database, name: str) -> tuple[Any, WebhookHooks]:
+    """A client for the stored connection ``name`` (close it with ``aclose``) and its application's webhook hooks.
+
+    Raises:
+        LookupError: no such connection, or its application sends no webhooks.
+    """
+    spec = (await connection_specs(db)).get(name)
+    connector = connectors().get(str(spec.get("app"))) if spec else None
+    if spec is None or connector is None or connector.webhooks is None:
+        raise LookupError(f"no connection named {shown(name)} whose application sends webhooks")
+    return client_for(db, name, spec), connector.webhooks
 
 
 async def _save_state(db: Database, flow_id: str, state: dict[str, Any] | None) -> None:
@@ -253,7 +262,7 @@ async def register_webhooks(db: Database, flow_id: str, *, base_url: str | None 
     """Create (or re-activate with the current secret) the flow's webhooks on its store; returns the state.
 
     Raises:
-        LookupError: unknown flow, or the flow has no WooCommerce source / connection.
+        LookupError: unknown flow, or the flow has no source a webhook announces, or no connection for it.
         nodes.connectors.http.ApiError: the store refused.
     """
     from engine import store
@@ -262,34 +271,28 @@ async def register_webhooks(db: Database, flow_id: str, *, base_url: str | None 
     version = await store.get_version(db, flow_id)
     pairs = flow_topics(version.document)
     if not pairs:
-        raise LookupError("the flow has no WooCommerce source: there is nothing a webhook could announce")
+        raise LookupError("the flow has no source a webhook could announce")
     url = delivery_url(flow_id, base_url)
     secret = flow_secret(flow)
     from nodes.connectors.http import is_loopback
 
     hooks: list[dict[str, Any]] = []
-    clients: dict[str, Any] = {}
+    clients: dict[str, tuple[Any, WebhookHooks]] = {}
     try:
         for connection, topic in pairs:
-            client = clients.get(connection) or await woocommerce_client(db, connection)
-            clients[connection] = client
-            if is_loopback(url) and not is_loopback(client.store_url):
+            client, hook_api = clients.get(connection) or await hook_client(db, connection)
+            clients[connection] = (client, hook_api)
+            if is_loopback(url) and not is_loopback(hook_api.address(client)):
                 raise LookupError(
-                    f"the store cannot reach {url}: set KOPPEL_BASE_URL to the address where the shop reaches Koppel"
+                    f"{hook_api.address(client)} cannot reach {url}: set KOPPEL_BASE_URL to the address where the "
+                    "application reaches Koppel"
                 )
-            existing = await client.get("/webhooks", {"per_page": 100})
-            found = next(
-                (h for h in existing or [] if h.get("delivery_url") == url and h.get("topic") == topic),
-                None,
+            hook = await hook_api.register(
+                client, url=url, topic=topic, secret=secret, name=f"Koppel: {flow.name} ({topic})"
             )
-            body = {"secret": secret, "status": "active", "delivery_url": url, "topic": topic}
-            if found is not None:
-                hook = await client.put(f"/webhooks/{found['id']}", body)
-            else:
-                hook = await client.post("/webhooks", {"name": f"Koppel: {flow.name} ({topic})"[:190], **body})
-            hooks.append({"id": hook.get("id"), "topic": topic, "connection": connection, "status": hook.get("status")})
+            hooks.append({**hook, "topic": topic, "connection": connection})
     finally:
-        for client in clients.values():
+        for client, _hooks in clients.values():
             await client.aclose()
     state = {"delivery_url": url, "hooks": hooks, "registered_at": utcnow().isoformat()}
     await _save_state(db, flow_id, state)
@@ -299,17 +302,14 @@ async def register_webhooks(db: Database, flow_id: str, *, base_url: str | None 
 async def unregister_webhooks(db: Database, flow_id: str) -> dict[str, Any]:
     """Delete the flow's webhooks from its store (those already gone are fine)."""
     from engine import store
-    from nodes.connectors.http import NotFound
 
     flow = await store.get_flow(db, flow_id)
     state = (flow.settings or {}).get("webhook") or {}
     removed = []
     for hook in state.get("hooks", []):
-        client = await woocommerce_client(db, hook.get("connection", "woocommerce"))
+        client, hook_api = await hook_client(db, str(hook.get("connection") or ""))
         try:
-            await client.delete(f"/webhooks/{hook['id']}", {"force": True})
-        except NotFound:
-            pass
+            await hook_api.unregister(client, hook["id"])
         finally:
             await client.aclose()
         removed.append(hook.get("id"))
@@ -326,12 +326,11 @@ async def webhook_status(db: Database, flow_id: str, *, live: bool = False) -> d
     if live:
         for hook in state.get("hooks", []):
             try:
-                client = await woocommerce_client(db, hook.get("connection", "woocommerce"))
+                client, hook_api = await hook_client(db, str(hook.get("connection") or ""))
                 try:
-                    remote = await client.get(f"/webhooks/{hook['id']}")
+                    hook["status"] = await hook_api.status(client, hook["id"])
                 finally:
                     await client.aclose()
-                hook["status"] = remote.get("status")
             except Exception as exc:
                 hook["status"] = f"unknown ({type(exc).__name__})"
     async with db.session() as session:

@@ -212,6 +212,23 @@ class WebhookHooks(Protocol):
         """Node type → the application's webhook topics that bring its records."""
         ...
 
+    def address(self, client: Any) -> str:
+        """Where the application is (an application elsewhere cannot deliver to a Koppel on this machine)."""
+        ...
+
+    async def register(self, client: Any, *, url: str, topic: str, secret: str, name: str) -> dict[str, Any]:
+        """Create the webhook of ``topic`` delivering to ``url`` signed with ``secret``, or re-activate the one there
+        is: ``{"id": ..., "status": ...}``."""
+        ...
+
+    async def unregister(self, client: Any, hook_id: Any) -> None:
+        """Delete a webhook (one already gone is fine)."""
+        ...
+
+    async def status(self, client: Any, hook_id: Any) -> str:
+        """The application's status of a webhook ("active", "paused", ...)."""
+        ...
+
 
 # --- the contract ---------------------------------------------------------------------------------------------
 
@@ -263,6 +280,19 @@ class AppConnector(abc.ABC, Generic[CredT, ClientT]):
     option_lists: ClassVar[Mapping[str, str]] = {}
     oauth: OAuthHooks | None = None
     webhooks: WebhookHooks | None = None
+    position: ClassVar[int] = 100
+    """Place in the lists of applications (the setup wizard's steps): lower first, then by name."""
+    short: ClassVar[str] = ""
+    """A short name for addresses (the setup wizard's ``?woo=shop``); the application's name when empty."""
+    connect_title: ClassVar[str] = ""
+    """The heading of the setup wizard's step ("Connect your WooCommerce store"); "Connect <label>" when empty."""
+    add_title: ClassVar[str] = ""
+    """The connections page's button ("Add a WooCommerce store"); "Add a <label> connection" when empty."""
+
+    @property
+    def key(self) -> str:
+        """The application's name in addresses: :attr:`short`, else :attr:`app`."""
+        return self.short or self.app
 
     @property
     def fields(self) -> tuple[FieldInfo, ...]:

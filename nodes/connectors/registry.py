@@ -37,7 +37,7 @@ def _accept(found: dict[str, AnyConnector], connector: Any, where: str) -> None:
 
 @cache
 def connectors() -> dict[str, AnyConnector]:
-    """Every connector by application name, sorted by name."""
+    """Every connector by application name, in list order (``position``, then name)."""
     found: dict[str, AnyConnector] = {}
     # The package's own search path (a plugin may extend it), read without importing the package here.
     search = list(getattr(sys.modules.get(_PACKAGE), "__path__", [str(_HERE)]))
@@ -50,7 +50,7 @@ def connectors() -> dict[str, AnyConnector]:
             _accept(found, connector, info.name)
     for point in entry_points(group=ENTRY_POINT_GROUP):
         _accept(found, point.load(), f"entry point {point.name}")
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items(), key=lambda item: (item[1].position, item[0])))
 
 
 def get_connector(app: str) -> AnyConnector:

@@ -60,6 +60,14 @@ async def test_bad_connection_gets_clear_errors(client: httpx.AsyncClient) -> No
     response = await client.post("/api/connections", json={"name": "x", "app": "nope", "fields": {}})
     assert response.status_code == 400
     assert "app: must be one of" in response.text
+    assert "woocommerce, asperion, mollie" in response.text and "'nope' is not one of them" in response.text
+
+
+async def test_the_connection_app_lists_the_registered_applications(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    app = schema["components"]["schemas"]["ConnectionIn"]["properties"]["app"]
+    assert {"woocommerce", "asperion", "mollie", "httpapi"} <= set(app["enum"])
+    assert "mollie" in app["description"] and "'woocommerce' or 'asperion'" not in app["description"]
 
 
 async def _make_flow(client: httpx.AsyncClient, tmp_path: Path, count: int = 5, **config: Any) -> str:

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue, field_validator
+from pydantic_core import PydanticCustomError
 
 from engine import store
+from nodes.connectors.registry import connectors
 from nodes.texts import shown
 from web.api.errors import bad_request, not_found
 from web.api.params import SafeText
@@ -20,10 +22,29 @@ if TYPE_CHECKING:
 __all__ = ("ConnectionController",)
 
 
+def _known_apps() -> list[JsonValue]:
+    return list(connectors())
+
+
 class ConnectionIn(BaseModel):
     name: SafeText = Field(max_length=200, description="How flows refer to the connection, e.g. 'woocommerce'")
-    app: SafeText = Field(max_length=50, description="'woocommerce' or 'asperion'")
+    app: SafeText = Field(  # the registered applications, as the API is assembled (plugins included)
+        max_length=50,
+        description="The application, one of the registered connectors: " + ", ".join(connectors()),
+        json_schema_extra={"enum": _known_apps()},
+    )
     fields: dict[str, Any] = Field(default_factory=dict, description="url, keys, secrets… (secrets are write-only)")
+
+    @field_validator("app")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in connectors():
+            raise PydanticCustomError(
+                "unknown_app",
+                "app: must be one of {known}; '{value}' is not one of them",
+                {"known": ", ".join(connectors()), "value": value},
+            )
+        return value
 
 
 class ConnectionController(Controller):

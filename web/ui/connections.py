@@ -15,11 +15,26 @@ from web.ui.render import redirect, render
 if TYPE_CHECKING:
     from engine.db import Database
 
-__all__ = ("CONNECTION_ROUTES",)
+__all__ = ("CONNECTION_ROUTES", "form_fields")
 
 
 def _apps() -> dict[str, Any]:
     return dict(connectors())
+
+
+def form_fields(app: Any, form: Any) -> dict[str, Any]:
+    """The connection fields of ``app`` typed into a connection form (an empty secret is left out: kept as stored)."""
+    fields: dict[str, Any] = {}
+    for field in app.fields:
+        value = str(form.get(field.name) or "").strip()
+        if field.kind == "integer" and value:
+            try:
+                fields[field.name] = int(value)
+            except ValueError:
+                fields[field.name] = value
+        elif value or (not field.secret and field.required):
+            fields[field.name] = value
+    return fields
 
 
 @get("/connections")
@@ -73,16 +88,7 @@ async def save_connection(request: Request[Any, Any, Any], db: Database) -> Resp
     if app is None:
         return render(request, "fragments/alert.html", kind="error", message="Unknown application.", status_code=400)
     connection_id = str(form.get("id", "")) or None
-    fields: dict[str, Any] = {}
-    for field in app.fields:
-        value = str(form.get(field.name, "")).strip()
-        if field.kind == "integer" and value:
-            try:
-                fields[field.name] = int(value)
-            except ValueError:
-                fields[field.name] = value
-        elif value or (not field.secret and field.required):
-            fields[field.name] = value
+    fields = form_fields(app, form)
     name = str(form.get("name", "")).strip()
     try:
         row = await store.save_connection(db, name=name, app=app_name, fields=fields, connection_id=connection_id)

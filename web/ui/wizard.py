@@ -1,7 +1,10 @@
-"""The setup wizard for newcomers: connect WooCommerce and Asperion, pick flows, answer questions, test, activate.
+"""The setup wizard for newcomers: connect the applications, pick flows, answer questions, test, activate.
 
-Stateless: the chosen connections and templates travel in the query string and hidden fields; the answers live in
-the created flows' documents; test runs and schedules are the flows' own (the same functions as the flow page).
+One connection step per application the templates use (from the connector registry, in its order, with the form of
+the connector's credentials model); an application only some templates need can be skipped, and those templates
+then wait until it is connected. Stateless: the chosen connections (``?<connector key>=<connection name>``) and
+templates travel in the query string and hidden fields; the answers live in the created flows' documents; test runs
+and schedules are the flows' own (the same functions as the flow page).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -40,15 +44,63 @@ TEST_LIMIT = 3
 DEFAULT_EVERY_MINUTES = 15
 PREVIEW_TIMEOUT_S = 10.0
 """How long the wizard waits for the application to count records or propose a start date."""
-STEPS = ("WooCommerce", "Asperion", "Flows", "Questions", "Test run", "Activate")
-APP_STEP = {"woocommerce": 1, "asperion": 2}
+FLOW_STEPS = ("Flows", "Questions", "Test run", "Activate")
+"""The steps after the connection steps."""
 _SWAP = {"HX-Retarget": "#wizard", "HX-Reswap": "outerHTML", "HX-Reselect": "#wizard"}
 
 
-def _apps() -> dict[str, Any]:
+@dataclass(frozen=True)
+class AppStep:
+    """A connection step: the application's connector and whether every template needs it."""
+
+    connector: Any
+    required: bool
+
+    @property
+    def app(self) -> str:
+        return str(self.connector.app)
+
+    @property
+    def key(self) -> str:
+        """The name of its connection in the wizard's addresses and forms."""
+        return str(self.connector.key)
+
+
+def _app_steps() -> list[AppStep]:
+    """One step per application the templates use, in the registry's order."""
     from nodes.connectors.registry import connectors
 
-    return dict(connectors())
+    needs = [set(template["needs"]) for template in _templates()]
+    used = set().union(*needs)
+    return [AppStep(c, all(app in n for n in needs)) for app, c in connectors().items() if app in used]
+
+
+def _steps(apps: list[AppStep], conns: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The steps' labels; ``skipped``: an application step left without a connection (known from ``conns``)."""
+    skipped = [conns is not None and not step.required and not conns.get(step.app) for step in apps]
+    labels = [step.connector.label for step in apps] + list(FLOW_STEPS)
+    return [{"label": label, "skipped": i < len(skipped) and skipped[i]} for i, label in enumerate(labels)]
+
+
+def _chosen_connections(apps: list[AppStep], source: Any) -> dict[str, str]:
+    """Application → the connection chosen for it ("" when not yet, or skipped), from a query string or a form."""
+    return {step.app: str(source.get(step.key) or "").strip() for step in apps}
+
+
+def _params(apps: list[AppStep], conns: dict[str, str]) -> dict[str, str]:
+    """The chosen connections as the wizard's address parameters (and hidden fields)."""
+    return {step.key: conns.get(step.app, "") for step in apps}
+
+
+def _step_url(apps: list[AppStep], index: int, conns: dict[str, str], **more: Any) -> str:
+    """The address of connection step ``index`` (the flows step after the last one)."""
+    paths = ["/wizard", *(f"/wizard/{step.app}" for step in apps[1:]), "/wizard/flows"]
+    return _url(paths[min(index, len(apps))], **_params(apps, conns), **more)
+
+
+def _missing_step(apps: list[AppStep], conns: dict[str, str], before: int) -> int | None:
+    """The first step before ``before`` whose application every flow needs and that has no connection yet."""
+    return next((i for i, step in enumerate(apps[:before]) if step.required and not conns.get(step.app)), None)
 
 
 def _email(request: Request[Any, Any, Any]) -> str | None:
@@ -78,6 +130,7 @@ def _templates(chosen: list[str] | None = None) -> list[dict[str, Any]]:
                 "title": str(info.get("title") or document.get("name") or name),
                 "description": str(info.get("description") or document.get("description") or ""),
                 "document": document,
+                "needs": sorted(set(connection_slots(document).values())),
             }
         )
     return out
@@ -224,8 +277,8 @@ async def propose_dates(db: Database, document: dict[str, Any], asked: list[dict
 async def _connection_page(
     request: Request[Any, Any, Any],
     db: Database,
-    app_name: str,
-    state: dict[str, Any],
+    index: int,
+    conns: dict[str, str],
     *,
     values: dict[str, Any] | None = None,
     problems: list[str] | None = None,
@@ -234,7 +287,11 @@ async def _connection_page(
     conn_id: str = "",
     name: str = "",
 ) -> Response[str]:
-    app = _apps()[app_name]
+    """Connection step ``index``: pick a connection of the application or make one, test it, go on (or skip)."""
+    apps = _app_steps()
+    step = apps[index]
+    app_name = step.app
+    app = step.connector
     rows = await store.list_connections(db)
     choices = [row for row in rows if row.app == app_name]
     if not name:
@@ -245,13 +302,20 @@ async def _connection_page(
     return render(
         request,
         "wizard.html",
-        step=APP_STEP[app_name],
-        steps=STEPS,
-        state=state,
+        stage="connection",
+        step=index + 1,
+        steps=_steps(apps, conns),
+        hidden={k: v for k, v in _params(apps, conns).items() if k != step.key},
         app=app,
+        optional=not step.required,
+        needed_by=[t["title"] for t in _templates() if app_name in t["needs"]],
+        flow_count=len(_templates()),
+        back_url=_step_url(apps, index - 1, conns) if index else None,
+        skip_url=_step_url(apps, index + 1, {**conns, app_name: ""}) if not step.required else None,
         choices=choices,
         existing=existing,
         values=values or {},
+        secrets_set={f.name: True for f in app.fields if f.secret} if conn_id else {},
         problems=problems or [],
         result=result,
         conn_id=conn_id,
@@ -260,20 +324,28 @@ async def _connection_page(
     )
 
 
+async def _connection_step(request: Request[Any, Any, Any], db: Database, index: int) -> Response[str]:
+    apps = _app_steps()
+    conns = _chosen_connections(apps, request.query_params)
+    missing = _missing_step(apps, conns, index)
+    if missing is not None:
+        return redirect(request, _step_url(apps, missing, conns))
+    return await _connection_page(request, db, index, conns, existing=conns[apps[index].app])
+
+
 @get("/wizard")
-async def wizard_start(request: Request[Any, Any, Any], db: Database, woo: FromQuery[str] = "") -> Response[str]:
-    """Step 1: the WooCommerce store."""
-    return await _connection_page(request, db, "woocommerce", {"woo": woo}, existing=woo)
+async def wizard_start(request: Request[Any, Any, Any], db: Database) -> Response[str]:
+    """Step 1: the first application's connection."""
+    return await _connection_step(request, db, 0)
 
 
-@get("/wizard/asperion")
-async def wizard_asperion(
-    request: Request[Any, Any, Any], db: Database, woo: FromQuery[str] = "", asp: FromQuery[str] = ""
-) -> Response[str]:
-    """Step 2: the Asperion administration."""
-    if not woo:
+@get("/wizard/{app:str}")
+async def wizard_app(request: Request[Any, Any, Any], db: Database, app: str) -> Response[str]:
+    """The connection step of one application (``/wizard/asperion``)."""
+    index = next((i for i, step in enumerate(_app_steps()) if step.app == app), None)
+    if index is None:
         return redirect(request, "/wizard")
-    return await _connection_page(request, db, "asperion", {"woo": woo, "asp": asp}, existing=asp)
+    return await _connection_step(request, db, index)
 
 
 @post("/wizard/connection")
@@ -281,13 +353,14 @@ async def wizard_connection(
     request: Request[Any, Any, Any], db: Database, go: FromQuery[str] = "next"
 ) -> Response[str]:
     """Save (or pick) the connection, test it and, on ``go=next`` when it works, go to the next step."""
+    from web.ui.connections import form_fields
+
     form = await request.form()
-    apps = _apps()
+    apps = _app_steps()
     app_name = str(form.get("app") or "")
-    if app_name not in APP_STEP:
-        app_name = "woocommerce"
-    app = apps[app_name]
-    state = {"woo": str(form.get("woo") or ""), "asp": str(form.get("asp") or "")}
+    index = next((i for i, step in enumerate(apps) if step.app == app_name), 0)
+    app_name, app = apps[index].app, apps[index].connector
+    conns = _chosen_connections(apps, form)
     existing = str(form.get("existing") or "").strip()
     conn_id = str(form.get("id") or "").strip()
     name = str(form.get("name") or "").strip()
@@ -297,38 +370,29 @@ async def wizard_connection(
             row = await store.get_connection(db, existing)
         except store.NotFound:
             return await _connection_page(
-                request, db, app_name, state, problems=["This connection does not exist."], values=values, name=name
+                request, db, index, conns, problems=["This connection does not exist."], values=values, name=name
             )
     else:
-        fields: dict[str, Any] = {}
-        for field in app.fields:
-            value = str(form.get(field.name) or "").strip()
-            if field.kind == "integer" and value:
-                with contextlib.suppress(ValueError):
-                    fields[field.name] = int(value)
-                fields.setdefault(field.name, value)
-            elif value or (not field.secret and field.required):
-                fields[field.name] = value
         try:
-            row = await store.save_connection(db, name=name, app=app_name, fields=fields, connection_id=conn_id or None)
+            row = await store.save_connection(
+                db, name=name, app=app_name, fields=form_fields(app, form), connection_id=conn_id or None
+            )
         except (store.InvalidConnection, store.NotFound) as exc:
             problems = list(getattr(exc, "problems", None) or [str(exc)])
             return await _connection_page(
-                request, db, app_name, state, values=values, problems=problems, conn_id=conn_id, name=name
+                request, db, index, conns, values=values, problems=problems, conn_id=conn_id, name=name
             )
     try:
         result = await store.test_connection(db, row.id)
     except Exception as exc:  # the application's answer, whatever it is, is shown to the user
         result = {"ok": False, "message": str(exc) or type(exc).__name__, "can_write": None}
-    state = {**state, ("woo" if app_name == "woocommerce" else "asp"): row.name}
+    conns = {**conns, app_name: row.name}
     if go == "next" and result.get("ok"):
-        if app_name == "woocommerce":
-            return redirect(request, _url("/wizard/asperion", woo=row.name, asp=state["asp"]))
-        return redirect(request, _url("/wizard/flows", woo=state["woo"], asp=row.name))
+        return redirect(request, _step_url(apps, index + 1, conns))
     if existing:
-        return await _connection_page(request, db, app_name, state, result=result, existing=row.name)
+        return await _connection_page(request, db, index, conns, result=result, existing=row.name)
     return await _connection_page(
-        request, db, app_name, state, result=result, values=values, conn_id=row.id, name=row.name
+        request, db, index, conns, result=result, values=values, conn_id=row.id, name=row.name
     )
 
 
@@ -336,23 +400,46 @@ async def wizard_connection(
 async def wizard_flows(
     request: Request[Any, Any, Any],
     db: Database,
-    woo: FromQuery[str] = "",
-    asp: FromQuery[str] = "",
     t: FromQuery[list[str] | None] = None,
     batch: FromQuery[str] = "",
 ) -> Response[str]:
-    """Step 3: which flows."""
-    if not woo or not asp:
-        return redirect(request, _url("/wizard/asperion" if woo else "/wizard", woo=woo))
-    return _flows_page(request, {"woo": woo, "asp": asp, "batch": batch}, list(t or []))
+    """The flows step: which flows (those needing an application not connected are shown, not offered)."""
+    apps = _app_steps()
+    conns = _chosen_connections(apps, request.query_params)
+    missing = _missing_step(apps, conns, len(apps))
+    if missing is not None:
+        return redirect(request, _step_url(apps, missing, conns))
+    return _flows_page(request, conns, batch, list(t or []))
+
+
+def _offered(apps: list[AppStep], conns: dict[str, str]) -> list[dict[str, Any]]:
+    """Every template, with ``missing``: the labels of the applications it needs that have no connection."""
+    labels = {step.app: str(step.connector.label) for step in apps}
+    return [{**t, "missing": [labels.get(app, app) for app in t["needs"] if not conns.get(app)]} for t in _templates()]
+
+
+def _available(conns: dict[str, str]) -> set[str]:
+    """The templates whose applications all have a connection."""
+    return {t["name"] for t in _offered(_app_steps(), conns) if not t["missing"]}
 
 
 def _flows_page(
-    request: Request[Any, Any, Any], state: dict[str, str], chosen: list[str], error: str | None = None
+    request: Request[Any, Any, Any], conns: dict[str, str], batch: str, chosen: list[str], error: str | None = None
 ) -> Response[str]:
-    """Step 3 with the templates to choose from, the ones chosen and what is wrong with the choice."""
+    """The flows step with the templates to choose from, the ones chosen and what is wrong with the choice."""
+    apps = _app_steps()
+    params = _params(apps, conns)
     return render(
-        request, "wizard.html", step=3, steps=STEPS, state=state, templates=_templates(), chosen=chosen, error=error
+        request,
+        "wizard.html",
+        stage="flows",
+        step=len(apps) + 1,
+        steps=_steps(apps, conns),
+        hidden={**params, "batch": batch},
+        templates=_offered(apps, conns),
+        chosen=chosen,
+        error=error,
+        back_url=_step_url(apps, len(apps) - 1, conns),
     )
 
 
@@ -369,28 +456,29 @@ async def _batch_flows(db: Database, batch: str, chosen: list[str]) -> dict[str,
     return out
 
 
-def _document(base: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+def _document(base: dict[str, Any], conns: dict[str, str]) -> dict[str, Any]:
     """``base`` (the template's document or the flow made from it) using the chosen connections."""
-    chosen = {"woocommerce": state.get("woo"), "asperion": state.get("asp")}
-    mapping = {slot: str(chosen.get(app) or slot) for slot, app in connection_slots(base).items()}
+    mapping = {slot: str(conns.get(app) or slot) for slot, app in connection_slots(base).items()}
     return use_connections(base, mapping)
 
 
 async def _questions_page(
     request: Request[Any, Any, Any],
     db: Database,
-    state: dict[str, Any],
+    conns: dict[str, str],
+    batch: str,
     chosen: list[str],
     *,
     form: Any = None,
     problems: dict[str, str] | None = None,
 ) -> Response[str]:
+    apps = _app_steps()
     connections = await store.connection_apps(db)
-    made = await _batch_flows(db, str(state.get("batch") or ""), chosen)
+    made = await _batch_flows(db, batch, chosen)
     items = []
     for template in _templates(chosen):
         base = made[template["name"]][1] if template["name"] in made else template["document"]
-        document = _document(base, state)
+        document = _document(base, conns)
         asked = wizard_questions(template["name"], document, connections)
         if form is not None:
             for question in asked:
@@ -401,12 +489,14 @@ async def _questions_page(
     return render(
         request,
         "wizard.html",
-        step=4,
-        steps=STEPS,
-        state=state,
+        stage="questions",
+        step=len(apps) + 2,
+        steps=_steps(apps, conns),
+        hidden={**_params(apps, conns), "batch": batch},
         items=items,
         chosen=chosen,
         problems=problems or {},
+        back_url=_url("/wizard/flows", **_params(apps, conns), t=chosen, batch=batch),
         headers=_SWAP if request.headers.get("hx-request") else None,
     )
 
@@ -427,19 +517,18 @@ def _choice_problem(chosen: list[str]) -> str | None:
 async def wizard_questions_page(
     request: Request[Any, Any, Any],
     db: Database,
-    woo: FromQuery[str] = "",
-    asp: FromQuery[str] = "",
     t: FromQuery[list[str] | None] = None,
     batch: FromQuery[str] = "",
 ) -> Response[str]:
-    """Step 4: the few questions of each chosen template (prefilled with the defaults, or the answers given)."""
-    known = {template["name"] for template in _templates()}
+    """The questions step: the few questions of each chosen template (prefilled with the defaults, or the answers
+    given)."""
+    conns = _chosen_connections(_app_steps(), request.query_params)
+    known = _available(conns)
     chosen = [name for name in (t or []) if name in known]
     error = _choice_problem(chosen)
     if error:
-        return _flows_page(request, {"woo": woo, "asp": asp, "batch": batch}, chosen, error)
-    state = {"woo": woo, "asp": asp, "batch": batch or uuid.uuid4().hex}
-    return await _questions_page(request, db, state, chosen)
+        return _flows_page(request, conns, batch, chosen, error)
+    return await _questions_page(request, db, conns, batch or uuid.uuid4().hex, chosen)
 
 
 @post("/wizard/create")
@@ -448,27 +537,28 @@ async def wizard_create(request: Request[Any, Any, Any], db: Database) -> Respon
     from engine import automation
 
     form = await request.form()
-    state = {key: str(form.get(key) or "") for key in ("woo", "asp", "batch")}
-    state["batch"] = state["batch"] or uuid.uuid4().hex
-    known = {template["name"] for template in _templates()}
+    apps = _app_steps()
+    conns = _chosen_connections(apps, form)
+    batch = str(form.get("batch") or "") or uuid.uuid4().hex
+    known = _available(conns)
     chosen = [str(name) for name in form.getall("t", []) if str(name) in known]
     if _choice_problem(chosen):
-        return redirect(request, _url("/wizard/flows", woo=state["woo"], asp=state["asp"]))
+        return redirect(request, _step_url(apps, len(apps), conns))
     connections = await store.connection_apps(db)
-    made = await _batch_flows(db, state["batch"], chosen)
+    made = await _batch_flows(db, batch, chosen)
     documents: list[tuple[str, dict[str, Any]]] = []
     problems: dict[str, str] = {}
     lang = language_of(request)
     for template in _templates(chosen):
         name = template["name"]
         base = made[name][1] if name in made else {**template["document"], "name": translate(lang, template["title"])}
-        document = _document(base, state)
+        document = _document(base, conns)
         asked = wizard_questions(name, document, connections)
         document, found = apply_answers(document, [(q, _read_answer(form, q)) for q in asked])
         problems.update({f"{name}:{key}": message for key, message in found.items()})
         documents.append((name, document))
     if problems:
-        return await _questions_page(request, db, state, chosen, form=form, problems=problems)
+        return await _questions_page(request, db, conns, batch, chosen, form=form, problems=problems)
     flow_ids = []
     for name, document in documents:
         if name in made:
@@ -481,7 +571,7 @@ async def wizard_create(request: Request[Any, Any, Any], db: Database) -> Respon
             flow = await store.create_flow(
                 db, document, note="created by the setup wizard", created_by=_email(request), template=name
             )
-            await automation.apply_automation(db, flow.id, {"settings": {"wizard": state["batch"]}})
+            await automation.apply_automation(db, flow.id, {"settings": {"wizard": batch}})
         flow_ids.append(flow.id)
         if not await store.validate_flow_document(db, document):
             with contextlib.suppress(store.FlowBusy):
@@ -492,9 +582,7 @@ async def wizard_create(request: Request[Any, Any, Any], db: Database) -> Respon
                     params={"dry_run": True, "limit": TEST_LIMIT},
                     created_by=_email(request),
                 )
-    return redirect(
-        request, _url("/wizard/test", flow=flow_ids, woo=state["woo"], asp=state["asp"], t=chosen, batch=state["batch"])
-    )
+    return redirect(request, _url("/wizard/test", flow=flow_ids, **_params(apps, conns), t=chosen, batch=batch))
 
 
 @get("/wizard/count")
@@ -509,9 +597,9 @@ async def wizard_count(
     if template not in TEMPLATE_INFO:
         return render(request, "fragments/wizard_count.html", count=None, start=None, error=None, noun="records")
     answers = request.query_params
-    state = {key: str(answers.get(key) or "") for key in ("woo", "asp", "batch")}
-    made = await _batch_flows(db, state["batch"], [template])
-    document = _document(made[template][1] if template in made else get_template(template), state)
+    conns = _chosen_connections(_app_steps(), answers)
+    made = await _batch_flows(db, str(answers.get("batch") or ""), [template])
+    document = _document(made[template][1] if template in made else get_template(template), conns)
     asked = wizard_questions(template, document, await store.connection_apps(db))
     found = [q for q in asked if q["name"] == question and q["counted"]]
     if not found:
@@ -546,12 +634,11 @@ async def wizard_test(
     request: Request[Any, Any, Any],
     db: Database,
     flow: FromQuery[list[str] | None] = None,
-    woo: FromQuery[str] = "",
-    asp: FromQuery[str] = "",
     t: FromQuery[list[str] | None] = None,
     batch: FromQuery[str] = "",
 ) -> Response[str]:
-    """Step 5: each new flow's test run on its first records (polled until finished), and a button to run it again."""
+    """The test step: each new flow's test run on its first records (polled until finished), and a button to run it
+    again."""
     items = []
     for row in await _flows(db, list(flow or [])):
         version = await store.get_version(db, row.id)
@@ -568,19 +655,20 @@ async def wizard_test(
         items.append({"flow": row, "run": run, "problems": problems})
     if not items:
         return redirect(request, "/wizard")
-    back = _url("/wizard/questions", woo=woo, asp=asp, t=list(t or []), batch=batch) if batch and t else None
+    apps = _app_steps()
+    conns = _chosen_connections(apps, request.query_params)
+    params = _params(apps, conns)
+    back = _url("/wizard/questions", **params, t=list(t or []), batch=batch) if batch and t else None
     return render(
         request,
         "wizard.html",
-        step=5,
-        steps=STEPS,
-        state={},
+        stage="test",
+        step=len(apps) + 3,
+        steps=_steps(apps, conns),
         items=items,
         limit=TEST_LIMIT,
         back_url=back,
-        next_url=_url(
-            "/wizard/activate", flow=[i["flow"].id for i in items], woo=woo, asp=asp, t=list(t or []), batch=batch
-        ),
+        next_url=_url("/wizard/activate", flow=[i["flow"].id for i in items], **params, t=list(t or []), batch=batch),
     )
 
 
@@ -591,16 +679,16 @@ async def wizard_activate_page(
     flow: FromQuery[list[str] | None] = None,
     done: FromQuery[bool] = False,
 ) -> Response[str]:
-    """Step 6: how often each flow runs, and switch them on."""
+    """The last step: how often each flow runs, and switch them on."""
     flows = await _flows(db, list(flow or []))
     if not flows:
         return redirect(request, "/wizard")
     return render(
         request,
         "wizard.html",
-        step=6,
-        steps=STEPS,
-        state={},
+        stage="activate",
+        step=len(_app_steps()) + 4,
+        steps=_steps(_app_steps()),
         flows=flows,
         done=done,
         every={f.id: DEFAULT_EVERY_MINUTES for f in flows},
@@ -636,9 +724,9 @@ async def wizard_activate(request: Request[Any, Any, Any], db: Database) -> Resp
         return render(
             request,
             "wizard.html",
-            step=6,
-            steps=STEPS,
-            state={},
+            stage="activate",
+            step=len(_app_steps()) + 4,
+            steps=_steps(_app_steps()),
             flows=flows,
             done=False,
             every=every,
@@ -653,7 +741,6 @@ async def wizard_activate(request: Request[Any, Any, Any], db: Database) -> Resp
 
 WIZARD_ROUTES = [
     wizard_start,
-    wizard_asperion,
     wizard_connection,
     wizard_flows,
     wizard_questions_page,
@@ -662,4 +749,5 @@ WIZARD_ROUTES = [
     wizard_test,
     wizard_activate_page,
     wizard_activate,
+    wizard_app,  # last: a fixed step's address wins over an application's name
 ]

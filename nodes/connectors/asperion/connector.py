@@ -71,6 +71,10 @@ class AsperionConnector(AppConnector[AsperionCredentials, AsperionClient]):
 
     app = "asperion"
     label = "Asperion"
+    position = 20
+    add_title = "Add an Asperion administration"
+    short = "asp"
+    connect_title = "Connect your Asperion administration"
     client_type = AsperionClient
     description = "An Asperion administration, through the Asperion API (OAuth 2 with a refresh token)."
     credentials = AsperionCredentials

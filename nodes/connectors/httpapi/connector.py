@@ -88,6 +88,8 @@ class HttpApiConnector(AppConnector[HttpApiCredentials, HttpApiClient]):
 
     app = "httpapi"
     label = "HTTP API"
+    position = 90
+    add_title = "Add an HTTP API connection"
     client_type = HttpApiClient
     description = "Any JSON API: a base URL and no, basic, bearer, API-key or OAuth2 client-credentials sign-in."
     credentials = HttpApiCredentials

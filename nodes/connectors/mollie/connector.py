@@ -54,6 +54,9 @@ class MollieConnector(AppConnector[MollieCredentials, MollieClient]):
 
     app = "mollie"
     label = "Mollie"
+    position = 30
+    add_title = "Add a Mollie account"
+    connect_title = "Connect your Mollie account"
     client_type = MollieClient
     description = "A Mollie account (payments, refunds, chargebacks, settlements), through the API v2 with a key."
     credentials = MollieCredentials

@@ -1,7 +1,8 @@
-"""The WooCommerce connector: credentials, key + secret auth, the client, option lists, test and webhook topics."""
+"""The WooCommerce connector: credentials, key + secret auth, the client, option lists, test and webhooks."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -10,6 +11,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from nodes.connectors.base import AppConnector, ConnectionRef, Credentials, TokenStore
+from nodes.connectors.http import NotFound
 from nodes.connectors.woocommerce.client import WooCommerceClient
 
 __all__ = ("CONNECTOR", "WooCommerceConnection", "WooCommerceConnector", "WooCommerceCredentials")
@@ -50,12 +52,37 @@ class WooCommerceWebhooks:
         }
     )
 
+    def address(self, client: Any) -> str:
+        return str(CONNECTOR.own(client).store_url)
+
+    async def register(self, client: Any, *, url: str, topic: str, secret: str, name: str) -> dict[str, Any]:
+        store = CONNECTOR.own(client)
+        existing = await store.get("/webhooks", {"per_page": 100})
+        found = next((h for h in existing or [] if h.get("delivery_url") == url and h.get("topic") == topic), None)
+        body = {"secret": secret, "status": "active", "delivery_url": url, "topic": topic}
+        if found is not None:
+            hook = await store.put(f"/webhooks/{found['id']}", body)
+        else:
+            hook = await store.post("/webhooks", {"name": name[:190], **body})
+        return {"id": hook.get("id"), "status": hook.get("status")}
+
+    async def unregister(self, client: Any, hook_id: Any) -> None:
+        with contextlib.suppress(NotFound):
+            await CONNECTOR.own(client).delete(f"/webhooks/{hook_id}", {"force": True})
+
+    async def status(self, client: Any, hook_id: Any) -> str:
+        return str((await CONNECTOR.own(client).get(f"/webhooks/{hook_id}")).get("status"))
+
 
 class WooCommerceConnector(AppConnector[WooCommerceCredentials, WooCommerceClient]):
     """A WooCommerce web shop."""
 
     app = "woocommerce"
     label = "WooCommerce"
+    position = 10
+    add_title = "Add a WooCommerce store"
+    short = "woo"
+    connect_title = "Connect your WooCommerce store"
     client_type = WooCommerceClient
     description = "A WooCommerce web shop, through its REST API (wc/v3) with a consumer key and secret."
     credentials = WooCommerceCredentials
