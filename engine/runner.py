@@ -350,6 +350,11 @@ class _Execution:
         only answers "is it there?"): for them the application is asked only when in doubt."""
         self.trusted: set[str] = set()
         """Of :attr:`noted`, those whose deliveries this database knows completely (see TargetTrust)."""
+        self.empty: set[str] = set()
+        """Of :attr:`trusted`, those trusted since the application held nothing (reason ``empty``): every document in
+        it came through this flow's records, also those a map found there itself ("this refund is credited"). A
+        target trusted after a run that checked every record knows the records that reached it, not what a map
+        found in the application: there a map's question and an id a map derived are still asked."""
         self.complete = False
         """Every source was read to its end (no limit, cancellation or lost lease stopped the run)."""
         self.after: dict[str | type[Node], list[str]] = {}
@@ -843,14 +848,15 @@ class _Execution:
         record with no intent left over (then it has never been sent, by this database or anyone else).
 
         A record a map gave an id of its own, derived from the page record's ("order:49:refunds:5020"), is covered by
-        the page record's intent at the target when this page wrote it (:attr:`_Page.noted`): every earlier walk
-        that delivered under a derived id did so under an intent of its own page, settled together with the
-        idempotency entry or left in doubt. Its idempotency entry is read before it is posted (:meth:`_deliver`)."""
+        the page record's intent at a target trusted since it was empty (:attr:`empty`) when this page wrote it
+        (:attr:`_Page.noted`): every earlier walk that delivered under a derived id did so under an intent of its own
+        page, settled together with the idempotency entry or left in doubt. Its idempotency entry is read before it
+        is posted (:meth:`_deliver`)."""
         if self.ctx.dry_run or node_id not in self.trusted:
             return True
         if source_id == page_id:
             return page_id not in page.ids or (node_id, source_id) in page.in_doubt
-        return not (_derived(source_id, page_id) and (node_id, page_id) in page.noted)
+        return not (node_id in self.empty and _derived(source_id, page_id) and (node_id, page_id) in page.noted)
 
     def _targets_after(self, after: str | type[Node]) -> list[str]:
         """The targets that records leaving ``after`` (a step id, or every step of a node type) reach first: the
@@ -879,8 +885,8 @@ class _Execution:
     async def deliveries(self, source_ids: list[str], after: str | type[Node]) -> Deliveries:
         """:meth:`nodes.base.NodeContext.deliveries` for the record being walked: what the idempotency map and the
         walk's own deliveries hold, and whether an absence can be believed — as for a target's own "already there?"
-        (:meth:`_must_ask`): each target trusted, and the page's intent for the record noted by this page (no earlier
-        attempt left one in doubt) and not left in doubt by this walk."""
+        (:meth:`_must_ask`): each target trusted since it was empty (:attr:`empty`), and the page's intent for the
+        record noted by this page (no earlier attempt left one in doubt) and not left in doubt by this walk."""
         walk = _WALK.get()
         targets = self._targets_after(after)
         if walk is None or not targets or not source_ids:
@@ -897,7 +903,7 @@ class _Execution:
             return (
                 isinstance(node, TargetNode)
                 and not node.upsert
-                and node_id in self.trusted
+                and node_id in self.empty
                 and node_id not in walk.result.in_doubt
                 and (node_id, page_id) in walk.page.noted
             )
@@ -974,11 +980,13 @@ class _Execution:
             return
         async with self.ctx.db.session() as session:
             rows = await session.execute(
-                select(TargetTrust.node_id, TargetTrust.mark).where(
+                select(TargetTrust.node_id, TargetTrust.mark, TargetTrust.reason).where(
                     TargetTrust.flow_key == self.ctx.flow_key, TargetTrust.node_id.in_(self.noted)
                 )
             )
-            marks = {node_id: mark for node_id, mark in rows}
+            marks, reasons = {}, {}
+            for node_id, mark, reason in rows:
+                marks[node_id], reasons[node_id] = mark, reason
         for node_id in self.noted:
             node = self.instances[node_id]
             assert isinstance(node, TargetNode)
@@ -986,6 +994,8 @@ class _Execution:
             if node_id in marks:
                 if newest is not None and marks[node_id] == newest:
                     self.trusted.add(node_id)
+                    if reasons[node_id] == "empty":
+                        self.empty.add(node_id)
                     continue
                 log.warning(
                     "flow %s, target %s: the application's newest record (%s) is not the one this database last "
@@ -1022,6 +1032,8 @@ class _Execution:
                 await self.lease.hold(conn)
             await conn.execute(dialect.insert(table).values(row).on_conflict_do_nothing())
         self.trusted.add(node_id)
+        if reason == "empty":
+            self.empty.add(node_id)
 
     async def _distrust(self, node_id: str) -> None:
         table = cast(Table, TargetTrust.__table__)
@@ -1030,6 +1042,7 @@ class _Execution:
                 await self.lease.hold(conn)
             await conn.execute(delete(table).where(table.c.flow_key == self.ctx.flow_key, table.c.node_id == node_id))
         self.trusted.discard(node_id)
+        self.empty.discard(node_id)
 
     async def keep_marks(self) -> None:
         """After the run's log is written: note each trusted target's newest record as known to this database.

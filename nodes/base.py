@@ -167,8 +167,9 @@ class Deliveries:
     Attributes:
         booked: source id → what was delivered (the fingerprint is empty where the target kept none).
         complete: True when a source id missing from ``booked`` was never delivered there — the targets are trusted
-            (this database knows every delivery they made) and none of these records is in doubt — so its absence
-            can be believed; False: ask the application about what ``booked`` does not hold.
+            since their application held nothing (every document in it came through this flow's records) and none
+            of these records is in doubt — so its absence can be believed; False: ask the application about what
+            ``booked`` does not hold.
     """
 
     booked: Mapping[str, Booked] = field(default_factory=dict)
@@ -276,8 +277,8 @@ class NodeContext(Protocol):
         step of that type, e.g. the step that maps an order to its invoice).
 
         A node asks this before it asks the application "is it booked already?", and asks the application only
-        about what the answer leaves open (:attr:`Deliveries.complete` is False: a new database, one restored from a
-        backup, a record in doubt, a test run). Records the current record's walk cannot be told apart from (ids
+        about what the answer leaves open (:attr:`Deliveries.complete` is False: a new database, an administration that
+        held bookings before, a database restored from a backup, a record in doubt, a test run). Records the current record's walk cannot be told apart from (ids
         that are neither the record's own ``source_id`` nor derived from it as ``source_id:…``) are never complete.
         """
         ...

@@ -1,6 +1,7 @@
 """The template's refund branch answers "is the order's invoice booked?" and "is this refund credited?" from the
 flow's own records while they are complete, counted at the sandbox: a second run of a trusted flow credits new refunds
-without one look-up per order; a new Koppel database against the same books asks Asperion and books nothing twice."""
+without one look-up per order; a new Koppel database against the same books asks Asperion and books nothing twice,
+also once it trusts its targets (its records do not hold what the other database credited)."""
 
 from __future__ import annotations
 
@@ -94,12 +95,22 @@ async def test_a_new_database_asks_asperion_and_credits_nothing_twice(
         await DbTokenStore(other, key).save(tokens)
         forget_requests(shop)
         counts, problems = await run_template(other, TEMPLATE, shop)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, problems
+        made = requests_made(shop)
+        assert made[POST] == 1, "only the new refund is credited"
+        assert made[FIND] >= MARKS + len(with_refunds), "its records know nothing: each such order is asked"
+
+        # That run checked every record, so its targets are trusted now; but the refunds the first database
+        # credited are not in its records: a new refund of such an order still asks, and credits only itself.
+        again = next(o for o in with_refunds if o["id"] != fresh["id"] and float(o["total"]) > 20)
+        later = await _refund(shop, again["id"], "1.00")
+        forget_requests(shop)
+        counts, problems = await run_template(other, TEMPLATE, shop)
+        assert counts["failed"] == 0 and counts["waiting"] == 0, problems
+        assert requests_made(shop)[POST] == 1
     finally:
         await other.dispose()
-    assert counts["failed"] == 0 and counts["waiting"] == 0, problems
-    made = requests_made(shop)
-    assert made[POST] == 1, "only the new refund is credited"
-    assert made[FIND] >= MARKS + len(with_refunds), "its records know nothing: each such order is asked"
     descriptions = invoices_per_description(shop)
     assert descriptions[f"WooCommerce refund {refund['id']} of order {fresh['number']}"] == 1
-    assert set(descriptions.values()) == {1}
+    assert descriptions[f"WooCommerce refund {later['id']} of order {again['number']}"] == 1
+    assert set(descriptions.values()) == {1}, "no refund is credited twice"
