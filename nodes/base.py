@@ -277,9 +277,9 @@ class NodeContext(Protocol):
         step of that type, e.g. the step that maps an order to its invoice).
 
         A node asks this before it asks the application "is it booked already?", and asks the application only
-        about what the answer leaves open (:attr:`Deliveries.complete` is False: a new database, an administration that
-        held bookings before, a database restored from a backup, a record in doubt, a test run). Records the current record's walk cannot be told apart from (ids
-        that are neither the record's own ``source_id`` nor derived from it as ``source_id:…``) are never complete.
+        about what the answer leaves open (:attr:`Deliveries.complete` is False: a new database, an administration
+        that held bookings before, a database restored from a backup, a record in doubt, a test run). Ids that are
+        neither the walked record's own ``source_id`` nor derived from it (``source_id:…``) are never complete.
         """
         ...
 

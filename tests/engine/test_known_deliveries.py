@@ -43,6 +43,12 @@ async def _refund(shop: SandboxURL, order_id: int, amount: str) -> dict[str, Any
     return dict(answer.json())
 
 
+async def _cancel(shop: SandboxURL, order_id: int) -> None:
+    async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
+        answer = await http.put(f"{shop}/woocommerce/wp-json/wc/v3/orders/{order_id}", json={"status": "cancelled"})
+    assert answer.status_code == 200, answer.text
+
+
 def _orders(shop: SandboxURL) -> list[dict[str, Any]]:
     woo = shop.app.woo
     return [order for oid in woo.orders.ids() if (order := woo.orders.get(oid))]
@@ -60,6 +66,8 @@ async def test_a_trusted_run_credits_new_refunds_without_asking_per_order(db: Da
     again = next(o for o in booked if o.get("refunds"))  # its first refund is credited already
     assert len(fresh) == 5
     refunds = [await _refund(shop, order["id"], "5.00") for order in [*fresh, again]]
+    never = next(o for o in _orders(shop) if o["status"] in ("pending", "on-hold"))
+    await _cancel(shop, never["id"])  # never invoiced: nothing to credit, and nothing to ask
 
     forget_requests(shop)
     counts, problems = await run_template(db, TEMPLATE, shop)
@@ -67,7 +75,8 @@ async def test_a_trusted_run_credits_new_refunds_without_asking_per_order(db: Da
     made = requests_made(shop)
     assert made[POST] == len(refunds), "one credit invoice per new refund"
     assert made[FIND] == MARKS, "no 'is the invoice booked' or 'is this refund credited' GET per order"
-    assert made[WITH_LINES] == 0, "the credit invoices are posted without asking whether they exist"
+    assert made[WITH_LINES] == 0, "credits posted without asking whether they exist; the cancelled order not looked up"
+    assert counts["read"] == len(refunds) + 1
     descriptions = invoices_per_description(shop)
     for order, refund in zip([*fresh, again], refunds, strict=True):
         assert descriptions[f"WooCommerce refund {refund['id']} of order {order['number']}"] == 1
