@@ -806,6 +806,16 @@ class _Execution:
         targets = [nid for nid, node in self.instances.items() if isinstance(node, TargetNode) and not node.upsert]
         if not targets or not source_ids:
             return {}, {}
+        delivered: dict[tuple[str, str], str] = {}
+        fingerprints: dict[tuple[str, str], dict[str, Any]] = {}
+        for node_id, source_id, booked in await self._entries(targets, source_ids):
+            delivered[(node_id, source_id)] = booked.target_id
+            if booked.fingerprint:
+                fingerprints[(node_id, source_id)] = booked.fingerprint
+        return delivered, fingerprints
+
+    async def _entries(self, targets: list[str], source_ids: list[str]) -> list[tuple[str, str, Booked]]:
+        """The idempotency entries of these records at these targets: (target, source id, what was delivered)."""
         async with self.ctx.db.session() as session:
             rows = await session.execute(
                 select(
@@ -819,14 +829,7 @@ class _Execution:
                     IdempotencyEntry.source_id.in_(source_ids),
                 )
             )
-            delivered: dict[tuple[str, str], str] = {}
-            fingerprints: dict[tuple[str, str], dict[str, Any]] = {}
-            for node_id, source_id, target_id, fingerprint in rows:
-                delivered[(node_id, source_id)] = target_id
-                decoded = _fingerprint(fingerprint)
-                if decoded:
-                    fingerprints[(node_id, source_id)] = decoded
-            return delivered, fingerprints
+            return [(n, s, Booked(t, _fingerprint(f))) for n, s, t, f in rows]
 
     def _lookups(self, page: _Page) -> dict[str, _Lookup]:
         """The targets this page's records will ask "already there?" (a target not trusted, or records in doubt)
@@ -939,22 +942,10 @@ class _Execution:
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             found: dict[tuple[str, str], Booked | None] = dict.fromkeys(chunk)
-            async with self.ctx.db.session() as session:
-                rows = await session.execute(
-                    select(
-                        IdempotencyEntry.node_id,
-                        IdempotencyEntry.source_id,
-                        IdempotencyEntry.target_id,
-                        IdempotencyEntry.fingerprint,
-                    ).where(
-                        IdempotencyEntry.flow_key == self.ctx.flow_key,
-                        IdempotencyEntry.node_id.in_(sorted({node_id for node_id, _ in chunk})),
-                        IdempotencyEntry.source_id.in_(sorted({source_id for _, source_id in chunk})),
-                    )
-                )
-                for node_id, source_id, target_id, fingerprint in rows:
-                    if (node_id, source_id) in found:
-                        found[(node_id, source_id)] = Booked(target_id, _fingerprint(fingerprint))
+            entries = await self._entries(sorted({n for n, _ in chunk}), sorted({s for _, s in chunk}))
+            for node_id, source_id, booked in entries:
+                if (node_id, source_id) in found:
+                    found[(node_id, source_id)] = booked
             walk.known.update(found)  # only once read: a failed read leaves nothing believed
             answers.update(found)
         for delivery in walk.result.deliveries:  # this walk's own, newest last

@@ -19,6 +19,7 @@ from sandbox.credentials import WOO_RW_KEY, WOO_RW_SECRET
 from tests.engine.test_intents import forget_requests, invoices_per_description, requests_made
 from tests.sandbox.server import SandboxURL, running_sandbox
 from tests.templates.sandbox_runs import BOOKED_STATUSES, connections, run_template
+from tests.templates.test_after_booking import _refund
 
 TEMPLATE = "orders-to-sales-invoices"
 FIND = "GET /asperion/v1/salesinvoices"
@@ -31,16 +32,6 @@ POST = "POST /asperion/v1/salesinvoiceswithlines"
 def fx_shop() -> Iterator[SandboxURL]:
     with running_sandbox(orders=120, customers=30, products=15, seed=11) as base:
         yield base
-
-
-async def _refund(shop: SandboxURL, order_id: int, amount: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(auth=(WOO_RW_KEY, WOO_RW_SECRET), timeout=10) as http:
-        answer = await http.post(
-            f"{shop}/woocommerce/wp-json/wc/v3/orders/{order_id}/refunds",
-            json={"amount": amount, "reason": "Kapot", "api_refund": False},
-        )
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
 
 
 async def _cancel(shop: SandboxURL, order_id: int) -> None:
