@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -31,6 +32,7 @@ from engine.settings import SmtpSettings, get_settings
 from nodes import jsoncodec
 from nodes.base import (
     Booked,
+    Deliveries,
     Delivery,
     Node,
     NodeContext,
@@ -151,6 +153,8 @@ class RunContext(NodeContext):
     """The worker's lease on the run: every write for the run is fenced by it (engine.lease)."""
     smtp: SmtpSettings | None = field(default_factory=lambda: get_settings().smtp)
     """Where the run's e-mail goes (the e-mail step, :class:`nodes.mail.MailContext`); None: e-mail is not set up."""
+    records: Callable[[list[str], str | type[Node]], Awaitable[Deliveries]] | None = None
+    """Answers :meth:`deliveries` from the run's own records (:func:`execute_graph` sets it); None: nothing known."""
 
     def client(self, connection: str) -> Any:
         return self.clients.get(connection)
@@ -169,6 +173,11 @@ class RunContext(NodeContext):
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    async def deliveries(self, source_ids: Sequence[str], *, after: str | type[Node]) -> Deliveries:
+        if self.records is None:
+            return Deliveries()
+        return await self.records(list(source_ids), after)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -263,6 +272,10 @@ class _Page:
     """source id → why the record is Koppel's own writing coming back (English, Dutch): the echo guard."""
     in_doubt: set[tuple[str, str]] = field(default_factory=set)
     """(target node, source id) with a delivery intent left by an earlier attempt: the target may hold it."""
+    noted: set[tuple[str, str]] = field(default_factory=set)
+    """(target node, source id) whose delivery intent this page wrote: no earlier attempt left one, and it covers
+    whatever the record's walk delivers there, also under an id a map derived from the record's (its intents are
+    settled with the record's outcome)."""
     ids: set[str] = field(init=False)
     """The source ids of the page's records: the ids intents are noted for (a map may derive others)."""
     lookups: dict[str, _Lookup] = field(default_factory=dict)
@@ -278,6 +291,25 @@ is the requests, which each connection's adaptive limit holds. Records waiting o
 hold no request slot, so the others go on meanwhile: with records tied to a limit that a rate-limited application
 pushes down, the first run under mixed faults (tests/engine/test_mixed_faults.py) took 8.2x the clean run, with
 this floor 3.7x (64 gave no better)."""
+
+
+@dataclass
+class _Walk:
+    """The record being walked, for what its nodes ask of the run's own records (:meth:`RunContext.deliveries`)."""
+
+    page: _Page
+    result: RecordResult
+    known: dict[tuple[str, str], Booked | None] = field(default_factory=dict)
+    """(target node, id a map derived) → its idempotency entry, read once for the walk (None: there is none)."""
+
+
+_WALK: ContextVar[_Walk | None] = ContextVar("koppel_walk", default=None)
+"""The walk of the current task (each worker walks one record at a time)."""
+
+
+def _derived(source_id: str, page_id: str) -> bool:
+    """Whether a map derived ``source_id`` from the page record's id ("order:49:refunds:5020" from "order:49")."""
+    return source_id.startswith(page_id + ":")
 
 
 def _following(limit: int | None) -> int:
@@ -321,8 +353,15 @@ class _Execution:
         only answers "is it there?"): for them the application is asked only when in doubt."""
         self.trusted: set[str] = set()
         """Of :attr:`noted`, those whose deliveries this database knows completely (see TargetTrust)."""
+        self.empty: set[str] = set()
+        """Of :attr:`trusted`, those trusted since the application held nothing (reason ``empty``): every document in
+        it came through this flow's records, also those a map found there itself ("this refund is credited"). A
+        target trusted after a run that checked every record knows the records that reached it, not what a map
+        found in the application: there a map's question and an id a map derived are still asked."""
         self.complete = False
         """Every source was read to its end (no limit, cancellation or lost lease stopped the run)."""
+        self.after: dict[str | type[Node], list[str]] = {}
+        """Step id or node type → the targets its records reach first (:meth:`_targets_after`)."""
 
     def stopped(self) -> bool:
         """Cancelled, or the lease is lost: no record starts any more."""
@@ -503,8 +542,15 @@ class _Execution:
 
     async def _walk(self, page: _Page, record: Record) -> RecordResult:
         """Carry one record from its source through every node it reaches, in topological order."""
-        source = page.source
         result = RecordResult(source_id=record.source_id, outcome="skipped")
+        token = _WALK.set(_Walk(page, result))
+        try:
+            return await self._walk_steps(page, record, result)
+        finally:
+            _WALK.reset(token)
+
+    async def _walk_steps(self, page: _Page, record: Record, result: RecordResult) -> RecordResult:
+        source = page.source
         echo = page.echoes.get(record.source_id)
         if echo is not None:
             skipped: dict[str, Any] = {
@@ -623,14 +669,19 @@ class _Execution:
         page: _Page,
     ) -> tuple[Record | None, str]:
         lookup = page.lookups.get(gnode.id)
-        if lookup is not None and (
-            (gnode.id, record.source_id) in page.delivered or not self._must_ask(page, gnode.id, record.source_id)
-        ):
+        must_ask = self._must_ask(page, gnode.id, record.source_id, result.source_id)
+        if lookup is not None and ((gnode.id, record.source_id) in page.delivered or not must_ask):
             lookup.passed(result.source_id)  # this record will not ask: the others need not wait for it
         if not node.upsert:
-            known = page.delivered.get((gnode.id, record.source_id))
+            booked = page.delivered.get((gnode.id, record.source_id))
+            fingerprint = page.fingerprints.get((gnode.id, record.source_id))
+            if booked is None and not must_ask and record.source_id != result.source_id:
+                # an id a map derived, posted without asking: the idempotency map must not hold it either
+                derived = (await self._known([gnode.id], [record.source_id])).get((gnode.id, record.source_id))
+                if derived is not None:
+                    booked, fingerprint = derived.target_id, derived.fingerprint or None
+            known = booked
             if known is not None:
-                fingerprint = page.fingerprints.get((gnode.id, record.source_id))
                 if fingerprint is None:
                     raise SkipRecord(f"already delivered as {known}", target_id=known)
                 if self.lease is not None and not self.ctx.dry_run:
@@ -639,7 +690,7 @@ class _Execution:
                     await self.lease.ensure()
                 delivery = await node.revisit(record, Booked(known, fingerprint))
                 return self._delivered_now(node, gnode, record, entry, detail, result, delivery), "ok"
-        if self._must_ask(page, gnode.id, record.source_id):
+        if must_ask:
             if lookup is not None:
                 existing = await lookup.ask(result.source_id, record)
             else:
@@ -760,6 +811,16 @@ class _Execution:
         targets = [nid for nid, node in self.instances.items() if isinstance(node, TargetNode) and not node.upsert]
         if not targets or not source_ids:
             return {}, {}
+        delivered: dict[tuple[str, str], str] = {}
+        fingerprints: dict[tuple[str, str], dict[str, Any]] = {}
+        for node_id, source_id, booked in await self._entries(targets, source_ids):
+            delivered[(node_id, source_id)] = booked.target_id
+            if booked.fingerprint:
+                fingerprints[(node_id, source_id)] = booked.fingerprint
+        return delivered, fingerprints
+
+    async def _entries(self, targets: list[str], source_ids: list[str]) -> list[tuple[str, str, Booked]]:
+        """The idempotency entries of these records at these targets: (target, source id, what was delivered)."""
         async with self.ctx.db.session() as session:
             rows = await session.execute(
                 select(
@@ -773,16 +834,7 @@ class _Execution:
                     IdempotencyEntry.source_id.in_(source_ids),
                 )
             )
-            delivered: dict[tuple[str, str], str] = {}
-            fingerprints: dict[tuple[str, str], dict[str, Any]] = {}
-            for node_id, source_id, target_id, fingerprint in rows:
-                delivered[(node_id, source_id)] = target_id
-                if fingerprint:
-                    with contextlib.suppress(ValueError):
-                        decoded = jsoncodec.loads(fingerprint)
-                        if isinstance(decoded, dict):
-                            fingerprints[(node_id, source_id)] = decoded
-            return delivered, fingerprints
+            return [(n, s, Booked(t, _fingerprint(f))) for n, s, t, f in rows]
 
     def _lookups(self, page: _Page) -> dict[str, _Lookup]:
         """The targets this page's records will ask "already there?" (a target not trusted, or records in doubt)
@@ -799,14 +851,113 @@ class _Execution:
                 lookups[node_id] = _Lookup(node, len(page.ids))
         return lookups
 
-    def _must_ask(self, page: _Page, node_id: str, source_id: str) -> bool:
+    def _must_ask(self, page: _Page, node_id: str, source_id: str, page_id: str) -> bool:
         """Whether ``find_existing`` is asked: always, except for a noted target this database knows completely and a
-        record with no intent left over (then it has never been sent, by this database or anyone else). A record a
-        map gave an id of its own ("order:49:reversed") has no intent and no idempotency entry read for the page:
-        nothing says it was never sent, so the application is asked."""
-        if self.ctx.dry_run or node_id not in self.trusted or source_id not in page.ids:
+        record with no intent left over (then it has never been sent, by this database or anyone else).
+
+        A record a map gave an id of its own, derived from the page record's ("order:49:refunds:5020"), is covered by
+        the page record's intent at a target trusted since it was empty (:attr:`empty`) when this page wrote it
+        (:attr:`_Page.noted`): every earlier walk that delivered under a derived id did so under an intent of its own
+        page, settled together with the idempotency entry or left in doubt. Its idempotency entry is read before it
+        is posted (:meth:`_deliver`)."""
+        if self.ctx.dry_run or node_id not in self.trusted:
             return True
-        return (node_id, source_id) in page.in_doubt
+        if source_id == page_id:
+            return page_id not in page.ids or (node_id, source_id) in page.in_doubt
+        return not (node_id in self.empty and _derived(source_id, page_id) and (node_id, page_id) in page.noted)
+
+    def _targets_after(self, after: str | type[Node]) -> list[str]:
+        """The targets that records leaving ``after`` (a step id, or every step of a node type) reach first: the
+        steps between may be filters, maps and lookups; a target's own outputs lead past what it delivered."""
+        cached = self.after.get(after)
+        if cached is not None:
+            return cached
+        if isinstance(after, str):
+            starts = [after] if after in self.graph.nodes else []
+        else:
+            starts = [nid for nid in self.graph.order if issubclass(self.graph.nodes[nid].cls, after)]
+        seen, todo, found = set(starts), list(starts), set()
+        while todo:
+            for children in self.graph.nodes[todo.pop()].outs.values():
+                for child in children:
+                    if child in seen:
+                        continue
+                    seen.add(child)
+                    if isinstance(self.instances.get(child), TargetNode):
+                        found.add(child)
+                    else:
+                        todo.append(child)
+        self.after[after] = sorted(found)
+        return self.after[after]
+
+    async def deliveries(self, source_ids: list[str], after: str | type[Node]) -> Deliveries:
+        """:meth:`nodes.base.NodeContext.deliveries` for the record being walked: what the idempotency map and the
+        walk's own deliveries hold, and whether an absence can be believed — as for a target's own "already there?"
+        (:meth:`_must_ask`): each target trusted since it was empty (:attr:`empty`), and the page's intent for the
+        record noted by this page (no earlier attempt left one in doubt) and not left in doubt by this walk."""
+        walk = _WALK.get()
+        targets = self._targets_after(after)
+        if walk is None or not targets or not source_ids:
+            return Deliveries()
+        page_id = walk.result.source_id
+        known = await self._known(targets, source_ids)
+        booked: dict[str, Booked] = {}
+        for (_, source_id), hit in known.items():
+            if hit is not None:
+                booked.setdefault(source_id, hit)
+
+        def covered(node_id: str) -> bool:
+            node = self.instances[node_id]
+            return (
+                isinstance(node, TargetNode)
+                and not node.upsert
+                and node_id in self.empty
+                and node_id not in walk.result.in_doubt
+                and (node_id, page_id) in walk.page.noted
+            )
+
+        complete = not self.ctx.dry_run and all(
+            source_id in booked or ((source_id == page_id or _derived(source_id, page_id)) and covered(node_id))
+            for node_id in targets
+            for source_id in source_ids
+        )
+        return Deliveries(booked, complete)
+
+    async def _known(self, targets: list[str], source_ids: list[str]) -> dict[tuple[str, str], Booked | None]:
+        """What the idempotency map and the current walk's deliveries hold for each (target, source id): the page's
+        records from what the page read, other ids from the database (once per walk)."""
+        walk = _WALK.get()
+        assert walk is not None
+        page = walk.page
+        answers: dict[tuple[str, str], Booked | None] = {}
+        missing: list[tuple[str, str]] = []
+        for node_id in targets:
+            node = self.instances[node_id]
+            if not isinstance(node, TargetNode) or node.upsert:
+                continue
+            for source_id in source_ids:
+                key = (node_id, source_id)
+                if key in walk.known:
+                    answers[key] = walk.known[key]
+                elif source_id in page.ids:
+                    target_id = page.delivered.get(key)
+                    answers[key] = None if target_id is None else Booked(target_id, page.fingerprints.get(key) or {})
+                else:
+                    missing.append(key)
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            found: dict[tuple[str, str], Booked | None] = dict.fromkeys(chunk)
+            entries = await self._entries(sorted({n for n, _ in chunk}), sorted({s for _, s in chunk}))
+            for node_id, source_id, booked in entries:
+                if (node_id, source_id) in found:
+                    found[(node_id, source_id)] = booked
+            walk.known.update(found)  # only once read: a failed read leaves nothing believed
+            answers.update(found)
+        for delivery in walk.result.deliveries:  # this walk's own, newest last
+            key = (delivery["node_id"], delivery["source_id"])
+            if key in answers:
+                answers[key] = Booked(delivery["target_id"], _fingerprint(delivery.get("fingerprint")))
+        return answers
 
     async def _load_trust(self) -> None:
         """Which noted targets this database knows completely; a target new to the flow is asked whether it holds
@@ -825,11 +976,13 @@ class _Execution:
             return
         async with self.ctx.db.session() as session:
             rows = await session.execute(
-                select(TargetTrust.node_id, TargetTrust.mark).where(
+                select(TargetTrust.node_id, TargetTrust.mark, TargetTrust.reason).where(
                     TargetTrust.flow_key == self.ctx.flow_key, TargetTrust.node_id.in_(self.noted)
                 )
             )
-            marks = {node_id: mark for node_id, mark in rows}
+            marks, reasons = {}, {}
+            for node_id, mark, reason in rows:
+                marks[node_id], reasons[node_id] = mark, reason
         for node_id in self.noted:
             node = self.instances[node_id]
             assert isinstance(node, TargetNode)
@@ -837,6 +990,8 @@ class _Execution:
             if node_id in marks:
                 if newest is not None and marks[node_id] == newest:
                     self.trusted.add(node_id)
+                    if reasons[node_id] == "empty":
+                        self.empty.add(node_id)
                     continue
                 log.warning(
                     "flow %s, target %s: the application's newest record (%s) is not the one this database last "
@@ -873,6 +1028,8 @@ class _Execution:
                 await self.lease.hold(conn)
             await conn.execute(dialect.insert(table).values(row).on_conflict_do_nothing())
         self.trusted.add(node_id)
+        if reason == "empty":
+            self.empty.add(node_id)
 
     async def _distrust(self, node_id: str) -> None:
         table = cast(Table, TargetTrust.__table__)
@@ -881,6 +1038,7 @@ class _Execution:
                 await self.lease.hold(conn)
             await conn.execute(delete(table).where(table.c.flow_key == self.ctx.flow_key, table.c.node_id == node_id))
         self.trusted.discard(node_id)
+        self.empty.discard(node_id)
 
     async def keep_marks(self) -> None:
         """After the run's log is written: note each trusted target's newest record as known to this database.
@@ -948,6 +1106,7 @@ class _Execution:
             for sid in source_ids
             if (nid, sid) not in existing and (nid, sid) not in page.delivered
         ]
+        page.noted = {(str(row["node_id"]), str(row["source_id"])) for row in new}
         table = cast(Table, Intent.__table__)
         dialect = sqlite if self.ctx.db.is_sqlite else postgresql
         async with self.ctx.db.writing() as conn:
@@ -976,6 +1135,7 @@ async def execute_graph(
     execution = _Execution(
         graph, ctx, sink, concurrency=concurrency, resumed=resumed, cancelled=cancelled, on_expected=on_expected
     )
+    ctx.records = execution.deliveries
     try:
         await execution.run()
     except LeaseLost:
@@ -988,6 +1148,17 @@ async def execute_graph(
         await sink.flush()
         await execution.trust_checked_targets(dict(sink.counts))
     await _keep_marks(execution, sink)
+
+
+def _fingerprint(text: str | None) -> dict[str, Any]:
+    """A fingerprint kept with an idempotency entry, decoded ({} when none was kept, or it does not decode)."""
+    if not text:
+        return {}
+    with contextlib.suppress(ValueError):
+        decoded = jsoncodec.loads(text)
+        if isinstance(decoded, dict):
+            return decoded
+    return {}
 
 
 async def _newest(node: TargetNode) -> str | None:

@@ -23,7 +23,7 @@ import asyncio
 import builtins
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = (
     "ANY",
     "Booked",
+    "Deliveries",
     "Delivery",
     "Kind",
     "NeedsMapping",
@@ -160,6 +161,31 @@ class Booked:
     fingerprint: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Deliveries:
+    """What the flow's own records say of some records' deliveries to the targets after a step
+    (:meth:`NodeContext.deliveries`): Koppel's answer to "is it there already?", without asking the application.
+
+    Attributes:
+        booked: source id → what was delivered (the fingerprint is empty where the target kept none).
+        complete: True when a source id missing from ``booked`` was never delivered there — the targets are trusted
+            since their application held nothing (every document in it came through this flow's records) and none
+            of these records is in doubt — so its absence can be believed; False: ask the application about what
+            ``booked`` does not hold.
+    """
+
+    booked: Mapping[str, Booked] = field(default_factory=dict)
+    complete: bool = False
+
+    def get(self, source_id: str) -> Booked | None:
+        """What was delivered for ``source_id``, when Koppel's records hold it."""
+        return self.booked.get(source_id)
+
+    def absent(self, source_id: str) -> bool:
+        """Whether ``source_id`` is certainly not delivered (its absence from Koppel's records can be believed)."""
+        return self.complete and source_id not in self.booked
+
+
 class RecordProblem(Exception):
     """Base of the outcomes that stop one record (not the run)."""
 
@@ -245,6 +271,19 @@ class NodeContext(Protocol):
     def cursor(self, node_id: str) -> CursorStore: ...
 
     def now(self) -> datetime: ...
+
+    async def deliveries(self, source_ids: Sequence[str], *, after: str | builtins.type[Node]) -> Deliveries:
+        """What this flow's own records (its idempotency map, the deliveries of the record being walked, its
+        delivery intents and target trust) say of ``source_ids`` at the targets the records leaving a step reach
+        first: ``after`` is a step id (a node asks about its own targets with ``self.id``) or a node type (every
+        step of that type, e.g. the step that maps an order to its invoice).
+
+        A node asks this before it asks the application "is it booked already?", and asks the application only
+        about what the answer leaves open (:attr:`Deliveries.complete` is False: a new database, an administration
+        that held bookings before, a database restored from a backup, a record in doubt, a test run). Ids that are
+        neither the walked record's own ``source_id`` nor derived from it (``source_id:…``) are never complete.
+        """
+        ...
 
 
 class Node(ABC):

@@ -6,7 +6,8 @@ found again by that exact description. Refunds credited before ("WooCommerce ref
 already off the books: the cancellation credits what is left (the booking's lines negated, each refund credit's
 lines added back), so the order ends at zero net of its refunds; an order refunded in full has nothing left. An order
 that was never invoiced is skipped before anything else happens (no mapping is asked for, no debtor is made): there
-is nothing to credit.
+is nothing to credit. Whether it was invoiced is answered from the flow's own records when they are complete
+(:meth:`~nodes.base.NodeContext.deliveries` of the step that books the invoice), else asked in Asperion.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from nodes.base import Kind, NodeConfig, Port, ProcessNode, Record, SkipRecord
 from nodes.bookings import cancellation_description, credit_of, current_booking
 from nodes.connectors.asperion import AsperionConnection
 from nodes.maps.inputs import source_payload
+from nodes.maps.order_to_invoice import OrderToInvoice
 
 __all__ = ("CancellationSettings", "OrderCancellation", "cancelled_order")
 
@@ -87,6 +89,8 @@ class OrderCancellation(ProcessNode):
     async def process(self, record: Record) -> Record:
         """Find the booking that stands and credit it in full."""
         order, status, base = cancelled_order(record, self.config.statuses, self.config.description_template)
+        if (await self.ctx.deliveries([record.source_id], after=OrderToInvoice)).absent(record.source_id):
+            raise SkipRecord(f"the order is {status} and was never invoiced: nothing to credit")
         number = str(order.get("number") or order.get("id") or "")
         client = self.ctx.client(self.config.connection)
         found: list[dict[str, Any]] = await client.invoices_described(base)

@@ -1,7 +1,11 @@
 """``map.order_to_credit_invoices``: the refunds of a WooCommerce order → Asperion credit invoices, once per refund.
 
-A credit invoice is described "WooCommerce refund {refund id} of order {number}"; the node asks Asperion which
-refunds it has credited already (by that exact description) and credits only the others. The node interface is one
+A credit invoice is described "WooCommerce refund {refund id} of order {number}"; the node finds which refunds are
+credited already (by that exact description) and credits only the others. Whether the order's invoice is booked,
+whether its cancellation credited it in full and which refunds are credited are answered from the flow's own records
+(:meth:`~nodes.base.NodeContext.deliveries`: the steps that book the invoice, the cancellation and this node's
+credits) where those are complete, and asked in Asperion only when they are not (a new database, one restored from a
+backup, a record in doubt). The node interface is one
 record in, one record out, so the refunds that are new at the same time — usually one: each refund modifies the order,
 which the next run reads — go out as one credit invoice: one new refund gives "WooCommerce refund 5020 of order
 5012"; several give "WooCommerce refund 5020, 5031 of order 5012", with each line saying which refund it credits.
@@ -23,9 +27,10 @@ from nodes.bookings import cancellation_description
 from nodes.connectors.woocommerce import WooCommerceConnection
 from nodes.maps.currency import convert_order, convert_refund, exchange_rate
 from nodes.maps.inputs import source_payload
+from nodes.maps.order_cancellation import OrderCancellation
 from nodes.maps.order_lines import InvoiceLine
 from nodes.maps.order_settings import InvoiceSettings, header_date
-from nodes.maps.order_to_invoice import facts_context, payment_condition
+from nodes.maps.order_to_invoice import OrderToInvoice, facts_context, payment_condition
 from nodes.maps.payment_to_mutation import InvoiceNotBooked
 from nodes.maps.refund_lines import fetch_refunds, refund_lines, refund_totals
 from nodes.texts import shown
@@ -37,6 +42,7 @@ __all__ = (
     "combine_credit_invoices",
     "credit_description",
     "credited_refunds",
+    "refund_runs",
 )
 
 
@@ -112,6 +118,11 @@ def combine_credit_invoices(
     }
 
 
+def refund_runs(ids: list[str]) -> list[list[str]]:
+    """Every run of consecutive refund ids (ascending): the refunds one credit invoice can hold. Pure."""
+    return [ids[start:end] for start in range(len(ids)) for end in range(start + 1, len(ids) + 1)]
+
+
 async def credited_refunds(ids: list[str], exists: Callable[[list[str]], Awaitable[bool]]) -> set[str]:
     """The refund ids (ascending) that Asperion has credited, alone or together with later ones.
 
@@ -135,6 +146,11 @@ async def credited_refunds(ids: list[str], exists: Callable[[list[str]], Awaitab
     return credited
 
 
+def _credit_id(order: Mapping[str, Any], refund_ids: list[str]) -> str:
+    """The id of the credit invoice of ``refund_ids`` in the idempotency map: derived from the order's."""
+    return f"order:{order.get('id')}:refunds:{','.join(refund_ids)}"
+
+
 class OrderToCreditInvoices(ProcessNode):
     """WooCommerce order with refunds → Asperion credit invoices (mappings.md step 12)."""
 
@@ -156,12 +172,25 @@ class OrderToCreditInvoices(ProcessNode):
     async def _refunds(self, order: Mapping[str, Any]) -> builtins.list[Mapping[str, Any]]:
         return await fetch_refunds(self.ctx.client(self.config.woocommerce_connection), order)
 
+    async def _cancelled(self, record: Record, order: Mapping[str, Any]) -> bool:
+        """Whether the order's cancellation credit is booked: from the cancellation step's deliveries when they say,
+        else by its description in Asperion."""
+        known = await self.ctx.deliveries([record.source_id], after=OrderCancellation)
+        if known.get(record.source_id) is not None:
+            return True
+        return not known.absent(record.source_id) and await self._exists(
+            cancellation_description(self.config.describe(order))
+        )
+
     async def _exists(self, description: str) -> bool:
         found = await self.ctx.client(self.config.connection).find_invoice_by_description(description)
         return found is not None and str(found.get("description") or "").strip() == description
 
-    async def _require_invoice(self, order: Mapping[str, Any]) -> Mapping[str, Any]:
+    async def _require_invoice(self, record: Record, order: Mapping[str, Any]) -> Mapping[str, Any]:
         """A refund is credited only once the order's own invoice is in Asperion; until then it waits.
+
+        Koppel's records answer when they can: the step that books the order's invoice delivered it (with the debtor
+        it booked), or certainly did not. Otherwise Asperion is asked.
 
         Returns:
             The order's invoice (its debtor is the credit invoice's debtor).
@@ -171,9 +200,16 @@ class OrderToCreditInvoices(ProcessNode):
             SkipRecord: the order is fully refunded and was never invoiced.
         """
         description = self.config.describe(order)
-        found = await self.ctx.client(self.config.connection).find_invoice_by_description(description)
-        if found and str(found.get("description") or "").strip() == description:
-            return dict(found)
+        known = await self.ctx.deliveries([record.source_id], after=OrderToInvoice)
+        booked = known.get(record.source_id)
+        if booked is not None and booked.fingerprint.get("debtor"):
+            return {"id": booked.target_id, "debtorCustomerNumber": booked.fingerprint["debtor"]}
+        if not known.absent(record.source_id):  # unknown, or booked without a debtor kept: Asperion's says
+            found = await self.ctx.client(self.config.connection).find_invoice_by_description(description)
+            if found and str(found.get("description") or "").strip() == description:
+                return dict(found)
+            if booked is not None:  # booked by this flow under another description
+                return {"id": booked.target_id}
         if order.get("status") == "refunded":
             # refunded before it was ever booked (e.g. before the first run): no sale in the books, nothing to credit
             raise SkipRecord(f"no invoice {shown(description)} was booked for this refunded order: nothing to credit")
@@ -186,7 +222,7 @@ class OrderToCreditInvoices(ProcessNode):
             raise SkipRecord("the order has no refunds")
         # Whether there is anything to credit is asked first, so an order never invoiced is skipped before its
         # refunds are read or a mapping is asked for. A test run books no invoice to wait for: it shows the credit.
-        invoice = None if self.ctx.dry_run else await self._require_invoice(order)
+        invoice = None if self.ctx.dry_run else await self._require_invoice(record, order)
         refunds = await self._refunds(order)
         if not refunds:
             raise SkipRecord("the order has no refunds")
@@ -200,14 +236,21 @@ class OrderToCreditInvoices(ProcessNode):
         if conversion is not None:  # credited at the rate the invoice was booked at
             order = convert_order(order, conversion, self.config.currency.upper())
             refunds = [convert_refund(refund, conversion) for refund in refunds]
-        if invoice is not None and await self._exists(cancellation_description(self.config.describe(order))):
+        if invoice is not None and await self._cancelled(record, order):
             # the cancellation credited everything that was left: a refund made after it is not credited again
             raise SkipRecord("the order was cancelled and credited in full: its refunds are not credited again")
         invoices, warnings = build_credit_invoices(order, refunds, self.config)
         ordered = [str(r.get("id")) for r in sorted(refunds, key=lambda item: int(item.get("id") or 0))]
+        # What this node's own credit invoices were delivered as: one id per run of refunds credited together.
+        known = await self.ctx.deliveries([_credit_id(order, run) for run in refund_runs(ordered)], after=self.id)
 
         async def exists(refund_ids: builtins.list[str]) -> bool:
-            return await self._exists(credit_description(self.config, order, refund_ids))
+            credit_id = _credit_id(order, refund_ids)
+            if known.get(credit_id) is not None:
+                return True
+            return not known.absent(credit_id) and await self._exists(
+                credit_description(self.config, order, refund_ids)
+            )
 
         credited = await credited_refunds(ordered, exists)
         pending = [(rid, inv) for rid, inv in zip(ordered, invoices, strict=True) if rid not in credited]
@@ -222,7 +265,7 @@ class OrderToCreditInvoices(ProcessNode):
         credit["debtorCustomerNumber"] = str(debtor) if debtor else None
         ids = [refund_id for refund_id, _ in pending]
         out = record.derive(credit)
-        out.source_id = f"order:{order.get('id')}:refunds:{','.join(ids)}"
+        out.source_id = _credit_id(order, ids)
         out.context["vat"] = facts_context(order, self.config)
         out.context["refund_ids"] = ids
         if credit["debtorCustomerNumber"]:

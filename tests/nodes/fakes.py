@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nodes.base import Record
+from nodes.base import Deliveries, Record
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -29,6 +30,9 @@ class FakeContext:
 
     def now(self) -> datetime:
         return datetime(2025, 3, 10, tzinfo=UTC)
+
+    async def deliveries(self, source_ids: Sequence[str], *, after: Any) -> Deliveries:
+        return Deliveries()  # no flow records: the node asks the application
 
 
 def order_record(name: str = "order-b2b-de.json") -> Record:

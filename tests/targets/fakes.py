@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from nodes.base import Record
+from nodes.base import Deliveries, Record
 from nodes.connectors.http import ValidationFailed
 
 
@@ -41,6 +41,9 @@ class FakeContext:
 
     def now(self) -> datetime:
         return datetime(2026, 1, 1, tzinfo=UTC)
+
+    async def deliveries(self, source_ids: Sequence[str], *, after: Any) -> Deliveries:
+        return Deliveries()  # no flow records: the node asks the application
 
 
 class FakeAsperion:
