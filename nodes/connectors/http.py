@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from nodes import jsoncodec
-from nodes.connectors.limiter import OK, OVERLOADED, AdaptiveLimit
+from nodes.connectors.limiter import NEUTRAL, OK, OVERLOADED, AdaptiveLimit
 from nodes.connectors.sockets import quicken
 from nodes.texts import shown
 
@@ -274,6 +274,10 @@ class _Attempts:
 # --- the client -----------------------------------------------------------------------------------------------
 
 
+_OVERLOAD_STATUSES = frozenset({429, 503, 504})
+"""Answers that say the application is overloaded: the connection's adaptive limit backs off on them."""
+
+
 class ApiClient:
     """A connection to one application: keep-alive HTTP, concurrency limit, retries, readable errors.
 
@@ -404,7 +408,9 @@ class ApiClient:
                         slot.outcome = OVERLOADED  # a timeout, a dropped or refused connection
                         raise
                     status = response.status_code
-                    slot.outcome = OVERLOADED if status == 429 or status >= 500 else OK
+                    # Too many requests, or a server that says it cannot cope now, asks for fewer at once; a plain
+                    # server error (500, 502) is the application's fault, not the load's: no reason to slow down.
+                    slot.outcome = OVERLOADED if status in _OVERLOAD_STATUSES else NEUTRAL if status >= 500 else OK
             except httpx.DecodingError as exc:
                 raise ApiError(
                     0, self.redact(f"{self.app_label} sent a response that cannot be decoded: {exc}")

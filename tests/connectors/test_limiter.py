@@ -26,7 +26,8 @@ class FakeServer:
     retry_after: str = "0"
     latency: Callable[[int], float] = lambda _inflight: 0.002
     fail_first: int = 0
-    """The first N requests get 503 (an outage)."""
+    """The first N requests get ``fail_status`` (503: an outage)."""
+    fail_status: int = 503
     workers: int | None = None
     """Requests processed at once; more wait in line (their latency grows with the line)."""
     inflight: int = 0
@@ -60,7 +61,7 @@ class FakeServer:
     async def _answer(self) -> tuple[int, dict[str, str]]:
         self.requests += 1
         if self.requests <= self.fail_first:
-            return 503, {}
+            return self.fail_status, {}
         self.inflight += 1
         self.peak = max(self.peak, self.inflight)
         try:
@@ -163,6 +164,19 @@ async def test_an_outage_lowers_the_concurrency_for_a_while() -> None:
             await client.aclose()
     assert server.answered[200] == 316
     assert client.limiter.current > lowered
+
+
+async def test_plain_server_errors_do_not_lower_the_concurrency() -> None:
+    """A 500 is the application's own fault, not its load: the client retries it without asking less of it."""
+    server = FakeServer(fail_first=40, fail_status=500, latency=lambda _inflight: 0.02)
+    async with serve(server) as url:
+        client = ApiClient(url, retry=RetryPolicy(max_attempts=8, base_delay=0.005, max_delay=0.02))
+        try:
+            await _fire(client, 16, tasks=16, method="GET")
+        finally:
+            await client.aclose()
+    assert server.answered[500] == 40 and server.answered[200] == 16
+    assert client.limiter.current >= 8
 
 
 async def test_retry_after_is_honoured_on_a_real_connection() -> None:
