@@ -12,7 +12,7 @@ from typing import Any
 from babel.messages.pofile import read_po
 
 from tests.web.conftest import Site
-from tests.web.test_pages import _create_from_template, _seed_run
+from tests.web.test_pages import _create_from_template, _seed_run, seed_log
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,8 +177,6 @@ async def test_a_dutch_run_log_names_the_skipped_field_in_dutch(site: Site) -> N
     "Date paid"."""
     import pytest
 
-    from engine.db import Database
-    from engine.models import LogEntry, Run
     from nodes.base import Record, SkipRecord
     from nodes.filter import FilterConfig, FilterNode
     from tests.nodes.fakes import FakeContext
@@ -192,30 +190,13 @@ async def test_a_dutch_run_log_names_the_skipped_field_in_dutch(site: Site) -> N
             await node.process(Record(key="1", source_id="order:1", data=data))
         reasons.append(info.value.message)
     flow_id = _create_from_template(site)
-    db = Database(site.database_url)
-    try:
-        run = Run(flow_id=flow_id, document={"nodes": [{"id": "paid"}]}, status="ok", trigger="manual")
-        async with db.session() as session, session.begin():
-            session.add(run)
-            await session.flush()
-            entries = [
-                LogEntry(
-                    run_id=run.id,
-                    flow_id=flow_id,
-                    node_id="paid",
-                    record_key=str(number),
-                    source_id=f"order:{number}",
-                    status="skipped",
-                    message=reason,
-                    detail={"input": data},
-                )
-                for number, (reason, data) in enumerate(zip(reasons, records, strict=True), start=1)
-            ]
-            session.add_all(entries)
-            await session.flush()
-        run_id, log_id = run.id, entries[0].id
-    finally:
-        await db.dispose()
+    rows = [
+        {"node_id": "paid", "record_key": str(n), "status": "skipped", "message": reason, "detail": {"input": data}}
+        for n, (reason, data) in enumerate(zip(reasons, records, strict=True), start=1)
+    ]
+    run_id, (log_id, _) = await seed_log(
+        site.database_url, flow_id, rows, document={"nodes": [{"id": "paid"}]}, status="succeeded"
+    )
     english = html.unescape(site.client.get(f"/runs/{run_id}/rows").text)
     assert "Date paid is not set" in english and "Billing → Country is not set" in english
     site.client.post("/lang", data={"lang": "nl", "next": "/", "csrf_token": site.csrf})
