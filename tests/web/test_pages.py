@@ -194,67 +194,58 @@ def test_save_makes_a_version_and_reports_problems_per_node(site: Site) -> None:
     assert "restored version 1" in site.client.get(f"/flows/{flow_id}").text
 
 
-async def _seed_run(database_url: str, flow_id: str) -> tuple[str, int]:
+async def seed_log(database_url: str, flow_id: str, rows: list[dict[str, Any]], **run: Any) -> tuple[str, list[int]]:
+    """A finished run of ``flow_id`` with log entries (``rows``: the entries' own columns); its id and theirs."""
     db = Database(database_url)
     try:
-        run = Run(
-            flow_id=flow_id,
-            document={"nodes": [{"id": "book"}]},
-            status="partial",
-            trigger="manual",
-            read_count=3,
-            ok_count=1,
-            failed_count=1,
-            waiting_count=1,
-            expected_count=3,
-        )
+        created = Run(flow_id=flow_id, trigger="manual", **run)
         async with db.session() as session, session.begin():
-            session.add(run)
+            session.add(created)
             await session.flush()
-            entries = [
-                LogEntry(
-                    run_id=run.id,
-                    flow_id=flow_id,
-                    node_id="book",
-                    record_key="1001",
-                    source_id="order:1",
-                    status="ok",
-                    message="delivered as 7",
-                    detail={
-                        "input": {"id": 1},
-                        "request": {
-                            "lines": [{"description": "Tea", "amount": 10.0, "vatAmount": 2.1, "vatCode": "H21"}]
-                        },
-                        "response": {"id": 7},
-                    },
-                ),
-                LogEntry(
-                    run_id=run.id,
-                    flow_id=flow_id,
-                    node_id="book",
-                    record_key=EVIL,
-                    source_id="order:2",
-                    status="failed",
-                    message=EVIL,
-                    detail={"input": {"note": EVIL}, "error": {"message": EVIL}},
-                ),
-                LogEntry(
-                    run_id=run.id,
-                    flow_id=flow_id,
-                    node_id="invoice",
-                    record_key="1003",
-                    source_id="order:3",
-                    status="waiting",
-                    message="needs mapping",
-                    detail={"missing": {"table": "payment_conditions", "key": "klarna"}},
-                ),
-            ]
+            entries = [LogEntry(run_id=created.id, flow_id=flow_id, **row) for row in rows]
             session.add_all(entries)
             await session.flush()
-            failed_id = entries[1].id
-        return run.id, failed_id
+        return created.id, [entry.id for entry in entries]
     finally:
         await db.dispose()
+
+
+async def _seed_run(database_url: str, flow_id: str) -> tuple[str, int]:
+    rows = [
+        {
+            "node_id": "book",
+            "record_key": "1001",
+            "source_id": "order:1",
+            "status": "ok",
+            "message": "delivered as 7",
+            "detail": {
+                "input": {"id": 1},
+                "request": {"lines": [{"description": "Tea", "amount": 10.0, "vatAmount": 2.1, "vatCode": "H21"}]},
+                "response": {"id": 7},
+            },
+        },
+        {
+            "node_id": "book",
+            "record_key": EVIL,
+            "source_id": "order:2",
+            "status": "failed",
+            "message": EVIL,
+            "detail": {"input": {"note": EVIL}, "error": {"message": EVIL}},
+        },
+        {
+            "node_id": "invoice",
+            "record_key": "1003",
+            "source_id": "order:3",
+            "status": "waiting",
+            "message": "needs mapping",
+            "detail": {"missing": {"table": "payment_conditions", "key": "klarna"}},
+        },
+    ]
+    counts = {"read_count": 3, "ok_count": 1, "failed_count": 1, "waiting_count": 1, "expected_count": 3}
+    run_id, ids = await seed_log(
+        database_url, flow_id, rows, document={"nodes": [{"id": "book"}]}, status="partial", **counts
+    )
+    return run_id, ids[1]
 
 
 async def test_run_page_drawer_inbox_and_lists(site: Site) -> None:

@@ -112,6 +112,6 @@ def test_port_and_version_messages_read_in_dutch() -> None:
         'de verbinding van Filter komt binnen via een ingang „second" die deze stap niet heeft (zijn ingang: in)',
         "deze stap is opgeslagen door een nieuwere Koppel (versie 7): deze kent tot en met versie 2",
         'twee uitgangen heten „nl": geef elke uitgang een eigen naam',
-        'Split: geen uitgang van de verdeler paste (eerste: Billing → Country is „DE", verwacht: „NL")',
+        'Split: geen uitgang van de verdeler paste (eerste: Factuuradres → Land is „DE", verwacht: „NL")',
         'Split: het record verlaat de stap via „nl", waar geen verbinding op aansluit',
     ]

@@ -6,6 +6,10 @@ English is the source language, Dutch the translation. Numbers and dates are for
 A connector package brings the words of its connector, nodes and templates in its own catalogue,
 ``<package>/locale/<lang>.po`` (beside its ``connector.py``); those are read beside the UI's, and
 the UI's own translation wins where both translate the same text. Adding an application touches no catalogue here.
+
+A record's field names ("Billing → Country", made by ``nodes.texts.friendly_path``) are translated part by part
+through the glossary entries ``record field: <part>`` ("record field: Billing" → "Factuuradres"): the UI's catalogue
+holds the WooCommerce and Asperion fields, a connector's own catalogue its fields; a part no glossary knows stays.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
+from nodes.texts import friendly_path
+
 __all__ = (
     "LANGUAGES",
     "catalogue",
     "contributed_catalogues",
+    "field_name",
     "fmt_date",
     "fmt_datetime",
     "fmt_number",
@@ -90,6 +97,26 @@ def translate(language: str, message: str) -> str:
     return catalogue(language).get(message) or message
 
 
+FIELD = "record field: "
+"""The glossary prefix of a record field's part ("record field: Date paid"), so no field clashes with a UI text."""
+
+
+def _field_word(language: str, word: str) -> str:
+    return catalogue(language).get(FIELD + word, word) if language != "en" else word
+
+
+def field_name(language: str, path: str) -> str:
+    """A record path as a person reads it in ``language``: ``billing.country`` → "Factuuradres → Land" in Dutch."""
+    return friendly_path(path, lambda word: _field_word(language, word))
+
+
+def _field(language: str, name: str) -> str:
+    """A field's friendly name taken from a message ("Billing → Country") in ``language``, part by part; a label
+    before it (a filter's own name: "Paid: Date paid") stays as it is."""
+    label, colon, name = name.rpartition(": ")
+    return label + colon + " → ".join(_field_word(language, word) for word in name.split(" → "))
+
+
 def fmt_number(value: int | float | Decimal | None, language: str, *, decimals: int | None = None) -> str:
     if value is None:
         return ""
@@ -148,9 +175,9 @@ def _patterns(language: str) -> tuple[tuple[re.Pattern[str], str], ...]:
 def translate_message(language: str, message: str | None) -> str:
     """A message made by the engine or a node ("delivered as 146") in ``language``: the catalogue's text, or its
     pattern with the values filled in (each value translated in turn when the catalogue knows it: "sales invoice",
-    a filter's reason); parts joined by "; " are translated one by one; a label before ": " (a filter's own name)
-    stays as it is and the rest is translated; unknown text stays as it is. Quoted values ("klarna") get the
-    language's quotes (in a known message)."""
+    a filter's reason; a ``{field}`` as a record field: "Betaaldatum"); parts joined by "; " are translated one by
+    one; a label before ": " (a filter's own name) stays as it is and the rest is translated; unknown text stays as
+    it is. Quoted values ("klarna") get the language's quotes (in a known message)."""
     if not message or language == "en":
         return message or ""
     direct = catalogue(language).get(message)
@@ -161,7 +188,9 @@ def translate_message(language: str, message: str | None) -> str:
     for pattern, translation in _patterns(language):
         found = pattern.match(message)
         if found:
-            return _fill(translation, {k: _value(language, v) for k, v in found.groupdict().items()})
+            parts = found.groupdict().items()
+            values = {k: _field(language, v) if k == "field" else _value(language, v) for k, v in parts}
+            return _fill(translation, values)
     head, colon, rest = message.partition(": ")
     if colon and rest:
         translated = translate_message(language, rest)

@@ -16,7 +16,7 @@ from engine.models import Flow
 from nodes.base import Node, UpgradeFailed
 from nodes.registry import all_node_types, get_node_type
 from nodes.texts import shown
-from web.i18n import translate, translate_message
+from web.i18n import field_name, translate, translate_message
 from web.ui.forms import NO_VALUE_OPS, OPERATOR_TAKES, OPERATORS, build_widgets, field_problems
 from web.ui.render import current_user, html, language_of, redirect, render
 
@@ -237,12 +237,6 @@ async def sample_fields(db: Database, flow_id: str, node_id: str | None = None, 
     return paths
 
 
-def friendly_path(path: str) -> str:
-    """A record path as a person reads it: ``billing.country`` → "Billing → Country", ``[*]`` dropped."""
-    parts = [p for p in path.replace("[*]", "").split(".") if p]
-    return " → ".join(p.replace("_", " ").strip().capitalize() for p in parts)
-
-
 def _paths(value: Any, prefix: str = "", depth: int = 0) -> list[str]:
     out: list[str] = []
     if depth > 4:
@@ -270,7 +264,8 @@ async def sample_fields_options(
         paths = await sample_fields(db, flow_id, node or None)
     except Exception as exc:
         paths, error = [], str(exc) or type(exc).__name__
-    options = sorted(((p, friendly_path(p)) for p in paths), key=lambda o: o[1])
+    lang = language_of(request)
+    options = sorted(((p, field_name(lang, p)) for p in paths), key=lambda o: o[1])
     return render(request, "fragments/sample_fields.html", options=options, error=error)
 
 

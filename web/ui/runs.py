@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, get, post
@@ -17,7 +18,7 @@ from engine import store
 from engine.models import Flow, LogEntry, Run, RunStatus
 from nodes.registry import get_node_type
 from web.api.runs import query_logs, retry_params
-from web.i18n import translate
+from web.i18n import field_name, translate
 from web.streams import follow_run
 from web.ui.render import current_user, language_of, redirect, render, render_string
 
@@ -46,21 +47,21 @@ def step_names(request: Request[Any, Any, Any], document: dict[str, Any] | None)
     return names
 
 
-def _words(key: str) -> str:
-    return key.replace("_", " ").strip().capitalize()
-
-
-def readable_rows(value: Any, prefix: str = "", depth: int = 0, limit: int = 60) -> list[tuple[str, str]]:
-    """A record as rows a person reads ("Billing → Country", "NL"): nested objects flattened with arrows, lists of
-    plain values joined, lists of objects counted (their items follow numbered); empty values left out."""
+def readable_rows(
+    value: Any, language: str = "en", prefix: str = "", depth: int = 0, limit: int = 60
+) -> list[tuple[str, str]]:
+    """A record as rows a person reads ("Billing → Country", "NL"; in Dutch "Factuuradres → Land"): nested objects
+    flattened with arrows, lists of plain values joined, lists of objects counted (their items follow numbered);
+    empty values left out."""
     rows: list[tuple[str, str]] = []
     if isinstance(value, dict):
         for key, item in value.items():
             if str(key).startswith("_"):
                 continue  # links and internals
-            label = f"{prefix} → {_words(str(key))}" if prefix else _words(str(key))
+            name = field_name(language, str(key)) or str(key)
+            label = f"{prefix} → {name}" if prefix else name
             if isinstance(item, dict | list) and depth < 3:
-                rows.extend(readable_rows(item, label, depth + 1, limit))
+                rows.extend(readable_rows(item, language, label, depth + 1, limit))
             elif item not in (None, "", [], {}):
                 rows.append((label, str(item)))
             if len(rows) >= limit:
@@ -71,7 +72,7 @@ def readable_rows(value: Any, prefix: str = "", depth: int = 0, limit: int = 60)
                 rows.append((prefix, ", ".join(str(item) for item in value)))
         else:
             for index, item in enumerate(value[:10], start=1):
-                rows.extend(readable_rows(item, f"{prefix} {index}", depth + 1, limit))
+                rows.extend(readable_rows(item, language, f"{prefix} {index}", depth + 1, limit))
     elif value not in (None, ""):
         rows.append((prefix, str(value)))
     return rows[:limit]
@@ -303,7 +304,7 @@ async def record_drawer(request: Request[Any, Any, Any], db: Database, entry_id:
         journey=journey,
         source=source,
         steps=step_names(request, run.document),
-        readable=readable_rows,
+        readable=partial(readable_rows, language=language_of(request)),
         invoice_summary=invoice_summary,
     )
 
