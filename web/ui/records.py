@@ -28,8 +28,13 @@ _RANK = case(
     {s: rank for rank, s in enumerate(OUTCOME_ORDER)}, value=LogEntry.status, else_=OUTCOME_ORDER.index("skipped")
 )
 """An entry's status as its place in :data:`OUTCOME_ORDER` (the record's outcome is its entries' lowest)."""
-_KEY = case((LogEntry.source_id == "", literal("#") + cast(LogEntry.id, String)), else_=LogEntry.source_id)
-"""A record's key in its run: its source id; an entry without one (a source that failed as a whole) is its own."""
+_KEY = case(
+    (LogEntry.record_id.is_not(None), LogEntry.record_id),
+    (LogEntry.source_id != "", LogEntry.source_id),
+    else_=literal("#") + cast(LogEntry.id, String),
+)
+"""A record's key in its run: the source id of the record as read (entries written before ``record_id`` existed:
+their own source id); an entry without one (a source that failed as a whole) is a record of its own."""
 
 
 @dataclass
@@ -79,7 +84,7 @@ class RecordRow:
 
 def record_key_of(entry: LogEntry) -> str:
     """The key of the record an entry belongs to (as :data:`_KEY` computes it in SQL)."""
-    return entry.source_id or f"#{entry.id}"
+    return entry.record_id or entry.source_id or f"#{entry.id}"
 
 
 def records_of(entries: list[LogEntry]) -> list[RecordRow]:
@@ -131,7 +136,8 @@ async def load_records(db: Database, run_id: str, keys: list[str]) -> list[Recor
     ids = [int(k[1:]) for k in lone]
     sources = [k for k in keys if k not in lone]
     wanted = or_(
-        and_(LogEntry.source_id.in_(sources), LogEntry.source_id != "") if sources else false(),
+        LogEntry.record_id.in_(sources) if sources else false(),
+        and_(LogEntry.record_id.is_(None), LogEntry.source_id.in_(sources)) if sources else false(),
         LogEntry.id.in_(ids) if ids else false(),
     )
     stmt = select(LogEntry).where(LogEntry.run_id == run_id, wanted).order_by(LogEntry.id)

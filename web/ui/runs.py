@@ -280,20 +280,10 @@ async def record_drawer(request: Request[Any, Any, Any], db: Database, entry_id:
     """The record's whole journey in this run: source payload, each node's output, request, answer, error."""
     async with db.session() as session:
         entry = await session.get(LogEntry, entry_id)
-        if entry is None:
-            raise NotFoundException("This log entry does not exist.")
-        journey = [entry]
-        if entry.source_id:
-            journey = list(
-                (
-                    await session.execute(
-                        select(LogEntry)
-                        .where(LogEntry.run_id == entry.run_id, LogEntry.source_id == entry.source_id)
-                        .order_by(LogEntry.id)
-                        .limit(20)
-                    )
-                ).scalars()
-            )
+    if entry is None:
+        raise NotFoundException("This log entry does not exist.")
+    records = await load_records(db, entry.run_id, [record_key_of(entry)])
+    journey = records[0].entries[:40] if records else [entry]
     source = next(((e.detail or {}).get("input") for e in journey if (e.detail or {}).get("input") is not None), None)
     run = await _run(db, entry.run_id)
     # In the drawer of a page (htmx), or as a page of its own when the address is opened directly.
