@@ -1,0 +1,81 @@
+"""One row per record, read in a browser: in a run of the invoice template on the demo shop, the order that was
+paid and partly refunded is booked as a sales invoice and credited in the same run; the run log shows it as one
+row whose sentence names both bookings, and opening that row shows both steps in the drawer (English and Dutch,
+at 1366 and 390 px)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import LiveServer, Watch, shot, speak
+from tests.browser.test_journey import first_run_and_login
+from tests.browser.test_screens import check
+
+pytestmark = pytest.mark.browser
+
+SENTENCES = {
+    "en": (r"Booked as sales invoice \d+ for .+, €\d+\.\d\d", r"Booked as credit invoice \d+ for .+, -€\d+\.\d\d"),
+    "nl": (
+        r"Geboekt als verkoopfactuur \d+ voor .+, €[\u00a0 ]\d+,\d\d",
+        r"Geboekt als creditfactuur \d+ voor .+, -€[\u00a0 ]\d+,\d\d",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def finished_run(live_server: LiveServer) -> str:
+    from engine import store
+    from engine.models import Run, RunStatus
+    from engine.templates import get_template
+
+    async def go(db: Any) -> str:
+        document = {**get_template("orders-to-sales-invoices"), "name": "Orders to invoices (rows)"}
+        for node in document["nodes"]:
+            config = node.get("config") or {}
+            if node["type"] == "woocommerce.orders":
+                config["start_date"] = None
+            if isinstance(config.get("payment_conditions"), dict):
+                methods = ("bacs", "cheque", "cod", "paypal", "stripe", "mollie_wc_gateway_ideal")
+                config["payment_conditions"] = dict.fromkeys(methods, "2")
+        flow = await store.create_flow(db, document, note="rows test")
+        run = await store.start_flow_run(db, flow.id, params={"limit": 40})
+        for _ in range(600):  # the in-process worker runs it; wait for the run to finish
+            async with db.session() as session:
+                row = await session.get(Run, run.id)
+                if row is not None and row.status in RunStatus.FINISHED:
+                    return str(run.id)
+            await asyncio.sleep(0.1)
+        raise AssertionError("the run did not finish")
+
+    return str(live_server.db_call(go))
+
+
+@pytest.mark.parametrize(("width", "lang"), [(1366, "en"), (390, "en"), (1366, "nl"), (390, "nl")])
+def test_a_booked_and_credited_order_is_one_row_and_its_drawer_shows_both(
+    live_server: LiveServer, watched_page: tuple[Any, Watch], finished_run: str, width: int, lang: str
+) -> None:
+    page, watch = watched_page
+    page.set_viewport_size({"width": width, "height": 900})
+    first_run_and_login(page, live_server.url)
+    speak(page, lang)
+    page.goto(f"{live_server.url}/runs/{finished_run}")
+    invoice, credit = SENTENCES[lang]
+    later = credit.replace("Geboekt", "geboekt").replace("Booked", "booked")  # the second part of one sentence
+    row = page.locator(".log-row", has_text=re.compile(later))
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(re.compile(invoice))
+    expect(row).to_have_class(re.compile(r"\bstatus-ok\b"))  # the record's outcome: both bookings delivered
+    row.get_by_role("button", name=re.compile(r"^Details")).click()
+    drawer = page.locator("#drawer")
+    messages = drawer.locator(".journey-step .message")
+    expect(messages).to_have_count(2)
+    expect(messages.nth(0)).to_have_text(re.compile(invoice))
+    expect(messages.nth(1)).to_have_text(re.compile(credit))
+    shot(page, f"run-record-drawer-{width}-{lang}")
+    assert check(page, "run") == []
+    assert not watch.errors, watch.errors
