@@ -5,7 +5,6 @@ also listed as skipped beside its outcome, the counters agree with the rows, and
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -15,6 +14,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot, speak
 from tests.browser.test_journey import first_run_and_login
 from tests.browser.test_screens import check
+from tests.demo_runs import run_invoice_template
 
 pytestmark = pytest.mark.browser
 
@@ -34,27 +34,8 @@ SENTENCES = {
 
 @pytest.fixture(scope="module")
 def finished_run(live_server: LiveServer) -> str:
-    from engine import store
-    from engine.models import Run, RunStatus
-    from engine.templates import get_template
-
-    async def go(db: Any) -> str:
-        document = {**get_template("orders-to-sales-invoices"), "name": "Orders to invoices (log)"}
-        for node in document["nodes"]:
-            config = node.get("config") or {}
-            if node["type"] == "woocommerce.orders":
-                config["start_date"] = None
-            if isinstance(config.get("payment_conditions"), dict):  # only bank transfers have a condition
-                config["payment_conditions"] = {"bacs": "2"}
-        flow = await store.create_flow(db, document, note="log test")
-        run = await store.start_flow_run(db, flow.id, params={"limit": 30})
-        for _ in range(600):  # the in-process worker runs it; wait for the run to finish
-            async with db.session() as session:
-                row = await session.get(Run, run.id)
-                if row is not None and row.status in RunStatus.FINISHED:
-                    return str(run.id)
-            await asyncio.sleep(0.1)
-        raise AssertionError("the run did not finish")
+    async def go(db: Any) -> str:  # only bank transfers have a payment condition: the others wait
+        return await run_invoice_template(db, name="Orders to invoices (log)", conditions={"bacs": "2"}, limit=30)
 
     return str(live_server.db_call(go))
 

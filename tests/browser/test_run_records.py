@@ -5,7 +5,6 @@ at 1366 and 390 px)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -15,6 +14,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import LiveServer, Watch, shot, speak
 from tests.browser.test_journey import first_run_and_login
 from tests.browser.test_screens import check
+from tests.demo_runs import run_invoice_template
 
 pytestmark = pytest.mark.browser
 
@@ -29,28 +29,11 @@ SENTENCES = {
 
 @pytest.fixture(scope="module")
 def finished_run(live_server: LiveServer) -> str:
-    from engine import store
-    from engine.models import Run, RunStatus
-    from engine.templates import get_template
-
     async def go(db: Any) -> str:
-        document = {**get_template("orders-to-sales-invoices"), "name": "Orders to invoices (rows)"}
-        for node in document["nodes"]:
-            config = node.get("config") or {}
-            if node["type"] == "woocommerce.orders":
-                config["start_date"] = None
-            if isinstance(config.get("payment_conditions"), dict):
-                methods = ("bacs", "cheque", "cod", "paypal", "stripe", "mollie_wc_gateway_ideal")
-                config["payment_conditions"] = dict.fromkeys(methods, "2")
-        flow = await store.create_flow(db, document, note="rows test")
-        run = await store.start_flow_run(db, flow.id, params={"limit": 40})
-        for _ in range(600):  # the in-process worker runs it; wait for the run to finish
-            async with db.session() as session:
-                row = await session.get(Run, run.id)
-                if row is not None and row.status in RunStatus.FINISHED:
-                    return str(run.id)
-            await asyncio.sleep(0.1)
-        raise AssertionError("the run did not finish")
+        methods = ("bacs", "cheque", "cod", "paypal", "stripe", "mollie_wc_gateway_ideal")
+        return await run_invoice_template(
+            db, name="Orders to invoices (rows)", conditions=dict.fromkeys(methods, "2"), limit=40
+        )
 
     return str(live_server.db_call(go))
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.demo_runs import run_invoice_template
 from tests.web.conftest import ADMIN
 
 COUNTERS = {"ok": "Delivered", "skipped": "Skipped", "waiting": "Waiting", "failed": "Failed"}
@@ -63,31 +64,14 @@ def _admin(base: str, sqlite_url: str) -> Iterator[tuple[httpx.Client, str]]:
 
 
 def _run_template(database_url: str, limit: int) -> str:
-    from engine import store
     from engine.db import Database
-    from engine.models import Run, RunStatus
-    from engine.templates import get_template
 
     async def go() -> str:
         db = Database(database_url)
-        try:
-            document = {**get_template("orders-to-sales-invoices"), "name": "Orders to invoices (rows)"}
-            for node in document["nodes"]:
-                config = node.get("config") or {}
-                if node["type"] == "woocommerce.orders":
-                    config["start_date"] = None
-                if isinstance(config.get("payment_conditions"), dict):  # cash on delivery has none: it waits
-                    methods = ("bacs", "cheque", "paypal", "stripe", "mollie_wc_gateway_ideal")
-                    config["payment_conditions"] = dict.fromkeys(methods, "2")
-            flow = await store.create_flow(db, document, note="rows test")
-            run = await store.start_flow_run(db, flow.id, params={"limit": limit})
-            for _ in range(1200):  # the server's in-process worker runs it
-                async with db.session() as session:
-                    row = await session.get(Run, run.id)
-                    if row is not None and row.status in RunStatus.FINISHED:
-                        return str(run.id)
-                await asyncio.sleep(0.1)
-            raise AssertionError("the run did not finish")
+        try:  # cash on delivery has no payment condition: it waits
+            methods = ("bacs", "cheque", "paypal", "stripe", "mollie_wc_gateway_ideal")
+            conditions = dict.fromkeys(methods, "2")
+            return await run_invoice_template(db, name="Orders to invoices (rows)", conditions=conditions, limit=limit)
         finally:
             await db.dispose()
 

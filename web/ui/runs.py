@@ -172,7 +172,7 @@ async def test_result(request: Request[Any, Any, Any], db: Database, run_id: str
         by_record: dict[str, dict[str, Any]] = {}
         for entry in entries:
             rec = by_record.setdefault(
-                entry.source_id or str(entry.id), {"key": entry.record_key, "entries": [], "detail": entry.detail or {}}
+                record_key_of(entry), {"key": entry.record_key, "entries": [], "detail": entry.detail or {}}
             )
             detail = entry.detail or {}
             rec["entries"].append({"entry": entry, "detail": detail, "invoice": invoice_summary(detail.get("request"))})
