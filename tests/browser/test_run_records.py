@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LiveServer, Watch, shot, speak
+from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot, speak
 from tests.browser.test_journey import first_run_and_login
 from tests.browser.test_screens import check
 from tests.demo_runs import run_invoice_template
@@ -60,5 +60,6 @@ def test_a_booked_and_credited_order_is_one_row_and_its_drawer_shows_both(
     expect(messages.nth(0)).to_have_text(re.compile(invoice))
     expect(messages.nth(1)).to_have_text(re.compile(credit))
     shot(page, f"run-record-drawer-{width}-{lang}")
+    page.screenshot(path=str(ARTIFACTS / f"run-record-drawer-{width}-{lang}-top.png"))  # what the reader sees
     assert check(page, "run") == []
     assert not watch.errors, watch.errors
