@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String, and_, case, cast, false, func, literal, or_, select
+from sqlalchemy import String, and_, case, cast, false, func, literal_column, or_, select
 
 from engine.logsink import OUTCOME_ORDER
 from engine.models import LogEntry
@@ -28,10 +28,10 @@ _RANK = case(
     {s: rank for rank, s in enumerate(OUTCOME_ORDER)}, value=LogEntry.status, else_=OUTCOME_ORDER.index("skipped")
 )
 """An entry's status as its place in :data:`OUTCOME_ORDER` (the record's outcome is its entries' lowest)."""
-_KEY = case(
+_KEY = case(  # constants as SQL text: the grouped and the selected expression are the same text
     (LogEntry.record_id.is_not(None), LogEntry.record_id),
-    (LogEntry.source_id != "", LogEntry.source_id),
-    else_=literal("#") + cast(LogEntry.id, String),
+    (LogEntry.source_id != literal_column("''"), LogEntry.source_id),
+    else_=literal_column("'#'", String) + cast(LogEntry.id, String),
 )
 """A record's key in its run: the source id of the record as read (entries written before ``record_id`` existed:
 their own source id); an entry without one (a source that failed as a whole) is a record of its own."""
