@@ -249,6 +249,7 @@ class LogSink:
                         "node_id": entry["node_id"],
                         "record_key": entry.get("record_key", ""),
                         "source_id": entry.get("source_id", ""),
+                        "record_id": result.source_id or None,
                         "status": entry["status"],
                         "message": entry.get("message", ""),
                         "detail": entry.get("detail") or None,  # encoded by add()

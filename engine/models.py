@@ -258,6 +258,7 @@ class LogEntry(Base):
         Index("ix_log_run_key", "run_id", "record_key"),
         Index("ix_log_flow_status", "flow_id", "status", "id"),
         Index("ix_log_created", "created_at"),
+        Index("ix_log_run_record", "run_id", "record_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
@@ -266,6 +267,9 @@ class LogEntry(Base):
     node_id: Mapped[str] = mapped_column(String(100))
     record_key: Mapped[str] = mapped_column(String(200), default="")
     source_id: Mapped[str] = mapped_column(String(200), default="")
+    record_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    """The source id of the record as read, which this entry is part of (a record derived on the way, such as an
+    order's refunds, has a source id of its own): the run log lists one row per record read."""
     status: Mapped[str] = mapped_column(String(10))
     message: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

@@ -82,6 +82,12 @@
   });
   document.addEventListener("htmx:sseMessage", function (e) {
     if (e.target.id === "log-rows") {
+      // one row per record: a record's new row (on top) replaces the row it had
+      const seen = new Set();
+      e.target.querySelectorAll("tr[id]").forEach(function (row) {
+        if (seen.has(row.id)) row.remove();
+        else seen.add(row.id);
+      });
       const rows = e.target.querySelectorAll("tr");
       for (let i = LIVE_ROWS; i < rows.length; i++) rows[i].remove();
       const empty = document.getElementById("log-empty");

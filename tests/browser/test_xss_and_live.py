@@ -35,11 +35,13 @@ async def _make_flow_and_run(db: Any) -> tuple[str, str]:
     return flow.id, run.id
 
 
-async def _add_entries(db: Any, flow_id: str, run_id: str, n: int, status: str, finish: bool = False) -> None:
+async def _add_entries(
+    db: Any, flow_id: str, run_id: str, n: int, status: str, finish: bool = False, start: int = 0
+) -> None:
     from engine.models import LogEntry, Run, utcnow
 
     async with db.session() as session, session.begin():
-        for i in range(n):
+        for i in range(start, start + n):
             session.add(
                 LogEntry(
                     run_id=run_id,
@@ -86,8 +88,15 @@ def test_record_html_is_text_and_log_streams_live(live_server: LiveServer, watch
     # lines written while the page is open arrive over SSE, newest first
     live_server.db_call(lambda db: _add_entries(db, flow_id, run_id, 3, "failed"))
     expect(page.locator("#log-rows tr")).to_have_count(3, timeout=20_000)
-    live_server.db_call(lambda db: _add_entries(db, flow_id, run_id, 2, "waiting", finish=True))
-    expect(page.locator("#log-rows tr")).to_have_count(5, timeout=20_000)
+    # one row per record: record 2's new line replaces its row (still failed, the most serious), record 3 is new
+    # (still live: the stream's rows, not the page read again at the end)
+    live_server.db_call(lambda db: _add_entries(db, flow_id, run_id, 2, "waiting", start=2))
+    expect(page.locator("#log-rows tr", has_text="#3 ")).to_have_count(1, timeout=20_000)
+    expect(page.locator("#log-rows tr")).to_have_count(4)
+    expect(page.locator("#log-rows tr", has_text="#2 ")).to_have_count(1)
+    expect(page.locator("#log-rows tr", has_text="#2 ")).to_have_class(re.compile(r"\bstatus-failed\b"))
+    expect(page.locator("#run-status")).to_have_text("running")
+    live_server.db_call(lambda db: _add_entries(db, flow_id, run_id, 0, "waiting", finish=True))
     expect(page.locator("#run-status")).to_have_text("partial", timeout=20_000)
     expect(page.locator("#log-rows tr").first).to_contain_text("waiting")
     expect(page.locator("#log-rows tr").first).to_contain_text("<script>")  # shown as text
@@ -96,8 +105,8 @@ def test_record_html_is_text_and_log_streams_live(live_server: LiveServer, watch
     page.get_by_label("Status").select_option("failed")
     expect(page.locator("#log-rows tr")).to_have_count(3)
     page.get_by_label("Status").select_option("")
-    page.get_by_label("Search record").fill("#1 ")
-    expect(page.locator("#log-rows tr")).to_have_count(2)  # "#1" in both batches
+    page.get_by_label("Search record").fill("#2 ")
+    expect(page.locator("#log-rows tr")).to_have_count(1)  # "#2" in both batches: one record
     page.get_by_label("Search record").fill("")
     # the drawer shows every part as text
     page.locator("#log-rows tr").first.get_by_role("button", name=re.compile("Details")).click()

@@ -60,6 +60,21 @@ def _msg(ctx: Context, value: Any) -> str:
     return translate_message(ctx.get("lang") or "en", None if value is None else str(value))
 
 
+@pass_context
+def _sentences(ctx: Context, messages: Any) -> str:
+    """A record's messages in the page's language as one sentence: "Booked as sales invoice 146 for Daan Bakker,
+    €55.94; booked as credit invoice 147, -€22.81" (a later part starts lower-case unless it opens with a name)."""
+    lang = ctx.get("lang") or "en"
+    parts: list[str] = []
+    for message in messages or ():
+        text = translate_message(lang, str(message)).strip().rstrip(".;")
+        if parts and len(text) > 1 and text[0].isupper() and text[1].islower():
+            text = text[0].lower() + text[1:]
+        if text:
+            parts.append(text)
+    return "; ".join(parts)
+
+
 def _pretty(value: Any) -> str:
     """JSON, indented, for a ``<pre>`` (escaped by autoescape like every other value)."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=False)
@@ -83,6 +98,7 @@ ENV.filters["dt"] = _dt
 ENV.filters["day"] = _day
 ENV.filters["pretty"] = _pretty
 ENV.filters["msg"] = _msg
+ENV.filters["sentences"] = _sentences
 ENV.filters["jsonattr"] = _tojson_attr
 
 

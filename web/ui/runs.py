@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 from engine import store
 from engine.models import Flow, LogEntry, Run, RunStatus
 from nodes.registry import get_node_type
-from web.api.runs import query_logs, retry_params
+from web.api.runs import retry_params
 from web.i18n import field_name, translate
 from web.streams import follow_run
+from web.ui.records import OUTCOMES, load_records, query_records, record_key_of
 from web.ui.render import current_user, language_of, redirect, render, render_string
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ __all__ = ("RUN_ROUTES", "invoice_summary")
 
 PAGE = 50
 LIVE_ROWS = 100
-STATUSES = ("ok", "skipped", "waiting", "failed", "info")
 
 
 def step_names(request: Request[Any, Any, Any], document: dict[str, Any] | None) -> dict[str, str]:
@@ -173,7 +173,7 @@ async def test_result(request: Request[Any, Any, Any], db: Database, run_id: str
         by_record: dict[str, dict[str, Any]] = {}
         for entry in entries:
             rec = by_record.setdefault(
-                entry.source_id or str(entry.id), {"key": entry.record_key, "entries": [], "detail": entry.detail or {}}
+                record_key_of(entry), {"key": entry.record_key, "entries": [], "detail": entry.detail or {}}
             )
             detail = entry.detail or {}
             rec["entries"].append({"entry": entry, "detail": detail, "invoice": invoice_summary(detail.get("request"))})
@@ -188,13 +188,13 @@ async def test_result(request: Request[Any, Any, Any], db: Database, run_id: str
 async def _log_page(
     db: Database, run_id: str, status: str | None, node: str | None, q: str | None, before_id: int | None
 ) -> dict[str, Any]:
-    """One page of a run's log, newest first, as the run page and its table fragment show it: the entries, whether
-    more follow, the filters in force and where the page starts."""
-    entries = await query_logs(
+    """One page of a run's log, the latest record first, as the run page and its table fragment show it: one row
+    per record, whether more follow, the filters in force and where the page starts."""
+    records = await query_records(
         db, run_id, status=status or None, node=node or None, q=q or None, before_id=before_id, limit=PAGE + 1
     )
     filters = {k: v for k, v in {"status": status, "node": node, "q": q}.items() if v}
-    return {"entries": entries[:PAGE], "more": len(entries) > PAGE, "filters": filters, "before_id": before_id}
+    return {"records": records[:PAGE], "more": len(records) > PAGE, "filters": filters, "before_id": before_id}
 
 
 @get("/runs/{run_id:str}")
@@ -219,7 +219,7 @@ async def run_page(
         flow=flow,
         **await _log_page(db, run_id, status, node, q, before_id),
         nodes=nodes,
-        statuses=STATUSES,
+        statuses=OUTCOMES,
         last_id=last_id or 0,
         live=run.status not in RunStatus.FINISHED,
         steps=step_names(request, run.document),
@@ -252,15 +252,16 @@ async def run_rows(
 async def run_stream(
     request: Request[Any, Any, Any], db: Database, run_id: str, after_id: FromQuery[int] = 0
 ) -> ServerSentEvent:
-    """SSE of HTML: ``entry`` = new log rows (newest on top), ``run`` = progress and counts, ``close`` at the end."""
+    """SSE of HTML: ``entry`` = the rows of the records that have new entries (latest on top; a record already on
+    the page is replaced by its row, see static/app.js), ``run`` = progress and counts, ``close`` at the end."""
     steps = step_names(request, (await _run(db, run_id)).document)
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         async for run, entries in follow_run(db, run_id, after_id=after_id):
             if entries:
-                rows = render_string(
-                    request, "fragments/log_rows.html", entries=list(reversed(entries[-LIVE_ROWS:])), steps=steps
-                )
+                keys = list(dict.fromkeys(record_key_of(e) for e in reversed(entries)))[:LIVE_ROWS]
+                records = await load_records(db, run_id, keys)
+                rows = render_string(request, "fragments/log_rows.html", records=records, steps=steps)
                 yield ServerSentEventMessage(event="entry", data=rows, id=str(entries[-1].id))
             yield ServerSentEventMessage(event="run", data=render_string(request, "fragments/run_live.html", run=run))
             if run.status in RunStatus.FINISHED and not entries:
@@ -280,20 +281,10 @@ async def record_drawer(request: Request[Any, Any, Any], db: Database, entry_id:
     """The record's whole journey in this run: source payload, each node's output, request, answer, error."""
     async with db.session() as session:
         entry = await session.get(LogEntry, entry_id)
-        if entry is None:
-            raise NotFoundException("This log entry does not exist.")
-        journey = [entry]
-        if entry.source_id:
-            journey = list(
-                (
-                    await session.execute(
-                        select(LogEntry)
-                        .where(LogEntry.run_id == entry.run_id, LogEntry.source_id == entry.source_id)
-                        .order_by(LogEntry.id)
-                        .limit(20)
-                    )
-                ).scalars()
-            )
+    if entry is None:
+        raise NotFoundException("This log entry does not exist.")
+    records = await load_records(db, entry.run_id, [record_key_of(entry)])
+    journey = records[0].entries[:40] if records else [entry]
     source = next(((e.detail or {}).get("input") for e in journey if (e.detail or {}).get("input") is not None), None)
     run = await _run(db, entry.run_id)
     # In the drawer of a page (htmx), or as a page of its own when the address is opened directly.
