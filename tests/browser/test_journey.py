@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADMIN, ARTIFACTS, LiveServer, Watch, shot
+from tests.browser.conftest import ADMIN, ARTIFACTS, LiveServer, Watch, shot, speak
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +48,14 @@ def first_run_and_login(page: Any, url: str) -> None:
     shot(page, "02-login")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def open_run(page: Any, url: str, run_id: str, width: int, lang: str) -> None:
+    """Log in at ``width`` px, speak ``lang`` and open the run's page."""
+    page.set_viewport_size({"width": width, "height": 900})
+    first_run_and_login(page, url)
+    speak(page, lang)
+    page.goto(f"{url}/runs/{run_id}")
 
 
 def fresh_refresh_token(identity_url: str) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot, speak
-from tests.browser.test_journey import first_run_and_login
+from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot
+from tests.browser.test_journey import open_run
 from tests.browser.test_screens import check
 from tests.demo_runs import run_invoice_template
 
@@ -45,10 +45,7 @@ def test_one_plain_sentence_per_record(
     live_server: LiveServer, watched_page: tuple[Any, Watch], finished_run: str, width: int, lang: str
 ) -> None:
     page, watch = watched_page
-    page.set_viewport_size({"width": width, "height": 900})
-    first_run_and_login(page, live_server.url)
-    speak(page, lang)
-    page.goto(f"{live_server.url}/runs/{finished_run}")
+    open_run(page, live_server.url, finished_run, width, lang)
     rows = page.locator(".log-row")
     expect(rows.first).to_be_visible()
     messages: dict[str, list[str]] = {}

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot, speak
-from tests.browser.test_journey import first_run_and_login
+from tests.browser.conftest import ARTIFACTS, LiveServer, Watch, shot
+from tests.browser.test_journey import open_run
 from tests.browser.test_screens import check
 from tests.demo_runs import run_invoice_template
 
@@ -43,10 +43,7 @@ def test_a_booked_and_credited_order_is_one_row_and_its_drawer_shows_both(
     live_server: LiveServer, watched_page: tuple[Any, Watch], finished_run: str, width: int, lang: str
 ) -> None:
     page, watch = watched_page
-    page.set_viewport_size({"width": width, "height": 900})
-    first_run_and_login(page, live_server.url)
-    speak(page, lang)
-    page.goto(f"{live_server.url}/runs/{finished_run}")
+    open_run(page, live_server.url, finished_run, width, lang)
     invoice, credit = SENTENCES[lang]
     later = credit.replace("Geboekt", "geboekt").replace("Booked", "booked")  # the second part of one sentence
     row = page.locator(".log-row", has_text=re.compile(later))

@@ -53,12 +53,12 @@ async def read_body(receive: Any) -> bytes:
 
 
 @contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Serve any ASGI app on a free port in a thread; yields ``http://127.0.0.1:<port>``."""
+def serve_app(app: Any, port: int = 0) -> Iterator[str]:
+    """Serve any ASGI app in a thread on ``port`` (0: a free one); yields ``http://127.0.0.1:<port>``."""
     QuietDrops.install()
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.demo_runs import run_invoice_template
+from tests.sandbox.server import serve_app
 from tests.web.conftest import ADMIN
 
 COUNTERS = {"ok": "Delivered", "skipped": "Skipped", "waiting": "Waiting", "failed": "Failed"}
@@ -25,8 +24,6 @@ COUNTERS = {"ok": "Delivered", "skipped": "Skipped", "waiting": "Waiting", "fail
 
 @pytest.fixture
 def demo(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, str]]:
-    import uvicorn
-
     from engine.db import migrate_sync
     from engine.settings import Settings
     from koppel.app import create_app
@@ -36,19 +33,8 @@ def demo(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, str]]:
     settings = Settings(
         var_dir=tmp_path, database_url=sqlite_url, redis_url=None, secret_key="rows-test", demo=True, base_url=base
     )
-    port = int(base.rsplit(":", 1)[1])
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline and thread.is_alive():
-        time.sleep(0.05)
-    assert server.started, "the server did not start"
-    try:
+    with serve_app(create_app(settings), port=int(base.rsplit(":", 1)[1])):
         yield from _admin(base, sqlite_url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def _admin(base: str, sqlite_url: str) -> Iterator[tuple[httpx.Client, str]]:
