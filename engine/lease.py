@@ -9,8 +9,10 @@ doubt, so their write checks the same condition without locking the row (:meth:`
 A worker also must not *send* anything once its lease may have passed to another worker, even before a write tells
 it so (a worker frozen by SIGSTOP wakes up mid-delivery). Its heartbeat is what keeps others away: nobody claims the
 run before ``heartbeat_at + stale_after_s``, and ``heartbeat_at`` is written after the worker read its monotonic
-clock. So the lease is certainly still ours until that reading plus ``stale_after_s`` (less a margin);
-:meth:`Lease.ensure` is that cheap check, and renews the lease through the database when the time is up.
+clock. So the lease is certainly still ours until that reading plus ``stale_after_s`` (less a margin) — once that
+heartbeat is *committed*: until then another worker sees the one before it, and may claim the run by it (after
+ending the sessions of a worker whose open transaction holds the run row). :meth:`Lease.ensure` is that cheap check,
+and renews the lease through the database when the time is up.
 """
 
 from __future__ import annotations
@@ -65,8 +67,9 @@ class Lease:
         self.run_id = run_id
         self.token = token
         self.clock = clock
-        # A margin for the clocks of two machines and the time a write takes to arrive.
-        self.valid_for = stale_after_s * 0.8
+        # A margin for the clocks of two machines, and for the application to have handled the last request this
+        # worker sent before another worker may claim the run and ask the application what is there.
+        self.valid_for = stale_after_s * 2 / 3
         self.valid_until = (claimed_at if claimed_at is not None else clock()) + self.valid_for
         self.lost = False
         self._renewing = asyncio.Lock()
@@ -79,8 +82,12 @@ class Lease:
             .values(**values)
         )
 
-    async def hold(self, conn: AsyncConnection, **values: Any) -> None:
+    async def hold(self, conn: AsyncConnection, **values: Any) -> float:
         """Execute the fence (with ``values`` for the run row) in ``conn``'s transaction.
+
+        Returns:
+            the clock reading before the heartbeat was stamped: pass it to :meth:`held` once the transaction has
+            committed (the lease is not extended before: an uncommitted heartbeat keeps nobody away).
 
         Raises:
             LeaseLost: the run is no longer this worker's; the caller's transaction must be rolled back.
@@ -90,7 +97,11 @@ class Lease:
         if result.rowcount != 1:
             self.lose()
             raise LeaseLost(f"run {self.run_id}: attempt {self.token} no longer holds the run")
-        # heartbeat_at was stamped after ``started``: nobody claims the run before ``started + stale_after_s``.
+        return started
+
+    def held(self, started: float) -> None:
+        """The transaction of a :meth:`hold` begun at ``started`` committed: heartbeat_at was stamped after
+        ``started``, so nobody claims the run before ``started + stale_after_s``."""
         self.valid_until = max(self.valid_until, started + self.valid_for)
 
     async def confirm(self, conn: AsyncConnection) -> None:
@@ -162,4 +173,5 @@ class Lease:
             if not force and not self.expired():
                 return  # a concurrent caller renewed it meanwhile
             async with self.db.writing() as conn:
-                await self.hold(conn)
+                started = await self.hold(conn)
+            self.held(started)

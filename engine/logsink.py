@@ -276,11 +276,12 @@ class LogSink:
             "failed_count": _RUN.c.failed_count + delta["failed"],
         }
         # Core statements on one connection: the ORM's unit of work has nothing to add to these bulk writes.
+        held: float | None = None
         async with self.db.writing() as conn:
             if self.lease is not None:
                 # First: the run row is locked for this transaction, and nothing is written for a run that another
                 # worker has taken over.
-                await self.lease.hold(conn, **counts)
+                held = await self.lease.hold(conn, **counts)
             if rows:
                 await conn.execute(insert(_LOG), rows)
             if deliveries:
@@ -312,6 +313,8 @@ class LogSink:
                 await self._settle_intents(conn, done, doubtful)
             if self.lease is None:
                 await conn.execute(update(_RUN).where(_RUN.c.id == self.run_id).values(heartbeat_at=now, **counts))
+        if self.lease is not None and held is not None:
+            self.lease.held(held)
 
     async def _settle_intents(self, conn: Any, done: list[str], doubtful: list[RecordResult]) -> None:
         """Delete the delivery intents of records whose outcome is known (kept: targets left in doubt)."""

@@ -161,6 +161,27 @@ async def test_a_lease_past_its_time_but_still_held_is_renewed(db: Database) -> 
     assert not lease.lost and not lease.expired()
 
 
+async def test_only_a_committed_heartbeat_extends_the_lease(db: Database) -> None:
+    """Until its transaction commits, a worker's new heartbeat keeps nobody away (another worker sees the one before
+    it): a fenced write still open, or rolled back, must not give the worker more time to send."""
+    run = await _running_run(db)
+    clock = Clock()
+    lease = Lease(db, run.id, 1, stale_after_s=9, clock=clock)  # certain for 6 s after each committed heartbeat
+    clock.now += 5
+    with pytest.raises(RuntimeError):
+        async with db.writing() as conn:
+            await lease.hold(conn)
+            assert clock.now + 2 >= lease.valid_until  # not yet committed: still the claim's 6 s
+            raise RuntimeError("the batch failed")
+    clock.now += 2
+    assert lease.expired()  # the rolled-back heartbeat did not count
+    async with db.writing() as conn:
+        started = await lease.hold(conn)
+    lease.held(started)
+    clock.now += 5
+    assert not lease.expired()
+
+
 async def test_a_second_claim_fences_out_the_first_worker(db: Database, tmp_path: Path) -> None:
     """A run whose worker went silent is claimed again; the first attempt's lease then writes nothing."""
     fakes.write_items(tmp_path / "in.json", 5)
