@@ -63,6 +63,7 @@ class Raw:
     connections: int = 0
     requests: list[bytes] = field(default_factory=list)
     received: asyncio.Event = field(default_factory=asyncio.Event)
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
     async def request(self, reader: asyncio.StreamReader) -> bytes:
         head, body = await read_request(reader)
@@ -72,6 +73,7 @@ class Raw:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.writers.append(writer)
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
             await self.script(self, reader, writer)
         writer.close()
@@ -84,7 +86,12 @@ async def raw_server(script: Script, **tls: object) -> AsyncIterator[Raw]:
     scheme = "https" if tls else "http"
     raw.url = f"{scheme}://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     async with server:
-        yield raw
+        try:
+            yield raw
+        finally:
+            for writer in raw.writers:  # the connections a script still serves
+                writer.close()
+            await asyncio.gather(*(w.wait_closed() for w in raw.writers), return_exceptions=True)
 
 
 def keep_alive(answer: bytes) -> Script:
