@@ -36,7 +36,7 @@ import httpx
 
 from nodes import jsoncodec
 from nodes.connectors.limiter import NEUTRAL, OK, OVERLOADED, AdaptiveLimit
-from nodes.connectors.sockets import quicken
+from nodes.connectors.wire import install
 from nodes.texts import shown
 
 __all__ = (
@@ -348,7 +348,7 @@ class ApiClient:
             http2=False,
             follow_redirects=False,
         )
-        quicken(self.http)
+        install(self.http, limits)  # Koppel's own keep-alive pool and HTTP/1.1 (nodes.connectors.wire)
 
     async def __aenter__(self) -> ApiClient:
         return self
