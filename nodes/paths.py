@@ -355,6 +355,9 @@ def set_value(data: dict[str, Any], path: str, value: Any) -> None:
     steps = parse_path(path)
     if not steps:
         raise PathError("cannot replace the whole record ('$'); name a field", path)
+    if len(steps) == 1 and isinstance(data, dict) and isinstance(steps[0], Key):  # one field: no way to walk
+        data[steps[0].name] = value
+        return
     slots: list[tuple[Any, Any]] = []
     containers: list[Any] = [data]
     for i, step in enumerate(steps):
