@@ -192,11 +192,14 @@ def tax_country(order: Mapping[str, Any], basis: Literal["shipping", "billing"] 
 
 def vat_number(meta_data: Iterable[Mapping[str, Any]] | None, keys: Iterable[str] = DEFAULT_VAT_NUMBER_KEYS) -> str:
     """The first non-empty meta value under ``keys`` (in the order of ``keys``), trimmed; empty when none."""
+    keys = tuple(keys)
     values: dict[str, str] = {}
     for meta in meta_data or ():
         key = str(meta.get("key", ""))
+        if key not in keys or key in values:  # only the first non-empty value of a wanted key counts
+            continue
         value = str(meta.get("value") or "").strip()
-        if value and key not in values:
+        if value:
             values[key] = value
     for key in keys:
         if values.get(key):

@@ -284,8 +284,12 @@ def get_values(data: Any, path: str) -> list[Any]:
     Raises:
         PathError: the path is malformed.
     """
+    steps = parse_path(path)
+    if len(steps) == 1 and isinstance(data, dict) and isinstance(steps[0], Key):  # one field of an object
+        name = steps[0].name
+        return [data[name]] if name in data else []
     values = [data]
-    for step in parse_path(path):
+    for step in steps:
         values = _step(values, step)
         if not values:
             break
