@@ -10,6 +10,7 @@ import html
 import re
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Literal
 
 from nodes.base import NeedsMapping
@@ -42,6 +43,7 @@ __all__ = (
 Region = Literal["domestic", "eu", "world"]
 
 CENT = Decimal("0.01")
+_ZERO = Decimal(0)
 
 EU_MEMBERS: frozenset[str] = frozenset(
     [
@@ -124,11 +126,11 @@ def money(value: Any) -> Decimal:
         ValueError: when the value is not a number.
     """
     if value is None or value == "":
-        return Decimal(0)
+        return _ZERO
     if isinstance(value, Decimal):
         return value
     try:
-        return Decimal(str(value))
+        return Decimal(value if type(value) is str else str(value))
     except InvalidOperation as exc:
         raise ValueError(f"not an amount: {shown(value)}") from exc
 
@@ -147,8 +149,21 @@ def rate_key(rate: Decimal) -> str:
 def plain_text(value: Any) -> str:
     """HTML tags stripped (scripts and styles with their content), entities decoded (``&ndash;`` → ``–``), whitespace
     collapsed."""
-    text = html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", str(value or ""))))
-    return _SPACE.sub(" ", text).strip()
+    text = str(value or "")
+    return _plain_text(text) if len(text) <= _PLAIN_CACHED else _strip_html(text)
+
+
+_PLAIN_CACHED = 400
+"""Texts up to this length (names, method titles, attribute values: they repeat from order to order) are cached."""
+
+
+def _strip_html(text: str) -> str:
+    if "<" in text:
+        text = _TAG.sub(" ", _HIDDEN.sub(" ", text))
+    return _SPACE.sub(" ", html.unescape(text)).strip()
+
+
+_plain_text = lru_cache(maxsize=4096)(_strip_html)
 
 
 def as_id(value: str) -> int | str:
@@ -177,11 +192,14 @@ def tax_country(order: Mapping[str, Any], basis: Literal["shipping", "billing"] 
 
 def vat_number(meta_data: Iterable[Mapping[str, Any]] | None, keys: Iterable[str] = DEFAULT_VAT_NUMBER_KEYS) -> str:
     """The first non-empty meta value under ``keys`` (in the order of ``keys``), trimmed; empty when none."""
+    keys = tuple(keys)
     values: dict[str, str] = {}
     for meta in meta_data or ():
         key = str(meta.get("key", ""))
+        if key not in keys or key in values:  # only the first non-empty value of a wanted key counts
+            continue
         value = str(meta.get("value") or "").strip()
-        if value and key not in values:
+        if value:
             values[key] = value
     for key in keys:
         if values.get(key):

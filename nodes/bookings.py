@@ -46,6 +46,9 @@ _LABELS = {
 }
 
 
+_ZERO = Decimal(0)
+
+
 def _text(value: Decimal) -> str:
     return format(cents(value), "f")
 
@@ -75,8 +78,9 @@ def invoice_fingerprint(
         amount, vat = cents(money(line.get("amount"))), cents(money(line.get("vatAmount")))
         code = str(line.get("vatCode") or "")
         ex_vat += amount
-        per_code[code] = per_code.get(code, Decimal(0)) + vat
-        rows.append([_text(amount), _text(vat), code, str(line.get("ledgerAccountId") or "")])
+        per_code[code] = per_code.get(code, _ZERO) + vat
+        # amount and vat are in cents already: their text is _text's
+        rows.append([format(amount, "f"), format(vat, "f"), code, str(line.get("ledgerAccountId") or "")])
     vat_total = sum(per_code.values(), Decimal(0))
     return {
         "incl_vat": _text(ex_vat + vat_total),

@@ -49,6 +49,7 @@ from nodes.texts import friendly_path, shown
 __all__ = (
     "NEGATIONS",
     "OPERATORS",
+    "PASSED",
     "Condition",
     "ConditionGroup",
     "Evaluation",
@@ -327,7 +328,10 @@ class Evaluation:
     @property
     def detail(self) -> dict[str, Any]:
         """What the log keeps of a failure: the condition that failed first (empty when none is known)."""
-        return {"condition": self.condition.model_dump()} if self.condition is not None else {}
+        return {"condition": self.condition.dumped()} if self.condition is not None else {}
+
+
+PASSED = Evaluation(True)
 
 
 class Condition(BaseModel):
@@ -397,12 +401,25 @@ class Condition(BaseModel):
         """The compiled pattern of a ``matches`` condition (cached)."""
         return compile_regex(str(self.value), self.case_sensitive)
 
+    def _plan(self) -> _Plan:
+        """What this condition works out once rather than per record (kept on the instance, made again when a copy
+        changed its settings)."""
+        plan: _Plan | None = self.__dict__.get("_plan_made")
+        if plan is None or not plan.made_for(self):
+            plan = _Plan.of(self)
+            self.__dict__["_plan_made"] = plan
+        return plan
+
     def evaluate(self, data: Any) -> Evaluation:
         """Test the condition on ``data`` (see the module docstring for the rules)."""
         values = get_values(data, self.field)
-        positive = NEGATIONS.get(self.op, self.op)
+        plan = self._plan()
+        positive = plan.positive
+        texts = plan.texts
 
         def test(actual: Any) -> bool:
+            if texts is not None and type(actual) is str:
+                return plan.equals_text(actual)
             return _holds(positive, actual, self)
 
         if self.quantifier == "all":
@@ -411,23 +428,93 @@ class Condition(BaseModel):
             holds = any(test(v) for v in values)
         if positive != self.op:
             holds = not holds
-        return Evaluation(True) if holds else Evaluation(False, self.explain(values), self)
+        return PASSED if holds else Evaluation(False, self.explain(values), self)
+
+    def dumped(self) -> dict[str, Any]:
+        """``model_dump()``, a fresh copy each time (the dump itself is made once)."""
+        dump: dict[str, Any] = _copy_json(self._plan().dump)
+        return dump
 
     def explain(self, values: list[Any]) -> str:
         """Plain words for why the condition does not hold for ``values`` ("Status is "cancelled", expected one of
         "processing", "completed""); no Python repr, the field by its friendly name."""
-        name = friendly_path(self.field) or self.field
+        plan = self._plan()
+        name = plan.name
         if not values or all(v is None for v in values):
             return f"{name} is not set" if self.op != "not_set" else f"{name} is set"
         if self.op in NO_VALUE:
             return f"{name} is empty" if self.op in ("not_empty", "is_set") else f"{name} is not empty"
         found = shown(values[0]) if len(values) == 1 else shown(values, 120)
-        expected = _EXPECTED.get(self.op, "expected {value}").format(value=shown(self.value))
+        expected = plan.expected
         if self.quantifier == "all" and len(values) != 1:
             return f"{name} is {found}, {expected} (every value)"
         if not self.case_sensitive:
             return f"{name} is {found}, {expected} (ignoring case)"
         return f"{name} is {found}, {expected}"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A condition's per-record work done once: the field's friendly name, the words of what was expected, the
+    dump for the log and, for ``equals``/``in`` with text values, those texts to test a text value against."""
+
+    settings: tuple[Any, ...]
+    """(field, op, value, case_sensitive) of the condition the plan was made for."""
+    positive: str
+    name: str
+    expected: str
+    dump: dict[str, Any]
+    texts: frozenset[str] | None
+    """The text values (casefolded when case does not matter); None when the operator or a value is not text."""
+    numbers: frozenset[Decimal]
+    """The values that are plain number text (``"12.50"``), as numbers: plain number text equals by number."""
+
+    @classmethod
+    def of(cls, cond: Condition) -> _Plan:
+        positive = NEGATIONS.get(cond.op, cond.op)
+        expected = cond.value if positive == "in" else [cond.value]
+        texts: frozenset[str] | None = None
+        numbers: frozenset[Decimal] = frozenset()
+        if positive in ("equals", "in") and isinstance(expected, list) and all(type(v) is str for v in expected):
+            texts = frozenset(v if cond.case_sensitive else v.casefold() for v in expected)
+            numbers = frozenset(number for v in expected if (number := _plain_number(v)) is not None)
+        return cls(
+            settings=(cond.field, cond.op, cond.value, cond.case_sensitive),
+            positive=positive,
+            name=friendly_path(cond.field) or cond.field,
+            expected=_EXPECTED.get(cond.op, "expected {value}").format(value=shown(cond.value)),
+            dump=cond.model_dump(),
+            texts=texts,
+            numbers=numbers,
+        )
+
+    def made_for(self, cond: Condition) -> bool:
+        field, op, value, case_sensitive = self.settings
+        return field is cond.field and op is cond.op and value is cond.value and case_sensitive == cond.case_sensitive
+
+    def equals_text(self, actual: str) -> bool:
+        """:func:`values_equal` of a text value with any of the text values: the same text (ignoring case when so
+        set), or both plain number text of the same number."""
+        assert self.texts is not None
+        if (actual if self.settings[3] else actual.casefold()) in self.texts:
+            return True
+        if not self.numbers:
+            return False
+        number = _plain_number(actual)
+        return number is not None and number in self.numbers
+
+
+def _plain_number(text: str) -> Decimal | None:
+    """A plain number text (``"12.50"``, no leading zeros) as :func:`values_equal` compares it by number, else None."""
+    return to_decimal(text) if _PLAIN_NUMBER.fullmatch(text) else None
+
+
+def _copy_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    return value
 
 
 def _discriminate(value: Any) -> str:
@@ -475,15 +562,15 @@ class ConditionGroup(BaseModel):
 
     def evaluate(self, data: Any) -> Evaluation:
         """Test the group on ``data``; the result's reason explains the first failing condition."""
-        items = self.items
+        items = self.all if self.all is not None else self.any
         if not items:
-            return Evaluation(True)
+            return PASSED
         if self.all is not None:
             for item in items:
                 result = item.evaluate(data)
                 if not result:
                     return result
-            return Evaluation(True)
+            return PASSED
         failures = []
         for item in items:
             result = item.evaluate(data)

@@ -284,8 +284,12 @@ def get_values(data: Any, path: str) -> list[Any]:
     Raises:
         PathError: the path is malformed.
     """
+    steps = parse_path(path)
+    if len(steps) == 1 and isinstance(data, dict) and isinstance(steps[0], Key):  # one field of an object
+        name = steps[0].name
+        return [data[name]] if name in data else []
     values = [data]
-    for step in parse_path(path):
+    for step in steps:
         values = _step(values, step)
         if not values:
             break
@@ -355,6 +359,9 @@ def set_value(data: dict[str, Any], path: str, value: Any) -> None:
     steps = parse_path(path)
     if not steps:
         raise PathError("cannot replace the whole record ('$'); name a field", path)
+    if len(steps) == 1 and isinstance(data, dict) and isinstance(steps[0], Key):  # one field: no way to walk
+        data[steps[0].name] = value
+        return
     slots: list[tuple[Any, Any]] = []
     containers: list[Any] = [data]
     for i, step in enumerate(steps):

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Generic, TypeVar
 
 __all__ = ("BoundedMemo", "KeyedLocks", "once_per_run", "run_scoped")
@@ -25,25 +24,51 @@ class KeyedLocks:
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
+    def hold(self, key: str) -> _Held:
         """Hold the key's lock for the ``async with`` body."""
+        return _Held(self, key)
+
+    def _join(self, key: str) -> asyncio.Lock:
         lock, users = self._locks.get(key, (None, 0))
         if lock is None:
             lock = asyncio.Lock()
         self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock_now, users_now = self._locks[key]
-            if users_now <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock_now, users_now - 1)
+        return lock
+
+    def _leave(self, key: str) -> None:
+        lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+class _Held:
+    """``async with locks.hold(key)``: joins the key's users, holds its lock, leaves (even when cancelled waiting)."""
+
+    __slots__ = ("key", "lock", "locks")
+
+    def __init__(self, locks: KeyedLocks, key: str) -> None:
+        self.locks = locks
+        self.key = key
+        self.lock: asyncio.Lock | None = None
+
+    async def __aenter__(self) -> None:
+        lock = self.locks._join(self.key)
+        try:
+            await lock.acquire()
+        except BaseException:
+            self.locks._leave(self.key)
+            raise
+        self.lock = lock
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.lock is not None
+        self.lock.release()
+        self.locks._leave(self.key)
 
 
 class BoundedMemo(Generic[T]):

@@ -7,10 +7,10 @@ module compares them with the order's totals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from nodes.accounting import (
     DEFAULT_REVENUE_ACCOUNTS,
@@ -34,7 +34,17 @@ from nodes.accounting import (
 from nodes.base import NeedsMapping, RecordFailed
 from nodes.texts import shown
 
-__all__ = ("InvoiceLine", "LineBuilder", "LineRules", "OrderFacts", "order_facts", "order_lines", "quantity_text")
+__all__ = (
+    "BuyerRules",
+    "InvoiceLine",
+    "LineBuilder",
+    "LineRules",
+    "OrderFacts",
+    "buyer_facts",
+    "order_facts",
+    "order_lines",
+    "quantity_text",
+)
 
 DEFAULT_SHIPPING_ACCOUNTS: dict[str, str] = {"*": "8300"}
 
@@ -55,6 +65,50 @@ class LineRules:
     unknown_article: Literal["text_line", "fail"] = "text_line"
     store_rates: Mapping[str, Decimal] | None = None
     """The store's own tax rates by rate id (``/taxes/{id}``), for orders whose tax lines lack ``rate_percent``."""
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """What the tables answered (known rates, VAT codes, revenue accounts per country): the same for every order
+    these rules book, so each answer is worked out once. The tables are read, never changed, while rules exist."""
+
+    def known_rates(self, country: str) -> frozenset[Decimal]:
+        """:func:`~nodes.accounting.known_rates` of the VAT code table for ``country``."""
+        key = ("known", country)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = frozenset(known_rates(self.vat_codes, country, self.shop_country))
+        return found
+
+    def vat_code(self, country: str, rate: Decimal, has_vat_number: bool, business: bool) -> str:
+        """:func:`~nodes.accounting.vat_code` of a line (a missing row raises each time it is asked)."""
+        key = ("vat", country, rate, has_vat_number, business)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = vat_code(
+                self.vat_codes,
+                country=country,
+                rate=rate,
+                has_vat_number=has_vat_number,
+                shop_country=self.shop_country,
+                business=business,
+            )
+        return found
+
+    def zero_code(self, country: str, has_vat_number: bool) -> str:
+        """:func:`~nodes.accounting.zero_code` of a line of €0.00."""
+        key = ("zero", country, has_vat_number)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = zero_code(
+                self.vat_codes, country=country, has_vat_number=has_vat_number, shop_country=self.shop_country
+            )
+        return found
+
+    def revenue_account(self, country: str) -> int | str:
+        """:func:`~nodes.accounting.revenue_account` of ``country``."""
+        key = ("revenue", country)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = revenue_account(self.revenue_accounts, country, self.shop_country)
+        return found
 
 
 @dataclass
@@ -101,24 +155,42 @@ class OrderFacts:
     rates: Mapping[str, Decimal]
 
 
-def order_facts(order: Mapping[str, Any], rules: LineRules) -> OrderFacts:
-    """Tax country, its region, the VAT number and whether the buyer is a business."""
+class BuyerRules(Protocol):
+    """The settings :func:`buyer_facts` reads (the rules and the order map settings have them)."""
+
+    @property
+    def shop_country(self) -> str: ...
+
+    @property
+    def tax_basis(self) -> Literal["shipping", "billing"]: ...
+
+    @property
+    def vat_number_keys(self) -> Sequence[str]: ...
+
+
+def buyer_facts(order: Mapping[str, Any], rules: BuyerRules) -> dict[str, Any]:
+    """What decides the VAT of an order's buyer: ``country`` (of the tax), its ``region``, the ``vat_number`` and
+    whether the buyer is a ``business`` (the :class:`OrderFacts` without the rates)."""
     country = tax_country(order, rules.tax_basis) or rules.shop_country.upper()
-    return OrderFacts(
-        country=country,
-        region=region_of(country, rules.shop_country),
-        vat_number=vat_number(order.get("meta_data"), rules.vat_number_keys),
-        business=bool(str((order.get("billing") or {}).get("company") or "").strip()),
-        rates=tax_rates(
-            order,
-            store_rates=rules.store_rates,
-            known=known_rates(rules.vat_codes, country, rules.shop_country),
-        ),
-    )
+    return {
+        "country": country,
+        "region": region_of(country, rules.shop_country),
+        "vat_number": vat_number(order.get("meta_data"), rules.vat_number_keys),
+        "business": bool(str((order.get("billing") or {}).get("company") or "").strip()),
+    }
+
+
+def order_facts(order: Mapping[str, Any], rules: LineRules) -> OrderFacts:
+    """Tax country, its region, the VAT number, whether the buyer is a business, and the order's tax rates."""
+    buyer = buyer_facts(order, rules)
+    rates = tax_rates(order, store_rates=rules.store_rates, known=rules.known_rates(buyer["country"]))
+    return OrderFacts(rates=rates, **buyer)
 
 
 def quantity_text(quantity: Any) -> str:
     """``2`` for 2.0, ``1.5`` for 1.5."""
+    if type(quantity) is int:
+        return str(quantity)
     value = money(quantity)
     return format(value.normalize(), "f") if value != value.to_integral() else str(int(value))
 
@@ -155,25 +227,14 @@ class LineBuilder:
         self.order = order
         self.rules = rules
         self.facts = order_facts(order, rules)
-        self.revenue = revenue_account(rules.revenue_accounts, self.facts.country, rules.shop_country)
+        self.revenue = rules.revenue_account(self.facts.country)
         self.missing_articles: list[str] = []
 
     def code(self, rate: Decimal, amount: Decimal | None = None, vat: Decimal | None = None) -> str:
+        facts = self.facts
         if amount is not None and not amount and not vat:  # a line of €0.00 (free shipping) books nothing
-            return zero_code(
-                self.rules.vat_codes,
-                country=self.facts.country,
-                has_vat_number=bool(self.facts.vat_number),
-                shop_country=self.rules.shop_country,
-            )
-        return vat_code(
-            self.rules.vat_codes,
-            country=self.facts.country,
-            rate=rate,
-            has_vat_number=bool(self.facts.vat_number),
-            shop_country=self.rules.shop_country,
-            business=self.facts.business,
-        )
+            return self.rules.zero_code(facts.country, bool(facts.vat_number))
+        return self.rules.vat_code(facts.country, rate, bool(facts.vat_number), facts.business)
 
     def article(self, item: Mapping[str, Any]) -> int | str | None:
         articles = self.rules.articles

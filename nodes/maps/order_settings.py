@@ -26,6 +26,7 @@ __all__ = (
     "DEFAULT_PAYMENT_CONDITIONS",
     "InvoiceSettings",
     "OrderLineSettings",
+    "RulesMemo",
     "header_date",
     "load_articles",
     "load_vat_percentages",
@@ -206,6 +207,27 @@ class InvoiceSettings(OrderLineSettings):
         "'*' row an unknown method parks the order as 'needs mapping'.",
         json_schema_extra=_table("woocommerce.payment_gateways", "asperion.paymentconditions"),
     )
+
+
+class RulesMemo:
+    """A node's line rules for its run (a node instance lives for one run): the settings' rules made once for the
+    run's articles, so that what they work out from the tables (:class:`~nodes.maps.order_lines.LineRules`) is worked
+    out once; an order that brings the store's own tax rates gets rules of its own."""
+
+    def __init__(self, settings: OrderLineSettings) -> None:
+        self.settings = settings
+        self._kept: tuple[Mapping[str, int | str] | None, LineRules] | None = None
+
+    def __call__(
+        self, articles: Mapping[str, int | str] | None, store_rates: Mapping[str, Decimal] | None = None
+    ) -> LineRules:
+        """``settings.rules(articles, store_rates)``, the same object while the articles are."""
+        if store_rates is not None:
+            return self.settings.rules(articles, store_rates)
+        kept = self._kept
+        if kept is None or kept[0] is not articles:
+            kept = self._kept = (articles, self.settings.rules(articles))
+        return kept[1]
 
 
 def header_date(order: Mapping[str, Any], field: str) -> str:

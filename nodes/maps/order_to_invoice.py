@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -10,9 +11,10 @@ from nodes.accounting import as_id
 from nodes.base import Kind, NeedsMapping, Port, ProcessNode, Record
 from nodes.maps.currency import conversion_slack
 from nodes.maps.inputs import source_payload
-from nodes.maps.order_lines import InvoiceLine, order_facts, order_lines
+from nodes.maps.order_lines import BuyerRules, InvoiceLine, LineRules, buyer_facts, order_lines
 from nodes.maps.order_settings import (
     InvoiceSettings,
+    RulesMemo,
     header_date,
     load_articles,
     load_vat_percentages,
@@ -48,17 +50,20 @@ def build_invoice(
     articles: Mapping[str, int | str] | None = None,
     percentages: Mapping[str, Decimal] | None = None,
     store_rates: Mapping[str, Decimal] | None = None,
+    rules: LineRules | None = None,
 ) -> tuple[dict[str, Any], list[InvoiceLine], str | None]:
     """The invoice payload of an order, its lines and the preflight warning (if any). Pure.
 
     A converted order (:func:`~nodes.maps.order_settings.prepare_order`) is compared with its converted totals,
-    allowing half a cent per line for the conversion's rounding.
+    allowing half a cent per line for the conversion's rounding. ``rules`` are ``settings.rules(articles,
+    store_rates)`` when the caller keeps them for its run (:class:`~nodes.maps.order_settings.RulesMemo`); made here
+    otherwise.
 
     Raises:
         NeedsMapping: a table lacks a row.
         RecordFailed: the preflight found a difference beyond the tolerance, or an article is missing.
     """
-    lines = order_lines(order, settings.rules(articles, store_rates))
+    lines = order_lines(order, rules or settings.rules(articles, store_rates))
     warning = check_totals(
         asperion_totals(lines, percentages),
         order_totals(order),
@@ -76,15 +81,10 @@ def build_invoice(
     return invoice, lines, warning
 
 
-def facts_context(order: Mapping[str, Any], settings: InvoiceSettings | Any) -> dict[str, Any]:
-    """What later nodes and the log may want to know about the VAT decision."""
-    facts = order_facts(order, settings.rules(None))
-    return {
-        "country": facts.country,
-        "region": facts.region,
-        "vat_number": facts.vat_number,
-        "business": facts.business,
-    }
+def facts_context(order: Mapping[str, Any], settings: BuyerRules) -> dict[str, Any]:
+    """What later nodes and the log may want to know about the VAT decision (country, region, VAT number,
+    business)."""
+    return buyer_facts(order, settings)
 
 
 class OrderToInvoice(ProcessNode):
@@ -106,6 +106,11 @@ class OrderToInvoice(ProcessNode):
 
     config: InvoiceSettings
 
+    @functools.cached_property
+    def line_rules(self) -> RulesMemo:
+        """The settings' line rules, kept for the run."""
+        return RulesMemo(self.config)
+
     async def process(self, record: Record) -> Record:
         """Build the invoice; keeps a customer number already set by a lookup that ran earlier."""
         order, store_rates = await prepare_order(
@@ -114,7 +119,12 @@ class OrderToInvoice(ProcessNode):
         articles = await load_articles(self.ctx, self.config.connection) if self.config.articles != "never" else None
         percentages = await load_vat_percentages(self.ctx, self.config.connection)
         invoice, _, warning = build_invoice(
-            order, self.config, articles=articles, percentages=percentages, store_rates=store_rates
+            order,
+            self.config,
+            articles=articles,
+            percentages=percentages,
+            store_rates=store_rates,
+            rules=self.line_rules(articles, store_rates),
         )
         earlier = record.data.get("debtorCustomerNumber") or (record.context.get("debtor") or {}).get("customerNumber")
         if earlier:

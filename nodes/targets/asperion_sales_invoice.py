@@ -9,7 +9,6 @@ invoice for the old booking and a new invoice "… (correction k)".
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -280,8 +279,10 @@ class SalesInvoiceTarget(AsperionDocumentTarget):
             return super().outcome(record, target_id)
         amount = Decimal(0)
         for line in lines:
-            with contextlib.suppress(InvalidOperation, ValueError):
+            try:
                 amount += Decimal(str(line.get("amount") or 0)) + Decimal(str(line.get("vatAmount") or 0))
+            except (InvalidOperation, ValueError):
+                continue
         what = "credit invoice" if amount < 0 else self.what
         return sentence(self.verb, what, target_id, record.source, amount=money(amount))
 
