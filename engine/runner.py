@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -360,6 +361,8 @@ class _Execution:
         found in the application: there a map's question and an id a map derived are still asked."""
         self.complete = False
         """Every source was read to its end (no limit, cancellation or lost lease stopped the run)."""
+        self.scopes: dict[str, str] = {}
+        """Step id → the store or administration its connection reaches (:meth:`_scope`, asked per delivery)."""
         self.after: dict[str | type[Node], list[str]] = {}
         """Step id or node type → the targets its records reach first (:meth:`_targets_after`)."""
 
@@ -613,8 +616,8 @@ class _Execution:
     ) -> tuple[Record | None, str | None, str]:
         """Run one node on one record; returns what goes on (if anything), the terminal status (if any) and the
         output the record leaves by."""
-        entry: dict[str, Any] = {"node_id": gnode.id, "record_key": record.key[:200], "source_id": record.source_id}
-        entry["at"] = utcnow()  # when this record was handled here, not when its batch was written
+        started = time.time()  # when this record was handled here, not when its batch was written
+        entry: dict[str, Any] = {}  # filled in only when the record stops here (most nodes pass it on)
         detail: dict[str, Any] = {}
         outgoing: Record | None = None
         port = gnode.default_output
@@ -653,8 +656,14 @@ class _Execution:
                 entry["message"] = "; ".join([entry.get("message", ""), *warnings]).strip("; ")
         detail["input"] = record.source
         detail["steps"] = _journey(record.source, steps)
-        entry["status"] = status
-        entry["detail"] = detail
+        entry.update(
+            node_id=gnode.id,
+            record_key=record.key[:200],
+            source_id=record.source_id,
+            at=datetime.fromtimestamp(started, UTC),
+            status=status,
+            detail=detail,
+        )
         result.entries.append(entry)
         return outgoing, status, port
 
@@ -752,8 +761,11 @@ class _Execution:
         return out
 
     def _scope(self, node: Node) -> str:
-        names = type(node).connection_names(node.config)
-        return self.ctx.clients.scope(names[0]) if names else ""
+        scope = self.scopes.get(node.id)
+        if scope is None:
+            names = type(node).connection_names(node.config)
+            scope = self.scopes[node.id] = self.ctx.clients.scope(names[0]) if names else ""
+        return scope
 
     def _note_created(self, node: TargetNode, record: Record, target_id: str, result: RecordResult) -> None:
         """Remember a record this target created (or found made before), for the echo guard."""
