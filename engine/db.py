@@ -21,7 +21,16 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
     from sqlalchemy.sql.dml import Insert
 
-__all__ = ("BulkInsert", "Database", "EncodedJSON", "alembic_config", "migrate", "migrate_sync", "process_name", "session_name")
+__all__ = (
+    "BulkInsert",
+    "Database",
+    "EncodedJSON",
+    "alembic_config",
+    "migrate",
+    "migrate_sync",
+    "process_name",
+    "session_name",
+)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -55,7 +64,9 @@ class BulkInsert:
         if order is None or sorted(order) != sorted(self.columns):
             raise ValueError(f"{self.columns} do not bind as positional parameters of one INSERT")
         table = statement.table
-        processors = [table.c[name].type._cached_bind_processor(dialect) for name in order]
+        processors: list[Callable[[Any], Any] | None] = [
+            table.c[name].type._cached_bind_processor(dialect) for name in order
+        ]
         positions = tuple(self.columns.index(name) for name in order)
         kept = self._compiled[dialect.name] = (
             compiled.string,

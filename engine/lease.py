@@ -98,7 +98,7 @@ class Lease:
             names = (*values, *(f"add_{name}" for name in added))
             statement = self._fences.get(names)
             if statement is None:
-                bound = {name: bindparam(f"set_{name}", type_=_RUN.c[name].type) for name in values}
+                bound: dict[str, Any] = {name: bindparam(f"set_{name}", type_=_RUN.c[name].type) for name in values}
                 bound.update({name: _RUN.c[name] + bindparam(f"add_{name}", type_=Integer) for name in added})
                 beat = bindparam("set_heartbeat_at", type_=_RUN.c.heartbeat_at.type)
                 statement = self._fences[names] = self.fence(heartbeat_at=beat, **bound)

@@ -37,7 +37,6 @@ _CREATED = cast(Table, CreatedRecord.__table__)
 _INTENT = cast(Table, Intent.__table__)
 
 
-
 def _insert_ignoring_duplicates(table: Table) -> Callable[[str], Any]:
     """``INSERT … ON CONFLICT DO NOTHING`` into ``table`` in a dialect's words."""
     return lambda name: (sqlite if name == "sqlite" else postgresql).insert(table).on_conflict_do_nothing()
