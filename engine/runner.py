@@ -25,6 +25,7 @@ from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.connections import ClientPool
+from engine.db import BulkInsert
 from engine.flow import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, FlowGraph, GraphNode
 from engine.lease import Lease, LeaseLost
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
@@ -303,6 +304,12 @@ class _Walk:
     known: dict[tuple[str, str], Booked | None] = field(default_factory=dict)
     """(target node, id a map derived) → its idempotency entry, read once for the walk (None: there is none)."""
 
+
+_INTENT_ROWS = BulkInsert(
+    lambda dialect: (sqlite if dialect == "sqlite" else postgresql).insert(Intent.__table__).on_conflict_do_nothing(),
+    ("flow_key", "node_id", "source_id", "run_id", "created_at"),
+)
+"""The delivery intents of a page, noted in one write (:meth:`_Execution._note_intents`)."""
 
 _WALK: ContextVar[_Walk | None] = ContextVar("koppel_walk", default=None)
 """The walk of the current task (each worker walks one record at a time)."""
@@ -1106,26 +1113,18 @@ class _Execution:
             )
             existing = {(node_id, source_id) for node_id, source_id in rows}
         now = utcnow()
+        flow_key, run_id = self.ctx.flow_key, self.ctx.run_id
         new = [
-            {
-                "flow_key": self.ctx.flow_key,
-                "node_id": nid,
-                "source_id": sid,
-                "run_id": self.ctx.run_id,
-                "created_at": now,
-            }
+            (flow_key, nid, sid, run_id, now)
             for nid in self.noted
             for sid in source_ids
             if (nid, sid) not in existing and (nid, sid) not in page.delivered
         ]
-        page.noted = {(str(row["node_id"]), str(row["source_id"])) for row in new}
-        table = cast(Table, Intent.__table__)
-        dialect = sqlite if self.ctx.db.is_sqlite else postgresql
+        page.noted = {(nid, sid) for _, nid, sid, _, _ in new}
         async with self.ctx.db.writing() as conn:
             if self.lease is not None:
                 await self.lease.confirm(conn)
-            if new:
-                await conn.execute(dialect.insert(table).on_conflict_do_nothing(), new)
+            await _INTENT_ROWS.execute(conn, new)
         return existing
 
 
