@@ -76,29 +76,29 @@ _SECRET_WORD_BYTES = tuple(word.encode() for word in _SECRET_WORDS)
 _SECRET_KEY_TEXT = re.compile("|".join(f'"{re.escape(key)}"' for key in sorted(SECRET_KEYS)), re.IGNORECASE)
 
 
-def _may_hold_secret(data: bytes) -> bool:
-    """Whether a secret key occurs in UTF-8 JSON ``data``: a quick look for the words first, the exact keys only
-    when one is there (then :func:`redact` walks the value)."""
-    if "\u212a".encode() in data:  # KELVIN SIGN lowers to "k"; the only other non-ASCII letter lowering to ASCII,
-        # "İ" -> "i" + a combining dot, cannot complete a word (no word has an "i" at its end)
-        if not any(word in data.decode().lower() for word in _SECRET_WORDS):
+def _may_hold_secret(text: str) -> bool:
+    """Whether a secret key occurs in JSON ``text``: a quick look for the words first, the exact keys only when one
+    is there (then :func:`redact` walks the value)."""
+    if "\u212a" in text:  # KELVIN SIGN lowers to "k"; the only other non-ASCII letter lowering to ASCII, "İ" ->
+        # "i" + a combining dot, cannot complete a word (no word has an "i" at its end)
+        if not any(word in text.lower() for word in _SECRET_WORDS):
             return False
     else:
         # Lower-casing bytes is ASCII only and several times cheaper than str.lower() on text with any non-ASCII
         # letter (a name, "€", "×"), which is most records: it took twice the time of encoding the detail itself.
-        lowered = data.lower()
+        lowered = text.encode().lower()
         if not any(word in lowered for word in _SECRET_WORD_BYTES):
             return False
-    return _SECRET_KEY_TEXT.search(data.decode()) is not None
+    return _SECRET_KEY_TEXT.search(text) is not None
 
 
 def _redacted(value: Any) -> tuple[Any, str]:
     """``value`` without secrets, and its JSON text (the value is walked only when a secret key is in the text)."""
-    data = jsoncodec.encode(value)
-    if _may_hold_secret(data):
+    text = jsoncodec.dumps(value)
+    if _may_hold_secret(text):
         value = redact(value)
-        data = jsoncodec.encode(value)
-    return value, data.decode()
+        text = jsoncodec.dumps(value)
+    return value, text
 
 
 def snapshot(value: Any, limit: int = SNAPSHOT_LIMIT) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ("dumps", "dumps_body", "encode", "loads")
+__all__ = ("dumps", "dumps_body", "loads")
 
 _encoder = msgspec.json.Encoder(enc_hook=str)
 _body_encoder = msgspec.json.Encoder(enc_hook=str, decimal_format="number")
@@ -27,14 +27,6 @@ def dumps(value: Any) -> str:
         return _encoder.encode(value).decode()
     except (TypeError, ValueError, msgspec.EncodeError):  # e.g. a dict with tuple keys: the standard library copes
         return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
-
-
-def encode(value: Any) -> bytes:
-    """:func:`dumps` in UTF-8 bytes (for a look at the bytes before, or instead of, the text)."""
-    try:
-        return _encoder.encode(value)
-    except (TypeError, ValueError, msgspec.EncodeError):
-        return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def dumps_body(value: Any) -> bytes:
