@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Integer, Table, bindparam, select, update
 
 from engine.models import Run, RunStatus, utcnow
 
@@ -73,6 +73,8 @@ class Lease:
         self.valid_until = (claimed_at if claimed_at is not None else clock()) + self.valid_for
         self.lost = False
         self._renewing = asyncio.Lock()
+        self._fences: dict[tuple[str, ...], Any] = {}
+        """The fences :meth:`hold` built, by the names of their values."""
 
     def fence(self, **values: Any) -> Any:
         """The run-row update that every write of this worker for the run starts its transaction with."""
@@ -82,8 +84,9 @@ class Lease:
             .values(**values)
         )
 
-    async def hold(self, conn: AsyncConnection, **values: Any) -> float:
-        """Execute the fence (with ``values`` for the run row) in ``conn``'s transaction.
+    async def hold(self, conn: AsyncConnection, *, added: Mapping[str, int] | None = None, **values: Any) -> float:
+        """Execute the fence (with ``values`` for the run row, and ``added`` to its counters) in ``conn``'s
+        transaction.
 
         Returns:
             the clock reading before the heartbeat was stamped: pass it to :meth:`held` once the transaction has
@@ -93,7 +96,22 @@ class Lease:
             LeaseLost: the run is no longer this worker's; the caller's transaction must be rolled back.
         """
         started = self.clock()
-        result = await conn.execute(self.fence(heartbeat_at=utcnow(), **values))
+        if added is None:
+            statement = self.fence(heartbeat_at=utcnow(), **values)
+            result = await conn.execute(statement)
+        else:
+            # A log batch's fence, once per batch: built once, with the numbers bound (building it took longer than
+            # executing it).
+            names = (*values, *(f"add_{name}" for name in added))
+            statement = self._fences.get(names)
+            if statement is None:
+                bound: dict[str, Any] = {name: bindparam(f"set_{name}", type_=_RUN.c[name].type) for name in values}
+                bound.update({name: _RUN.c[name] + bindparam(f"add_{name}", type_=Integer) for name in added})
+                beat = bindparam("set_heartbeat_at", type_=_RUN.c.heartbeat_at.type)
+                statement = self._fences[names] = self.fence(heartbeat_at=beat, **bound)
+            params = {f"set_{name}": value for name, value in values.items()}
+            params.update({f"add_{name}": n for name, n in added.items()}, set_heartbeat_at=utcnow())
+            result = await conn.execute(statement, params)
         if result.rowcount != 1:
             self.lose()
             raise LeaseLost(f"run {self.run_id}: attempt {self.token} no longer holds the run")

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.broadcast import get_broadcaster
 from engine.crypto import SECRET_KEYS, redact
-from engine.db import EncodedJSON
+from engine.db import BulkInsert, EncodedJSON
 from engine.lease import LeaseLost
 from engine.models import CreatedRecord, IdempotencyEntry, Intent, LogEntry, Run, utcnow
 from nodes import jsoncodec
@@ -35,6 +35,26 @@ _IDEMPOTENCY = cast(Table, IdempotencyEntry.__table__)
 _RUN = cast(Table, Run.__table__)
 _CREATED = cast(Table, CreatedRecord.__table__)
 _INTENT = cast(Table, Intent.__table__)
+
+
+def _insert_ignoring_duplicates(table: Table) -> Callable[[str], Any]:
+    """``INSERT … ON CONFLICT DO NOTHING`` into ``table`` in a dialect's words."""
+    return lambda name: (sqlite if name == "sqlite" else postgresql).insert(table).on_conflict_do_nothing()
+
+
+_LOG_ROWS = BulkInsert(
+    lambda _: insert(_LOG),
+    ("run_id", "flow_id", "node_id", "record_key", "source_id", "record_id", "status", "message", "detail",
+     "resolved", "created_at"),
+)  # fmt: skip
+_DELIVERY_ROWS = BulkInsert(
+    _insert_ignoring_duplicates(_IDEMPOTENCY),
+    ("flow_key", "node_id", "source_id", "target_id", "run_id", "created_at", "fingerprint"),
+)
+_CREATED_GIVEN = ("app", "scope", "record_id", "source_app", "source_id", "source_key", "flow_key", "flow_name",
+                  "run_id")  # fmt: skip
+"""The keys of a created record as the runner notes it (:attr:`RecordResult.created`)."""
+_CREATED_ROWS = BulkInsert(_insert_ignoring_duplicates(_CREATED), (*_CREATED_GIVEN, "created_at"))
 
 __all__ = ("SNAPSHOT_LIMIT", "LogSink", "RecordResult", "encode_detail", "snapshot")
 
@@ -181,8 +201,9 @@ class LogSink:
                 if self._redact is not None:
                     detail = self._redact(detail)
                 entry["detail"] = EncodedJSON(encode_detail(detail))
-        async with self._room:
-            await self._room.wait_for(lambda: len(self._pending) < self.max_pending or self._closed)
+        if len(self._pending) >= self.max_pending and not self._closed:
+            async with self._room:
+                await self._room.wait_for(lambda: len(self._pending) < self.max_pending or self._closed)
         self._pending.append(result)
         self.counts["read"] += 1
         self.counts[result.outcome] += 1
@@ -230,38 +251,54 @@ class LogSink:
 
     async def _write(self, batch: list[RecordResult]) -> None:
         delta: Counter[str] = Counter()
-        rows: list[dict[str, Any]] = []
-        deliveries: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
+        deliveries: list[tuple[Any, ...]] = []
         replaced: list[dict[str, Any]] = []  # a booking corrected or updated: the entry now names the new one
-        created: list[dict[str, Any]] = []
+        created: list[tuple[Any, ...]] = []
         settled: list[str] = []
         done: list[str] = []
         doubtful: list[RecordResult] = []
         now = utcnow()
+        run_id, flow_id, flow_key = self.run_id, self.flow_id, self.flow_key
         for result in batch:
             delta["read"] += 1
             delta[result.outcome] += 1
+            record_id = result.source_id or None
             for entry in result.entries:
                 rows.append(
-                    {
-                        "run_id": self.run_id,
-                        "flow_id": self.flow_id,
-                        "node_id": entry["node_id"],
-                        "record_key": entry.get("record_key", ""),
-                        "source_id": entry.get("source_id", ""),
-                        "record_id": result.source_id or None,
-                        "status": entry["status"],
-                        "message": entry.get("message", ""),
-                        "detail": entry.get("detail") or None,  # encoded by add()
-                        "resolved": False,
-                        "created_at": entry.get("at", now),
-                    }
+                    (
+                        run_id,
+                        flow_id,
+                        entry["node_id"],
+                        entry.get("record_key", ""),
+                        entry.get("source_id", ""),
+                        record_id,
+                        entry["status"],
+                        entry.get("message", ""),
+                        entry.get("detail") or None,  # encoded by add()
+                        False,
+                        entry.get("at", now),
+                    )
                 )
             for delivery in result.deliveries:
-                row = {"flow_key": self.flow_key, "run_id": self.run_id, "created_at": now, "fingerprint": None}
-                row.update(delivery)
-                (replaced if row.pop("replace", False) else deliveries).append(row)
-            created.extend({**row, "created_at": now} for row in result.created)
+                if delivery.get("replace"):
+                    row = {"flow_key": flow_key, "run_id": run_id, "created_at": now, "fingerprint": None}
+                    row.update(delivery)
+                    del row["replace"]
+                    replaced.append(row)
+                    continue
+                deliveries.append(
+                    (
+                        flow_key,
+                        delivery["node_id"],
+                        delivery["source_id"],
+                        delivery["target_id"],
+                        delivery.get("run_id", run_id),
+                        delivery.get("created_at", now),
+                        delivery.get("fingerprint"),
+                    )
+                )
+            created.extend((*(row[c] for c in _CREATED_GIVEN), now) for row in result.created)
             if result.outcome in ("ok", "skipped"):
                 settled.append(result.source_id)
             if result.in_doubt:
@@ -269,24 +306,21 @@ class LogSink:
             else:
                 done.append(result.source_id)
         counts = {
-            "read_count": _RUN.c.read_count + delta["read"],
-            "ok_count": _RUN.c.ok_count + delta["ok"],
-            "skipped_count": _RUN.c.skipped_count + delta["skipped"],
-            "waiting_count": _RUN.c.waiting_count + delta["waiting"],
-            "failed_count": _RUN.c.failed_count + delta["failed"],
+            "read_count": delta["read"],
+            "ok_count": delta["ok"],
+            "skipped_count": delta["skipped"],
+            "waiting_count": delta["waiting"],
+            "failed_count": delta["failed"],
         }
-        # Core statements on one connection: the ORM's unit of work has nothing to add to these bulk writes.
+        # One connection; the rows of each table go to the driver in one executemany (engine.db.BulkInsert).
         held: float | None = None
         async with self.db.writing() as conn:
             if self.lease is not None:
                 # First: the run row is locked for this transaction, and nothing is written for a run that another
                 # worker has taken over.
-                held = await self.lease.hold(conn, **counts)
-            if rows:
-                await conn.execute(insert(_LOG), rows)
-            if deliveries:
-                dialect = sqlite if self.db.is_sqlite else postgresql
-                await conn.execute(dialect.insert(_IDEMPOTENCY).on_conflict_do_nothing(), deliveries)
+                held = await self.lease.hold(conn, added=counts)
+            await _LOG_ROWS.execute(conn, rows)
+            await _DELIVERY_ROWS.execute(conn, deliveries)
             if replaced:
                 dialect = sqlite if self.db.is_sqlite else postgresql
                 upsert = dialect.insert(_IDEMPOTENCY)
@@ -294,9 +328,7 @@ class LogSink:
                 changes = {c: upsert.excluded[c] for c in ("target_id", "fingerprint", "run_id", "created_at")}
                 for row in replaced:
                     await conn.execute(upsert.on_conflict_do_update(index_elements=keys, set_=changes), row)
-            if created:
-                dialect = sqlite if self.db.is_sqlite else postgresql
-                await conn.execute(dialect.insert(_CREATED).on_conflict_do_nothing(), created)
+            await _CREATED_ROWS.execute(conn, created)
             if settled and self.flow_id:
                 await conn.execute(
                     update(_LOG)
@@ -312,7 +344,8 @@ class LogSink:
             if not self.dry_run:
                 await self._settle_intents(conn, done, doubtful)
             if self.lease is None:
-                await conn.execute(update(_RUN).where(_RUN.c.id == self.run_id).values(heartbeat_at=now, **counts))
+                added = {name: _RUN.c[name] + value for name, value in counts.items()}
+                await conn.execute(update(_RUN).where(_RUN.c.id == self.run_id).values(heartbeat_at=now, **added))
         if self.lease is not None and held is not None:
             self.lease.held(held)
 

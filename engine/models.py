@@ -85,6 +85,22 @@ class UTCDateTime(TypeDecorator[datetime]):
                 value = value.replace(tzinfo=None)
         return value
 
+    def bind_processor(self, dialect: Any) -> Any:
+        """On SQLite, :meth:`process_bind_param` and the text SQLite's DATETIME stores
+        (``2026-01-31 23:59:59.000001``) in one step: the two took a tenth of the CPU of a run's log writes."""
+        inner = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or inner is None:
+            return inner
+
+        def process(value: Any) -> Any:
+            if not isinstance(value, datetime):
+                return inner(value)  # None, or what SQLite's DATETIME makes of (or refuses in) anything else
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return value.isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.connections import ClientPool
+from engine.db import BulkInsert
 from engine.flow import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, FlowGraph, GraphNode
 from engine.lease import Lease, LeaseLost
 from engine.logsink import OUTCOME_ORDER, LogSink, RecordResult
@@ -303,6 +305,12 @@ class _Walk:
     """(target node, id a map derived) → its idempotency entry, read once for the walk (None: there is none)."""
 
 
+_INTENT_ROWS = BulkInsert(
+    lambda dialect: (sqlite if dialect == "sqlite" else postgresql).insert(Intent.__table__).on_conflict_do_nothing(),
+    ("flow_key", "node_id", "source_id", "run_id", "created_at"),
+)
+"""The delivery intents of a page, noted in one write (:meth:`_Execution._note_intents`)."""
+
 _WALK: ContextVar[_Walk | None] = ContextVar("koppel_walk", default=None)
 """The walk of the current task (each worker walks one record at a time)."""
 
@@ -360,6 +368,8 @@ class _Execution:
         found in the application: there a map's question and an id a map derived are still asked."""
         self.complete = False
         """Every source was read to its end (no limit, cancellation or lost lease stopped the run)."""
+        self.scopes: dict[str, str] = {}
+        """Step id → the store or administration its connection reaches (:meth:`_scope`, asked per delivery)."""
         self.after: dict[str | type[Node], list[str]] = {}
         """Step id or node type → the targets its records reach first (:meth:`_targets_after`)."""
 
@@ -613,8 +623,8 @@ class _Execution:
     ) -> tuple[Record | None, str | None, str]:
         """Run one node on one record; returns what goes on (if anything), the terminal status (if any) and the
         output the record leaves by."""
-        entry: dict[str, Any] = {"node_id": gnode.id, "record_key": record.key[:200], "source_id": record.source_id}
-        entry["at"] = utcnow()  # when this record was handled here, not when its batch was written
+        started = time.time()  # when this record was handled here, not when its batch was written
+        entry: dict[str, Any] = {}  # filled in only when the record stops here (most nodes pass it on)
         detail: dict[str, Any] = {}
         outgoing: Record | None = None
         port = gnode.default_output
@@ -653,8 +663,14 @@ class _Execution:
                 entry["message"] = "; ".join([entry.get("message", ""), *warnings]).strip("; ")
         detail["input"] = record.source
         detail["steps"] = _journey(record.source, steps)
-        entry["status"] = status
-        entry["detail"] = detail
+        entry.update(
+            node_id=gnode.id,
+            record_key=record.key[:200],
+            source_id=record.source_id,
+            at=datetime.fromtimestamp(started, UTC),
+            status=status,
+            detail=detail,
+        )
         result.entries.append(entry)
         return outgoing, status, port
 
@@ -752,8 +768,11 @@ class _Execution:
         return out
 
     def _scope(self, node: Node) -> str:
-        names = type(node).connection_names(node.config)
-        return self.ctx.clients.scope(names[0]) if names else ""
+        scope = self.scopes.get(node.id)
+        if scope is None:
+            names = type(node).connection_names(node.config)
+            scope = self.scopes[node.id] = self.ctx.clients.scope(names[0]) if names else ""
+        return scope
 
     def _note_created(self, node: TargetNode, record: Record, target_id: str, result: RecordResult) -> None:
         """Remember a record this target created (or found made before), for the echo guard."""
@@ -1094,26 +1113,18 @@ class _Execution:
             )
             existing = {(node_id, source_id) for node_id, source_id in rows}
         now = utcnow()
+        flow_key, run_id = self.ctx.flow_key, self.ctx.run_id
         new = [
-            {
-                "flow_key": self.ctx.flow_key,
-                "node_id": nid,
-                "source_id": sid,
-                "run_id": self.ctx.run_id,
-                "created_at": now,
-            }
+            (flow_key, nid, sid, run_id, now)
             for nid in self.noted
             for sid in source_ids
             if (nid, sid) not in existing and (nid, sid) not in page.delivered
         ]
-        page.noted = {(str(row["node_id"]), str(row["source_id"])) for row in new}
-        table = cast(Table, Intent.__table__)
-        dialect = sqlite if self.ctx.db.is_sqlite else postgresql
+        page.noted = {(nid, sid) for _, nid, sid, _, _ in new}
         async with self.ctx.db.writing() as conn:
             if self.lease is not None:
                 await self.lease.confirm(conn)
-            if new:
-                await conn.execute(dialect.insert(table).on_conflict_do_nothing(), new)
+            await _INTENT_ROWS.execute(conn, new)
         return existing
 
 

@@ -52,10 +52,12 @@ class Room:
             except asyncio.CancelledError:
                 if waiter.done() and not waiter.cancelled():
                     self._wake()  # it was this one's turn: pass it on
+                else:
+                    # Still queued (a woken waiter was taken off already). Only here: a failed remove() formats
+                    # the future's repr, which cost more than the rest of the room's bookkeeping together.
+                    with contextlib.suppress(ValueError):
+                        self._waiters.remove(waiter)
                 raise
-            finally:
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
         self.inside += 1
 
     def leave(self) -> None:
