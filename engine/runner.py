@@ -286,6 +286,14 @@ class _Page:
     def __post_init__(self) -> None:
         self.ids = {r.source_id for r in self.records}
 
+    def handled(self) -> None:
+        """Every record of the page is finished: keep only what its cursor commit needs, the records' keys and source
+        ids. A page waits for its commit behind the pages read before it, however long one of their records takes (a
+        Retry-After, a timeout); each holding its records as read, the pages behind one slow record piled up at the
+        run's pace."""
+        self.records = [Record(key=r.key, source_id=r.source_id, data={}) for r in self.records]
+        self.done.set()
+
 
 RECORDS_FLOOR = 32
 """Records in flight at the least when the flow sets no concurrency. A record is cheap; what the application feels
@@ -538,7 +546,7 @@ class _Execution:
                 lookup.passed(record.source_id)
             page.remaining -= 1
             if page.remaining == 0:
-                page.done.set()
+                page.handled()
 
     async def _process_together(self, page: _Page) -> None:
         """Walk every record of a page at once, so that their "already there?" questions to a target can be asked

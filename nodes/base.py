@@ -420,7 +420,10 @@ class SourceNode(Node):
         return None
 
     async def commit_cursor(self, records: list[Record]) -> None:
-        """Advance the incremental cursor past ``records`` once they have all been handled."""
+        """Advance the incremental cursor past ``records`` once they have all been handled.
+
+        ``records`` are the page's records by key and source id only: the engine lets their payload go as soon as the
+        page is handled, since a page may wait here for the pages read before it."""
 
     def origin(self, record: Record) -> Origin | None:
         """Where Koppel made this record from, when the record itself carries Koppel's mark, else None.

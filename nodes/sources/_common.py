@@ -37,6 +37,8 @@ __all__ = (
 
 OVERLAP = timedelta(minutes=2)
 """How far before the cursor an incremental read starts."""
+PRUNE_SLACK = 1000
+"""Stamps a cursor tracker keeps before it first forgets those the overlap no longer reaches."""
 
 
 def amount_field() -> Any:
@@ -172,6 +174,8 @@ class CursorTracker:
         self.yielded = 0
         self.committed = 0
         self.exhausted = False
+        self._prune_at = PRUNE_SLACK
+        """:attr:`recent` is pruned when it grows past this (twice what the last pruning kept, and some)."""
 
     async def start(self) -> str | None:
         """Load the stored cursor; return the stamp a read starts after (moved back by the overlap)."""
@@ -213,6 +217,12 @@ class CursorTracker:
             if self.best is None or self.key(stamp) > self.key(self.best):
                 self.best = stamp
         self.committed += 1
+        if len(self.recent) > self._prune_at:
+            # A read that is not in stamp order writes the cursor only at its end: without this, every record's stamp
+            # stayed here until then (100,000 records, 100,000 entries). The best stamp only grows, so a stamp the
+            # overlap no longer reaches now never will.
+            self._seen_near_best()
+            self._prune_at = 2 * len(self.recent) + PRUNE_SLACK
         if self.ordered or (self.exhausted and self.committed >= self.yielded):
             await self._write()
 
@@ -225,7 +235,10 @@ class CursorTracker:
             await self._write()
 
     def _seen_near_best(self) -> list[str]:
-        if not self.overlap or self.best is None:
+        if not self.overlap:
+            self.recent.clear()  # nothing is read again, so nothing needs telling apart
+            return []
+        if self.best is None:
             return []
         floor = shift(self.best, -self.overlap) or ""
         self.recent = {sid: st for sid, st in self.recent.items() if st >= floor}

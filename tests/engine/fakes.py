@@ -53,13 +53,15 @@ class FakeSource(SourceNode):
             items = [i for i in items if f"item:{i['id']}" in wanted]
         elif cursor is not None:
             items = [i for i in items if i["modified"] > int(cursor)]
+        self.stamps: dict[str, int] = {}
+        """Source id → its ``modified``, noted when read (as the real sources' cursor trackers do: the records a
+        cursor commit gets carry their key and source id only)."""
         for start in range(0, len(items), config.page_size):
             if config.delay_ms:
                 await asyncio.sleep(config.delay_ms / 1000)
-            yield [
-                Record(key=f"#{i['id']}", source_id=f"item:{i['id']}", data=i)
-                for i in items[start : start + config.page_size]
-            ]
+            page = items[start : start + config.page_size]
+            self.stamps.update((f"item:{i['id']}", i["modified"]) for i in page)
+            yield [Record(key=f"#{i['id']}", source_id=f"item:{i['id']}", data=i) for i in page]
 
     async def expected(self) -> int | None:
         assert isinstance(self.config, FakeSourceConfig)
@@ -67,7 +69,7 @@ class FakeSource(SourceNode):
 
     async def commit_cursor(self, records: list[Record]) -> None:
         if records:
-            await self.ctx.cursor(self.id).set(str(max(r.data["modified"] for r in records)))
+            await self.ctx.cursor(self.id).set(str(max(self.stamps.pop(r.source_id) for r in records)))
 
 
 class FakeFilterConfig(NodeConfig):

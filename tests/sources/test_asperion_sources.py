@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from nodes.sources._common import decode_cursor
 from nodes.sources.asperion_articles import ArticlesConfig, ArticlesSource
 from nodes.sources.asperion_sales_orders import SalesOrdersConfig, SalesOrdersSource
@@ -73,3 +75,28 @@ async def test_sales_orders_several_statuses_and_chosen_ids() -> None:
     node = SalesOrdersSource("so", SalesOrdersConfig(statuses=["open", "delivered"]), ctx)
     assert keys(await run_source(node)) == ["SO0003", "SO0005"]
     assert ctx.cursor("so").writes == []
+
+
+async def test_a_long_read_out_of_stamp_order_still_names_the_articles_near_its_cursor() -> None:
+    """Articles come by id, their change stamps in no order: the cursor is written once, at the end, with the newest
+    stamp and the articles handled within the overlap before it (those a next read meets again and skips). Stamps
+    the overlap no longer reaches are forgotten along the way; the ones near the end must all be there."""
+    count = 3000
+    order = list(range(count))
+    random.Random(14).shuffle(order)
+    api = FakeAsperionApi()
+    # 30 seconds apart: the two-minute overlap reaches the newest five
+    api.articles = [
+        {"id": i + 1, "code": f"SKU-{i + 1}", "currentStock": 1, "reservedStock": 0, "dateLastChange": stamp(n / 120)}
+        for i, n in enumerate(order)
+    ]
+    ctx = FakeContext(clients={"asperion": api.client()})
+    node = ArticlesSource("art", ArticlesConfig(incremental=True), ctx)
+    assert len(keys(await run_source(node))) == count
+
+    at, seen = decode_cursor(ctx.cursor("art").value)
+    newest = sorted(api.articles, key=lambda a: a["dateLastChange"])[-5:]
+    assert at == stamp((count - 1) / 120)
+    assert seen == {f"article:{a['id']}" for a in newest}
+    node = ArticlesSource("art", ArticlesConfig(incremental=True), ctx)
+    assert keys(await run_source(node)) == []  # the overlap brings back only articles handled already
