@@ -43,15 +43,15 @@ class Room:
     """At most ``limit()`` holders at once, let in in the order they came; the limit is asked again whenever
     somebody leaves (a limit that grows lets more in, one that shrinks lets fewer in as holders leave).
 
-    A holder that only waits (a retry's backoff, a Retry-After) can step :meth:`away`: while it is away its place is
-    lent to the next in line, up to ``limit()`` places lent at once, so at most twice the limit are inside. Back, it
-    goes on without waiting; the room lets nobody else in until enough holders have left."""
+    A holder that only waits (a retry's backoff, a Retry-After) can step away (:meth:`stepped_away`): meanwhile its
+    place is lent to the next in line, up to ``limit()`` places lent at once, so at most twice the limit are inside.
+    Back, it goes on without waiting; the room lets nobody else in until enough holders have left."""
 
     def __init__(self, limit: Callable[[], int]) -> None:
         self.limit = limit
         self.inside = 0
         self.away = 0
-        """Holders inside that are only waiting now (:meth:`away`)."""
+        """Holders inside that are only waiting now (:meth:`stepped_away`)."""
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     def _capacity(self) -> int:
