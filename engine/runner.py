@@ -45,7 +45,7 @@ from nodes.base import (
     SourceNode,
     TargetNode,
 )
-from nodes.connectors.limiter import Room
+from nodes.connectors.limiter import HELD, Room
 from nodes.echo import Origin
 from nodes.texts import shown
 
@@ -298,9 +298,9 @@ class _Page:
 RECORDS_FLOOR = 32
 """Records in flight at the least when the flow sets no concurrency. A record is cheap; what the application feels
 is the requests, which each connection's adaptive limit holds. Records waiting out a Retry-After or a retry's backoff
-hold no request slot, so the others go on meanwhile: with records tied to a limit that a rate-limited application
-pushes down, the first run under mixed faults (tests/engine/test_mixed_faults.py) took 8.2x the clean run, with
-this floor 3.7x (64 gave no better)."""
+hold no request slot, and lend their place here meanwhile (``limiter.away``: up to as many again), so the others go
+on: with records tied to a limit that a rate-limited application pushes down, the first run under mixed faults
+(tests/engine/test_mixed_faults.py) took 8.2x the clean run, with this floor 3.7x (64 gave no better)."""
 
 
 @dataclass
@@ -498,6 +498,7 @@ class _Execution:
             await node.commit_cursor(page.records)
 
     async def _worker(self, queue: asyncio.Queue[tuple[_Page, Record] | None]) -> None:
+        HELD.set(self.width)  # this task's place: lent while its record only waits out a retry (limiter.away)
         while True:
             # Room first, then a record: a worker waiting for room holds no record (and the reader reads no further
             # ahead for it).

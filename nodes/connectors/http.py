@@ -2,8 +2,10 @@
 
 :class:`ApiClient` wraps one :class:`httpx.AsyncClient` per connection. Every request passes the connection's
 adaptive limit (:mod:`nodes.connectors.limiter`: 8 in flight to start, more while answers stay quick, fewer for a
-while after a 429, a 5xx or a timeout), and failures that are worth another try are retried with exponential backoff and
-full jitter, honouring ``Retry-After`` (seconds or an HTTP date):
+while after a 429, 503, 504 or a timeout), and failures that are worth another try are retried with exponential
+backoff and full jitter, honouring ``Retry-After`` (seconds or an HTTP date) exactly. While a request waits to be
+retried it holds no request slot, and the record it works for lends its place among a run's records in flight
+(:func:`nodes.connectors.limiter.away`):
 
 - 429 is retried for every method (the server did not process the request);
 - 503 is retried for idempotent methods, and for POST only when it carries ``Retry-After``;
@@ -35,7 +37,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from nodes import jsoncodec
-from nodes.connectors.limiter import NEUTRAL, OK, OVERLOADED, AdaptiveLimit
+from nodes.connectors.limiter import NEUTRAL, OK, OVERLOADED, AdaptiveLimit, away
 from nodes.connectors.wire import install
 from nodes.texts import shown
 
@@ -421,6 +423,8 @@ class ApiClient:
                     # Too many requests, or a server that says it cannot cope now, asks for fewer at once; a plain
                     # server error (500, 502) is the application's fault, not the load's: no reason to slow down.
                     slot.outcome = OVERLOADED if status in _OVERLOAD_STATUSES else NEUTRAL if status >= 500 else OK
+                    if slot.outcome == OVERLOADED and "Retry-After" in response.headers:
+                        slot.judged_for = parse_retry_after(response.headers["Retry-After"], self._clock()) or 0.0
             except httpx.DecodingError as exc:
                 raise ApiError(
                     0, self.redact(f"{self.app_label} sent a response that cannot be decoded: {exc}")
@@ -512,7 +516,8 @@ class ApiClient:
             policy.max_attempts,
             delay,
         )
-        await self._sleep(delay)
+        with away():  # a record that only waits lends its place among the run's records in flight
+            await self._sleep(delay)
 
     def _redirected(self, method: str, path: str, response: httpx.Response) -> ApiError:
         # Redirects are not followed: credentials must not travel to an address nobody configured.

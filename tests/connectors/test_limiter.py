@@ -1,5 +1,6 @@
 """Adaptive concurrency against a local fake server: a rate-limited application slows the client down instead of
-failing requests, a quick one gets more requests in flight, Retry-After is honoured."""
+failing requests, a quick one gets more requests in flight, Retry-After is honoured; refusals that one lower limit
+would not have avoided lower it once; a record waiting out a retry lends its place to the next."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from nodes.connectors.http import ApiClient, RetryPolicy
-from nodes.connectors.limiter import OK, OVERLOADED, AdaptiveLimit
+from nodes.connectors.limiter import HELD, OK, OVERLOADED, AdaptiveLimit, Room
 
 
 @dataclass
@@ -229,3 +230,158 @@ def test_the_limit_decreases_once_per_round_trip_and_grows_by_one_per_round_trip
         assert limit.current == 1, "never below the minimum"
 
     asyncio.run(scenario())
+
+
+def _clocked(initial: int = 8) -> tuple[AdaptiveLimit, list[float]]:
+    now = [0.0]
+    return AdaptiveLimit(initial, clock=lambda: now[0]), now
+
+
+async def _answer(
+    limit: AdaptiveLimit, now: list[float], outcome: str, latency: float, judged_for: float = 0.0
+) -> None:
+    async with limit.slot() as slot:
+        now[0] += latency
+        slot.outcome = outcome
+        slot.judged_for = judged_for
+
+
+def test_the_refusals_of_one_retry_after_period_lower_the_limit_once() -> None:
+    """An application that answers 429 with Retry-After: 1 judged the requests of that second at once."""
+    limit, now = _clocked()
+
+    async def scenario() -> None:
+        await _answer(limit, now, OVERLOADED, 0.01, judged_for=1.0)
+        assert limit.current == 6
+        for _ in range(20):  # each sent after the decrease, within the second the application named
+            await _answer(limit, now, OVERLOADED, 0.01, judged_for=1.0)
+        assert limit.current == 6
+        now[0] += 1.0
+        await _answer(limit, now, OVERLOADED, 0.01, judged_for=1.0)
+        assert limit.current == 4
+
+    asyncio.run(scenario())
+
+
+def test_an_overload_answer_to_a_request_sent_before_the_last_decrease_does_not_lower_the_limit_again() -> None:
+    """A timeout comes back long after its request left: it was sent at the limit that has already been lowered."""
+    limit, now = _clocked()
+
+    async def scenario() -> None:
+        slow = limit.slot()
+        slow_slot = await slow.__aenter__()  # a request that will time out
+        now[0] += 0.1
+        await _answer(limit, now, OVERLOADED, 0.01)
+        assert limit.current == 6
+        now[0] += 1.0
+        slow_slot.outcome = OVERLOADED
+        await slow.__aexit__(None, None, None)
+        assert limit.current == 6
+        await _answer(limit, now, OVERLOADED, 0.01)  # sent after the decrease: it counts
+        assert limit.current == 4
+
+    asyncio.run(scenario())
+
+
+def test_after_a_retry_after_period_the_limit_grows_back_to_where_it_was_while_answers_stay_as_slow() -> None:
+    """Answers slower than the quickest one keep the limit from growing, but not from coming back to where a 429
+    with Retry-After found it (a busy machine, an application that refuses a share of requests at random)."""
+    limit, now = _clocked()
+
+    async def round_trip(latency: float) -> None:
+        slots = [limit.slot() for _ in range(limit.current)]
+        entered = [await s.__aenter__() for s in slots]
+        now[0] += latency
+        for slot, ctx in zip(entered, slots, strict=True):
+            slot.outcome = OK
+            await ctx.__aexit__(None, None, None)
+
+    async def scenario() -> None:
+        await _answer(limit, now, OK, 0.002)  # the quickest answer: the baseline
+        for _ in range(5):
+            await round_trip(0.05)
+        assert limit.current == 8, "answers 25 times the quickest: no growth"
+        await _answer(limit, now, OVERLOADED, 0.05, judged_for=1.0)
+        assert limit.current == 6
+        for _ in range(10):
+            await round_trip(0.05)
+        assert limit.current == 8, "back where it was, and no further while answers are slow"
+        now[0] += limit.window_s
+        await _answer(limit, now, OK, 0.002)  # still as quick at best
+        await _answer(limit, now, OVERLOADED, 0.05, judged_for=1.0)
+        assert limit.current == 6
+        for _ in range(10):
+            await round_trip(0.05)
+        assert limit.current == 8, "the level it was pushed down from is remembered anew"
+
+    asyncio.run(scenario())
+
+
+def test_a_holder_that_only_waits_lends_its_place() -> None:
+    async def scenario() -> None:
+        room = Room(lambda: 2)
+        await room.enter()
+        await room.enter()
+        third = asyncio.ensure_future(room.enter())
+        await asyncio.sleep(0)
+        assert not third.done()
+        with room.stepped_away():
+            await asyncio.sleep(0)
+            assert third.done(), "the waiting holder's place went to the next in line"
+            fourth = asyncio.ensure_future(room.enter())
+            await asyncio.sleep(0)
+            assert not fourth.done(), "one place lent for one holder away"
+        assert room.inside == 3, "back, the holder goes on without waiting"
+        room.leave()
+        await asyncio.sleep(0)
+        assert not fourth.done(), "nobody enters while more are inside than the limit"
+        room.leave()
+        await asyncio.sleep(0)
+        assert fourth.done()
+
+    asyncio.run(scenario())
+
+
+def test_a_room_lends_at_most_its_limit() -> None:
+    async def scenario() -> None:
+        room = Room(lambda: 1)
+        await room.enter()
+        with room.stepped_away():
+            await room.enter()
+            with room.stepped_away():
+                third = asyncio.ensure_future(room.enter())
+                await asyncio.sleep(0)
+                assert not third.done(), "at most twice the limit inside"
+                third.cancel()
+
+    asyncio.run(scenario())
+
+
+async def test_a_record_waiting_out_retry_after_lends_its_place_among_the_records_in_flight() -> None:
+    records = Room(lambda: 1)
+    seen: list[tuple[int, int]] = []
+    both_waiting = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        seen.append((records.inside, records.away))
+        if records.away == 2:
+            both_waiting.set()
+        await asyncio.wait_for(both_waiting.wait(), 5)
+
+    async def record() -> None:
+        await records.enter()
+        HELD.set(records)
+        try:
+            with contextlib.suppress(Exception):
+                await client.request("GET", "/things")
+        finally:
+            records.leave()
+
+    server = FakeServer(capacity=0, retry_after="1")
+    async with serve(server) as url:
+        client = ApiClient(url, sleep=sleep, retry=RetryPolicy(max_attempts=2))
+        try:
+            await asyncio.gather(record(), record())
+        finally:
+            await client.aclose()
+    assert seen == [(1, 1), (2, 2)], "the first record waited, lending its place: the second started meanwhile"
