@@ -26,6 +26,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from typing import cast
 
 import httpcore
 import httpx
@@ -185,8 +186,8 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (uvloop's, under uvicorn, is not an asyncio.Transport subclass, though it behaves as one).
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data

@@ -454,3 +454,20 @@ async def test_pages_and_posts_against_the_sandbox(sandbox: SandboxURL) -> None:
     finally:
         await woo.aclose()
         await asp.aclose()
+
+
+def test_pages_on_uvloop(sandbox: SandboxURL) -> None:
+    """``koppel serve`` runs on uvicorn, whose loop is uvloop (uvicorn[standard]): its transports are no
+    asyncio.Transport subclasses, and the wizard's samples, test runs and the in-process worker all read from it."""
+    import uvloop
+
+    async def pages() -> list[int]:
+        spec = {"app": "woocommerce", "url": f"{sandbox}/woocommerce", "consumer_key": WOO_RW_KEY}
+        woo = make_client("woocommerce", {**spec, "consumer_secret": WOO_RW_SECRET}, concurrency=4)
+        assert isinstance(woo, WooCommerceClient) and isinstance(woo.http._transport, LeanTransport)
+        try:
+            return [order["id"] async for page in woo.pages("orders", {}) for order in page]
+        finally:
+            await woo.aclose()
+
+    assert len(set(uvloop.run(pages()))) == 120
