@@ -406,6 +406,8 @@ def main() -> None:
                     koppel_s, koppel_cpu, counts = asyncio.run(
                         koppel_phase(args.job, json.loads(json.dumps(connections)), koppel_concurrency, tmp, url)
                     )
+                if round_no == 1:
+                    koppel_rss = peak_rss_mb()  # nothing but Koppel has run in this process yet: its own peak
                 koppel_calls = sandbox_requests(base)
                 reset_asperion(base)
                 bare_s, bare_cpu, bare_done = asyncio.run(bare_phase(args.job, connections, args.concurrency))
@@ -418,7 +420,7 @@ def main() -> None:
                     one["bare_wide_s"] = asyncio.run(bare_phase(args.job, connections, args.bare_wide))[0]
                 rounds.append(one)
                 print(f"round {round_no}: koppel {koppel_s:.2f}s, bare {bare_s:.2f}s, ratio {koppel_s / bare_s:.3f}")
-            rss = peak_rss_mb()  # the bare phases stay well below the Koppel phase's peak
+            rss = peak_rss_mb()  # the whole process: Koppel's rounds and the bare script's
         finally:
             proc.terminate()
             proc.wait(30)
@@ -436,6 +438,7 @@ def main() -> None:
         "bare_cpu_s": round(middle["bare_cpu_s"], 2),
         "cpu_ratio": round(middle["cpu_ratio"], 3),
         "peak_rss_mb": round(rss, 1),
+        "koppel_peak_rss_mb": round(koppel_rss, 1),
         "requests_koppel": requests_koppel,
         "requests_bare": requests_bare,
         "requests_ratio": round(requests_koppel / max(requests_bare, 1), 4),
@@ -461,7 +464,10 @@ def main() -> None:
         if args.bare_wide:
             print(f"bare:   {middle['bare_wide_s']:.2f}s ({args.bare_wide} in flight)")
         print(f"CPU:    koppel {result['koppel_cpu_s']}s, bare {result['bare_cpu_s']}s: {result['cpu_ratio']}")
-        print(f"ratio:  {result['ratio']}, requests {result['requests_ratio']}, peak RSS {result['peak_rss_mb']} MB")
+        print(
+            f"ratio:  {result['ratio']}, requests {result['requests_ratio']}, peak RSS {result['peak_rss_mb']} MB"
+            f" (Koppel's first round alone: {result['koppel_peak_rss_mb']} MB)"
+        )
         print(f"load average (1/5/15 min) before → after: {result['load_average']}")
         if len(rounds) > 1:
             print(f"(the median of {len(rounds)} rounds: {', '.join(str(r['ratio']) for r in result['rounds'])})")
